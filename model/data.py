@@ -1,0 +1,523 @@
+"""Dataset folder → checked, immutable inputs for the later stages.
+
+A dataset is a folder of CSV tables plus a ``manifest.yaml`` (see ``scenarios/SCHEMA.yaml`` for
+the format). ``load_dataset`` runs every check in this module, collects every failure, and raises
+one :class:`DatasetError` listing them all, one line each (file, line, column, value, expected).
+No Pyomo, no solver: this module only reads and checks.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import pandas as pd
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS_DIR = REPO_ROOT / "scenarios"
+DEFAULT_DATASET = SCENARIOS_DIR / "chifeng"
+SCHEMA_PATH = SCENARIOS_DIR / "SCHEMA.yaml"
+
+ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{4}))?$")
+ALL = "ALL"
+
+
+class DatasetError(Exception):
+    """A dataset that cannot be used; ``problems`` holds one line per failure."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Region:
+    region_id: str
+    name_zh: str
+    level: str
+    parent_id: str
+
+
+@dataclass(frozen=True)
+class Target:
+    target_id: str
+    scope: str
+    period: str
+    value: float
+    unit: str
+    sense: str
+    kind: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated plan dataset. Tables are handed out as copies, so no stage can alter them."""
+
+    name: str
+    root: Path
+    manifest: Mapping[str, Any]
+    data_hash: str
+    city: Region
+    main_city_id: str
+    regions: tuple[Region, ...]
+    districts: tuple[Region, ...]
+    base_year: int
+    history_years: tuple[int, ...]
+    plan_years: tuple[int, ...]
+    _tables: Mapping[str, pd.DataFrame] = field(repr=False)
+
+    # -- generic access -------------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        return name in self._tables
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A fresh copy of a typed table (numbers as floats, years as ints)."""
+        if name not in self._tables:
+            raise KeyError(f"dataset {self.name!r} has no table {name!r}")
+        return self._tables[name].copy()
+
+    def by_region(self, table: str, column: str) -> Mapping[str, float]:
+        frame = self._tables[table]
+        return MappingProxyType(dict(zip(frame["region_id"], frame[column].astype(float))))
+
+    def series(self, table: str, column: str) -> Mapping[tuple[str, int], float]:
+        """A (region_id, year) → value mapping of a region-year table."""
+        frame = self._tables[table]
+        keys = zip(frame["region_id"], frame["year"].astype(int))
+        return MappingProxyType(dict(zip(keys, frame[column].astype(float))))
+
+    def fact(self, fact: str, scope: str = "city", period: str | int | None = None) -> float:
+        """One printed figure; ``period`` defaults to the base year."""
+        period = str(self.base_year if period is None else period)
+        frame = self._tables["facts"]
+        hit = frame[(frame["fact"] == fact) & (frame["scope"] == scope) & (frame["period"] == period)]
+        if hit.empty:
+            raise KeyError(f"facts.csv has no fact {fact!r} for scope {scope!r}, period {period}")
+        return float(hit["value"].iloc[0])
+
+    def has_fact(self, fact: str, scope: str = "city", period: str | int | None = None) -> bool:
+        try:
+            self.fact(fact, scope, period)
+        except KeyError:
+            return False
+        return True
+
+    def targets(self) -> tuple[Target, ...]:
+        frame = self._tables["targets"]
+        return tuple(
+            Target(r.target_id, r.scope, r.period, float(r.value), r.unit, r.sense, r.kind, r.source)
+            for r in frame.itertuples(index=False)
+        )
+
+    def target(self, target_id: str, scope: str = "city") -> Target:
+        for t in self.targets():
+            if t.target_id == target_id and t.scope == scope:
+                return t
+        raise KeyError(f"targets.csv has no target {target_id!r} for scope {scope!r}")
+
+    def name_zh(self, region_id: str) -> str:
+        for r in (self.city, *self.regions, *self.districts):
+            if r.region_id == region_id:
+                return r.name_zh
+        return region_id
+
+    # -- the quantities the model uses ----------------------------------------------------
+    @property
+    def region_ids(self) -> tuple[str, ...]:
+        return tuple(r.region_id for r in self.regions)
+
+    @property
+    def district_ids(self) -> tuple[str, ...]:
+        return tuple(r.region_id for r in self.districts)
+
+    @property
+    def has_districts(self) -> bool:
+        return bool(self.districts) and all(
+            self.has_table(t)
+            for t in ("district_inventory_2025", "district_demand",
+                      "district_supply_guidance", "district_land_guidance")
+        )
+
+    def inventory_10k_m2(self, level: str = "region") -> Mapping[str, float]:
+        return self.by_region(_level_table("inventory_2025", level), "inventory_10k_m2")
+
+    def cycle_months(self, level: str = "region") -> Mapping[str, float]:
+        return self.by_region(_level_table("inventory_2025", level), "cycle_months")
+
+    def demand_10k_m2(self, level: str = "region") -> Mapping[tuple[str, int], float]:
+        return self.series(_level_table("demand", level), "demand_10k_m2")
+
+    def supply_guidance_10k_m2(self, level: str = "region") -> Mapping[tuple[str, int], float]:
+        return self.series(_level_table("supply_guidance", level), "supply_10k_m2")
+
+    def land_guidance_ha(self, level: str = "region") -> Mapping[tuple[str, int], float]:
+        return self.series(_level_table("land_guidance", level), "land_ha")
+
+    def land_sold_ha(self) -> Mapping[tuple[str, int], float]:
+        return self.series("land_sold", "land_ha")
+
+
+def _level_table(table: str, level: str) -> str:
+    if level not in ("region", "district"):
+        raise ValueError(f"level must be 'region' or 'district', got {level!r}")
+    return table if level == "region" else f"district_{table}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def load_dataset(folder: str | Path = DEFAULT_DATASET) -> Dataset:
+    """Load and check a dataset folder; raise DatasetError listing every failure found."""
+    root = Path(folder)
+    schema = load_schema()
+    problems: list[str] = []
+    if not root.is_dir():
+        raise DatasetError([f"{root}: dataset folder not found (expected a folder with manifest.yaml and the CSV tables)"])
+    manifest = _read_manifest(root, problems)
+    if manifest is None:
+        raise DatasetError(problems)
+    raw = _read_tables(root, manifest, schema, problems)
+    years = {
+        "plan_years": _year_range(manifest, "plan_years", problems),
+        "history_years": _year_range(manifest, "history_years", problems),
+    }
+    typed: dict[str, pd.DataFrame] = {}
+    for name, (fname, frame) in raw.items():
+        typed[name] = _check_columns_and_types(fname, frame, schema["tables"][name], problems)
+    levels = _check_regions(typed.get("regions"), manifest, problems)
+    for name, frame in typed.items():
+        spec = schema["tables"][name]
+        fname = raw[name][0]
+        _check_duplicates(fname, frame, spec, problems)
+        _check_domains(fname, frame, spec, levels, problems)
+        _check_coverage(fname, frame, spec, levels, years, problems)
+    _check_required_facts(typed.get("facts"), schema, problems)
+    _check_printed_refs(raw, typed, problems)
+    _check_relations(manifest, typed, schema, problems)
+    if problems:
+        raise DatasetError(problems)
+    return _build(root, manifest, typed, levels, years)
+
+
+def _read_manifest(root: Path, problems: list[str]) -> dict | None:
+    path = root / "manifest.yaml"
+    if not path.is_file():
+        problems.append(f"{path}: missing file (every dataset needs a manifest.yaml; see scenarios/chifeng/manifest.yaml)")
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            manifest = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problems.append(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})")
+        return None
+    if not isinstance(manifest, dict):
+        problems.append(f"{path}: expected a mapping of keys (name, base_year, plan_years, tables, ...)")
+        return None
+    for key in ("name", "base_year", "plan_years", "history_years", "city_id", "main_city_id", "tables"):
+        if key not in manifest:
+            problems.append(f"{path}: missing key {key!r}")
+    if not isinstance(manifest.get("tables", {}), dict):
+        problems.append(f"{path}: key 'tables' must map table names to {{file: ...}}")
+        manifest["tables"] = {}
+    return manifest
+
+
+def _year_range(manifest: dict, key: str, problems: list[str]) -> tuple[int, ...]:
+    value = manifest.get(key)
+    if (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)
+            and value[0] <= value[1]):
+        return tuple(range(value[0], value[1] + 1))
+    if key in manifest:
+        problems.append(f"manifest.yaml: {key} = {value!r} (expected [first_year, last_year])")
+    return ()
+
+
+def _read_tables(root: Path, manifest: dict, schema: dict, problems: list[str]):
+    """Read every table the schema knows as text; report missing files and unknown tables."""
+    listed = manifest.get("tables", {}) or {}
+    for name in listed:
+        if name not in schema["tables"]:
+            problems.append(f"manifest.yaml: table {name!r} is not in scenarios/SCHEMA.yaml "
+                            f"(known: {', '.join(schema['tables'])})")
+    out = {}
+    for name, spec in schema["tables"].items():
+        entry = listed.get(name) or {}
+        fname = entry.get("file", f"{name}.csv") if isinstance(entry, dict) else f"{name}.csv"
+        path = root / fname
+        if not path.is_file():
+            if spec.get("required"):
+                problems.append(f"{fname}: missing file (required table {name!r}: {spec['meaning']})")
+            continue
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                                skipinitialspace=True)
+        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+            problems.append(f"{fname}: cannot be read as a UTF-8 CSV ({str(exc).splitlines()[0]})")
+            continue
+        out[name] = (fname, frame.apply(lambda col: col.str.strip()))
+    return out
+
+
+def _check_columns_and_types(fname: str, frame: pd.DataFrame, spec: dict, problems: list[str]):
+    columns = spec["columns"]
+    for col in columns:
+        if col not in frame.columns:
+            problems.append(f"{fname}: missing column {col!r} ({columns[col]['meaning']})")
+    for col in frame.columns:
+        if col not in columns:
+            problems.append(f"{fname}: unexpected column {col!r} (expected: {', '.join(columns)})")
+    typed = frame.copy()
+    for col, cspec in columns.items():
+        if col not in frame.columns:
+            continue
+        values = []
+        for i, raw in enumerate(frame[col]):
+            value, expected = _parse_cell(raw, cspec)
+            if expected:
+                problems.append(f"{fname} line {i + 2}, column {col}: value {raw!r} — expected {expected}")
+            values.append(value)
+        typed[col] = pd.Series(values, index=frame.index, dtype=object)
+        if cspec["type"] in ("number", "share"):
+            typed[col] = pd.to_numeric(typed[col], errors="coerce").astype(float)
+        elif cspec["type"] in ("year", "count"):
+            typed[col] = pd.array(values, dtype="Int64")
+    return typed
+
+
+def _parse_cell(raw: str, cspec: dict):
+    """Return (value, None) or (None, 'what was expected')."""
+    kind = cspec["type"]
+    unit = cspec.get("unit", "")
+    if raw == "":
+        if cspec.get("nullable") or kind == "text" and cspec.get("nullable", False):
+            return None, None
+        return None, f"a value (column may not be empty; {cspec['meaning']})"
+    if kind == "id":
+        return (raw, None) if ID_RE.match(raw) else (None, "a lower-case ASCII id like main_city")
+    if kind in ("text", "source"):
+        return raw, None
+    if kind == "enum":
+        values = cspec["values"]
+        return (raw, None) if raw in values else (None, f"one of {', '.join(values)}")
+    if kind == "period":
+        m = PERIOD_RE.match(raw)
+        if m and (m.group(2) is None or int(m.group(2)) >= int(m.group(1))):
+            return raw, None
+        return None, "a year (2025) or a range (2026-2030)"
+    if kind in ("year", "count"):
+        try:
+            number = float(raw)
+        except ValueError:
+            return None, "a whole number" if kind == "count" else "a year like 2026"
+        if number != int(number) or number < 0:
+            return None, "a whole number >= 0" if kind == "count" else "a year like 2026"
+        return int(number), None
+    try:
+        number = float(raw)
+    except ValueError:
+        return None, f"a number in {unit}"
+    if number != number:  # NaN typed literally
+        return None, f"a number in {unit}"
+    if kind == "share" and not 0.0 <= number <= 1.0:
+        return None, "a share in [0, 1] (48.45% is written 0.4845)"
+    if kind == "number" and number < 0 and not cspec.get("signed"):
+        return None, f"a non-negative number in {unit}"
+    return number, None
+
+
+def _check_regions(frame: pd.DataFrame | None, manifest: dict, problems: list[str]) -> dict[str, str]:
+    """Map region_id → level; check the geography hangs together."""
+    if frame is None or "region_id" not in frame or "level" not in frame:
+        return {}
+    levels = {rid: lvl for rid, lvl in zip(frame["region_id"], frame["level"]) if rid and lvl}
+    city_id, main_id = manifest.get("city_id"), manifest.get("main_city_id")
+    cities = [rid for rid, lvl in levels.items() if lvl == "city"]
+    if len(cities) != 1:
+        problems.append(f"regions.csv: expected exactly one row with level city, found {len(cities)}")
+    if city_id and levels.get(city_id) != "city":
+        problems.append(f"manifest.yaml: city_id {city_id!r} is not a level-city row of regions.csv")
+    if main_id and levels.get(main_id) != "region":
+        problems.append(f"manifest.yaml: main_city_id {main_id!r} is not a level-region row of regions.csv")
+    if not any(lvl == "region" for lvl in levels.values()):
+        problems.append("regions.csv: no row with level region (a dataset needs at least one planning region)")
+    if "parent_id" in frame:
+        for i, (rid, lvl, parent) in enumerate(zip(frame["region_id"], frame["level"], frame["parent_id"])):
+            want = {"region": city_id, "district": main_id}.get(lvl)
+            if want and parent != want:
+                problems.append(f"regions.csv line {i + 2}, column parent_id: value {parent!r} — "
+                                f"expected {want!r} for a {lvl}")
+    return levels
+
+
+def _check_duplicates(fname: str, frame: pd.DataFrame, spec: dict, problems: list[str]):
+    key = [k for k in spec.get("key", []) if k in frame.columns]
+    if len(key) != len(spec.get("key", [])) or frame.empty:
+        return
+    first: dict[tuple, int] = {}
+    for i, row in enumerate(frame[key].itertuples(index=False, name=None)):
+        if any(v is None or v is pd.NA for v in row):
+            continue
+        if row in first:
+            problems.append(f"{fname} line {i + 2}: duplicate row for {', '.join(key)} = "
+                            f"{', '.join(map(str, row))} (first at line {first[row] + 2})")
+        else:
+            first[row] = i
+
+
+DOMAIN_LEVELS = {"region": {"region"}, "district": {"district"},
+                 "region_or_city": {"region", "city"}, "any": {"city", "region", "district"}}
+
+
+def _check_domains(fname, frame, spec, levels, problems):
+    if not levels:
+        return
+    for col, cspec in spec["columns"].items():
+        domain = cspec.get("domain")
+        if not domain or col not in frame.columns:
+            continue
+        allowed = DOMAIN_LEVELS[domain]
+        for i, value in enumerate(frame[col]):
+            if value is None or value is pd.NA:
+                continue
+            if value not in levels:
+                problems.append(f"{fname} line {i + 2}, column {col}: value {value!r} — "
+                                f"expected a region id from regions.csv")
+            elif levels[value] not in allowed:
+                problems.append(f"{fname} line {i + 2}, column {col}: value {value!r} is a "
+                                f"{levels[value]} — expected a {' or '.join(sorted(allowed))}")
+
+
+def _check_coverage(fname, frame, spec, levels, years, problems):
+    level = spec.get("coverage")
+    if not level or not levels or "region_id" not in frame.columns:
+        return
+    expected_ids = [rid for rid, lvl in levels.items() if lvl == level]
+    series = next((c.get("series") for c in spec["columns"].values() if c.get("series")), None)
+    present = set(frame["region_id"])
+    for rid in expected_ids:
+        if rid not in present:
+            problems.append(f"{fname}: no row for {level} {rid!r} (every {level} in regions.csv needs one)")
+    if series and "year" in frame.columns:
+        want = years.get(series, ())
+        for rid in expected_ids:
+            if rid not in present:
+                continue
+            have = {int(y) for y in frame.loc[frame["region_id"] == rid, "year"] if y is not pd.NA}
+            missing = [y for y in want if y not in have]
+            extra = sorted(y for y in have if y not in want)
+            if missing:
+                problems.append(f"{fname}: column year, {rid}: no row for year "
+                                f"{', '.join(map(str, missing))} (expected every year "
+                                f"{want[0]}–{want[-1]})")
+            for y in extra:
+                line = int(frame.index[(frame["region_id"] == rid) & (frame["year"] == y)][0]) + 2
+                problems.append(f"{fname} line {line}, column year: value {y} — expected a year "
+                                f"in {want[0]}–{want[-1]}")
+
+
+def _check_required_facts(facts: pd.DataFrame | None, schema: dict, problems: list[str]):
+    if facts is None or not {"fact", "scope", "period", "unit", "value"} <= set(facts.columns):
+        return
+    have = set(zip(facts["fact"], facts["scope"], facts["period"]))
+    for req in schema.get("required_facts", []):
+        if (req["fact"], req["scope"], str(req["period"])) not in have:
+            problems.append(f"facts.csv: no row for fact {req['fact']!r}, scope {req['scope']!r}, "
+                            f"period {req['period']} ({req['meaning']}, in {req['unit']})")
+    for i, (unit, value) in enumerate(zip(facts["unit"], facts["value"])):
+        if unit == "share" and value == value and not 0.0 <= value <= 1.0:
+            problems.append(f"facts.csv line {i + 2}, column value: value {value!r} — expected a share "
+                            f"in [0, 1] because its unit is share")
+
+
+def _check_printed_refs(raw, typed, problems):
+    """printed_totals / printed_shares must point at tables and columns that exist."""
+    for name in ("printed_totals", "printed_shares"):
+        if name not in typed:
+            continue
+        fname = raw[name][0]
+        frame = typed[name]
+        for i, (table, column) in enumerate(zip(frame["table"], frame["column"])):
+            if table not in typed:
+                problems.append(f"{fname} line {i + 2}, column table: value {table!r} — expected a "
+                                f"table of this dataset ({', '.join(sorted(typed))})")
+            elif column not in typed[table].columns:
+                problems.append(f"{fname} line {i + 2}, column column: value {column!r} — expected a "
+                                f"column of {table} ({', '.join(typed[table].columns)})")
+
+
+def _check_relations(manifest, typed, schema, problems):
+    """Every table a manifest relation names must be loaded."""
+    relations = manifest.get("relations") or {}
+    if not isinstance(relations, dict):
+        problems.append("manifest.yaml: relations must be a mapping of check kinds")
+        return
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("table", "districts", "regions", "inventory", "supply", "demand",
+                         "cycle_table", "land_table") and isinstance(v, str):
+                    if v not in typed:
+                        problems.append(f"manifest.yaml: relations.{where} names table {v!r}, "
+                                        f"which this dataset does not have")
+                else:
+                    walk(v, f"{where}.{k}" if k not in ("a", "b") else where)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where)
+
+    for kind, body in relations.items():
+        if kind in ("totals", "shares"):
+            for t in body or []:
+                if t not in typed:
+                    problems.append(f"manifest.yaml: relations.{kind} names table {t!r}, "
+                                    f"which this dataset does not have")
+        else:
+            walk(body, kind)
+
+
+def _build(root, manifest, typed, levels, years) -> Dataset:
+    regions_frame = typed["regions"]
+    as_region = {r.region_id: Region(r.region_id, r.name_zh, r.level, r.parent_id or "")
+                 for r in regions_frame.itertuples(index=False)}
+    # Years and counts as plain ints for downstream arithmetic.
+    for frame in typed.values():
+        if "year" in frame.columns and str(frame["year"].dtype) == "Int64":
+            frame["year"] = frame["year"].astype(int)
+    return Dataset(
+        name=str(manifest["name"]),
+        root=root.resolve(),
+        manifest=MappingProxyType(manifest),
+        data_hash=dataset_hash(root),
+        city=as_region[manifest["city_id"]],
+        main_city_id=manifest["main_city_id"],
+        regions=tuple(r for r in as_region.values() if r.level == "region"),
+        districts=tuple(r for r in as_region.values() if r.level == "district"),
+        base_year=int(manifest["base_year"]),
+        history_years=years["history_years"],
+        plan_years=years["plan_years"],
+        _tables=MappingProxyType(typed),
+    )
+
+
+def dataset_hash(root: str | Path) -> str:
+    """sha256 over the dataset's files (names and bytes), so a run records exactly what it read."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(root).iterdir()):
+        if path.is_file() and path.suffix in (".csv", ".yaml", ".yml"):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
