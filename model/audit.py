@@ -374,14 +374,14 @@ def check_implied_sales(ds: Dataset, relations: list[dict]) -> list[Check]:
 def check_land_rules(ds: Dataset, relations: list[dict]) -> list[Check]:
     """The plan's own land rules applied to its first-year land guidance."""
     out = []
-    period = f"{ds.plan_years[0]}-{ds.plan_years[-1]}"
+    city = ds.city.region_id
     rules = []
-    if ds.has_fact("land_rule_suspend_above_months", "city", period):
-        rules.append(("§2.2.3", ds.fact("land_rule_suspend_above_months", "city", period),
-                      ds.fact("land_rule_revitalise_above_months", "city", period)
-                      if ds.has_fact("land_rule_revitalise_above_months", "city", period) else None))
-    if ds.has_fact("strict_rule_suspend_above_months", "city", period):
-        rules.append(("§9.3", ds.fact("strict_rule_suspend_above_months", "city", period), None))
+    if ds.has_fact("land_rule_suspend_above_months", city):
+        rules.append(("§2.2.3", ds.fact("land_rule_suspend_above_months", city),
+                      ds.fact("land_rule_revitalise_above_months", city)
+                      if ds.has_fact("land_rule_revitalise_above_months", city) else None))
+    if ds.has_fact("strict_rule_suspend_above_months", city):
+        rules.append(("§9.3", ds.fact("strict_rule_suspend_above_months", city), None))
     first = ds.plan_years[0]
     for rel in relations:
         cyc = ds.table(rel["cycle_table"])

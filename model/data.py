@@ -93,10 +93,13 @@ class Dataset:
         return MappingProxyType(dict(zip(keys, frame[column].astype(float))))
 
     def fact(self, fact: str, scope: str = "city", period: str | int | None = None) -> float:
-        """One printed figure; ``period`` defaults to the base year."""
-        period = str(self.base_year if period is None else period)
+        """One printed figure. Without ``period``: the fact's only row, else its base-year row."""
         frame = self._tables["facts"]
-        hit = frame[(frame["fact"] == fact) & (frame["scope"] == scope) & (frame["period"] == period)]
+        rows = frame[(frame["fact"] == fact) & (frame["scope"] == scope)]
+        if period is None and len(rows) == 1:
+            return float(rows["value"].iloc[0])
+        period = str(self.base_year if period is None else period)
+        hit = rows[rows["period"] == period]
         if hit.empty:
             raise KeyError(f"facts.csv has no fact {fact!r} for scope {scope!r}, period {period}")
         return float(hit["value"].iloc[0])
