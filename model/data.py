@@ -200,17 +200,31 @@ def load_dataset(folder: str | Path = DEFAULT_DATASET) -> Dataset:
         typed[name] = _check_columns_and_types(fname, frame, schema["tables"][name], problems)
     levels = _check_regions(typed.get("regions"), manifest, problems)
     for name, frame in typed.items():
-        spec = schema["tables"][name]
-        fname = raw[name][0]
-        _check_duplicates(fname, frame, spec, problems)
-        _check_domains(fname, frame, spec, levels, problems)
-        _check_coverage(fname, frame, spec, levels, years, problems)
+        check_rows(raw[name][0], frame, schema["tables"][name], levels, years, problems)
     _check_required_facts(typed.get("facts"), schema, problems)
     _check_printed_refs(raw, typed, problems)
     _check_relations(manifest, typed, schema, problems)
     if problems:
         raise DatasetError(problems)
     return _build(root, manifest, typed, levels, years)
+
+
+def read_csv_checked(path: Path, spec: dict, problems: list[str], label: str | None = None):
+    """Read one CSV as text and type it against a schema table spec; None if unreadable."""
+    label = label or path.name
+    if not path.is_file():
+        problems.append(f"{label}: missing file")
+        return None
+    frame = _read_text_csv(path, label, problems)
+    return None if frame is None else _check_columns_and_types(label, frame, spec, problems)
+
+
+def check_rows(fname: str, frame: pd.DataFrame, spec: dict, levels: dict[str, str],
+               years: dict[str, tuple[int, ...]], problems: list[str]) -> None:
+    """Row-level checks of one typed table: duplicate keys, region ids, coverage of ids and years."""
+    _check_duplicates(fname, frame, spec, problems)
+    _check_domains(fname, frame, spec, levels, problems)
+    _check_coverage(fname, frame, spec, levels, years, problems)
 
 
 def _read_manifest(root: Path, problems: list[str]) -> dict | None:
@@ -264,14 +278,21 @@ def _read_tables(root: Path, manifest: dict, schema: dict, problems: list[str]):
             if spec.get("required"):
                 problems.append(f"{fname}: missing file (required table {name!r}: {spec['meaning']})")
             continue
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                                skipinitialspace=True)
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            problems.append(f"{fname}: cannot be read as a UTF-8 CSV ({str(exc).splitlines()[0]})")
-            continue
-        out[name] = (fname, frame.apply(lambda col: col.str.strip()))
+        frame = _read_text_csv(path, fname, problems)
+        if frame is not None:
+            out[name] = (fname, frame)
     return out
+
+
+def _read_text_csv(path: Path, label: str, problems: list[str]) -> pd.DataFrame | None:
+    """Every cell as stripped text (typing happens against the schema afterwards)."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                            skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        problems.append(f"{label}: cannot be read as a UTF-8 CSV ({str(exc).splitlines()[0]})")
+        return None
+    return frame.apply(lambda col: col.str.strip())
 
 
 def _check_columns_and_types(fname: str, frame: pd.DataFrame, spec: dict, problems: list[str]):
