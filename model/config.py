@@ -1,0 +1,389 @@
+"""Typed, closed run configuration: one dataclass per config group, registered with Hydra.
+
+Hydra composes ``conf/config.yaml`` on top of the schema ``base_config`` (the :class:`RunConfig`
+dataclass below), so a misspelt key or a value of the wrong type fails at compose time with a
+message naming the key. Cross-field and value checks (a negative multiplier, ``land.rule=x``) live
+in each dataclass's ``__post_init__`` and run when :func:`to_settings` turns the composed config
+into dataclass instances; each raises :class:`ConfigError` with one line naming the key and the
+valid values.
+
+Units are in the names: ``_10k_m2`` (万m²), ``_ha`` (hectares), ``_months``, ``_share`` (a fraction),
+``_100m_yuan`` (亿元), ``_yuan_m2`` (元/m²). A ``None`` (``null``) value means "derive it from the
+dataset"; docs/formulation.md lists each derivation with the Chifeng numbers.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING as MISSING_FACTORY, dataclass, field, fields, is_dataclass
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+MODES = ("hard", "soft", "off")
+DEMAND_SOURCES = ("plan", "sales_2025", "csv")
+LAND_RULES = ("2.2.3", "9.3", "none")
+LEVELS = ("region", "district")
+CYCLE_SCOPES = ("city", "region", "both")
+CYCLE_PATHS = ("final", "linear")
+
+# 金九银十: a slow Spring Festival (Jan–Feb), a spring peak, a summer lull and the September–October
+# peak of China's housing market. Twelve monthly weights with mean 1.
+DEFAULT_SEASONALITY = [0.70, 0.60, 1.00, 1.05, 1.05, 1.00, 0.90, 0.90, 1.25, 1.30, 1.10, 1.15]
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message is one line naming the key."""
+
+
+def _one_of(key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key} = {value!r} is not valid; expected one of: {', '.join(allowed)}")
+
+
+def _at_least(key: str, value: float | None, low: float, strict: bool = False) -> None:
+    if value is None:
+        return
+    if value < low or (strict and value == low):
+        rel = ">" if strict else ">="
+        raise ConfigError(f"{key} = {value!r} is not valid; expected a number {rel} {low}")
+
+
+def _share(key: str, value: float | None) -> None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise ConfigError(f"{key} = {value!r} is not valid; expected a share in [0, 1] "
+                          f"(20% is written 0.2)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Groups
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class DemandConfig:
+    """Where the demand the plan must serve comes from (万m² of commercial housing per year)."""
+
+    source: str = "plan"          # plan: 表31/表32 forecast; sales_2025: 表19 inventory ÷ cycle × 12; csv
+    multiplier: float = 1.0       # scales whichever source is used
+    growth: float = 0.0           # per year, compounding from the base year (sales_2025 source only)
+    csv: Optional[str] = None     # path to a CSV with region_id, year, demand_10k_m2 (source=csv)
+
+    def __post_init__(self) -> None:
+        _one_of("demand.source", self.source, DEMAND_SOURCES)
+        _at_least("demand.multiplier", self.multiplier, 0.0)
+        _at_least("demand.growth", self.growth, -1.0, strict=True)
+        if self.source == "csv" and not self.csv:
+            raise ConfigError("demand.csv is empty but demand.source = 'csv'; give demand.csv=PATH "
+                              "(a CSV with columns region_id, year, demand_10k_m2)")
+
+
+@dataclass
+class LandConfig:
+    """How land becomes supply, and the land rule (§2.2.3, or the stricter §9.3)."""
+
+    plot_ratio: Optional[float] = None          # 万m² per ha; null = per region, Σ表45 ÷ Σ表48
+    lag_years: int = 0                          # years from land sale to supply on the market
+    pipeline_share: float = 1.0                 # share of land sold in the last lag_years (表21) not yet on the market
+    pipeline_extra_ha: Dict[str, float] = field(default_factory=dict)  # region → land already sold, unbuilt
+    rule: str = "2.2.3"                         # 2.2.3 | 9.3 | none
+    revitalised_ha: Optional[float] = None      # ha per region-year in the 18–36 month band; null = derived
+    revitalised_share: float = 1.0              # share of the 2021–2025 annual land sold (表21) revitalised per year
+    revitalised_by_region_ha: Dict[str, float] = field(default_factory=dict)  # per-region override
+    suspend_above_months: Optional[float] = None     # null = dataset facts (36 for §2.2.3, 18 for §9.3)
+    revitalise_above_months: Optional[float] = None  # null = dataset facts (18), §2.2.3 only
+    max_demand_multiple: float = 3.0            # land cap per region-year: this × demand ÷ plot ratio
+
+    def __post_init__(self) -> None:
+        _one_of("land.rule", str(self.rule), LAND_RULES)
+        _at_least("land.plot_ratio", self.plot_ratio, 0.0, strict=True)
+        _at_least("land.lag_years", self.lag_years, 0)
+        _share("land.pipeline_share", self.pipeline_share)
+        _at_least("land.revitalised_ha", self.revitalised_ha, 0.0)
+        _at_least("land.revitalised_share", self.revitalised_share, 0.0)
+        _at_least("land.suspend_above_months", self.suspend_above_months, 0.0)
+        _at_least("land.revitalise_above_months", self.revitalise_above_months, 0.0)
+        _at_least("land.max_demand_multiple", self.max_demand_multiple, 0.0, strict=True)
+        for name in ("pipeline_extra_ha", "revitalised_by_region_ha"):
+            for region, value in getattr(self, name).items():
+                _at_least(f"land.{name}.{region}", value, 0.0)
+        if (self.suspend_above_months is not None and self.revitalise_above_months is not None
+                and self.revitalise_above_months > self.suspend_above_months):
+            raise ConfigError(
+                f"land.revitalise_above_months = {self.revitalise_above_months} is above "
+                f"land.suspend_above_months = {self.suspend_above_months}; expected revitalise <= suspend")
+
+
+@dataclass
+class TargetMode:
+    """How a target enters the model: hard (a constraint), soft (a penalised slack) or off."""
+
+    mode: str = "soft"
+    penalty: float = 100.0        # objective points per unit of slack (unit per target, see docs)
+
+
+@dataclass
+class TargetsConfig:
+    """Every target's value (null = the dataset's targets.csv) and its mode and penalty."""
+
+    cycle_months_2030: Optional[float] = None           # last plan year; null = targets.csv (18, 第五章)
+    cycle_path: str = "final"                           # final: last year only; linear: from 2025 down
+    cycle_scope: str = "both"                           # city | region | both
+    cycle: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    vacancy_share_city_2030: Optional[float] = None      # null = targets.csv (0.20)
+    vacancy_share_main_city_2030: Optional[float] = None  # null = targets.csv (0.18)
+    vacancy: TargetMode = field(default_factory=lambda: TargetMode(penalty=1.0))
+    supply_total_10k_m2: Optional[float] = None         # null = targets.csv (1089.46, 表34)
+    supply_total: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    land_total_ha: Optional[float] = None               # null = targets.csv (574.93, 表34)
+    land_total: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    subsidised_share: float = 0.0                       # min share of new commercial supply (表47 blank)
+    subsidised_volume_10k_m2_per_year: Optional[float] = None  # null = 表34 urban-village households
+    subsidised: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    purchase_budget_100m_yuan_per_year: Optional[float] = None  # null = no limit
+    purchase_budget: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    public_budget_100m_yuan_per_year: Optional[float] = None    # purchases + subsidised building
+    public_budget: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    dev_finance_max_100m_yuan_per_year: Optional[float] = None
+    dev_finance: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    land_revenue_min_100m_yuan_per_year: Optional[float] = None
+    land_revenue: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+
+    def __post_init__(self) -> None:
+        _one_of("targets.cycle_path", self.cycle_path, CYCLE_PATHS)
+        _one_of("targets.cycle_scope", self.cycle_scope, CYCLE_SCOPES)
+        _at_least("targets.cycle_months_2030", self.cycle_months_2030, 0.0)
+        _share("targets.vacancy_share_city_2030", self.vacancy_share_city_2030)
+        _share("targets.vacancy_share_main_city_2030", self.vacancy_share_main_city_2030)
+        _share("targets.subsidised_share", self.subsidised_share)
+        for name in ("supply_total_10k_m2", "land_total_ha", "subsidised_volume_10k_m2_per_year",
+                     "purchase_budget_100m_yuan_per_year", "public_budget_100m_yuan_per_year",
+                     "dev_finance_max_100m_yuan_per_year", "land_revenue_min_100m_yuan_per_year"):
+            _at_least(f"targets.{name}", getattr(self, name), 0.0)
+        for f in fields(self):
+            node = getattr(self, f.name)
+            if isinstance(node, TargetMode):
+                _one_of(f"targets.{f.name}.mode", node.mode, MODES)
+                _at_least(f"targets.{f.name}.penalty", node.penalty, 0.0)
+
+
+@dataclass
+class VacancyConfig:
+    """The dwelling stock-flow behind the vacancy target (§2.4.2); 万 dwellings = 10k dwellings."""
+
+    household_formation_10k_per_year: Optional[float] = None  # city; null = derived from §2.1.7/§9.2
+    persons_per_household: Optional[float] = None             # null = urban residents ÷ occupied dwellings
+    main_city_household_share: Optional[float] = None         # null = main city's share of 2025 sales
+    removals_10k_per_year: Optional[float] = None             # null = 表34 urban-village households ÷ years
+    main_city_removal_share: float = 1.0                      # 城中村改造 is central-city renewal
+
+    def __post_init__(self) -> None:
+        _at_least("vacancy.persons_per_household", self.persons_per_household, 0.0, strict=True)
+        _share("vacancy.main_city_household_share", self.main_city_household_share)
+        _at_least("vacancy.removals_10k_per_year", self.removals_10k_per_year, 0.0)
+        _share("vacancy.main_city_removal_share", self.main_city_removal_share)
+
+
+@dataclass
+class SubsidisedConfig:
+    """How subsidised housing is provided: new building or public purchase of unsold stock (§6.1.1)."""
+
+    allow_new_build: bool = True
+    build_cost_yuan_m2: float = 3000.0          # public cost of building 1 m² (assumption, not in the plan)
+    purchase_price_factor: float = 1.0          # share of the regional price paid for unsold stock
+    max_purchase_share_of_stock: float = 1.0    # per region-year, of the start-of-year unsold stock
+
+    def __post_init__(self) -> None:
+        _at_least("subsidised.build_cost_yuan_m2", self.build_cost_yuan_m2, 0.0)
+        _at_least("subsidised.purchase_price_factor", self.purchase_price_factor, 0.0)
+        _share("subsidised.max_purchase_share_of_stock", self.max_purchase_share_of_stock)
+
+
+@dataclass
+class MoneyConfig:
+    """Prices and shares behind the money accounts (以房定钱, §9.4)."""
+
+    land_value_share: Optional[float] = None    # land price as a share of sales value; null = derived (高铁)
+    dev_finance_share: float = 0.30             # development loans as a share of sales value
+    price_by_region_yuan_m2: Dict[str, float] = field(default_factory=dict)  # overrides
+
+    def __post_init__(self) -> None:
+        _share("money.land_value_share", self.land_value_share)
+        _share("money.dev_finance_share", self.dev_finance_share)
+        for region, value in self.price_by_region_yuan_m2.items():
+            _at_least(f"money.price_by_region_yuan_m2.{region}", value, 0.0, strict=True)
+
+
+@dataclass
+class ObjectiveConfig:
+    """Weights of the objective, in objective points per unit (1 point = 1 亿元 of public money)."""
+
+    unmet_demand_per_10k_m2: float = 10.0
+    inventory_above_band_per_10k_m2: float = 0.05   # per region-year, above band_high months of sales
+    inventory_below_band_per_10k_m2: float = 0.05   # per region-year, below band_low months of sales
+    inventory_holding_per_10k_m2: float = 0.001     # per region-year of unsold stock (a tie-break)
+    land_per_ha: float = 0.001
+    public_money_per_100m_yuan: float = 1.0
+    band_low_months: Optional[float] = None         # null = facts cycle_band_low_months (12, §2.4.1)
+    band_high_months: Optional[float] = None        # null = facts cycle_band_high_months (18, §2.4.1)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            _at_least(f"objective.{f.name}", getattr(self, f.name), 0.0)
+        if (self.band_low_months is not None and self.band_high_months is not None
+                and self.band_low_months > self.band_high_months):
+            raise ConfigError(f"objective.band_low_months = {self.band_low_months} is above "
+                              f"objective.band_high_months = {self.band_high_months}")
+
+
+@dataclass
+class SolverConfig:
+    """HiGHS options. Only model/solve.py reads these."""
+
+    name: str = "highs"
+    time_limit_s: float = 60.0
+    mip_rel_gap: float = 1e-6
+    duals: bool = True            # shadow prices and ranging (LP with binaries fixed)
+    relaxation: bool = True       # on infeasible hard targets, compute the relaxation table
+    write_mps: bool = False       # also write the model HiGHS solved as model.mps in the run dir
+    options: Dict[str, Any] = field(default_factory=dict)  # passed to HiGHS as is
+
+    def __post_init__(self) -> None:
+        _one_of("solver.name", self.name, ("highs",))
+        _at_least("solver.time_limit_s", self.time_limit_s, 0.0, strict=True)
+        _at_least("solver.mip_rel_gap", self.mip_rel_gap, 0.0)
+
+
+@dataclass
+class SimConfig:
+    """The market replay (model/market.py). Read by the replay; the optimiser ignores it."""
+
+    enabled: bool = True
+    replications: int = 200
+    seed: int = 20260101
+    deterministic: bool = False
+    seasonality: List[float] = field(default_factory=lambda: list(DEFAULT_SEASONALITY))
+    price_elasticity: float = -0.5
+    price_sensitivity: float = 0.01   # monthly price-index change per 12 months of cycle outside 12–18
+    shock_sd: float = 0.10
+    shock_correlation: float = 0.5
+    shock_persistence: float = 0.6
+    lag_months_mean: float = 6.0
+    lag_months_sd: float = 3.0
+    land_rule: str = "2.2.3"
+    mid_year_review: bool = False
+
+    def __post_init__(self) -> None:
+        _at_least("sim.replications", self.replications, 1)
+        if len(self.seasonality) != 12:
+            raise ConfigError(f"sim.seasonality has {len(self.seasonality)} values; expected 12 "
+                              f"monthly weights with mean 1")
+        mean = sum(self.seasonality) / 12
+        if abs(mean - 1.0) > 1e-6 or min(self.seasonality) < 0:
+            raise ConfigError(f"sim.seasonality has mean {mean:.4f}; expected 12 non-negative "
+                              f"weights with mean 1")
+        _at_least("sim.shock_sd", self.shock_sd, 0.0)
+        if not -1.0 <= self.shock_correlation <= 1.0:
+            raise ConfigError(f"sim.shock_correlation = {self.shock_correlation} is not valid; "
+                              f"expected a number in [-1, 1]")
+        if not 0.0 <= self.shock_persistence < 1.0:
+            raise ConfigError(f"sim.shock_persistence = {self.shock_persistence} is not valid; "
+                              f"expected a number in [0, 1)")
+        _at_least("sim.lag_months_mean", self.lag_months_mean, 0.0)
+        _at_least("sim.lag_months_sd", self.lag_months_sd, 0.0)
+        _one_of("sim.land_rule", str(self.land_rule), ("2.2.3", "9.3"))
+
+
+@dataclass
+class RunConfig:
+    """The whole run: dataset, geography, every lever of the optimiser, solver and replay."""
+
+    dataset: Optional[str] = None     # dataset folder; null = the bundled scenarios/chifeng
+    level: str = "region"             # region: 11 planning regions; district: main city as 8 districts
+    scenario: str = "default"         # names the run directory runs/<scenario>/<timestamp>
+    evaluate_only: bool = False       # report every target and rule, enforce none (plan_as_written)
+    fixed_plan: str = "none"          # none | guidance (表45/表48 rows) | path to a CSV of land & supply
+    demand: DemandConfig = field(default_factory=DemandConfig)
+    land: LandConfig = field(default_factory=LandConfig)
+    targets: TargetsConfig = field(default_factory=TargetsConfig)
+    vacancy: VacancyConfig = field(default_factory=VacancyConfig)
+    subsidised: SubsidisedConfig = field(default_factory=SubsidisedConfig)
+    money: MoneyConfig = field(default_factory=MoneyConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    solver: SolverConfig = field(default_factory=SolverConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+
+    def __post_init__(self) -> None:
+        _one_of("level", self.level, LEVELS)
+        if not self.scenario or "/" in self.scenario:
+            raise ConfigError(f"scenario = {self.scenario!r} is not valid; expected a name "
+                              f"without '/' (it names the run directory)")
+
+
+def register_configs() -> None:
+    """Register the schemas so that conf/config.yaml can name ``base_config`` as its first default."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=RunConfig)
+
+
+register_configs()
+
+
+def to_settings(cfg: DictConfig | RunConfig) -> RunConfig:
+    """The composed config as checked dataclass instances; raise ConfigError (one line) if invalid."""
+    if isinstance(cfg, RunConfig):
+        return cfg
+    unknown = _unknown_keys(cfg, RunConfig)
+    if unknown:
+        raise ConfigError(f"unknown config key {unknown[0]!r} (a '+key=value' override adds keys the "
+                          f"schema does not have; see model/config.py for the valid keys)")
+    try:
+        obj = OmegaConf.to_object(cfg)
+    except ConfigError:
+        raise
+    except OmegaConfBaseException as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        raise ConfigError(str(exc).splitlines()[0]) from None
+    if not isinstance(obj, RunConfig):
+        raise ConfigError("the composed config is not a RunConfig; compose it from conf/config.yaml")
+    return obj
+
+
+def _unknown_keys(node: Any, schema: type, prefix: str = "") -> list[str]:
+    """Keys in a composed config that the dataclass schema does not declare (added with '+')."""
+    if not isinstance(node, DictConfig):
+        return []
+    declared = {f.name: f for f in fields(schema)}
+    out = []
+    for key in node.keys():
+        if key not in declared:
+            out.append(f"{prefix}{key}")
+            continue
+        child_type = _dataclass_type(schema, key)
+        if child_type is not None:
+            out += _unknown_keys(node[key], child_type, f"{prefix}{key}.")
+    return out
+
+
+def _dataclass_type(schema: type, name: str) -> type | None:
+    default = next(f for f in fields(schema) if f.name == name)
+    if default.default_factory is not MISSING_FACTORY:  # type: ignore[comparison-overlap]
+        value = default.default_factory()
+        return type(value) if is_dataclass(value) else None
+    return None
+
+
+def default_settings(**overrides: Any) -> RunConfig:
+    """Defaults plus dotted overrides, without Hydra: ``default_settings(**{"demand.multiplier": 0.9})``."""
+    base = OmegaConf.structured(RunConfig)
+    for key, value in overrides.items():
+        try:
+            OmegaConf.update(base, key, value, merge=True)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
+    return to_settings(base)
+
+
+def as_dict(settings: RunConfig) -> dict:
+    """A plain dict of the settings (for summary.json)."""
+    return OmegaConf.to_container(OmegaConf.structured(settings), resolve=True)

@@ -1,0 +1,477 @@
+"""Model inputs → a Pyomo model of the five-year plan (no solver here; see model/solve.py).
+
+:func:`build` reads like a table of contents: sets, parameters, variables, then one
+``add_<family>`` per constraint family, then the objective. Each family's docstring gives its
+maths with index sets and units; docs/formulation.md has the whole formulation.
+
+Every number that can change between runs of the same shape is a *mutable* Param, and every
+target's mode is a bound on its slack, so :func:`set_params` can move a built model to new inputs
+without rebuilding it (sweeps, sensitivity, the relaxation re-solves). What changes the shape —
+regions, years, lag, land rule, which targets exist — is :meth:`ModelInputs.structure`.
+
+Units: floor area 万m² (``_10k_m2``), land ha, money 亿元 (``_100m_yuan``), dwellings 万 (``_10k``).
+"""
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from model.inputs import ModelInputs, TargetRow
+
+YUAN_PER_10K_YUAN = 1e4     # 万m² × 元/m² = 万元; ÷ 1e4 = 亿元
+FAMILIES_BY_TARGET = {
+    "cycle_months": "cycle_targets",
+    "vacancy_share": "vacancy_targets",
+    "supply_total_10k_m2": "supply_total_targets",
+    "land_total_ha": "land_total_targets",
+    "subsidised_share": "subsidised_share_targets",
+    "subsidised_volume_10k_m2": "subsidised_volume_targets",
+    "purchase_spending_100m_yuan": "money_targets",
+    "public_spending_100m_yuan": "money_targets",
+    "development_finance_100m_yuan": "money_targets",
+    "land_revenue_100m_yuan": "money_targets",
+}
+
+
+class StructureChanged(ValueError):
+    """New inputs need a different model shape; build a new model instead of set_params."""
+
+
+def build(inputs: ModelInputs) -> pyo.ConcreteModel:
+    """The plan model for ``inputs``: a MILP when the land rule is enforced, else an LP."""
+    m = pyo.ConcreteModel(name="housing_plan")
+    m.structure = inputs.structure()
+    m.target_rows = {t.key: t for t in inputs.targets}
+    add_sets(m, inputs)
+    add_parameters(m, inputs)
+    add_variables(m, inputs)
+    add_inventory_balance(m)
+    add_demand(m)
+    if inputs.fixed_land_ha is None:
+        add_land_to_supply(m, inputs)
+    add_public_purchases(m)
+    add_destocking_cycle(m)
+    add_inventory_band(m)
+    if enforces_land_rule(inputs):
+        add_land_rule(m, inputs)
+    add_totals(m)
+    add_vacancy(m)
+    add_subsidised_housing(m)
+    add_money(m)
+    add_objective(m)
+    set_params(m, inputs)
+    return m
+
+
+def enforces_land_rule(inputs: ModelInputs) -> bool:
+    """The land rule is a constraint unless it is 'none' or the run only evaluates (plan_as_written)."""
+    return inputs.land_rule != "none" and not inputs.evaluate_only
+
+
+# ---------------------------------------------------------------------------------------------
+# Sets, parameters, variables
+# ---------------------------------------------------------------------------------------------
+def add_sets(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """regions r, years y (later_years: all but the first), the main city's members, vacancy
+    scopes s (city, main_city), and the targets t, grouped by constraint family."""
+    m.regions = pyo.Set(initialize=inputs.regions, ordered=True)
+    m.years = pyo.Set(initialize=inputs.years, ordered=True)
+    m.later_years = pyo.Set(initialize=inputs.years[1:], ordered=True)
+    m.main_city = pyo.Set(initialize=inputs.main_city_members, within=m.regions, ordered=True)
+    m.vacancy_scopes = pyo.Set(initialize=inputs.vacancy_scopes, ordered=True)
+    m.targets = pyo.Set(initialize=[t.key for t in inputs.targets], ordered=True)
+    for family in sorted(set(FAMILIES_BY_TARGET.values())):
+        keys = [t.key for t in inputs.targets if FAMILIES_BY_TARGET[t.target_id] == family]
+        m.add_component(family, pyo.Set(initialize=keys, within=m.targets, ordered=True))
+
+
+def add_parameters(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """Every number of the model, as a mutable Param (values are set by :func:`set_params`)."""
+    R, Y, RY, S, SY = m.regions, m.years, m.regions * m.years, m.vacancy_scopes, m.vacancy_scopes * m.years
+
+    def p(name, index=None, doc=""):
+        comp = (pyo.Param(index, mutable=True, initialize=0.0, doc=doc) if index is not None
+                else pyo.Param(mutable=True, initialize=0.0, doc=doc))
+        m.add_component(name, comp)
+
+    p("inventory0_10k_m2", R, "unsold stock at the end of the base year (表19)")
+    p("demand_10k_m2", RY, "demand per year")
+    p("plot_ratio_10k_m2_per_ha", R, "floor area per hectare")
+    p("pipeline_stock_ha", R, "land already sold, not yet on the market")
+    p("land_max_ha", RY, "cap on new land (also the land rule's big-M)")
+    p("supply_max_10k_m2", RY, "cap on supply")
+    p("inventory_max_10k_m2", RY, "bound on end-of-year stock (the cycle indicators' big-M)")
+    p("revitalised_ha", RY, "land revitalised in the year (§2.2.3)")
+    p("land_allowed_first_year_ha", R, "land the rule allows in the first year (base-year cycle)")
+    p("suspend_above_months", doc="land rule: no land above this start-of-year cycle")
+    p("revitalise_above_months", doc="land rule: revitalised land only above this cycle")
+    p("price_yuan_m2", R, "new-housing price")
+    p("land_price_10k_yuan_per_ha", R, "land price")
+    p("purchase_price_factor", doc="share of the price paid for unsold stock")
+    p("build_cost_yuan_m2", doc="public cost of building subsidised housing")
+    p("dev_finance_share", doc="development loans as a share of sales value")
+    p("max_purchase_share_of_stock", doc="purchases ≤ this × start-of-year stock")
+    p("subsidised_new_max_10k_m2", doc="cap on subsidised new building per region-year")
+    p("dwellings0_10k", S, "urban dwellings, base year")
+    p("vacant0_10k", S, "vacant (low-use) dwellings, base year")
+    p("dwelling_size_m2", S, "average dwelling")
+    p("household_formation_10k", SY, "net new households")
+    p("removals_10k", SY, "dwellings demolished or renewed")
+    p("band_low_months", doc="reasonable cycle band, low end (§2.4.1)")
+    p("band_high_months", doc="reasonable cycle band, high end (§2.4.1)")
+    for w in ("unmet_demand", "inventory_above_band", "inventory_below_band", "inventory_holding",
+              "land", "public_money"):
+        p(f"weight_{w}", doc="objective weight")
+    p("target_value", m.targets, "target value in its policy unit")
+    p("target_penalty", m.targets, "objective points per unit of slack")
+
+
+def add_variables(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """Decisions per region r and year y, the targets' slacks, and the land rule's binaries."""
+    RY = m.regions * m.years
+    nn = pyo.NonNegativeReals
+    m.land_ha = pyo.Var(RY, within=nn, bounds=lambda m, r, y: (0, m.land_max_ha[r, y]))
+    m.pipeline_land_ha = pyo.Var(RY, within=nn)
+    m.supply_10k_m2 = pyo.Var(RY, within=nn, bounds=lambda m, r, y: (0, m.supply_max_10k_m2[r, y]))
+    m.sales_10k_m2 = pyo.Var(RY, within=nn)
+    m.unmet_demand_10k_m2 = pyo.Var(RY, within=nn)
+    m.purchased_10k_m2 = pyo.Var(RY, within=nn)
+    m.subsidised_new_10k_m2 = pyo.Var(RY, within=nn, bounds=lambda m, r, y: (0, m.subsidised_new_max_10k_m2))
+    m.inventory_end_10k_m2 = pyo.Var(RY, within=nn)
+    m.inventory_above_band_10k_m2 = pyo.Var(RY, within=nn)
+    m.inventory_below_band_10k_m2 = pyo.Var(RY, within=nn)
+    m.slack = pyo.Var(m.targets, within=nn)
+    if enforces_land_rule(inputs):
+        RL = m.regions * m.later_years
+        m.suspend = pyo.Var(RL, within=pyo.Binary, doc="1 if the start-of-year cycle may exceed the suspend threshold")
+        if inputs.revitalise_above_months is not None:
+            m.revitalise_band = pyo.Var(RL, within=pyo.Binary,
+                                        doc="1 if the start-of-year cycle may exceed the revitalise threshold")
+
+    def start(m, r, y):
+        return m.inventory0_10k_m2[r] if y == m.years.first() else m.inventory_end_10k_m2[r, m.years.prev(y)]
+    m.inventory_start_10k_m2 = pyo.Expression(RY, rule=start)
+
+
+# ---------------------------------------------------------------------------------------------
+# Constraint families
+# ---------------------------------------------------------------------------------------------
+def add_inventory_balance(m: pyo.ConcreteModel) -> None:
+    """Stock-flow of unsold commercial housing, for r ∈ regions, y ∈ years (万m²):
+
+        inventory_end[r,y] = inventory_start[r,y] + supply[r,y] − sales[r,y] − purchased[r,y]
+
+    with inventory_start[r,first] = inventory0[r] (表19) and inventory_start[r,y] =
+    inventory_end[r,y−1] after that; inventory_end ≥ 0.
+    """
+    m.inventory_balance = pyo.Constraint(m.regions * m.years, rule=lambda m, r, y: (
+        m.inventory_end_10k_m2[r, y] == m.inventory_start_10k_m2[r, y] + m.supply_10k_m2[r, y]
+        - m.sales_10k_m2[r, y] - m.purchased_10k_m2[r, y]))
+
+
+def add_demand(m: pyo.ConcreteModel) -> None:
+    """Demand is sold or unmet, for r ∈ regions, y ∈ years (万m²):
+
+        sales[r,y] + unmet[r,y] = demand[r,y]
+    """
+    m.demand_balance = pyo.Constraint(m.regions * m.years, rule=lambda m, r, y: (
+        m.sales_10k_m2[r, y] + m.unmet_demand_10k_m2[r, y] == m.demand_10k_m2[r, y]))
+
+
+def add_land_to_supply(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """Supply needs land, for r ∈ regions, y ∈ years (万m²; plot ratio in 万m² per ha, lag L years):
+
+        supply[r,y] ≤ plot_ratio[r] · (land[r,y−L] + pipeline_land[r,y])   (land[r,y−L] = 0 before the plan)
+        Σ_y pipeline_land[r,y] ≤ pipeline_stock[r]                            (ha; land already sold)
+
+    Not built when a plan is fixed (plan_as_written): supply and land are then both given.
+    """
+    years = list(inputs.years)
+    lag = inputs.lag_years
+
+    def rule(m, r, y):
+        i = years.index(y)
+        land = m.land_ha[r, years[i - lag]] if i - lag >= 0 else 0.0
+        return m.supply_10k_m2[r, y] <= m.plot_ratio_10k_m2_per_ha[r] * (land + m.pipeline_land_ha[r, y])
+    m.land_to_supply = pyo.Constraint(m.regions * m.years, rule=rule)
+    m.pipeline_total = pyo.Constraint(m.regions, rule=lambda m, r: (
+        sum(m.pipeline_land_ha[r, y] for y in m.years) <= m.pipeline_stock_ha[r]))
+
+
+def add_public_purchases(m: pyo.ConcreteModel) -> None:
+    """Public purchases of unsold stock for subsidised housing (§6.1.1), r ∈ regions, y ∈ years:
+
+        purchased[r,y] ≤ max_purchase_share · inventory_start[r,y]       (万m²)
+
+    Their budget is a money target (add_money).
+    """
+    m.purchase_stock = pyo.Constraint(m.regions * m.years, rule=lambda m, r, y: (
+        m.purchased_10k_m2[r, y] <= m.max_purchase_share_of_stock * m.inventory_start_10k_m2[r, y]))
+
+
+def _members(m: pyo.ConcreteModel, scope: str):
+    if scope == "city":
+        return list(m.regions)
+    if scope == "main_city":
+        return list(m.main_city)
+    return [scope]
+
+
+def add_destocking_cycle(m: pyo.ConcreteModel) -> None:
+    """Destocking cycle target, for each cycle target t (scope s: city or a region; year y):
+
+        Σ_{r∈s} inventory_end[r,y] − target_months[t] / 12 · Σ_{r∈s} sales[r,y] ≤ slack[t]   (万m²)
+
+    i.e. cycle = inventory ÷ (sales ÷ 12) ≤ target months, with the slack in 万m² of stock above
+    what the target allows (0 when hard).
+    """
+    def rule(m, t):
+        row: TargetRow = m.target_rows[t]
+        rs = _members(m, row.scope)
+        return (sum(m.inventory_end_10k_m2[r, row.year] for r in rs)
+                - m.target_value[t] / 12.0 * sum(m.sales_10k_m2[r, row.year] for r in rs)
+                <= m.slack[t])
+    m.cycle_max = pyo.Constraint(m.cycle_targets, rule=rule)
+
+
+def add_inventory_band(m: pyo.ConcreteModel) -> None:
+    """Stock outside the reasonable cycle band (§2.4.1, 12–18 months), r ∈ regions, y ∈ years:
+
+        above[r,y] ≥ inventory_end[r,y] − band_high / 12 · sales[r,y]       (万m²)
+        below[r,y] ≥ band_low / 12 · sales[r,y] − inventory_end[r,y]
+    """
+    RY = m.regions * m.years
+    m.inventory_above_band = pyo.Constraint(RY, rule=lambda m, r, y: (
+        m.inventory_above_band_10k_m2[r, y]
+        >= m.inventory_end_10k_m2[r, y] - m.band_high_months / 12.0 * m.sales_10k_m2[r, y]))
+    m.inventory_below_band = pyo.Constraint(RY, rule=lambda m, r, y: (
+        m.inventory_below_band_10k_m2[r, y]
+        >= m.band_low_months / 12.0 * m.sales_10k_m2[r, y] - m.inventory_end_10k_m2[r, y]))
+
+
+def add_land_rule(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """The land rule on the start-of-year cycle c[r,y] (§2.2.3; §9.3 strict variant), exactly.
+
+    First year, from the base-year cycle (表19) as data:
+        land[r,first] ≤ land_allowed_first_year[r]     (0 above S; revitalised[r] between R and S)
+
+    Later years y, where c[r,y] = 12 · inventory_end[r,y−1] ÷ sales[r,y−1] depends on decisions.
+    With binaries suspend[r,y] and (§2.2.3 only) revitalise_band[r,y], and big-M values
+    M[r,y−1] = inventory_max[r,y−1] (stock can never exceed it):
+        inventory_end[r,y−1] − S/12 · sales[r,y−1] ≤ M · suspend[r,y]           (c > S ⇒ suspend = 1)
+        land[r,y] ≤ land_max[r,y] · (1 − suspend[r,y])                         (suspend ⇒ no land)
+        inventory_end[r,y−1] − R/12 · sales[r,y−1] ≤ M · revitalise_band[r,y]  (c > R ⇒ band = 1)
+        land[r,y] ≤ land_max[r,y] − (land_max[r,y] − revitalised[r,y]) · revitalise_band[r,y]
+    (S = 36, R = 18 months for §2.2.3; S = 18, no R for §9.3.) The feasible set is exactly
+    {c ≤ S or land = 0} ∩ {c ≤ R or land ≤ revitalised}: the binaries only choose a side.
+    """
+    first = m.years.first()
+    m.land_rule_first_year = pyo.Constraint(m.regions, rule=lambda m, r: (
+        m.land_ha[r, first] <= m.land_allowed_first_year_ha[r]))
+    RL = m.regions * m.later_years
+
+    def prev(y):
+        return m.years.prev(y)
+
+    m.cycle_above_suspend = pyo.Constraint(RL, rule=lambda m, r, y: (
+        m.inventory_end_10k_m2[r, prev(y)] - m.suspend_above_months / 12.0 * m.sales_10k_m2[r, prev(y)]
+        <= m.inventory_max_10k_m2[r, prev(y)] * m.suspend[r, y]))
+    m.land_rule_suspend = pyo.Constraint(RL, rule=lambda m, r, y: (
+        m.land_ha[r, y] <= m.land_max_ha[r, y] * (1 - m.suspend[r, y])))
+    if inputs.revitalise_above_months is not None:
+        m.cycle_above_revitalise = pyo.Constraint(RL, rule=lambda m, r, y: (
+            m.inventory_end_10k_m2[r, prev(y)]
+            - m.revitalise_above_months / 12.0 * m.sales_10k_m2[r, prev(y)]
+            <= m.inventory_max_10k_m2[r, prev(y)] * m.revitalise_band[r, y]))
+        m.land_rule_revitalise = pyo.Constraint(RL, rule=lambda m, r, y: (
+            m.land_ha[r, y] <= m.land_max_ha[r, y]
+            - (m.land_max_ha[r, y] - m.revitalised_ha[r, y]) * m.revitalise_band[r, y]))
+
+
+def add_totals(m: pyo.ConcreteModel) -> None:
+    """Five-year totals (第五章, 表34), each a target t:
+
+        Σ_{r,y} supply[r,y] − slack[t] ≤ supply_total[t]        (万m²; 1089.46)
+        Σ_{r,y} land[r,y] − slack[t] ≤ land_total[t]            (ha; 574.93)
+    """
+    m.supply_total_max = pyo.Constraint(m.supply_total_targets, rule=lambda m, t: (
+        sum(m.supply_10k_m2[r, y] for r in m.regions for y in m.years) - m.slack[t] <= m.target_value[t]))
+    m.land_total_max = pyo.Constraint(m.land_total_targets, rule=lambda m, t: (
+        sum(m.land_ha[r, y] for r in m.regions for y in m.years) - m.slack[t] <= m.target_value[t]))
+
+
+def add_vacancy(m: pyo.ConcreteModel) -> None:
+    """Dwelling stock-flow (万 dwellings) for scopes s ∈ {city, main_city} (§2.4.2):
+
+        completions[s,y] = Σ_{r∈s} (supply[r,y] + subsidised_new[r,y]) ÷ dwelling_size[s]
+        dwellings[s,y]   = dwellings0[s] + Σ_{τ≤y} (completions[s,τ] − removals[s,τ])
+        vacant[s,y]      = vacant0[s] + Σ_{τ≤y} (completions[s,τ] − households[s,τ] − removals[s,τ])
+
+    (万m² ÷ m² = 万 dwellings.) Vacancy target t (scope s, year y):
+        vacant[s,y] − target_share[t] · dwellings[s,y] ≤ slack[t]       (万 dwellings)
+    """
+    SY = m.vacancy_scopes * m.years
+    m.completions_10k = pyo.Expression(SY, rule=lambda m, s, y: sum(
+        m.supply_10k_m2[r, y] + m.subsidised_new_10k_m2[r, y] for r in _members(m, s)) / m.dwelling_size_m2[s])
+
+    def upto(y):
+        return [t for t in m.years if t <= y]
+
+    m.dwellings_10k = pyo.Expression(SY, rule=lambda m, s, y: m.dwellings0_10k[s] + sum(
+        m.completions_10k[s, t] - m.removals_10k[s, t] for t in upto(y)))
+    m.vacant_10k = pyo.Expression(SY, rule=lambda m, s, y: m.vacant0_10k[s] + sum(
+        m.completions_10k[s, t] - m.household_formation_10k[s, t] - m.removals_10k[s, t] for t in upto(y)))
+
+    def rule(m, t):
+        row: TargetRow = m.target_rows[t]
+        return m.vacant_10k[row.scope, row.year] - m.target_value[t] * m.dwellings_10k[row.scope, row.year] <= m.slack[t]
+    m.vacancy_max = pyo.Constraint(m.vacancy_targets, rule=rule)
+
+
+def add_subsidised_housing(m: pyo.ConcreteModel) -> None:
+    """Subsidised housing (表47 blank: scenario inputs), met by new building or public purchases:
+
+        Σ_r (subsidised_new[r,y] + purchased[r,y]) + slack[t] ≥ share[t] · Σ_r supply[r,y]   (万m²)
+        Σ_r (subsidised_new[r,y] + purchased[r,y]) + slack[t] ≥ volume[t]                    (万m²)
+    """
+    def provided(m, y):
+        return sum(m.subsidised_new_10k_m2[r, y] + m.purchased_10k_m2[r, y] for r in m.regions)
+
+    m.subsidised_share_min = pyo.Constraint(m.subsidised_share_targets, rule=lambda m, t: (
+        provided(m, m.target_rows[t].year) + m.slack[t]
+        >= m.target_value[t] * sum(m.supply_10k_m2[r, m.target_rows[t].year] for r in m.regions)))
+    m.subsidised_volume_min = pyo.Constraint(m.subsidised_volume_targets, rule=lambda m, t: (
+        provided(m, m.target_rows[t].year) + m.slack[t] >= m.target_value[t]))
+
+
+def add_money(m: pyo.ConcreteModel) -> None:
+    """Money accounts per region and year (以房定钱, §9.4), 亿元, and their optional limits:
+
+        land_revenue[r,y]     = land[r,y] · land_price[r] ÷ 1e4                    (万元/ha → 亿元)
+        purchase_spending     = purchased · price[r] · purchase_price_factor ÷ 1e4
+        build_spending        = subsidised_new · build_cost ÷ 1e4
+        public_spending       = purchase_spending + build_spending
+        development_finance   = supply · price[r] · dev_finance_share ÷ 1e4
+    Limit t (city, year y): Σ_r account[r,y] − slack[t] ≤ limit (max), or + slack ≥ limit (min).
+    """
+    RY = m.regions * m.years
+    k = 1.0 / YUAN_PER_10K_YUAN
+    m.land_revenue_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
+        m.land_ha[r, y] * m.land_price_10k_yuan_per_ha[r] * k))
+    m.purchase_spending_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
+        m.purchased_10k_m2[r, y] * m.price_yuan_m2[r] * m.purchase_price_factor * k))
+    m.build_spending_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
+        m.subsidised_new_10k_m2[r, y] * m.build_cost_yuan_m2 * k))
+    m.public_spending_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
+        m.purchase_spending_100m_yuan[r, y] + m.build_spending_100m_yuan[r, y]))
+    m.development_finance_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
+        m.supply_10k_m2[r, y] * m.price_yuan_m2[r] * m.dev_finance_share * k))
+
+    def rule(m, t):
+        row: TargetRow = m.target_rows[t]
+        account = getattr(m, row.target_id)
+        total = sum(account[r, row.year] for r in m.regions)
+        if row.sense == "min":
+            return total + m.slack[t] >= m.target_value[t]
+        return total - m.slack[t] <= m.target_value[t]
+    m.money_limit = pyo.Constraint(m.money_targets, rule=rule)
+
+
+def add_objective(m: pyo.ConcreteModel) -> None:
+    """Minimise a weighted sum (points; 1 point = 1 亿元 of public money by default):
+
+        w_unmet · Σ unmet + w_above · Σ above_band + w_below · Σ below_band
+        + w_hold · Σ inventory_end + w_land · Σ land + w_public · Σ public_spending
+        + Σ_t penalty[t] · slack[t]          (Σ over regions r and years y)
+    """
+    RY = [(r, y) for r in m.regions for y in m.years]
+    m.objective = pyo.Objective(sense=pyo.minimize, expr=(
+        m.weight_unmet_demand * sum(m.unmet_demand_10k_m2[i] for i in RY)
+        + m.weight_inventory_above_band * sum(m.inventory_above_band_10k_m2[i] for i in RY)
+        + m.weight_inventory_below_band * sum(m.inventory_below_band_10k_m2[i] for i in RY)
+        + m.weight_inventory_holding * sum(m.inventory_end_10k_m2[i] for i in RY)
+        + m.weight_land * sum(m.land_ha[i] for i in RY)
+        + m.weight_public_money * sum(m.public_spending_100m_yuan[i] for i in RY)
+        + sum(m.target_penalty[t] * m.slack[t] for t in m.targets)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Moving a built model to new inputs
+# ---------------------------------------------------------------------------------------------
+def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> list:
+    """Write ``inputs`` into the model's mutable Params, slack bounds (target modes) and fixed
+    decisions. Returns the variables whose bounds or fixing may have changed (a persistent solver
+    must be told). Raises StructureChanged if ``inputs`` need a different model shape."""
+    if inputs.structure() != m.structure:
+        raise StructureChanged("these inputs change the model's shape (regions, years, lag, land "
+                               "rule, evaluate mode or the set of targets); build a new model")
+    m.target_rows = {t.key: t for t in inputs.targets}
+    _set(m.inventory0_10k_m2, inputs.inventory0_10k_m2)
+    _set(m.demand_10k_m2, inputs.demand_10k_m2)
+    _set(m.plot_ratio_10k_m2_per_ha, inputs.plot_ratio_10k_m2_per_ha)
+    _set(m.pipeline_stock_ha, inputs.pipeline_stock_ha)
+    _set(m.land_max_ha, inputs.land_max_ha)
+    _set(m.supply_max_10k_m2, inputs.supply_max_10k_m2)
+    _set(m.inventory_max_10k_m2, inputs.inventory_max_10k_m2)
+    _set(m.revitalised_ha, inputs.revitalised_ha)
+    _set(m.land_allowed_first_year_ha, inputs.land_allowed_first_year_ha)
+    m.suspend_above_months = min(inputs.suspend_above_months, 1e6)
+    m.revitalise_above_months = inputs.revitalise_above_months or 0.0
+    _set(m.price_yuan_m2, inputs.price_yuan_m2)
+    _set(m.land_price_10k_yuan_per_ha, inputs.land_price_10k_yuan_per_ha)
+    m.purchase_price_factor = inputs.purchase_price_factor
+    m.build_cost_yuan_m2 = inputs.build_cost_yuan_m2
+    m.dev_finance_share = inputs.dev_finance_share
+    m.max_purchase_share_of_stock = inputs.max_purchase_share_of_stock
+    total_demand = sum(inputs.demand_10k_m2.values())
+    m.subsidised_new_max_10k_m2 = max(total_demand, 1.0) if inputs.allow_new_build else 0.0
+    _set(m.dwellings0_10k, inputs.dwellings0_10k)
+    _set(m.vacant0_10k, inputs.vacant0_10k)
+    _set(m.dwelling_size_m2, inputs.dwelling_size_m2)
+    _set(m.household_formation_10k, inputs.household_formation_10k)
+    _set(m.removals_10k, inputs.removals_10k)
+    m.band_low_months = inputs.band_low_months
+    m.band_high_months = inputs.band_high_months
+    m.weight_unmet_demand = inputs.weight_unmet_demand
+    m.weight_inventory_above_band = inputs.weight_inventory_above_band
+    m.weight_inventory_below_band = inputs.weight_inventory_below_band
+    m.weight_inventory_holding = inputs.weight_inventory_holding
+    m.weight_land = inputs.weight_land
+    m.weight_public_money = inputs.weight_public_money
+    changed = []
+    for t in inputs.targets:
+        m.target_value[t.key] = t.value
+        m.target_penalty[t.key] = t.penalty if t.mode == "soft" else 0.0
+        m.slack[t.key].setub(0.0 if t.mode == "hard" else None)
+        changed.append(m.slack[t.key])
+    changed += _fix(m.land_ha, inputs.fixed_land_ha)
+    changed += _fix(m.supply_10k_m2, inputs.fixed_supply_10k_m2)
+    changed += _fix(m.purchased_10k_m2, inputs.fixed_purchased_10k_m2)
+    changed += _fix(m.subsidised_new_10k_m2, inputs.fixed_subsidised_new_10k_m2)
+    return changed
+
+
+def _set(param, values) -> None:
+    for k, v in values.items():
+        param[k] = v
+
+
+def _fix(var, values) -> list:
+    """Fix ``var`` to ``values`` (or unfix it when values is None); return the touched variables."""
+    if values is None:
+        touched = [v for v in var.values() if v.fixed]
+        for v in touched:
+            v.unfix()
+        return touched
+    for k, v in values.items():
+        var[k].fix(v)
+    return list(var.values())
+
+
+def binaries(m: pyo.ConcreteModel) -> list:
+    """The land rule's binary variables (empty for an LP)."""
+    out = []
+    for name in ("suspend", "revitalise_band"):
+        comp = m.component(name)
+        if comp is not None:
+            out += list(comp.values())
+    return out

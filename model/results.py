@@ -1,0 +1,547 @@
+"""Tidy tables in and out of a run directory.
+
+From a solution (and the inputs it was solved for) this module makes the tables a run reports —
+plan, targets (each checked ex post, met or missed and by how much, in policy units), duals with a
+plain-language reading, money, the relaxation table of an infeasible run — and writes them:
+
+    plan.csv  targets.csv  duals.csv  money.csv  relaxation.csv  summary.json
+
+summary.json is written last: a run directory without it is incomplete. Readers (the market
+replay, analysis) use :func:`read_plan` and :func:`read_summary`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+
+from model.inputs import ModelInputs, TargetRow
+from model.solve import Duals, Relaxation, Solution, target_group
+
+PLAN_COLUMNS = [
+    "region", "year", "land_ha", "supply_10k_m2", "sales_10k_m2", "unmet_demand_10k_m2",
+    "purchased_10k_m2", "subsidised_new_10k_m2", "inventory_end_10k_m2", "cycle_end_months",
+]
+PLAN_EXTRA_COLUMNS = [
+    "name_zh", "demand_10k_m2", "inventory_start_10k_m2", "cycle_start_months", "pipeline_land_ha",
+    "land_rule_state", "land_allowed_ha",
+]
+TARGET_COLUMNS = [
+    "target_key", "target_id", "scope", "scope_zh", "period", "unit", "sense", "mode", "required",
+    "achieved", "shortfall", "met", "slack", "slack_unit", "penalty", "source", "note",
+]
+MONEY_COLUMNS = [
+    "region", "year", "land_revenue_100m_yuan", "purchase_spending_100m_yuan",
+    "subsidised_build_spending_100m_yuan", "public_spending_100m_yuan", "development_finance_100m_yuan",
+]
+ZERO = 1e-9
+CYCLE_TOL_MONTHS = 1e-4
+
+
+def _clean(x: float) -> float:
+    return 0.0 if abs(x) < ZERO else float(x)
+
+
+def cycle_months(inventory: float, sales: float) -> float:
+    """Destocking cycle: inventory ÷ (sales ÷ 12); 0 with no stock, inf with stock and no sales."""
+    if inventory <= ZERO:
+        return 0.0
+    if sales <= ZERO:
+        return math.inf
+    return 12.0 * inventory / sales
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan
+# ---------------------------------------------------------------------------------------------
+def plan_table(inputs: ModelInputs, sol: Solution) -> pd.DataFrame:
+    """One row per region and year: the decisions, the stock and the cycle (the contract columns
+    of plan.csv first), plus the land rule's state at the start of each year."""
+    v = sol.values
+    rows = []
+    for r in inputs.regions:
+        start = inputs.inventory0_10k_m2[r]
+        prev_cycle = inputs.cycle0_months[r]
+        for y in inputs.years:
+            k = (r, y)
+            row = {
+                "region": r, "year": y,
+                "land_ha": _clean(v["land_ha"][k]),
+                "supply_10k_m2": _clean(v["supply_10k_m2"][k]),
+                "sales_10k_m2": _clean(v["sales_10k_m2"][k]),
+                "unmet_demand_10k_m2": _clean(v["unmet_demand_10k_m2"][k]),
+                "purchased_10k_m2": _clean(v["purchased_10k_m2"][k]),
+                "subsidised_new_10k_m2": _clean(v["subsidised_new_10k_m2"][k]),
+                "inventory_end_10k_m2": _clean(v["inventory_end_10k_m2"][k]),
+                "name_zh": inputs.names_zh.get(r, r),
+                "demand_10k_m2": inputs.demand_10k_m2[k],
+                "inventory_start_10k_m2": _clean(start),
+                "cycle_start_months": prev_cycle,
+                "pipeline_land_ha": _clean(v.get("pipeline_land_ha", {}).get(k, 0.0)),
+            }
+            row["cycle_end_months"] = cycle_months(row["inventory_end_10k_m2"], row["sales_10k_m2"])
+            state, allowed = land_rule_state(inputs, r, y, prev_cycle)
+            row["land_rule_state"], row["land_allowed_ha"] = state, allowed
+            rows.append(row)
+            start, prev_cycle = row["inventory_end_10k_m2"], row["cycle_end_months"]
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS + PLAN_EXTRA_COLUMNS)
+
+
+def land_rule_state(inputs: ModelInputs, region: str, year: int, cycle_start: float) -> tuple[str, float]:
+    """The land rule's verdict on a region-year from its start-of-year cycle: (state, allowed ha).
+
+    §2.2.3: suspend (> 36 months, no land), revitalise (18–36, only the revitalised land), free.
+    §9.3: suspend (> 18), add (< 6: the plan asks for more land; not a limit), free."""
+    if inputs.land_rule == "none":
+        return "none", math.inf
+    if cycle_start > inputs.suspend_above_months + CYCLE_TOL_MONTHS:
+        return "suspend", 0.0
+    if (inputs.revitalise_above_months is not None
+            and cycle_start > inputs.revitalise_above_months + CYCLE_TOL_MONTHS):
+        return "revitalise", inputs.revitalised_ha[(region, year)]
+    if inputs.add_below_months is not None and cycle_start < inputs.add_below_months:
+        return "add", math.inf
+    return "free", math.inf
+
+
+# ---------------------------------------------------------------------------------------------
+# Vacancy (ex post, the same stock-flow as optimise.add_vacancy)
+# ---------------------------------------------------------------------------------------------
+def vacancy_path(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFrame:
+    """Dwellings, vacant dwellings and the vacancy share per scope and year (万 dwellings)."""
+    rows = []
+    for scope in inputs.vacancy_scopes:
+        members = set(inputs.scope_members(scope))
+        part = plan[plan["region"].isin(members)].groupby("year")[["supply_10k_m2", "subsidised_new_10k_m2"]].sum()
+        dwellings, vacant = inputs.dwellings0_10k[scope], inputs.vacant0_10k[scope]
+        for y in inputs.years:
+            built = (part.loc[y, "supply_10k_m2"] + part.loc[y, "subsidised_new_10k_m2"]) / inputs.dwelling_size_m2[scope]
+            removed = inputs.removals_10k[(scope, y)]
+            dwellings += built - removed
+            vacant += built - inputs.household_formation_10k[(scope, y)] - removed
+            rows.append({"scope": scope, "year": y, "completions_10k": built, "dwellings_10k": dwellings,
+                         "vacant_10k": vacant, "vacancy_share": vacant / dwellings if dwellings > 0 else math.nan})
+    return pd.DataFrame(rows, columns=["scope", "year", "completions_10k", "dwellings_10k",
+                                       "vacant_10k", "vacancy_share"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Money
+# ---------------------------------------------------------------------------------------------
+def money_table(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFrame:
+    """Money accounts per region and year, and city totals per year (亿元; 以房定钱, §9.4)."""
+    k = 1e-4  # 万元 → 亿元
+    p = plan.set_index(["region", "year"])
+    rows = []
+    for (r, y), row in p.iterrows():
+        price = inputs.price_yuan_m2[r]
+        purchase = row["purchased_10k_m2"] * price * inputs.purchase_price_factor * k
+        build = row["subsidised_new_10k_m2"] * inputs.build_cost_yuan_m2 * k
+        rows.append({
+            "region": r, "year": y,
+            "land_revenue_100m_yuan": row["land_ha"] * inputs.land_price_10k_yuan_per_ha[r] * k,
+            "purchase_spending_100m_yuan": purchase,
+            "subsidised_build_spending_100m_yuan": build,
+            "public_spending_100m_yuan": purchase + build,
+            "development_finance_100m_yuan": row["supply_10k_m2"] * price * inputs.dev_finance_share * k,
+        })
+    frame = pd.DataFrame(rows, columns=MONEY_COLUMNS)
+    city = frame.groupby("year", as_index=False)[MONEY_COLUMNS[2:]].sum()
+    city.insert(0, "region", "city")
+    return pd.concat([frame, city[MONEY_COLUMNS]], ignore_index=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets, checked ex post
+# ---------------------------------------------------------------------------------------------
+def achieved(inputs: ModelInputs, t: TargetRow, plan: pd.DataFrame, vacancy: pd.DataFrame,
+             money: pd.DataFrame) -> tuple[float, bool, float]:
+    """(achieved value in the target's unit, met?, shortfall ≥ 0 in that unit)."""
+    members = set(inputs.scope_members(t.scope))
+    in_scope = plan[plan["region"].isin(members)]
+    tol = 1e-6 * max(1.0, abs(t.value))
+    if t.target_id == "cycle_months":
+        rows = in_scope[in_scope["year"] == t.year]
+        inv, sales = rows["inventory_end_10k_m2"].sum(), rows["sales_10k_m2"].sum()
+        value = cycle_months(inv, sales)
+        met = inv <= t.value / 12.0 * sales + 1e-6 * max(1.0, inv)
+        return value, met, (0.0 if met else value - t.value)
+    if t.target_id == "vacancy_share":
+        row = vacancy[(vacancy["scope"] == t.scope) & (vacancy["year"] == t.year)].iloc[0]
+        value = float(row["vacancy_share"])
+        met = row["vacant_10k"] <= t.value * row["dwellings_10k"] + 1e-6
+        return value, met, (0.0 if met else value - t.value)
+    if t.target_id == "supply_total_10k_m2":
+        value = float(plan["supply_10k_m2"].sum())
+    elif t.target_id == "land_total_ha":
+        value = float(plan["land_ha"].sum())
+    elif t.target_id in ("subsidised_share", "subsidised_volume_10k_m2"):
+        rows = plan[plan["year"] == t.year]
+        provided = float(rows["subsidised_new_10k_m2"].sum() + rows["purchased_10k_m2"].sum())
+        if t.target_id == "subsidised_volume_10k_m2":
+            value = provided
+        else:
+            supply = float(rows["supply_10k_m2"].sum())
+            if supply <= ZERO:
+                return (math.inf if provided > ZERO else 0.0), True, 0.0
+            value = provided / supply
+    else:  # a money account, city total of the year
+        city = money[(money["region"] == "city") & (money["year"] == t.year)]
+        value = float(city[t.target_id].iloc[0])
+    if t.sense == "max":
+        met = value <= t.value + tol
+        return value, met, (0.0 if met else value - t.value)
+    met = value >= t.value - tol
+    return value, met, (0.0 if met else t.value - value)
+
+
+def targets_table(inputs: ModelInputs, sol: Solution, plan: pd.DataFrame) -> pd.DataFrame:
+    """Every target with its required and achieved value, shortfall, slack and whether it was met,
+    then every region-year in which the land rule restricts land."""
+    vacancy = vacancy_path(inputs, plan)
+    money = money_table(inputs, plan)
+    slack = sol.values.get("slack", {})
+    rows = []
+    for t in inputs.targets:
+        value, met, short = achieved(inputs, t, plan, vacancy, money)
+        model_slack = slack.get(t.key, math.nan) if t.mode in ("soft", "hard") else math.nan
+        rows.append({
+            "target_key": t.key, "target_id": t.target_id, "scope": t.scope,
+            "scope_zh": inputs.names_zh.get(t.scope, t.scope), "period": t.period, "unit": t.unit,
+            "sense": t.sense, "mode": t.mode, "required": t.value, "achieved": value,
+            "shortfall": short, "met": bool(met), "slack": _clean(model_slack) if model_slack == model_slack else math.nan,
+            "slack_unit": t.slack_unit, "penalty": t.penalty, "source": t.source, "note": "",
+        })
+    rows += land_rule_rows(inputs, plan)
+    return pd.DataFrame(rows, columns=TARGET_COLUMNS)
+
+
+def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
+    """The land rule as target rows: each region-year where it restricts land (suspend or
+    revitalise), with the land allowed, the land used, and the breach in hectares."""
+    if inputs.land_rule == "none":
+        return []
+    mode = "evaluate" if inputs.evaluate_only else "rule"
+    source = "§9.3" if inputs.land_rule == "9.3" else "§2.2.3"
+    rows = []
+    for row in plan.itertuples(index=False):
+        if row.land_rule_state not in ("suspend", "revitalise"):
+            continue
+        breach = max(0.0, row.land_ha - row.land_allowed_ha)
+        met = breach <= 1e-6 * max(1.0, row.land_allowed_ha)
+        if row.land_rule_state == "suspend":
+            why = f"start-of-year cycle {row.cycle_start_months:.1f} months > {inputs.suspend_above_months:g}: no new land"
+        else:
+            why = (f"start-of-year cycle {row.cycle_start_months:.1f} months in "
+                   f"({inputs.revitalise_above_months:g}, {inputs.suspend_above_months:g}]: land only up to the "
+                   f"revitalised {row.land_allowed_ha:.2f} ha")
+        rows.append({
+            "target_key": f"land_rule[{row.region},{row.year}]", "target_id": "land_rule",
+            "scope": row.region, "scope_zh": row.name_zh, "period": str(row.year), "unit": "ha",
+            "sense": "max", "mode": mode, "required": row.land_allowed_ha, "achieved": row.land_ha,
+            "shortfall": 0.0 if met else breach, "met": bool(met), "slack": math.nan,
+            "slack_unit": "", "penalty": math.nan, "source": source, "note": why,
+        })
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Duals
+# ---------------------------------------------------------------------------------------------
+DUAL_UNITS = {
+    "inventory_balance": "10k_m2", "demand_balance": "10k_m2", "land_to_supply": "10k_m2",
+    "pipeline_total": "ha", "purchase_stock": "10k_m2", "cycle_max": "10k_m2",
+    "inventory_above_band": "10k_m2", "inventory_below_band": "10k_m2",
+    "land_rule_first_year": "ha", "land_rule_suspend": "ha", "land_rule_revitalise": "ha",
+    "cycle_above_suspend": "10k_m2", "cycle_above_revitalise": "10k_m2",
+    "supply_total_max": "10k_m2", "land_total_max": "ha", "vacancy_max": "10k_dwellings",
+    "subsidised_share_min": "10k_m2", "subsidised_volume_min": "10k_m2", "money_limit": "100m_yuan",
+}
+
+
+def _effect(dual: float) -> str:
+    return f"{'lower' if dual < 0 else 'raise'} the objective by {abs(dual):.4g} points"
+
+
+def dual_reading(inputs: ModelInputs, family: str, index: tuple, dual: float, plan: pd.DataFrame) -> tuple[str, str, Any]:
+    """(region, year, plain-language reading) of one binding constraint's shadow price."""
+    name = inputs.names_zh
+    eff = _effect(dual)
+    region, year = "", ""
+    if family in ("cycle_max", "vacancy_max", "supply_total_max", "land_total_max",
+                  "subsidised_share_min", "subsidised_volume_min", "money_limit"):
+        t = next(t for t in inputs.targets if t.key == index[0])
+        region, year = t.scope, t.period
+        where = f"{name.get(t.scope, t.scope)} {t.period}"
+        if family == "cycle_max":
+            sales = plan[(plan["region"].isin(inputs.scope_members(t.scope))) & (plan["year"] == t.year)]["sales_10k_m2"].sum()
+            per_month = dual * sales / 12.0
+            return region, year, (f"allowing one more 万m² of unsold stock under the {t.value:g}-month cycle "
+                                  f"target ({where}) would {eff}; ≈ {abs(per_month):.4g} points per month of cycle")
+        if family == "vacancy_max":
+            return region, year, (f"one more 万 dwellings of vacancy allowed ({where}, target {t.value:.0%}) would {eff}")
+        if family == "supply_total_max":
+            return region, year, f"one more 万m² in the {t.period} supply total ({t.value:g}) would {eff}"
+        if family == "land_total_max":
+            return region, year, f"one more hectare in the {t.period} land total ({t.value:g} ha) would {eff}"
+        if family.startswith("subsidised"):
+            return region, year, f"one more 万m² of subsidised housing required in {t.period} would {eff}"
+        return region, year, f"one more 亿元 on the {t.target_id} limit in {t.period} would {eff}"
+    if family in ("pipeline_total", "land_rule_first_year"):
+        region = index[0]
+        year = "" if family == "pipeline_total" else str(inputs.first_year)
+        if family == "pipeline_total":
+            return region, year, f"one more hectare of land already sold in {name.get(region, region)} would {eff}"
+        return region, year, (f"one more hectare allowed in {name.get(region, region)} in {inputs.first_year} "
+                              f"(the land rule on the {inputs.base_year} cycle) would {eff}")
+    region, year = index[0], str(index[1])
+    where = f"{name.get(region, region)} in {year}"
+    texts = {
+        "inventory_balance": f"one more 万m² of unsold stock appearing in {where} would {eff}",
+        "demand_balance": f"one more 万m² of demand in {where} would {eff}",
+        "land_to_supply": f"one more 万m² of floor area buildable without new land in {where} would {eff}",
+        "purchase_stock": f"one more 万m² of stock open to public purchase in {where} would {eff}",
+        "inventory_above_band": f"one more 万m² of stock tolerated above the band in {where} would {eff}",
+        "inventory_below_band": f"one more 万m² of stock shortfall tolerated below the band in {where} would {eff}",
+        "land_rule_suspend": f"one more hectare in {where} (land rule, suspend branch) would {eff}",
+        "land_rule_revitalise": f"one more hectare in {where} (land rule, revitalised-land cap) would {eff}",
+        "cycle_above_suspend": (f"one more 万m² of stock allowed at the end of {int(year) - 1} in "
+                                f"{name.get(region, region)} before the suspend threshold shuts land in {year} would {eff}"),
+        "cycle_above_revitalise": (f"one more 万m² of stock allowed at the end of {int(year) - 1} in "
+                                   f"{name.get(region, region)} before the revitalise threshold caps land in {year} would {eff}"),
+    }
+    return region, year, texts.get(family, f"one more unit on {family}[{', '.join(map(str, index))}] would {eff}")
+
+
+def duals_table(inputs: ModelInputs, duals: Duals, plan: pd.DataFrame) -> pd.DataFrame:
+    """Shadow prices of the binding constraints, with units, a reading and rhs ranging."""
+    cols = ["constraint", "family", "region", "year", "dual_points_per_unit", "rhs_unit", "rhs",
+            "rhs_lower", "rhs_upper", "objective_at_rhs_lower", "objective_at_rhs_upper", "reading"]
+    rows = []
+    for d in duals.rows:
+        region, year, reading = dual_reading(inputs, d.family, d.index, d.dual, plan)
+        rows.append({
+            "constraint": f"{d.family}[{','.join(map(str, d.index))}]", "family": d.family,
+            "region": region, "year": year, "dual_points_per_unit": d.dual,
+            "rhs_unit": DUAL_UNITS.get(d.family, ""), "rhs": d.rhs, "rhs_lower": d.rhs_lower,
+            "rhs_upper": d.rhs_upper, "objective_at_rhs_lower": d.objective_at_lower,
+            "objective_at_rhs_upper": d.objective_at_upper,
+            "reading": reading + f"; the answer keeps its structure for rhs in [{_fmt(d.rhs_lower)}, {_fmt(d.rhs_upper)}] {DUAL_UNITS.get(d.family, '')}",
+        })
+    frame = pd.DataFrame(rows, columns=cols)
+    return frame.sort_values("dual_points_per_unit", key=lambda s: -s.abs(), kind="stable").reset_index(drop=True)
+
+
+def _fmt(x: float) -> str:
+    if x != x:
+        return "?"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    return f"{x:.4g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Relaxation of an infeasible hard-target set
+# ---------------------------------------------------------------------------------------------
+RELAXATION_COLUMNS = ["target_key", "target_id", "scope", "period", "unit", "sense", "required",
+                      "in_conflict", "relaxed_to_joint", "relaxation_joint", "group",
+                      "relaxed_to_alone", "relaxation_alone", "note"]
+
+
+def relaxation_table(inputs: ModelInputs, relax: Relaxation | None) -> pd.DataFrame:
+    """Each hard target: whether it is in the conflict, and the smallest relaxation (in its own
+    policy unit) that restores feasibility — jointly with every other hard target, and with only
+    its group (the same target over all its years) relaxed."""
+    rows = []
+    if relax is None:
+        return pd.DataFrame(rows, columns=RELAXATION_COLUMNS)
+    by_key = {t.key: t for t in inputs.targets}
+
+    def evaluate(sol: Solution | None, key: str):
+        if sol is None:
+            return math.nan, math.nan
+        plan = plan_table(inputs, sol)
+        value, _met, short = achieved(inputs, by_key[key], plan, vacancy_path(inputs, plan), money_table(inputs, plan))
+        return value, short
+
+    for key in relax.hard_keys:
+        t = by_key[key]
+        in_conflict = key in relax.conflict_keys
+        joint_value, joint_short = evaluate(relax.joint, key)
+        group = target_group(t.target_id, t.scope)
+        note = ""
+        alone_value = alone_short = math.nan
+        if relax.joint is None:
+            note = "infeasible even with every hard target relaxed: the conflict is in the fixed plan or the land rule"
+        else:
+            sol = relax.alone.get(group)
+            if sol is None:
+                note = f"relaxing {group} alone cannot restore feasibility"
+            else:
+                alone_value, alone_short = evaluate(sol, key)
+        rows.append({"target_key": key, "target_id": t.target_id, "scope": t.scope, "period": t.period,
+                     "unit": t.unit, "sense": t.sense, "required": t.value, "in_conflict": in_conflict,
+                     "relaxed_to_joint": joint_value, "relaxation_joint": joint_short, "group": group,
+                     "relaxed_to_alone": alone_value, "relaxation_alone": alone_short, "note": note})
+    return pd.DataFrame(rows, columns=RELAXATION_COLUMNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Headline and summary
+# ---------------------------------------------------------------------------------------------
+def headline(inputs: ModelInputs, plan: pd.DataFrame, targets: pd.DataFrame) -> dict[str, Any]:
+    """The indicators a reader looks at first (final plan year; 2030 for Chifeng)."""
+    final = plan[plan["year"] == inputs.final_year]
+
+    def cycle(members):
+        rows = final[final["region"].isin(members)]
+        return cycle_months(rows["inventory_end_10k_m2"].sum(), rows["sales_10k_m2"].sum())
+
+    vac = vacancy_path(inputs, plan)
+    vac_final = vac[vac["year"] == inputs.final_year].set_index("scope")["vacancy_share"]
+    money = money_table(inputs, plan)
+    city_money = money[money["region"] == "city"]
+    missed = targets[~targets["met"]]
+    return {
+        "final_year": inputs.final_year,
+        "cycle_months_city": cycle(inputs.regions),
+        "cycle_months_main_city": cycle(inputs.main_city_members),
+        "vacancy_share_city": float(vac_final["city"]) if "city" in vac_final else None,
+        "vacancy_share_main_city": float(vac_final["main_city"]) if "main_city" in vac_final else None,
+        "land_total_ha": float(plan["land_ha"].sum()),
+        "supply_total_10k_m2": float(plan["supply_10k_m2"].sum()),
+        "sales_total_10k_m2": float(plan["sales_10k_m2"].sum()),
+        "unmet_demand_10k_m2": float(plan["unmet_demand_10k_m2"].sum()),
+        "purchased_10k_m2": float(plan["purchased_10k_m2"].sum()),
+        "subsidised_new_10k_m2": float(plan["subsidised_new_10k_m2"].sum()),
+        "inventory_end_city_10k_m2": float(final["inventory_end_10k_m2"].sum()),
+        "land_revenue_100m_yuan": float(city_money["land_revenue_100m_yuan"].sum()),
+        "public_spending_100m_yuan": float(city_money["public_spending_100m_yuan"].sum()),
+        "development_finance_100m_yuan": float(city_money["development_finance_100m_yuan"].sum()),
+        "targets_missed": int(len(missed)),
+    }
+
+
+def objective_terms(inputs: ModelInputs, plan: pd.DataFrame, sol: Solution) -> dict[str, float]:
+    """The objective split into its weighted terms (points)."""
+    v = sol.values
+    money = money_table(inputs, plan)
+    public = money[money["region"] == "city"]["public_spending_100m_yuan"].sum()
+    slack_pen = sum(t.penalty * v["slack"][t.key] for t in inputs.targets if t.mode == "soft")
+    return {
+        "unmet_demand": inputs.weight_unmet_demand * plan["unmet_demand_10k_m2"].sum(),
+        "inventory_above_band": inputs.weight_inventory_above_band * sum(v["inventory_above_band_10k_m2"].values()),
+        "inventory_below_band": inputs.weight_inventory_below_band * sum(v["inventory_below_band_10k_m2"].values()),
+        "inventory_holding": inputs.weight_inventory_holding * plan["inventory_end_10k_m2"].sum(),
+        "land": inputs.weight_land * plan["land_ha"].sum(),
+        "public_money": inputs.weight_public_money * public,
+        "target_slacks": slack_pen,
+    }
+
+
+def human_summary(summary: Mapping[str, Any], targets: pd.DataFrame | None,
+                  relaxation: pd.DataFrame | None) -> list[str]:
+    """A few lines for the terminal: headline indicators and the targets missed (or the conflict)."""
+    lines = [f"run {summary.get('scenario')}: {summary['status']} ({summary.get('problem_type')}, "
+             f"objective {_num(summary.get('objective'))}, HiGHS {_num(summary.get('solve_time_s'), '.3f')} s)"]
+    h = summary.get("headline") or {}
+    if h:
+        y = h["final_year"]
+        lines += [
+            f"  {y} destocking cycle: city {_num(h['cycle_months_city'], '.1f')} months, "
+            f"main city {_num(h['cycle_months_main_city'], '.1f')} months",
+            f"  {y} vacancy: city {_pct(h['vacancy_share_city'])}, main city {_pct(h['vacancy_share_main_city'])}",
+            f"  land {_num(h['land_total_ha'], '.2f')} ha, supply {_num(h['supply_total_10k_m2'], '.2f')} 万m², "
+            f"unmet demand {_num(h['unmet_demand_10k_m2'], '.2f')} 万m², public purchases "
+            f"{_num(h['purchased_10k_m2'], '.2f')} 万m², public spending {_num(h['public_spending_100m_yuan'], '.2f')} 亿元",
+        ]
+    if targets is not None and len(targets):
+        missed = targets[~targets["met"]]
+        if missed.empty:
+            lines.append("  every target met")
+        else:
+            lines.append(f"  targets missed ({len(missed)}):")
+            for row in missed.head(15).itertuples(index=False):
+                lines.append(f"    {row.target_key} ({row.mode}): required {row.sense} {_num(row.required)} "
+                             f"{row.unit}, achieved {_num(row.achieved)} — short by {_num(row.shortfall)} {row.unit}")
+            if len(missed) > 15:
+                lines.append(f"    … {len(missed) - 15} more in targets.csv")
+    if relaxation is not None and len(relaxation):
+        lines.append("  hard targets conflict; smallest relaxation that restores feasibility "
+                     "(jointly: all hard targets relaxed at once; alone: only this target, all years):")
+        conflict = relaxation[relaxation["in_conflict"]]
+        for group, rows in conflict.groupby("group", sort=False):
+            first = rows.iloc[0]
+            req = sorted(set(rows["required"].round(6)))
+            req_s = _num(req[0]) if len(req) == 1 else f"{_num(req[0])}–{_num(req[-1])}"
+            alone = rows["relaxation_alone"]
+            alone_s = (f"alone by up to {_num(alone.max())} {first.unit}" if alone.notna().all()
+                       else "alone: cannot restore feasibility")
+            lines.append(f"    {group} ({', '.join(rows['period'])}): required {first.sense} {req_s} "
+                         f"{first.unit} → jointly by up to {_num(rows['relaxation_joint'].max())} "
+                         f"{first.unit}; {alone_s}")
+        if conflict.empty:
+            notes = [n for n in relaxation["note"] if n]
+            lines.append(f"    {notes[0] if notes else 'no single target found in conflict'}")
+    return lines
+
+
+def _num(x, fmt: str = ".4g") -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float) and math.isinf(x):
+        return "∞"
+    return format(x, fmt)
+
+
+def _pct(x) -> str:
+    return "–" if x is None else f"{x:.2%}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+# ---------------------------------------------------------------------------------------------
+def write_run(run_dir: str | Path, tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]) -> None:
+    """Write each table as <name>.csv, then summary.json (last: its presence marks a whole run)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stale = run_dir / "summary.json"
+    if stale.exists():
+        stale.unlink()
+    for name, frame in tables.items():
+        frame.to_csv(run_dir / f"{name}.csv", index=False, encoding="utf-8")
+    tmp = run_dir / "summary.json.tmp"
+    tmp.write_text(json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(run_dir / "summary.json")
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, float):
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if hasattr(x, "item"):
+        return _jsonable(x.item())
+    return x
+
+
+def read_summary(run_dir: str | Path) -> dict:
+    """summary.json of a run directory (raises FileNotFoundError if the run is incomplete)."""
+    return json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+
+
+def read_plan(run_dir: str | Path) -> pd.DataFrame:
+    """plan.csv of a finished, optimal run; a run without a plan raises ValueError."""
+    summary = read_summary(run_dir)
+    if summary.get("status") != "optimal":
+        raise ValueError(f"{run_dir}: status {summary.get('status')!r}; only an optimal run has a plan")
+    return pd.read_csv(Path(run_dir) / "plan.csv")

@@ -1,0 +1,186 @@
+"""``python -m model.run [+scenario=NAME] [key=value ...]``: optimise (or evaluate) a housing plan.
+
+This module only wires the stages: config → dataset → inputs → model + HiGHS → tables → run
+directory. :func:`run_model` is the same pipeline as a plain function (config in, named outcomes
+out, nothing written) for sweeps, sensitivity analysis and the mid-term review.
+
+Exit codes: 0 a plan (every soft target reported met or missed); 1 bad input (config, dataset,
+demand CSV), one line per problem; 2 the hard targets cannot all hold — the conflict and the
+smallest relaxation of each target are printed and written to relaxation.csv; 3 the solver
+stopped without an optimal answer (time limit, numerical trouble).
+"""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import pandas as pd
+
+from model import results
+from model.config import ConfigError, RunConfig, as_dict, to_settings
+from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
+from model.inputs import InputError, build_inputs
+from model.solve import PlanModel, solver_versions
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Named outcomes of one run. ``tables`` are the files a run directory holds (without .csv)."""
+
+    status: str                      # optimal | infeasible | input_error | solver_error
+    exit_code: int
+    problem_type: str | None = None
+    headline: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    messages: tuple[str, ...] = ()   # input errors, one line each; or the human summary
+
+
+def resolve_dataset(path: str | None) -> Path:
+    """The dataset folder: the bundled Chifeng plan by default; a relative path is taken from the
+    directory the command was run in."""
+    return DEFAULT_DATASET if path in (None, "") else Path(path).expanduser().resolve()
+
+
+def run_model(cfg: Any, dataset: Dataset | None = None, run_dir: str | Path | None = None) -> Outcome:
+    """Config (a composed DictConfig or a RunConfig) in, named outcomes out; writes no tables.
+
+    ``run_dir``, if given, receives HiGHS's log (and model.mps with solver.write_mps)."""
+    t_start = perf_counter()
+    try:
+        settings = to_settings(cfg)
+        ds = dataset if dataset is not None else load_dataset(resolve_dataset(settings.dataset))
+        inputs = build_inputs(settings, ds)
+    except ConfigError as exc:
+        return _input_error([str(exc)], cfg)
+    except (DatasetError, InputError) as exc:
+        return _input_error(exc.problems, cfg)
+
+    pm = PlanModel(inputs, settings.solver)
+    if run_dir is not None:
+        pm.log_to(Path(run_dir) / "highs.log")
+        if settings.solver.write_mps:
+            pm.write_mps(Path(run_dir) / "model.mps")
+    log.info("built %s with %d columns, %d rows, %d binaries in %.3f s", pm.problem_type,
+             pm.size["columns"], pm.size["rows"], pm.size["binaries"], pm.build_time_s)
+    sol = pm.solve()
+    base = _summary_base(settings, ds, inputs, pm, sol)
+
+    if sol.ok:
+        plan = results.plan_table(inputs, sol)
+        targets = results.targets_table(inputs, sol, plan)
+        tables = {"plan": plan, "targets": targets, "money": results.money_table(inputs, plan)}
+        if settings.solver.duals:
+            duals = pm.duals()
+            tables["duals"] = results.duals_table(inputs, duals, plan)
+            base["duals"] = {"status": duals.status, "from": "LP with binaries fixed" if duals.fixed_binaries
+                             else "the LP", "lp_objective": duals.lp_objective,
+                             "binding_constraints": len(duals.rows)}
+        head = results.headline(inputs, plan, targets)
+        base.update(status="optimal", headline=head,
+                    objective_terms=results.objective_terms(inputs, plan, sol),
+                    targets_missed=targets.loc[~targets["met"], "target_key"].tolist(),
+                    total_time_s=perf_counter() - t_start)
+        return Outcome("optimal", EXIT_OK, pm.problem_type, head, tables, base,
+                       tuple(results.human_summary(base, targets, None)))
+
+    if sol.status == "infeasible":
+        relax = pm.relaxation() if settings.solver.relaxation else None
+        table = results.relaxation_table(inputs, relax)
+        base.update(status="infeasible", total_time_s=perf_counter() - t_start,
+                    conflict=table.loc[table["in_conflict"], "target_key"].tolist(),
+                    hard_targets=table["target_key"].tolist())
+        return Outcome("infeasible", EXIT_INFEASIBLE, pm.problem_type, {}, {"relaxation": table}, base,
+                       tuple(results.human_summary(base, None, table)))
+
+    base.update(status="solver_error", total_time_s=perf_counter() - t_start)
+    msg = (f"HiGHS stopped without an optimal answer ({sol.model_status}); no plan is reported. "
+           f"Try solver.time_limit_s or solver.mip_rel_gap.")
+    return Outcome("solver_error", EXIT_SOLVER, pm.problem_type, {}, {}, base, (msg,))
+
+
+def _input_error(problems: list[str], cfg: Any) -> Outcome:
+    summary = {"status": "input_error", "errors": list(problems),
+               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return Outcome("input_error", EXIT_INPUT, summary=summary, messages=tuple(problems))
+
+
+def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) -> dict[str, Any]:
+    return {
+        "status": sol.status,
+        "scenario": settings.scenario,
+        "problem_type": pm.problem_type,
+        "solver_status": sol.model_status,
+        "solver": solver_versions(),
+        "objective": sol.objective,
+        "mip_gap": sol.mip_gap,
+        "solve_time_s": sol.solve_time_s,
+        "build_time_s": pm.build_time_s,
+        "model_size": pm.size,
+        "dataset": {"name": ds.name, "path": str(ds.root), "data_hash": ds.data_hash},
+        "data_hash": ds.data_hash,
+        "level": inputs.level,
+        "evaluate_only": inputs.evaluate_only,
+        "land_rule": inputs.land_rule,
+        "git_commit": _git_commit(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "derived_inputs": [{"name": d.name, "value": d.value, "unit": d.unit, "how": d.how}
+                           for d in inputs.derivations],
+        "config": as_dict(settings),
+    }
+
+
+def _git_commit() -> str | None:
+    """The repository's HEAD commit (read-only), or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5, check=False)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def report(outcome: Outcome) -> None:
+    """Log the human summary (INFO) or the input errors (ERROR, one line each)."""
+    if outcome.status == "input_error":
+        for line in outcome.messages:
+            log.error("input error: %s", line)
+        return
+    level = logging.INFO if outcome.exit_code == EXIT_OK else logging.ERROR
+    for line in outcome.messages:
+        log.log(level, line)
+
+
+def _hydra_main() -> None:
+    import hydra
+    from hydra.core.hydra_config import HydraConfig
+
+    @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="config")
+    def main(cfg) -> None:
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        outcome = run_model(cfg, run_dir=run_dir)
+        if outcome.status != "input_error":
+            sim_enabled = bool(outcome.summary.get("config", {}).get("sim", {}).get("enabled"))
+            if sim_enabled and outcome.status == "optimal":
+                log.info("market replay: not wired yet (sim.enabled=true); skipped")
+        results.write_run(run_dir, outcome.tables, {**outcome.summary, "run_dir": str(run_dir)})
+        report(outcome)
+        log.info("run directory: %s", run_dir)
+        if outcome.exit_code:
+            sys.exit(outcome.exit_code)
+
+    main()
+
+
+if __name__ == "__main__":
+    _hydra_main()

@@ -1,0 +1,336 @@
+"""The one module that talks to HiGHS: solve, status, versions, timing, duals and ranging, and the
+relaxation of an infeasible set of hard targets.
+
+:class:`PlanModel` holds a built Pyomo model bound to a persistent HiGHS instance (Pyomo's
+``pyomo.contrib.solver`` HiGHS interface translates the model once). :meth:`PlanModel.update`
+moves it to new inputs of the same shape by writing mutable Params and slack bounds and pushing
+only those changes to HiGHS; :meth:`PlanModel.solve` then runs HiGHS again without rebuilding
+anything. Sweeps and sensitivity analysis should hold one PlanModel and call update → solve.
+
+A result is a plan only when HiGHS says optimal (:attr:`Solution.ok`); anything else is reported
+with its status and never as a plan.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+from typing import Mapping
+
+import numpy as np
+import pyomo
+import pyomo.environ as pyo
+from pyomo.common.tee import capture_output
+from pyomo.contrib.solver.solvers.highs import Highs, highspy
+
+from model import optimise
+from model.config import SolverConfig
+from model.inputs import ModelInputs, with_targets
+
+log = logging.getLogger(__name__)
+
+VALUE_FAMILIES = (
+    "land_ha", "pipeline_land_ha", "supply_10k_m2", "sales_10k_m2", "unmet_demand_10k_m2",
+    "purchased_10k_m2", "subsidised_new_10k_m2", "inventory_end_10k_m2",
+    "inventory_above_band_10k_m2", "inventory_below_band_10k_m2", "slack", "suspend", "revitalise_band",
+)
+DUAL_TOL = 1e-9
+ELASTIC_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Solution:
+    """One HiGHS solve. ``values`` (family → index → value) only when ``ok``."""
+
+    status: str               # optimal | infeasible | limit | error
+    model_status: str         # HiGHS's own words
+    problem_type: str         # MILP | LP
+    objective: float | None
+    mip_gap: float | None
+    solve_time_s: float       # wall time of HiGHS's run()
+    values: Mapping[str, Mapping[tuple, float]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "optimal"
+
+
+@dataclass(frozen=True)
+class DualRow:
+    """A binding constraint of the LP (binaries fixed): its shadow price and right-hand-side range."""
+
+    family: str
+    index: tuple
+    dual: float               # ∂objective / ∂rhs, objective points per unit of rhs
+    rhs: float                # the binding side (upper for ≤, lower for ≥, either for =)
+    rhs_lower: float          # ranging: the rhs can fall to here with the same basis
+    rhs_upper: float          # … and rise to here
+    objective_at_lower: float
+    objective_at_upper: float
+
+
+@dataclass(frozen=True)
+class Duals:
+    """Shadow prices of the binding constraints; ``lp_objective`` should equal the plan's."""
+
+    status: str
+    lp_objective: float | None
+    rows: tuple[DualRow, ...]
+    fixed_binaries: int
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """The elastic re-solves of an infeasible hard-target set.
+
+    ``joint``: every hard target made soft with penalty 1 / scale (the smallest combined relative
+    relaxation). ``alone[group]``: only that group relaxed — a group is one target over all its
+    years, e.g. the purchase budget in every year — the others still hard (None when relaxing it
+    alone cannot restore feasibility). Slack values are in each target's slack unit."""
+
+    hard_keys: tuple[str, ...]
+    conflict_keys: tuple[str, ...]
+    joint: Solution | None
+    alone: Mapping[str, Solution | None]
+
+
+def target_group(target_id: str, scope: str) -> str:
+    """The group a target row belongs to: one target and scope over all its years."""
+    return f"{target_id}[{scope}]"
+
+
+def solver_versions() -> dict[str, str]:
+    """Versions of the solver stack, for summary.json."""
+    try:
+        inst = _quiet_highs()
+        highs_v = f"{inst.versionMajor()}.{inst.versionMinor()}.{inst.versionPatch()} (git {inst.githash()})"
+    except Exception:  # noqa: BLE001 - version reporting must never stop a run
+        highs_v = "unknown"
+    return {"solver": "HiGHS", "highs": highs_v,
+            "highspy": importlib.metadata.version("highspy"), "pyomo": pyomo.version.version}
+
+
+def _quiet_highs():
+    """A highspy.Highs instance without its start-up banner on stdout."""
+    with capture_output(capture_fd=True):
+        inst = highspy.Highs()
+    return inst
+
+
+class PlanModel:
+    """A built plan model bound to HiGHS: update(inputs) → solve() without rebuilding."""
+
+    def __init__(self, inputs: ModelInputs, solver: SolverConfig | None = None):
+        t0 = perf_counter()
+        self.solver_cfg = solver or SolverConfig()
+        self.inputs = inputs
+        self.model = optimise.build(inputs)
+        self._persistent = Highs(treat_fixed_vars_as_params=False)
+        self._persistent.set_instance(self.model)
+        self._highs = self._persistent._solver_model  # the highspy.Highs instance Pyomo filled
+        self._binaries = optimise.binaries(self.model)
+        var_cols = self._persistent._pyomo_var_to_solver_var_map
+        self._columns = {}
+        for name in VALUE_FAMILIES:
+            comp = self.model.component(name)
+            if comp is None:
+                continue
+            # a variable no constraint or objective uses is not sent to HiGHS (pipeline land when
+            # the plan is fixed); it is left out of the solution and reads as 0.
+            keys = [k for k in comp.keys() if id(comp[k]) in var_cols]
+            self._columns[name] = (keys, np.array([var_cols[id(comp[k])] for k in keys], dtype=int))
+        self._apply_options()
+        self.last: Solution | None = None
+        self.build_time_s = perf_counter() - t0
+
+    # -- shape and options ----------------------------------------------------------------
+    @property
+    def problem_type(self) -> str:
+        return "MILP" if self._binaries else "LP"
+
+    @property
+    def size(self) -> dict[str, int]:
+        return {"columns": int(self._highs.getNumCol()), "rows": int(self._highs.getNumRow()),
+                "binaries": len(self._binaries)}
+
+    def _apply_options(self) -> None:
+        h, cfg = self._highs, self.solver_cfg
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", float(cfg.time_limit_s))
+        h.setOptionValue("mip_rel_gap", float(cfg.mip_rel_gap))
+        for key, value in cfg.options.items():
+            h.setOptionValue(str(key), value)
+
+    def log_to(self, path: str | Path | None) -> None:
+        """Write HiGHS's own log to ``path`` (None: silent)."""
+        if path is None:
+            self._highs.setOptionValue("output_flag", False)
+            return
+        self._highs.setOptionValue("output_flag", True)
+        self._highs.setOptionValue("log_to_console", False)
+        self._highs.setOptionValue("log_file", str(path))
+
+    def write_mps(self, path: str | Path) -> None:
+        """The model exactly as HiGHS holds it (for audit, and for the benchmark's baseline)."""
+        self._highs.writeModel(str(path))
+
+    # -- changing and solving -------------------------------------------------------------
+    def update(self, inputs: ModelInputs) -> None:
+        """Move the built model to ``inputs`` (same shape): Params, modes and fixed decisions."""
+        changed = optimise.set_params(self.model, inputs)
+        self._persistent.update_parameters()
+        if changed:
+            self._persistent.update_variables(changed)
+        self.inputs = inputs
+
+    def solve(self) -> Solution:
+        """Run HiGHS on the model as it stands; read the solution only if optimal."""
+        h = self._highs
+        t0 = perf_counter()
+        h.run()
+        wall = perf_counter() - t0
+        status = h.getModelStatus()
+        info = h.getInfo()
+        kind = _status_kind(status)
+        gap = float(info.mip_gap) if self._binaries and info.valid and kind == "optimal" else None
+        objective = float(info.objective_function_value) if kind == "optimal" else None
+        values = self._read_values() if kind == "optimal" else {}
+        sol = Solution(kind, h.modelStatusToString(status), self.problem_type, objective, gap,
+                       wall, values)
+        self.last = sol
+        return sol
+
+    def _read_values(self) -> dict[str, dict[tuple, float]]:
+        col = np.asarray(self._highs.getSolution().col_value)
+        out = {}
+        for name, (keys, idx) in self._columns.items():
+            vals = col[idx]
+            if name in ("suspend", "revitalise_band"):
+                vals = np.round(vals)
+            out[name] = dict(zip(keys, (vals + 0.0).tolist()))  # + 0.0 turns -0.0 into 0.0
+        return out
+
+    # -- duals and ranging ----------------------------------------------------------------
+    def duals(self) -> Duals:
+        """Shadow prices and rhs ranging of the binding constraints, from the LP with the binaries
+        fixed at the last optimum (for an LP, from the LP itself). Leaves the model as it was."""
+        if self.last is None or not self.last.ok:
+            return Duals("no optimal solution", None, (), 0)
+        fixed = []
+        for family in ("suspend", "revitalise_band"):
+            comp = self.model.component(family)
+            if comp is None:
+                continue
+            for k, v in comp.items():
+                v.domain = pyo.UnitInterval
+                v.fix(self.last.values[family][k])
+                fixed.append(v)
+        try:
+            if fixed:
+                self._persistent.update_variables(fixed)
+                self._highs.run()
+            h = self._highs
+            status = h.getModelStatus()
+            if _status_kind(status) != "optimal":
+                return Duals(h.modelStatusToString(status), None, (), len(fixed))
+            lp_objective = float(h.getInfo().objective_function_value)
+            rows = self._dual_rows()
+        finally:
+            if fixed:
+                for v in fixed:
+                    v.unfix()
+                    v.domain = pyo.Binary
+                self._persistent.update_variables(fixed)
+        return Duals("optimal", lp_objective, tuple(rows), len(fixed))
+
+    def _dual_rows(self) -> list[DualRow]:
+        h = self._highs
+        sol = h.getSolution()
+        duals = np.asarray(sol.row_dual)
+        lp = h.getLp()
+        lower, upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+        activity = np.asarray(sol.row_value)
+        rng_status, rng = h.getRanging()
+        ranging_ok = rng_status == highspy.HighsStatus.kOk
+        rows = []
+        for con, i in self._persistent._pyomo_con_to_solver_con_map.items():
+            d = float(duals[i])
+            if abs(d) <= DUAL_TOL:
+                continue
+            at_upper = abs(activity[i] - upper[i]) <= abs(activity[i] - lower[i])
+            rhs = float(upper[i] if at_upper else lower[i])
+            if ranging_ok:
+                lo, hi = float(rng.row_bound_dn.value_[i]), float(rng.row_bound_up.value_[i])
+                olo, ohi = float(rng.row_bound_dn.objective_[i]), float(rng.row_bound_up.objective_[i])
+            else:
+                lo = hi = olo = ohi = float("nan")
+            index = con.index()
+            index = index if isinstance(index, tuple) else (index,)
+            rows.append(DualRow(con.parent_component().name, index, d, rhs, lo, hi, olo, ohi))
+        return rows
+
+    # -- infeasible hard targets ----------------------------------------------------------
+    def relaxation(self) -> Relaxation:
+        """Which hard targets conflict, and the smallest relaxation of each (see Relaxation).
+
+        The original objective is kept with weight 1e-6 as a tie-break, so the elastic solutions
+        are the best plans among the least-relaxed ones. Leaves the model at its original inputs."""
+        original = self.inputs
+        hard = [t for t in original.targets if t.mode == "hard"]
+        base = _scaled_weights(original, ELASTIC_EPS)
+
+        def relaxed(keys: set[str]) -> ModelInputs:
+            changes = {}
+            for t in original.targets:
+                if t.key in keys:
+                    changes[t.key] = {"mode": "soft", "penalty": 1.0 / max(t.scale, 1e-9)}
+                elif t.mode == "soft":
+                    changes[t.key] = {"penalty": t.penalty * ELASTIC_EPS}
+            return with_targets(base, changes)
+
+        groups: dict[str, set[str]] = {}
+        for t in hard:
+            groups.setdefault(target_group(t.target_id, t.scope), set()).add(t.key)
+        try:
+            self.update(relaxed({t.key for t in hard}))
+            joint = self.solve()
+            if not joint.ok:
+                return Relaxation(tuple(t.key for t in hard), (), None, {})
+            alone = {}
+            for group, keys in groups.items():
+                self.update(relaxed(keys))
+                sol = self.solve()
+                alone[group] = sol if sol.ok else None
+            conflict = [t for t in hard
+                        if joint.values["slack"][t.key] > 1e-7 * max(1.0, t.scale)
+                        or alone[target_group(t.target_id, t.scope)] is not None]
+            return Relaxation(tuple(t.key for t in hard), tuple(t.key for t in conflict), joint, alone)
+        finally:
+            self.update(original)
+            self.last = None
+
+
+def _scaled_weights(inputs: ModelInputs, eps: float) -> ModelInputs:
+    return dataclasses.replace(
+        inputs,
+        weight_unmet_demand=inputs.weight_unmet_demand * eps,
+        weight_inventory_above_band=inputs.weight_inventory_above_band * eps,
+        weight_inventory_below_band=inputs.weight_inventory_below_band * eps,
+        weight_inventory_holding=inputs.weight_inventory_holding * eps,
+        weight_land=inputs.weight_land * eps,
+        weight_public_money=inputs.weight_public_money * eps)
+
+
+def _status_kind(status) -> str:
+    S = highspy.HighsModelStatus
+    if status == S.kOptimal:
+        return "optimal"
+    if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
+        return "infeasible"
+    if status in (S.kTimeLimit, S.kIterationLimit, getattr(S, "kSolutionLimit", S.kTimeLimit),
+                  getattr(S, "kInterrupt", S.kTimeLimit)):
+        return "limit"
+    return "error"
