@@ -7,14 +7,16 @@ in each dataclass's ``__post_init__`` and run when :func:`to_settings` turns the
 into dataclass instances; each raises :class:`ConfigError` with one line naming the key and the
 valid values.
 
-Units are in the names: ``_10k_m2`` (万m²), ``_ha`` (hectares), ``_months``, ``_share`` (a fraction),
-``_100m_yuan`` (亿元), ``_yuan_m2`` (元/m²). A ``None`` (``null``) value means "derive it from the
-dataset"; docs/formulation.md lists each derivation with the Chifeng numbers.
+Units are in the names: ``_10k_m2`` (万m²), ``_ha`` (hectares), ``_months``, ``_share`` (a
+fraction), ``_100m_yuan`` (亿元), ``_yuan_m2`` (元/m²). A ``None`` (``null``) value means "derive it
+from the dataset"; docs/formulation.md lists each derivation with the Chifeng numbers.
 """
+
 from __future__ import annotations
 
-from dataclasses import MISSING as MISSING_FACTORY, dataclass, field, fields, is_dataclass
-from typing import Any, Dict, List, Optional
+from dataclasses import MISSING as MISSING_FACTORY
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, Dict, List, Mapping, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -30,6 +32,10 @@ CYCLE_PATHS = ("final", "linear")
 # 金九银十: a slow Spring Festival (Jan–Feb), a spring peak, a summer lull and the September–October
 # peak of China's housing market. Twelve monthly weights with mean 1.
 DEFAULT_SEASONALITY = [0.70, 0.60, 1.00, 1.05, 1.05, 1.00, 0.90, 0.90, 1.25, 1.30, 1.10, 1.15]
+
+
+# Map-valued keys (Dict fields) take new entries with a leading '+' on the command line:
+#   '+targets.cycle_months_by_year={2028:24}'   +land.revitalised_by_region_ha.ningcheng=2
 
 
 class ConfigError(ValueError):
@@ -51,8 +57,9 @@ def _at_least(key: str, value: float | None, low: float, strict: bool = False) -
 
 def _share(key: str, value: float | None) -> None:
     if value is not None and not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{key} = {value!r} is not valid; expected a share in [0, 1] "
-                          f"(20% is written 0.2)")
+        raise ConfigError(
+            f"{key} = {value!r} is not valid; expected a share in [0, 1] " f"(20% is written 0.2)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,35 +69,48 @@ def _share(key: str, value: float | None) -> None:
 class DemandConfig:
     """Where the demand the plan must serve comes from (万m² of commercial housing per year)."""
 
-    source: str = "plan"          # plan: 表31/表32 forecast; sales_2025: 表19 inventory ÷ cycle × 12; csv
-    multiplier: float = 1.0       # scales whichever source is used
-    growth: float = 0.0           # per year, compounding from the base year (sales_2025 source only)
-    csv: Optional[str] = None     # path to a CSV with region_id, year, demand_10k_m2 (source=csv)
+    source: str = "plan"  # plan: 表31/表32 forecast; sales_2025: 表19 inventory ÷ cycle × 12; csv
+    multiplier: float = 1.0  # scales whichever source is used
+    growth: float = 0.0  # per year, compounding from the base year (sales_2025 source only)
+    csv: Optional[str] = None  # path to a CSV with region_id, year, demand_10k_m2 (source=csv)
 
     def __post_init__(self) -> None:
         _one_of("demand.source", self.source, DEMAND_SOURCES)
         _at_least("demand.multiplier", self.multiplier, 0.0)
         _at_least("demand.growth", self.growth, -1.0, strict=True)
         if self.source == "csv" and not self.csv:
-            raise ConfigError("demand.csv is empty but demand.source = 'csv'; give demand.csv=PATH "
-                              "(a CSV with columns region_id, year, demand_10k_m2)")
+            raise ConfigError(
+                "demand.csv is empty but demand.source = 'csv'; give demand.csv=PATH "
+                "(a CSV with columns region_id, year, demand_10k_m2)"
+            )
 
 
 @dataclass
 class LandConfig:
     """How land becomes supply, and the land rule (§2.2.3, or the stricter §9.3)."""
 
-    plot_ratio: Optional[float] = None          # 万m² per ha; null = per region, Σ表45 ÷ Σ表48
-    lag_years: int = 0                          # years from land sale to supply on the market
-    pipeline_share: float = 1.0                 # share of land sold in the last lag_years (表21) not yet on the market
-    pipeline_extra_ha: Dict[str, float] = field(default_factory=dict)  # region → land already sold, unbuilt
-    rule: str = "2.2.3"                         # 2.2.3 | 9.3 | none
-    revitalised_ha: Optional[float] = None      # ha per region-year in the 18–36 month band; null = derived
-    revitalised_share: float = 1.0              # share of the 2021–2025 annual land sold (表21) revitalised per year
-    revitalised_by_region_ha: Dict[str, float] = field(default_factory=dict)  # per-region override
-    suspend_above_months: Optional[float] = None     # null = dataset facts (36 for §2.2.3, 18 for §9.3)
-    revitalise_above_months: Optional[float] = None  # null = dataset facts (18), §2.2.3 only
-    max_demand_multiple: float = 3.0            # land cap per region-year: this × demand ÷ plot ratio
+    # 万m² of floor area per ha; null = per region, Σ表45 ÷ Σ表48 (Σ表46 ÷ Σ表49 for districts)
+    plot_ratio: Optional[float] = None
+    # years from land sale to supply on the market (0: the plan's own convention)
+    lag_years: int = 0
+    # share of the land sold in the last lag_years (表21) not yet on the market
+    pipeline_share: float = 1.0
+    # region → further land already sold but not built, ha
+    pipeline_extra_ha: Dict[str, float] = field(default_factory=dict)
+    # 2.2.3 | 9.3 | none
+    rule: str = "2.2.3"
+    # land allowed per region-year in the 18–36 month band, ha; null = derived (docs §2)
+    revitalised_ha: Optional[float] = None
+    # revitalised land per year as a share of the region's mean annual land sold 2021–2025 (表21)
+    revitalised_share: float = 1.0
+    # region → revitalised land per year, ha (overrides the two above)
+    revitalised_by_region_ha: Dict[str, float] = field(default_factory=dict)
+    # null = facts.csv (36 for §2.2.3, 18 for §9.3)
+    suspend_above_months: Optional[float] = None
+    # null = facts.csv (18); §2.2.3 only
+    revitalise_above_months: Optional[float] = None
+    # cap on new land per region-year: this × the region's peak demand ÷ plot ratio (big-M)
+    max_demand_multiple: float = 3.0
 
     def __post_init__(self) -> None:
         _one_of("land.rule", str(self.rule), LAND_RULES)
@@ -105,11 +125,16 @@ class LandConfig:
         for name in ("pipeline_extra_ha", "revitalised_by_region_ha"):
             for region, value in getattr(self, name).items():
                 _at_least(f"land.{name}.{region}", value, 0.0)
-        if (self.suspend_above_months is not None and self.revitalise_above_months is not None
-                and self.revitalise_above_months > self.suspend_above_months):
+        if (
+            self.suspend_above_months is not None
+            and self.revitalise_above_months is not None
+            and self.revitalise_above_months > self.suspend_above_months
+        ):
             raise ConfigError(
                 f"land.revitalise_above_months = {self.revitalise_above_months} is above "
-                f"land.suspend_above_months = {self.suspend_above_months}; expected revitalise <= suspend")
+                f"land.suspend_above_months = {self.suspend_above_months}; "
+                f"expected revitalise <= suspend"
+            )
 
 
 @dataclass
@@ -117,30 +142,32 @@ class TargetMode:
     """How a target enters the model: hard (a constraint), soft (a penalised slack) or off."""
 
     mode: str = "soft"
-    penalty: float = 100.0        # objective points per unit of slack (unit per target, see docs)
+    penalty: float = 100.0  # objective points per unit of slack (unit per target, see docs)
 
 
 @dataclass
 class TargetsConfig:
     """Every target's value (null = the dataset's targets.csv) and its mode and penalty."""
 
-    cycle_months_2030: Optional[float] = None           # last plan year; null = targets.csv (18, 第五章)
-    cycle_path: str = "final"                           # final: last year only; linear: from 2025 down
-    cycle_scope: str = "both"                           # city | region | both
+    cycle_months_2030: Optional[float] = None  # last plan year; null = targets.csv (18, 第五章)
+    cycle_path: str = "final"  # final: last year only; linear: from 2025 down
+    cycle_months_by_year: Dict[int, float] = field(default_factory=dict)  # {2028: 24}: per-year
+    cycle_scope: str = "both"  # city | region | both
     cycle: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
-    vacancy_share_city_2030: Optional[float] = None      # null = targets.csv (0.20)
+    vacancy_share_city_2030: Optional[float] = None  # null = targets.csv (0.20)
     vacancy_share_main_city_2030: Optional[float] = None  # null = targets.csv (0.18)
     vacancy: TargetMode = field(default_factory=lambda: TargetMode(penalty=1.0))
-    supply_total_10k_m2: Optional[float] = None         # null = targets.csv (1089.46, 表34)
+    supply_total_10k_m2: Optional[float] = None  # null = targets.csv (1089.46, 表34)
     supply_total: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
-    land_total_ha: Optional[float] = None               # null = targets.csv (574.93, 表34)
+    land_total_ha: Optional[float] = None  # null = targets.csv (574.93, 表34)
     land_total: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
-    subsidised_share: float = 0.0                       # min share of new commercial supply (表47 blank)
-    subsidised_volume_10k_m2_per_year: Optional[float] = None  # null = 表34 urban-village households
+    subsidised_share: float = 0.0  # min share of new commercial supply (表47 blank)
+    # null = 表34's 2552 urban-village households × 2025 dwelling size ÷ plan years
+    subsidised_volume_10k_m2_per_year: Optional[float] = None
     subsidised: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
     purchase_budget_100m_yuan_per_year: Optional[float] = None  # null = no limit
     purchase_budget: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
-    public_budget_100m_yuan_per_year: Optional[float] = None    # purchases + subsidised building
+    public_budget_100m_yuan_per_year: Optional[float] = None  # purchases + subsidised building
     public_budget: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
     dev_finance_max_100m_yuan_per_year: Optional[float] = None
     dev_finance: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
@@ -151,12 +178,20 @@ class TargetsConfig:
         _one_of("targets.cycle_path", self.cycle_path, CYCLE_PATHS)
         _one_of("targets.cycle_scope", self.cycle_scope, CYCLE_SCOPES)
         _at_least("targets.cycle_months_2030", self.cycle_months_2030, 0.0)
+        for year, months in self.cycle_months_by_year.items():
+            _at_least(f"targets.cycle_months_by_year.{year}", months, 0.0)
         _share("targets.vacancy_share_city_2030", self.vacancy_share_city_2030)
         _share("targets.vacancy_share_main_city_2030", self.vacancy_share_main_city_2030)
         _share("targets.subsidised_share", self.subsidised_share)
-        for name in ("supply_total_10k_m2", "land_total_ha", "subsidised_volume_10k_m2_per_year",
-                     "purchase_budget_100m_yuan_per_year", "public_budget_100m_yuan_per_year",
-                     "dev_finance_max_100m_yuan_per_year", "land_revenue_min_100m_yuan_per_year"):
+        for name in (
+            "supply_total_10k_m2",
+            "land_total_ha",
+            "subsidised_volume_10k_m2_per_year",
+            "purchase_budget_100m_yuan_per_year",
+            "public_budget_100m_yuan_per_year",
+            "dev_finance_max_100m_yuan_per_year",
+            "land_revenue_min_100m_yuan_per_year",
+        ):
             _at_least(f"targets.{name}", getattr(self, name), 0.0)
         for f in fields(self):
             node = getattr(self, f.name)
@@ -169,11 +204,12 @@ class TargetsConfig:
 class VacancyConfig:
     """The dwelling stock-flow behind the vacancy target (§2.4.2); 万 dwellings = 10k dwellings."""
 
-    household_formation_10k_per_year: Optional[float] = None  # city; null = derived from §2.1.7/§9.2
-    persons_per_household: Optional[float] = None             # null = urban residents ÷ occupied dwellings
-    main_city_household_share: Optional[float] = None         # null = main city's share of 2025 sales
-    removals_10k_per_year: Optional[float] = None             # null = 表34 urban-village households ÷ years
-    main_city_removal_share: float = 1.0                      # 城中村改造 is central-city renewal
+    # city-wide, 万 households a year; null = derived from §2.1.7 and §9.2
+    household_formation_10k_per_year: Optional[float] = None
+    persons_per_household: Optional[float] = None  # null = urban residents ÷ occupied dwellings
+    main_city_household_share: Optional[float] = None  # null = main city's share of 2025 sales
+    removals_10k_per_year: Optional[float] = None  # null = 表34 urban-village households ÷ years
+    main_city_removal_share: float = 1.0  # 城中村改造 is central-city renewal
 
     def __post_init__(self) -> None:
         _at_least("vacancy.persons_per_household", self.persons_per_household, 0.0, strict=True)
@@ -184,12 +220,13 @@ class VacancyConfig:
 
 @dataclass
 class SubsidisedConfig:
-    """How subsidised housing is provided: new building or public purchase of unsold stock (§6.1.1)."""
+    """How subsidised housing is provided: new building or public purchase of unsold stock
+    (§6.1.1)."""
 
     allow_new_build: bool = True
-    build_cost_yuan_m2: float = 3000.0          # public cost of building 1 m² (assumption, not in the plan)
-    purchase_price_factor: float = 1.0          # share of the regional price paid for unsold stock
-    max_purchase_share_of_stock: float = 1.0    # per region-year, of the start-of-year unsold stock
+    build_cost_yuan_m2: float = 3000.0  # public cost of building 1 m² (assumption, not in the plan)
+    purchase_price_factor: float = 1.0  # share of the regional price paid for unsold stock
+    max_purchase_share_of_stock: float = 1.0  # per region-year, of the start-of-year unsold stock
 
     def __post_init__(self) -> None:
         _at_least("subsidised.build_cost_yuan_m2", self.build_cost_yuan_m2, 0.0)
@@ -201,8 +238,9 @@ class SubsidisedConfig:
 class MoneyConfig:
     """Prices and shares behind the money accounts (以房定钱, §9.4)."""
 
-    land_value_share: Optional[float] = None    # land price as a share of sales value; null = derived (高铁)
-    dev_finance_share: float = 0.30             # development loans as a share of sales value
+    # land price as a share of the sales value it carries; null = derived from 高铁's land price
+    land_value_share: Optional[float] = None
+    dev_finance_share: float = 0.30  # development loans as a share of sales value
     price_by_region_yuan_m2: Dict[str, float] = field(default_factory=dict)  # overrides
 
     def __post_init__(self) -> None:
@@ -217,21 +255,28 @@ class ObjectiveConfig:
     """Weights of the objective, in objective points per unit (1 point = 1 亿元 of public money)."""
 
     unmet_demand_per_10k_m2: float = 10.0
-    inventory_above_band_per_10k_m2: float = 0.05   # per region-year, above band_high months of sales
-    inventory_below_band_per_10k_m2: float = 0.05   # per region-year, below band_low months of sales
-    inventory_holding_per_10k_m2: float = 0.001     # per region-year of unsold stock (a tie-break)
+    # per region-year, stock above band_high / below band_low months of sales
+    inventory_above_band_per_10k_m2: float = 0.05
+    inventory_below_band_per_10k_m2: float = 0.05
+    # per region-year of unsold stock (a tie-break: supply just in time)
+    inventory_holding_per_10k_m2: float = 0.001
     land_per_ha: float = 0.001
     public_money_per_100m_yuan: float = 1.0
-    band_low_months: Optional[float] = None         # null = facts cycle_band_low_months (12, §2.4.1)
-    band_high_months: Optional[float] = None        # null = facts cycle_band_high_months (18, §2.4.1)
+    band_low_months: Optional[float] = None  # null = facts cycle_band_low_months (12, §2.4.1)
+    band_high_months: Optional[float] = None  # null = facts cycle_band_high_months (18, §2.4.1)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             _at_least(f"objective.{f.name}", getattr(self, f.name), 0.0)
-        if (self.band_low_months is not None and self.band_high_months is not None
-                and self.band_low_months > self.band_high_months):
-            raise ConfigError(f"objective.band_low_months = {self.band_low_months} is above "
-                              f"objective.band_high_months = {self.band_high_months}")
+        if (
+            self.band_low_months is not None
+            and self.band_high_months is not None
+            and self.band_low_months > self.band_high_months
+        ):
+            raise ConfigError(
+                f"objective.band_low_months = {self.band_low_months} is above "
+                f"objective.band_high_months = {self.band_high_months}"
+            )
 
 
 @dataclass
@@ -241,9 +286,9 @@ class SolverConfig:
     name: str = "highs"
     time_limit_s: float = 60.0
     mip_rel_gap: float = 1e-6
-    duals: bool = True            # shadow prices and ranging (LP with binaries fixed)
-    relaxation: bool = True       # on infeasible hard targets, compute the relaxation table
-    write_mps: bool = False       # also write the model HiGHS solved as model.mps in the run dir
+    duals: bool = True  # shadow prices and ranging (LP with binaries fixed)
+    relaxation: bool = True  # on infeasible hard targets, compute the relaxation table
+    write_mps: bool = False  # also write the model HiGHS solved as model.mps in the run dir
     options: Dict[str, Any] = field(default_factory=dict)  # passed to HiGHS as is
 
     def __post_init__(self) -> None:
@@ -262,7 +307,8 @@ class SimConfig:
     deterministic: bool = False
     seasonality: List[float] = field(default_factory=lambda: list(DEFAULT_SEASONALITY))
     price_elasticity: float = -0.5
-    price_sensitivity: float = 0.01   # monthly price-index change per 12 months of cycle outside 12–18
+    # monthly price-index change per 12 months of cycle outside the 12–18 month band
+    price_sensitivity: float = 0.01
     shock_sd: float = 0.10
     shock_correlation: float = 0.5
     shock_persistence: float = 0.6
@@ -274,19 +320,27 @@ class SimConfig:
     def __post_init__(self) -> None:
         _at_least("sim.replications", self.replications, 1)
         if len(self.seasonality) != 12:
-            raise ConfigError(f"sim.seasonality has {len(self.seasonality)} values; expected 12 "
-                              f"monthly weights with mean 1")
+            raise ConfigError(
+                f"sim.seasonality has {len(self.seasonality)} values; expected 12 "
+                f"monthly weights with mean 1"
+            )
         mean = sum(self.seasonality) / 12
         if abs(mean - 1.0) > 1e-6 or min(self.seasonality) < 0:
-            raise ConfigError(f"sim.seasonality has mean {mean:.4f}; expected 12 non-negative "
-                              f"weights with mean 1")
+            raise ConfigError(
+                f"sim.seasonality has mean {mean:.4f}; expected 12 non-negative "
+                f"weights with mean 1"
+            )
         _at_least("sim.shock_sd", self.shock_sd, 0.0)
         if not -1.0 <= self.shock_correlation <= 1.0:
-            raise ConfigError(f"sim.shock_correlation = {self.shock_correlation} is not valid; "
-                              f"expected a number in [-1, 1]")
+            raise ConfigError(
+                f"sim.shock_correlation = {self.shock_correlation} is not valid; "
+                f"expected a number in [-1, 1]"
+            )
         if not 0.0 <= self.shock_persistence < 1.0:
-            raise ConfigError(f"sim.shock_persistence = {self.shock_persistence} is not valid; "
-                              f"expected a number in [0, 1)")
+            raise ConfigError(
+                f"sim.shock_persistence = {self.shock_persistence} is not valid; "
+                f"expected a number in [0, 1)"
+            )
         _at_least("sim.lag_months_mean", self.lag_months_mean, 0.0)
         _at_least("sim.lag_months_sd", self.lag_months_sd, 0.0)
         _one_of("sim.land_rule", str(self.land_rule), ("2.2.3", "9.3"))
@@ -296,11 +350,11 @@ class SimConfig:
 class RunConfig:
     """The whole run: dataset, geography, every lever of the optimiser, solver and replay."""
 
-    dataset: Optional[str] = None     # dataset folder; null = the bundled scenarios/chifeng
-    level: str = "region"             # region: 11 planning regions; district: main city as 8 districts
-    scenario: str = "default"         # names the run directory runs/<scenario>/<timestamp>
-    evaluate_only: bool = False       # report every target and rule, enforce none (plan_as_written)
-    fixed_plan: str = "none"          # none | guidance (表45/表48 rows) | path to a CSV of land & supply
+    dataset: Optional[str] = None  # dataset folder; null = the bundled scenarios/chifeng
+    level: str = "region"  # region: 11 planning regions; district: main city as 8 districts
+    scenario: str = "default"  # names the run directory runs/<scenario>/<timestamp>
+    evaluate_only: bool = False  # report every target and rule, enforce none (plan_as_written)
+    fixed_plan: str = "none"  # none | guidance (表45/表48 rows) | path to a CSV of land & supply
     demand: DemandConfig = field(default_factory=DemandConfig)
     land: LandConfig = field(default_factory=LandConfig)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
@@ -314,12 +368,15 @@ class RunConfig:
     def __post_init__(self) -> None:
         _one_of("level", self.level, LEVELS)
         if not self.scenario or "/" in self.scenario:
-            raise ConfigError(f"scenario = {self.scenario!r} is not valid; expected a name "
-                              f"without '/' (it names the run directory)")
+            raise ConfigError(
+                f"scenario = {self.scenario!r} is not valid; expected a name "
+                f"without '/' (it names the run directory)"
+            )
 
 
 def register_configs() -> None:
-    """Register the schemas so that conf/config.yaml can name ``base_config`` as its first default."""
+    """Register the schema so that conf/config.yaml can name ``base_config`` as its first
+    default."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=RunConfig)
 
@@ -328,13 +385,16 @@ register_configs()
 
 
 def to_settings(cfg: DictConfig | RunConfig) -> RunConfig:
-    """The composed config as checked dataclass instances; raise ConfigError (one line) if invalid."""
+    """The composed config as checked dataclass instances; raise ConfigError (one line) if
+    invalid."""
     if isinstance(cfg, RunConfig):
         return cfg
     unknown = _unknown_keys(cfg, RunConfig)
     if unknown:
-        raise ConfigError(f"unknown config key {unknown[0]!r} (a '+key=value' override adds keys the "
-                          f"schema does not have; see model/config.py for the valid keys)")
+        raise ConfigError(
+            f"unknown config key {unknown[0]!r} (a '+key=value' override adds keys the "
+            f"schema does not have; see model/config.py for the valid keys)"
+        )
     try:
         obj = OmegaConf.to_object(cfg)
     except ConfigError:
@@ -345,7 +405,9 @@ def to_settings(cfg: DictConfig | RunConfig) -> RunConfig:
             raise cause from None
         raise ConfigError(str(exc).splitlines()[0]) from None
     if not isinstance(obj, RunConfig):
-        raise ConfigError("the composed config is not a RunConfig; compose it from conf/config.yaml")
+        raise ConfigError(
+            "the composed config is not a RunConfig; compose it from conf/config.yaml"
+        )
     return obj
 
 
@@ -373,15 +435,21 @@ def _dataclass_type(schema: type, name: str) -> type | None:
     return None
 
 
-def default_settings(**overrides: Any) -> RunConfig:
-    """Defaults plus dotted overrides, without Hydra: ``default_settings(**{"demand.multiplier": 0.9})``."""
-    base = OmegaConf.structured(RunConfig)
+def with_overrides(settings: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
+    """``settings`` with dotted overrides applied and checked, without Hydra:
+    ``with_overrides(s, {"demand.multiplier": 0.9, "targets.cycle.mode": "hard"})``."""
+    node = OmegaConf.structured(settings)
     for key, value in overrides.items():
         try:
-            OmegaConf.update(base, key, value, merge=True)
+            OmegaConf.update(node, key, value, merge=True)
         except OmegaConfBaseException as exc:
             raise ConfigError(f"{key}: {str(exc).splitlines()[0]}") from None
-    return to_settings(base)
+    return to_settings(node)
+
+
+def default_settings(**overrides: Any) -> RunConfig:
+    """Defaults plus dotted overrides: ``default_settings(**{"demand.multiplier": 0.9})``."""
+    return with_overrides(RunConfig(), overrides)
 
 
 def as_dict(settings: RunConfig) -> dict:

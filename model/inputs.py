@@ -5,9 +5,11 @@ Every derived default lives here as a small function whose docstring says where 
 summary.json states the number and its source. docs/formulation.md has the maths with the
 Chifeng values.
 """
+
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,8 @@ import pandas as pd
 
 from model.config import RunConfig
 from model.data import Dataset
+
+log = logging.getLogger(__name__)
 
 M2_PER_10K_M2 = 1e4
 MU_PER_HA = 15.0
@@ -46,18 +50,18 @@ class Derivation:
 class TargetRow:
     """One target as the optimiser sees it. ``value`` is in ``unit`` (the policy unit)."""
 
-    key: str            # unique id, e.g. cycle_months[city,2030]
-    target_id: str      # cycle_months, vacancy_share, supply_total_10k_m2, land_total_ha, ...
-    scope: str          # city, main_city or a region id
-    period: str         # "2030" or "2026-2030"
-    year: int | None    # the year a per-year row constrains; None for a period total
+    key: str  # unique id, e.g. cycle_months[city,2030]
+    target_id: str  # cycle_months, vacancy_share, supply_total_10k_m2, land_total_ha, ...
+    scope: str  # city, main_city or a region id
+    period: str  # "2030" or "2026-2030"
+    year: int | None  # the year a per-year row constrains; None for a period total
     value: float
-    unit: str           # months, share, 10k_m2, ha, 100m_yuan
-    sense: str          # max | min
-    mode: str           # hard | soft | off | evaluate
-    penalty: float      # objective points per unit of slack
-    slack_unit: str     # unit of the model's slack variable
-    scale: float        # a reference size in slack units, to compare relaxations across targets
+    unit: str  # months, share, 10k_m2, ha, 100m_yuan
+    sense: str  # max | min
+    mode: str  # hard | soft | off | evaluate
+    penalty: float  # objective points per unit of slack
+    slack_unit: str  # unit of the model's slack variable
+    scale: float  # a reference size in slack units, to compare relaxations across targets
     source: str
 
 
@@ -147,9 +151,17 @@ class ModelInputs:
 
     def structure(self) -> tuple:
         """What fixes the model's shape; inputs with the same structure can share a built model."""
-        return (self.regions, self.years, self.main_city_members, self.lag_years, self.land_rule,
-                self.evaluate_only, self.fixed_land_ha is not None, self.vacancy_scopes,
-                tuple((t.key, t.target_id, t.scope, t.year, t.sense) for t in self.targets))
+        return (
+            self.regions,
+            self.years,
+            self.main_city_members,
+            self.lag_years,
+            self.land_rule,
+            self.evaluate_only,
+            self.fixed_land_ha is not None,
+            self.vacancy_scopes,
+            tuple((t.key, t.target_id, t.scope, t.year, t.sense) for t in self.targets),
+        )
 
 
 def _frozen(d: dict) -> Mapping:
@@ -187,19 +199,27 @@ def level_regions(ds: Dataset, level: str) -> tuple[tuple[str, ...], tuple[str, 
     if level == "region":
         return ds.region_ids, (ds.main_city_id,)
     if not ds.has_districts:
-        raise InputError([f"level = 'district' but dataset {ds.name!r} has no district tables "
-                          f"(district_inventory_2025, district_demand, district_supply_guidance, "
-                          f"district_land_guidance); use level=region"])
+        raise InputError(
+            [
+                f"level = 'district' but dataset {ds.name!r} has no district tables "
+                f"(district_inventory_2025, district_demand, district_supply_guidance, "
+                f"district_land_guidance); use level=region"
+            ]
+        )
     others = tuple(r for r in ds.region_ids if r != ds.main_city_id)
     return others + ds.district_ids, ds.district_ids
 
 
 def by_level(ds: Dataset, level: str, region_getter, district_getter) -> dict:
-    """Merge a region-level mapping with the district-level one (districts replace the main city)."""
+    """Merge a region-level mapping with the district-level one (districts replace the main
+    city)."""
     values = dict(region_getter("region"))
     if level == "district":
-        values = {k: v for k, v in values.items()
-                  if (k[0] if isinstance(k, tuple) else k) != ds.main_city_id}
+        values = {
+            k: v
+            for k, v in values.items()
+            if (k[0] if isinstance(k, tuple) else k) != ds.main_city_id
+        }
         values.update(district_getter("district"))
     return values
 
@@ -214,8 +234,10 @@ def sales_rate_2025(inventory: Mapping[str, float], cycle: Mapping[str, float]) 
         c = cycle[r]
         if c <= 0:
             if inv > 0:
-                bad.append(f"demand.source = 'sales_2025': region {r!r} has inventory {inv} but a "
-                           f"cycle of {c} months, so its 2025 sales rate is undefined")
+                bad.append(
+                    f"demand.source = 'sales_2025': region {r!r} has inventory {inv} but a "
+                    f"cycle of {c} months, so its 2025 sales rate is undefined"
+                )
             out[r] = 0.0
         else:
             out[r] = inv / c * 12.0
@@ -232,12 +254,15 @@ def read_demand_csv(path: str | Path, regions: tuple[str, ...], years: tuple[int
     try:
         frame = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError([f"{path}: cannot be read as a CSV ({str(exc).splitlines()[0]})"]) from None
+        raise InputError(
+            [f"{path}: cannot be read as a CSV ({str(exc).splitlines()[0]})"]
+        ) from None
     need = ["region_id", "year", "demand_10k_m2"]
     missing = [c for c in need if c not in frame.columns]
     if missing:
-        raise InputError([f"{path}: missing column(s) {', '.join(missing)} "
-                          f"(expected {', '.join(need)})"])
+        raise InputError(
+            [f"{path}: missing column(s) {', '.join(missing)} " f"(expected {', '.join(need)})"]
+        )
     problems, out = [], {}
     for i, row in enumerate(frame.itertuples(index=False)):
         line = i + 2
@@ -245,18 +270,24 @@ def read_demand_csv(path: str | Path, regions: tuple[str, ...], years: tuple[int
             year = int(row.year)
             value = float(row.demand_10k_m2)
         except (TypeError, ValueError):
-            problems.append(f"{path} line {line}: year {row.year!r} / demand_10k_m2 "
-                            f"{row.demand_10k_m2!r} — expected a year and a number in 10k_m2")
+            problems.append(
+                f"{path} line {line}: year {row.year!r} / demand_10k_m2 "
+                f"{row.demand_10k_m2!r} — expected a year and a number in 10k_m2"
+            )
             continue
         if row.region_id not in regions:
-            problems.append(f"{path} line {line}, column region_id: value {row.region_id!r} — "
-                            f"expected one of {', '.join(regions)}")
+            problems.append(
+                f"{path} line {line}, column region_id: value {row.region_id!r} — "
+                f"expected one of {', '.join(regions)}"
+            )
             continue
         if year not in years:
             continue  # years outside the plan are ignored
         if not value >= 0 or math.isinf(value):
-            problems.append(f"{path} line {line}, column demand_10k_m2: value {value!r} — "
-                            f"expected a non-negative number in 10k_m2")
+            problems.append(
+                f"{path} line {line}, column demand_10k_m2: value {value!r} — "
+                f"expected a non-negative number in 10k_m2"
+            )
             continue
         out[(row.region_id, year)] = value
     for r in regions:
@@ -268,7 +299,9 @@ def read_demand_csv(path: str | Path, regions: tuple[str, ...], years: tuple[int
     return out
 
 
-def demand_by_source(cfg: RunConfig, ds: Dataset, regions, years, inventory0, cycle0) -> tuple[dict, str]:
+def demand_by_source(
+    cfg: RunConfig, ds: Dataset, regions, years, inventory0, cycle0
+) -> tuple[dict, str]:
     """Demand per region and year (万m²): the plan's forecast (表31, 表32 for districts), the 2025
     sales rate implied by 表19 growing at ``demand.growth`` a year, or a user CSV — times
     ``demand.multiplier``."""
@@ -316,7 +349,8 @@ def district_split(ds: Dataset) -> dict[str, float]:
 
 
 def land_sold_by_level(ds: Dataset, level: str) -> dict[tuple[str, int], float]:
-    """Land sold 2021–2025 (表21) per model region; districts get the main city's by inventory share."""
+    """Land sold 2021–2025 (表21) per model region; districts get the main city's, split by
+    their share of its stock."""
     sold = dict(ds.land_sold_ha())
     if level == "district":
         share = district_split(ds)
@@ -341,14 +375,18 @@ def revitalised_default(ds: Dataset, level: str, regions, share: float) -> dict[
     return {r: share * sum(v for (rr, _y), v in sold.items() if rr == r) / n for r in regions}
 
 
-def pipeline_stock(ds: Dataset, level: str, regions, lag: int, share: float, extra: Mapping) -> dict:
+def pipeline_stock(
+    ds: Dataset, level: str, regions, lag: int, share: float, extra: Mapping
+) -> dict:
     """Land already sold but not yet on the market at the start of the plan (ha): with a lag of L
     years, the land sold in the last L history years (表21) × ``land.pipeline_share``, plus
     ``land.pipeline_extra_ha``. With L = 0 (the plan's own convention) it is the extra only."""
     sold = land_sold_by_level(ds, level)
     years = [y for y in ds.history_years if y > ds.base_year - lag]
-    return {r: share * sum(sold.get((r, y), 0.0) for y in years) + float(extra.get(r, 0.0))
-            for r in regions}
+    return {
+        r: share * sum(sold.get((r, y), 0.0) for y in years) + float(extra.get(r, 0.0))
+        for r in regions
+    }
 
 
 def rule_thresholds(cfg: RunConfig, ds: Dataset) -> tuple[float, float | None, float | None, list]:
@@ -359,8 +397,10 @@ def rule_thresholds(cfg: RunConfig, ds: Dataset) -> tuple[float, float | None, f
     def need(fact: str) -> float:
         v = fact_any_period(ds, fact)
         if v is None:
-            problems.append(f"land.rule = {rule!r} needs fact {fact!r} (scope city) in facts.csv, "
-                            f"or set it in the config")
+            problems.append(
+                f"land.rule = {rule!r} needs fact {fact!r} (scope city) in facts.csv, "
+                f"or set it in the config"
+            )
             return 0.0
         return v
 
@@ -378,8 +418,15 @@ def rule_thresholds(cfg: RunConfig, ds: Dataset) -> tuple[float, float | None, f
     return s, r, None, problems
 
 
-def first_year_allowance(cycle0: Mapping, land_max: Mapping, revit: Mapping, first: int,
-                         rule: str, suspend: float, revitalise: float | None) -> dict[str, float]:
+def first_year_allowance(
+    cycle0: Mapping,
+    land_max: Mapping,
+    revit: Mapping,
+    first: int,
+    rule: str,
+    suspend: float,
+    revitalise: float | None,
+) -> dict[str, float]:
     """Land allowed in the first plan year, from the base-year cycle (表19 / §8.2.1) as data."""
     out = {}
     for r, c in cycle0.items():
@@ -412,8 +459,14 @@ def regional_prices(cfg: RunConfig, ds: Dataset, regions, main_members) -> tuple
         cs, ms = ds.fact("sales_10k_m2", "city"), ds.fact("sales_10k_m2", main)
         if cs > ms:
             rest_p = (cs * city_p - ms * main_p) / (cs - ms)
-            notes.append(Derivation("price_rest_of_city_yuan_m2", rest_p, "yuan_m2",
-                                    f"({cs} × {city_p} − {ms} × {main_p}) ÷ ({cs} − {ms}), §2.2.1.2"))
+            notes.append(
+                Derivation(
+                    "price_rest_of_city_yuan_m2",
+                    rest_p,
+                    "yuan_m2",
+                    f"({cs} × {city_p} − {ms} × {main_p}) ÷ ({cs} − {ms}), §2.2.1.2",
+                )
+            )
     out = {}
     for r in regions:
         if r in cfg.money.price_by_region_yuan_m2:
@@ -427,7 +480,9 @@ def regional_prices(cfg: RunConfig, ds: Dataset, regions, main_members) -> tuple
     return out, notes
 
 
-def land_value_share_default(ds: Dataset, plot_ratio: Mapping, prices: Mapping) -> tuple[float, str]:
+def land_value_share_default(
+    ds: Dataset, plot_ratio: Mapping, prices: Mapping
+) -> tuple[float, str]:
     """Land price as a share of the sales value of the floor area it carries.
 
     Derived from the latest residential land price in facts.csv (高铁, 430.27 万元/亩 in 2023,
@@ -446,8 +501,10 @@ def land_value_share_default(ds: Dataset, plot_ratio: Mapping, prices: Mapping) 
     price = prices.get(where) or prices.get(ds.main_city_id) or ds.fact("price_yuan_m2", "city")
     per_ha_10k_yuan = float(row["value"]) * MU_PER_HA
     share = per_ha_10k_yuan / (pr * price)
-    return share, (f"{row['value']} 万元/亩 ({scope}, {row['period']}, {row['source']}) × 15 亩/ha "
-                   f"÷ ({pr:.4f} 万m²/ha × {price:.0f} 元/m²)")
+    return share, (
+        f"{row['value']} 万元/亩 ({scope}, {row['period']}, {row['source']}) × 15 亩/ha "
+        f"÷ ({pr:.4f} 万m²/ha × {price:.0f} 元/m²)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,14 +529,16 @@ def dwelling_stock(ds: Dataset, scope: str) -> tuple[float, float] | None:
     return vacant / share, vacant
 
 
-def household_formation_default(ds: Dataset, dwellings: float, vacant: float,
-                                persons: float | None) -> tuple[float, float | None, str]:
+def household_formation_default(
+    ds: Dataset, dwellings: float, vacant: float, persons: float | None
+) -> tuple[float, float | None, str]:
     """Net new urban households a year (万), from the plan's population figures.
 
     Urban population change a year = rural-to-urban migrants (§9.2: 2.3–2.5 万 a year, midpoint)
     − the urban share (urbanisation rate, §2.1.7) of the resident-population decline (3.4 万 in
     2024). Households = that ÷ persons per occupied urban dwelling, where persons = urban residents
-    (393.1 万 × 56.67%) ÷ occupied dwellings (dwellings − vacant). Returns (households, persons, how).
+    (393.1 万 × 56.67%) ÷ occupied dwellings (dwellings − vacant).
+    Returns (households, persons, how).
     """
     pop = fact_any_period(ds, "population_resident_10k")
     urb = fact_any_period(ds, "urbanisation_share")
@@ -492,8 +551,10 @@ def household_formation_default(ds: Dataset, dwellings: float, vacant: float,
         return 0.0, persons, "population facts missing; assumed 0"
     inflow = (low + high) / 2.0
     hh = (inflow - decline * urb) / persons
-    how = (f"(({low} + {high}) ÷ 2 − {decline} × {urb}) ÷ {persons:.3f} persons per household "
-           f"(§9.2, §2.1.7)")
+    how = (
+        f"(({low} + {high}) ÷ 2 − {decline} × {urb}) ÷ {persons:.3f} persons per household "
+        f"(§9.2, §2.1.7)"
+    )
     return hh, persons, how
 
 
@@ -503,6 +564,12 @@ def household_formation_default(ds: Dataset, dwellings: float, vacant: float,
 def _mode(cfg: RunConfig, group: str) -> tuple[str, float]:
     node = getattr(cfg.targets, group)
     if cfg.evaluate_only:
+        if node.mode == "hard":
+            log.warning(
+                "targets.%s.mode = hard is ignored: evaluate_only = true reports every target "
+                "without enforcing it (set evaluate_only=false to enforce it)",
+                group,
+            )
         return "evaluate", 0.0
     return node.mode, float(node.penalty)
 
@@ -516,94 +583,226 @@ def cycle_path(c0: float, target: float, years: tuple[int, ...], base: int, path
     return {y: max(target, c0 + (target - c0) * (y - base) / (last - base)) for y in years}
 
 
-def build_targets(cfg: RunConfig, ds: Dataset, p: dict) -> tuple[list[TargetRow], list[Derivation]]:
-    """Every target row the run checks, from the config (or the dataset's targets.csv)."""
-    rows: list[TargetRow] = []
-    notes: list[Derivation] = []
-    years, period, last = p["years"], f"{p['years'][0]}-{p['years'][-1]}", p["years"][-1]
-    demand = p["demand"]
+def _row(
+    target_id: str,
+    scope: str,
+    year: int | None,
+    value: float,
+    unit: str,
+    sense: str,
+    mode_penalty: tuple[str, float],
+    slack_unit: str,
+    scale: float,
+    source: str,
+    period: str | None = None,
+) -> TargetRow:
+    period = period or str(year)
+    mode, penalty = mode_penalty
+    return TargetRow(
+        key=f"{target_id}[{scope},{period}]",
+        target_id=target_id,
+        scope=scope,
+        period=period,
+        year=year,
+        value=float(value),
+        unit=unit,
+        sense=sense,
+        mode=mode,
+        penalty=penalty,
+        slack_unit=slack_unit,
+        scale=scale,
+        source=source,
+    )
+
+
+def _pick(ds: Dataset, value: float | None, target_id: str, scope: str = "city"):
+    """(value, source): the config's value, else the dataset's target, else (None, None)."""
+    if value is not None:
+        return float(value), "config"
+    return target_value(ds, target_id, scope) or (None, None)
+
+
+def cycle_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
+    """Destocking cycle rows (第五章: 18 months by 2030) per scope (city, each region) and year."""
     t = cfg.targets
+    T, src = _pick(ds, t.cycle_months_2030, "cycle_months")
+    if T is None:
+        return []
+    mode = _mode(cfg, "cycle")
+    scopes = []
+    if t.cycle_scope in ("city", "both"):
+        inv = sum(p["inventory0"].values())
+        rate = sum(
+            p["inventory0"][r] / p["cycle0"][r] * 12 for r in p["regions"] if p["cycle0"][r] > 0
+        )
+        c0 = fact_any_period(ds, "cycle_months", "city") or (inv / rate * 12 if rate else T)
+        scopes.append(("city", c0))
+    if t.cycle_scope in ("region", "both"):
+        scopes += [(r, p["cycle0"][r]) for r in p["regions"]]
+    rows = []
+    for scope, c0 in scopes:
+        members = p["regions"] if scope == "city" else (scope,)
+        path = cycle_path(c0, T, p["years"], ds.base_year, t.cycle_path)
+        path.update({int(y): float(v) for y, v in t.cycle_months_by_year.items()})
+        for y, value in sorted(path.items()):
+            source = src if t.cycle_path == "final" else f"{src}; linear path"
+            if y in t.cycle_months_by_year:
+                source = "config cycle_months_by_year"
+            scale = max(value / 12 * sum(p["demand"][(r, y)] for r in members), 1.0)
+            rows.append(
+                _row(
+                    "cycle_months", scope, y, value, "months", "max", mode, "10k_m2", scale, source
+                )
+            )
+    return rows
 
-    def pick(value, target_id, scope="city"):
-        if value is not None:
-            return float(value), "config"
-        hit = target_value(ds, target_id, scope)
-        return hit if hit else (None, None)
 
-    # destocking cycle
-    T, src = pick(t.cycle_months_2030, "cycle_months")
-    if T is not None:
-        mode, pen = _mode(cfg, "cycle")
-        scopes = []
-        if t.cycle_scope in ("city", "both"):
-            inv = sum(p["inventory0"].values())
-            rate = sum(p["inventory0"][r] / p["cycle0"][r] * 12 for r in p["regions"]
-                       if p["cycle0"][r] > 0)
-            c0 = fact_any_period(ds, "cycle_months", "city") or (inv / rate * 12 if rate else T)
-            scopes.append(("city", c0))
-        if t.cycle_scope in ("region", "both"):
-            scopes += [(r, p["cycle0"][r]) for r in p["regions"]]
-        for scope, c0 in scopes:
-            members = p["regions"] if scope == "city" else (scope,)
-            for y, value in cycle_path(c0, T, years, ds.base_year, t.cycle_path).items():
-                scale = max(value / 12 * sum(demand[(r, y)] for r in members), 1.0)
-                rows.append(TargetRow(f"cycle_months[{scope},{y}]", "cycle_months", scope, str(y), y,
-                                      value, "months", "max", mode, pen, "10k_m2", scale,
-                                      src if t.cycle_path == "final" else f"{src}; linear path"))
-
-    # vacancy (city, main city)
-    mode, pen = _mode(cfg, "vacancy")
-    for scope, override in (("city", t.vacancy_share_city_2030),
-                            ("main_city", t.vacancy_share_main_city_2030)):
+def vacancy_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
+    """Vacancy rows (第五章: below 20% city-wide, 18% in the main city, by 2030)."""
+    t, last, rows = cfg.targets, p["years"][-1], []
+    for scope, override in (
+        ("city", t.vacancy_share_city_2030),
+        ("main_city", t.vacancy_share_main_city_2030),
+    ):
         if scope not in p["vacancy_scopes"]:
             continue
-        v, src = pick(override, "vacancy_share", ds.main_city_id if scope == "main_city" else "city")
-        if v is None:
-            continue
-        rows.append(TargetRow(f"vacancy_share[{scope},{last}]", "vacancy_share", scope, str(last),
-                              last, v, "share", "max", mode, pen, "10k_dwellings",
-                              max(p["vacant0"][scope], 1e-3), src))
+        data_scope = ds.main_city_id if scope == "main_city" else "city"
+        value, src = _pick(ds, override, "vacancy_share", data_scope)
+        if value is not None:
+            rows.append(
+                _row(
+                    "vacancy_share",
+                    scope,
+                    last,
+                    value,
+                    "share",
+                    "max",
+                    _mode(cfg, "vacancy"),
+                    "10k_dwellings",
+                    max(p["vacant0"][scope], 1e-3),
+                    src,
+                )
+            )
+    return rows
 
-    # totals (第五章 / 表34)
-    for tid, group, override, unit in (("supply_total_10k_m2", "supply_total", t.supply_total_10k_m2, "10k_m2"),
-                                       ("land_total_ha", "land_total", t.land_total_ha, "ha")):
-        v, src = pick(override, tid)
-        if v is None:
-            continue
-        mode, pen = _mode(cfg, group)
-        rows.append(TargetRow(f"{tid}[city,{period}]", tid, "city", period, None, v, unit, "max",
-                              mode, pen, unit, max(v, 1.0), src))
 
-    # subsidised housing (表47 blank: scenario inputs)
-    mode, pen = _mode(cfg, "subsidised")
+def total_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
+    """Five-year totals (第五章, 表34): new commercial supply 1089.46 万m², land 574.93 ha."""
+    period, rows = f"{p['years'][0]}-{p['years'][-1]}", []
+    for tid, group, override, unit in (
+        ("supply_total_10k_m2", "supply_total", cfg.targets.supply_total_10k_m2, "10k_m2"),
+        ("land_total_ha", "land_total", cfg.targets.land_total_ha, "ha"),
+    ):
+        value, src = _pick(ds, override, tid)
+        if value is not None:
+            rows.append(
+                _row(
+                    tid,
+                    "city",
+                    None,
+                    value,
+                    unit,
+                    "max",
+                    _mode(cfg, group),
+                    unit,
+                    max(value, 1.0),
+                    src,
+                    period=period,
+                )
+            )
+    return rows
+
+
+def subsidised_targets(cfg: RunConfig, ds: Dataset, p: dict) -> tuple[list[TargetRow], Derivation]:
+    """Subsidised housing rows per year: a minimum share of new supply (if set) and a volume."""
+    t, mode, rows = cfg.targets, _mode(cfg, "subsidised"), []
     if t.subsidised_share > 0:
-        for y in years:
-            scale = max(t.subsidised_share * sum(demand[(r, y)] for r in p["regions"]), 1.0)
-            rows.append(TargetRow(f"subsidised_share[city,{y}]", "subsidised_share", "city", str(y), y,
-                                  t.subsidised_share, "share", "min", mode, pen, "10k_m2", scale,
-                                  "config (表47 blank)"))
-    volume, how = subsidised_volume(cfg, ds, years)
-    notes.append(Derivation("subsidised_volume_10k_m2_per_year", volume, "10k_m2", how))
+        for y in p["years"]:
+            scale = max(t.subsidised_share * sum(p["demand"][(r, y)] for r in p["regions"]), 1.0)
+            rows.append(
+                _row(
+                    "subsidised_share",
+                    "city",
+                    y,
+                    t.subsidised_share,
+                    "share",
+                    "min",
+                    mode,
+                    "10k_m2",
+                    scale,
+                    "config (表47 blank)",
+                )
+            )
+    volume, how = subsidised_volume(cfg, ds, p["years"])
     if volume > 0:
-        for y in years:
-            rows.append(TargetRow(f"subsidised_volume_10k_m2[city,{y}]", "subsidised_volume_10k_m2",
-                                  "city", str(y), y, volume, "10k_m2", "min", mode, pen, "10k_m2",
-                                  max(volume, 1.0), how))
+        for y in p["years"]:
+            rows.append(
+                _row(
+                    "subsidised_volume_10k_m2",
+                    "city",
+                    y,
+                    volume,
+                    "10k_m2",
+                    "min",
+                    mode,
+                    "10k_m2",
+                    max(volume, 1.0),
+                    how,
+                )
+            )
+    return rows, Derivation("subsidised_volume_10k_m2_per_year", volume, "10k_m2", how)
 
-    # money (以房定钱, §9.4): optional limits
+
+def money_targets(cfg: RunConfig, p: dict) -> list[TargetRow]:
+    """Optional money limits per year (以房定钱, §9.4), each only when set in the config."""
+    t, rows = cfg.targets, []
     for tid, group, value, sense in (
-            ("purchase_spending_100m_yuan", "purchase_budget", t.purchase_budget_100m_yuan_per_year, "max"),
-            ("public_spending_100m_yuan", "public_budget", t.public_budget_100m_yuan_per_year, "max"),
-            ("development_finance_100m_yuan", "dev_finance", t.dev_finance_max_100m_yuan_per_year, "max"),
-            ("land_revenue_100m_yuan", "land_revenue", t.land_revenue_min_100m_yuan_per_year, "min")):
+        (
+            "purchase_spending_100m_yuan",
+            "purchase_budget",
+            t.purchase_budget_100m_yuan_per_year,
+            "max",
+        ),
+        ("public_spending_100m_yuan", "public_budget", t.public_budget_100m_yuan_per_year, "max"),
+        (
+            "development_finance_100m_yuan",
+            "dev_finance",
+            t.dev_finance_max_100m_yuan_per_year,
+            "max",
+        ),
+        ("land_revenue_100m_yuan", "land_revenue", t.land_revenue_min_100m_yuan_per_year, "min"),
+    ):
         if value is None:
             continue
-        mode, pen = _mode(cfg, group)
-        for y in years:
-            rows.append(TargetRow(f"{tid}[city,{y}]", tid, "city", str(y), y, float(value),
-                                  "100m_yuan", sense, mode, pen, "100m_yuan", max(float(value), 1.0),
-                                  "config"))
-    return rows, notes
+        for y in p["years"]:
+            rows.append(
+                _row(
+                    tid,
+                    "city",
+                    y,
+                    value,
+                    "100m_yuan",
+                    sense,
+                    _mode(cfg, group),
+                    "100m_yuan",
+                    max(float(value), 1.0),
+                    "config",
+                )
+            )
+    return rows
+
+
+def build_targets(cfg: RunConfig, ds: Dataset, p: dict) -> tuple[list[TargetRow], list[Derivation]]:
+    """Every target row the run checks, from the config (or the dataset's targets.csv)."""
+    subsidised, note = subsidised_targets(cfg, ds, p)
+    rows = (
+        cycle_targets(cfg, ds, p)
+        + vacancy_targets(cfg, ds, p)
+        + total_targets(cfg, ds, p)
+        + subsidised
+        + money_targets(cfg, p)
+    )
+    return rows, [note]
 
 
 def subsidised_volume(cfg: RunConfig, ds: Dataset, years) -> tuple[float, str]:
@@ -627,230 +826,382 @@ def read_fixed_plan(path: str, regions, years) -> dict[str, dict]:
     optionally purchased_10k_m2, subsidised_new_10k_m2 (a previous run's plan.csv works)."""
     p = Path(path)
     if not p.is_file():
-        raise InputError([f"fixed_plan = {path!r}: expected 'none', 'guidance' or a CSV file; "
-                          f"file not found"])
+        raise InputError(
+            [
+                f"fixed_plan = {path!r}: expected 'none', 'guidance' or a CSV file; "
+                f"file not found"
+            ]
+        )
     frame = pd.read_csv(p, encoding="utf-8-sig")
     if "region" not in frame.columns and "region_id" in frame.columns:
         frame = frame.rename(columns={"region_id": "region"})
     need = ["region", "year", "land_ha", "supply_10k_m2"]
     missing = [c for c in need if c not in frame.columns]
     if missing:
-        raise InputError([f"{p}: missing column(s) {', '.join(missing)} (expected {', '.join(need)})"])
+        raise InputError(
+            [f"{p}: missing column(s) {', '.join(missing)} (expected {', '.join(need)})"]
+        )
     out: dict[str, dict] = {}
     for col in ("land_ha", "supply_10k_m2", "purchased_10k_m2", "subsidised_new_10k_m2"):
         if col not in frame.columns:
             continue
-        vals = {(str(r), int(y)): float(v) for r, y, v in zip(frame["region"], frame["year"], frame[col])}
+        vals = {
+            (str(r), int(y)): float(v)
+            for r, y, v in zip(frame["region"], frame["year"], frame[col])
+        }
         gaps = [f"{r}/{y}" for r in regions for y in years if (r, y) not in vals]
         if gaps:
-            raise InputError([f"{p}: no {col} for {', '.join(gaps[:5])}"
-                              + (" …" if len(gaps) > 5 else "")])
+            raise InputError(
+                [f"{p}: no {col} for {', '.join(gaps[:5])}" + (" …" if len(gaps) > 5 else "")]
+            )
         bad = [k for k, v in vals.items() if not v >= 0]
         if bad:
-            raise InputError([f"{p}: column {col} must be >= 0 (region/year {bad[0][0]}/{bad[0][1]})"])
+            raise InputError(
+                [f"{p}: column {col} must be >= 0 (region/year {bad[0][0]}/{bad[0][1]})"]
+            )
         out[col] = {(r, y): vals[(r, y)] for r in regions for y in years}
     return out
 
 
 # ---------------------------------------------------------------------------------------------
-# The whole step
+# The whole step: one helper per group of ModelInputs fields
 # ---------------------------------------------------------------------------------------------
-def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
-    """Turn a checked config and a loaded dataset into :class:`ModelInputs`; raise InputError."""
-    problems: list[str] = []
-    notes: list[Derivation] = []
-    level = cfg.level
-    regions, main_members = level_regions(ds, level)
-    years = tuple(ds.plan_years)
-    first = years[0]
-    for key in ("pipeline_extra_ha", "revitalised_by_region_ha"):
-        for r in getattr(cfg.land, key):
-            if r not in regions:
-                problems.append(f"land.{key}.{r}: {r!r} is not a region of this run "
-                                f"(expected one of {', '.join(regions)})")
-    for r in cfg.money.price_by_region_yuan_m2:
-        if r not in regions:
-            problems.append(f"money.price_by_region_yuan_m2.{r}: {r!r} is not a region of this run "
-                            f"(expected one of {', '.join(regions)})")
+def check_keys(cfg: RunConfig, regions, years) -> list[str]:
+    """Config keys that name regions or years must name ones of this run."""
+    problems = []
+    named = [
+        (f"land.{k}", getattr(cfg.land, k))
+        for k in ("pipeline_extra_ha", "revitalised_by_region_ha")
+    ]
+    named.append(("money.price_by_region_yuan_m2", cfg.money.price_by_region_yuan_m2))
+    for key, mapping in named:
+        problems += [
+            f"{key}.{r}: {r!r} is not a region of this run (expected one of "
+            f"{', '.join(regions)})"
+            for r in mapping
+            if r not in regions
+        ]
+    problems += [
+        f"targets.cycle_months_by_year.{y}: {y} is not a plan year (expected "
+        f"{years[0]}–{years[-1]})"
+        for y in cfg.targets.cycle_months_by_year
+        if int(y) not in years
+    ]
     if cfg.land.lag_years >= len(years):
-        problems.append(f"land.lag_years = {cfg.land.lag_years} leaves no plan year whose supply can "
-                        f"come from plan land; expected 0–{len(years) - 1}")
-    if problems:
-        raise InputError(problems)
+        problems.append(
+            f"land.lag_years = {cfg.land.lag_years} leaves no plan year whose supply "
+            f"can come from plan land; expected 0–{len(years) - 1}"
+        )
+    return problems
 
-    inventory0 = by_level(ds, level, ds.inventory_10k_m2, ds.inventory_10k_m2)
-    cycle0 = by_level(ds, level, ds.cycle_months, ds.cycle_months)
+
+def market_fields(cfg: RunConfig, ds: Dataset, regions, years, notes: list) -> dict:
+    """2025 stock and cycle (表19, §8.2.1) and demand by source."""
+    inventory0 = by_level(ds, cfg.level, ds.inventory_10k_m2, ds.inventory_10k_m2)
+    cycle0 = by_level(ds, cfg.level, ds.cycle_months, ds.cycle_months)
     demand, how = demand_by_source(cfg, ds, regions, years, inventory0, cycle0)
     notes.append(Derivation("demand_total_10k_m2", sum(demand.values()), "10k_m2", how))
+    return {"inventory0_10k_m2": inventory0, "cycle0_months": cycle0, "demand_10k_m2": demand}
 
+
+def fixed_plan_fields(cfg: RunConfig, supply_g, land_g, regions, years) -> dict:
+    """The plan to evaluate: the rows of 表45/表48 ('guidance', with no purchases or subsidised
+    building as 表47 prints none), a CSV, or none."""
+    none = {
+        "fixed_land_ha": None,
+        "fixed_supply_10k_m2": None,
+        "fixed_purchased_10k_m2": None,
+        "fixed_subsidised_new_10k_m2": None,
+    }
+    if cfg.fixed_plan == "none":
+        return none
+    if cfg.fixed_plan == "guidance":
+        zero = {(r, y): 0.0 for r in regions for y in years}
+        plan = {
+            "land_ha": land_g,
+            "supply_10k_m2": supply_g,
+            "purchased_10k_m2": zero,
+            "subsidised_new_10k_m2": zero,
+        }
+    else:
+        plan = read_fixed_plan(cfg.fixed_plan, regions, years)
+    return {
+        f"fixed_{col}": plan.get(col)
+        for col in ("land_ha", "supply_10k_m2", "purchased_10k_m2", "subsidised_new_10k_m2")
+    }
+
+
+def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes: list) -> dict:
+    """Plot ratios, the fixed plan, lag and pipeline, the caps and big-M values, the land rule."""
+    level, lag = cfg.level, int(cfg.land.lag_years)
     supply_g = by_level(ds, level, ds.supply_guidance_10k_m2, ds.supply_guidance_10k_m2)
     land_g = by_level(ds, level, ds.land_guidance_ha, ds.land_guidance_ha)
     if cfg.land.plot_ratio is not None:
         plot_ratio = {r: float(cfg.land.plot_ratio) for r in regions}
-        notes.append(Derivation("plot_ratio_10k_m2_per_ha", cfg.land.plot_ratio, "10k_m2_per_ha", "config"))
+        notes.append(
+            Derivation("plot_ratio_10k_m2_per_ha", cfg.land.plot_ratio, "10k_m2_per_ha", "config")
+        )
     else:
         plot_ratio = derived_plot_ratio(supply_g, land_g, regions)
-        for r in regions:
-            notes.append(Derivation(f"plot_ratio_10k_m2_per_ha[{r}]", plot_ratio[r], "10k_m2_per_ha",
-                                    "Σ表45 ÷ Σ表48" if r in ds.region_ids else "Σ表46 ÷ Σ表49"))
-
-    # fixed plan
-    fixed: dict[str, dict] = {}
-    if cfg.fixed_plan == "guidance":
-        fixed = {"land_ha": land_g, "supply_10k_m2": supply_g,
-                 "purchased_10k_m2": {(r, y): 0.0 for r in regions for y in years},
-                 "subsidised_new_10k_m2": {(r, y): 0.0 for r in regions for y in years}}
-    elif cfg.fixed_plan != "none":
-        fixed = read_fixed_plan(cfg.fixed_plan, regions, years)
-
-    lag = int(cfg.land.lag_years)
-    pipeline = pipeline_stock(ds, level, regions, lag, cfg.land.pipeline_share, cfg.land.pipeline_extra_ha)
-    peak_demand = {r: max(demand[(r, y)] for y in years) for r in regions}
-    land_max = {(r, y): cfg.land.max_demand_multiple * peak_demand[r] / plot_ratio[r]
-                for r in regions for y in years}
-    if fixed:
-        land_max = {k: max(v, fixed["land_ha"][k]) for k, v in land_max.items()}
-    supply_max = {}
+        notes += [
+            Derivation(
+                f"plot_ratio_10k_m2_per_ha[{r}]",
+                plot_ratio[r],
+                "10k_m2_per_ha",
+                "Σ表45 ÷ Σ表48" if r in ds.region_ids else "Σ表46 ÷ Σ表49",
+            )
+            for r in regions
+        ]
+    fixed = fixed_plan_fields(cfg, supply_g, land_g, regions, years)
+    demand = market["demand_10k_m2"]
+    pipeline = pipeline_stock(
+        ds, level, regions, lag, cfg.land.pipeline_share, cfg.land.pipeline_extra_ha
+    )
+    peak = {r: max(demand[(r, y)] for y in years) for r in regions}
+    land_max = {
+        (r, y): cfg.land.max_demand_multiple * peak[r] / plot_ratio[r]
+        for r in regions
+        for y in years
+    }
+    if fixed["fixed_land_ha"] is not None:
+        land_max = {k: max(v, fixed["fixed_land_ha"][k]) for k, v in land_max.items()}
+    supply_max, inventory_max = {}, {}
     for r in regions:
+        running = market["inventory0_10k_m2"][r]
         for i, y in enumerate(years):
             from_land = land_max[(r, years[i - lag])] if i - lag >= 0 else 0.0
             supply_max[(r, y)] = plot_ratio[r] * (from_land + pipeline[r])
-            if fixed:
-                supply_max[(r, y)] = max(supply_max[(r, y)], fixed["supply_10k_m2"][(r, y)])
-    inventory_max = {}
-    for r in regions:
-        running = inventory0[r]
-        for y in years:
+            if fixed["fixed_supply_10k_m2"] is not None:
+                supply_max[(r, y)] = max(supply_max[(r, y)], fixed["fixed_supply_10k_m2"][(r, y)])
             running += supply_max[(r, y)]
             inventory_max[(r, y)] = running
 
-    # land rule
-    suspend, revitalise, add_below, rule_problems = rule_thresholds(cfg, ds)
-    if rule_problems:
-        raise InputError(rule_problems)
+    suspend, revitalise, add_below, problems = rule_thresholds(cfg, ds)
+    if problems:
+        raise InputError(problems)
     if cfg.land.revitalised_ha is not None:
-        revit_r = {r: float(cfg.land.revitalised_ha) for r in regions}
+        revit = {r: float(cfg.land.revitalised_ha) for r in regions}
         notes.append(Derivation("revitalised_ha", cfg.land.revitalised_ha, "ha", "config"))
     else:
-        revit_r = revitalised_default(ds, level, regions, cfg.land.revitalised_share)
-        notes.append(Derivation("revitalised_ha_total_per_year", sum(revit_r.values()), "ha",
-                                f"{cfg.land.revitalised_share} × mean annual land sold "
-                                f"{ds.history_years[0]}–{ds.history_years[-1]} (表21), per region"))
-    revit_r.update({r: float(v) for r, v in cfg.land.revitalised_by_region_ha.items()})
-    revitalised = {(r, y): min(revit_r[r], land_max[(r, y)]) for r in regions for y in years}
-    allowed_first = first_year_allowance(cycle0, land_max, revitalised, first, str(cfg.land.rule),
-                                         suspend, revitalise)
+        revit = revitalised_default(ds, level, regions, cfg.land.revitalised_share)
+        notes.append(
+            Derivation(
+                "revitalised_ha_total_per_year",
+                sum(revit.values()),
+                "ha",
+                f"{cfg.land.revitalised_share} × mean annual land sold "
+                f"{ds.history_years[0]}–{ds.history_years[-1]} (表21), per region",
+            )
+        )
+    revit.update({r: float(v) for r, v in cfg.land.revitalised_by_region_ha.items()})
+    revitalised = {(r, y): min(revit[r], land_max[(r, y)]) for r in regions for y in years}
+    allowed_first = first_year_allowance(
+        market["cycle0_months"],
+        land_max,
+        revitalised,
+        years[0],
+        str(cfg.land.rule),
+        suspend,
+        revitalise,
+    )
+    return {
+        "plot_ratio_10k_m2_per_ha": plot_ratio,
+        "lag_years": lag,
+        "pipeline_stock_ha": pipeline,
+        "land_max_ha": land_max,
+        "supply_max_10k_m2": supply_max,
+        "inventory_max_10k_m2": inventory_max,
+        "land_rule": str(cfg.land.rule),
+        "suspend_above_months": suspend,
+        "revitalise_above_months": revitalise,
+        "add_below_months": add_below,
+        "revitalised_ha": revitalised,
+        "land_allowed_first_year_ha": allowed_first,
+        **fixed,
+    }
 
-    # money
+
+def money_fields(
+    cfg: RunConfig, ds: Dataset, regions, main_members, plot_ratio, notes: list
+) -> dict:
+    """Prices, land prices and the shares behind the money accounts (§9.4)."""
     prices, price_notes = regional_prices(cfg, ds, regions, main_members)
     notes += price_notes
     if cfg.money.land_value_share is not None:
-        lv_share, lv_how = float(cfg.money.land_value_share), "config"
+        share, how = float(cfg.money.land_value_share), "config"
     else:
-        region_pr = derived_plot_ratio(ds.supply_guidance_10k_m2(), ds.land_guidance_ha(), ds.region_ids)
+        region_pr = derived_plot_ratio(
+            ds.supply_guidance_10k_m2(), ds.land_guidance_ha(), ds.region_ids
+        )
         region_prices, _ = regional_prices(cfg, ds, ds.region_ids, (ds.main_city_id,))
-        lv_share, lv_how = land_value_share_default(ds, region_pr, region_prices)
-    notes.append(Derivation("land_value_share", lv_share, "share", lv_how))
-    land_price = {r: lv_share * prices[r] * plot_ratio[r] for r in regions}  # 万元/ha
+        share, how = land_value_share_default(ds, region_pr, region_prices)
+    notes.append(Derivation("land_value_share", share, "share", how))
+    return {
+        "price_yuan_m2": prices,
+        "land_price_10k_yuan_per_ha": {r: share * prices[r] * plot_ratio[r] for r in regions},
+        "purchase_price_factor": cfg.subsidised.purchase_price_factor,
+        "build_cost_yuan_m2": cfg.subsidised.build_cost_yuan_m2,
+        "dev_finance_share": cfg.money.dev_finance_share,
+        "allow_new_build": cfg.subsidised.allow_new_build,
+        "max_purchase_share_of_stock": cfg.subsidised.max_purchase_share_of_stock,
+    }
 
-    # vacancy stock-flow
-    v_scopes, dwell0, vac0, size = [], {}, {}, {}
+
+def vacancy_fields(cfg: RunConfig, ds: Dataset, years, notes: list) -> dict:
+    """The dwelling stock-flow's starting stock and flows for the city and the main city."""
+    scopes, dwell0, vac0, size = [], {}, {}, {}
     for scope, fact_scope in (("city", "city"), ("main_city", ds.main_city_id)):
         stock = dwelling_stock(ds, fact_scope)
         if stock is None:
             continue
-        v_scopes.append(scope)
+        scopes.append(scope)
         dwell0[scope], vac0[scope] = stock
         size[scope] = dwelling_size_m2(ds, fact_scope)
-        notes.append(Derivation(f"dwellings_{ds.base_year}_10k[{scope}]", stock[0], "10k_dwellings",
-                                "low-use households ÷ vacancy share (§2.4.2)"))
-        notes.append(Derivation(f"dwelling_size_m2[{scope}]", size[scope], "m2",
-                                "2025 sales floor area ÷ dwellings sold (§2.2.1.2)"))
-    hh_city, persons, hh_how = 0.0, cfg.vacancy.persons_per_household, "no vacancy data"
-    if "city" in v_scopes:
-        hh_city, persons, hh_how = household_formation_default(ds, dwell0["city"], vac0["city"], persons)
-    if cfg.vacancy.household_formation_10k_per_year is not None:
-        hh_city, hh_how = float(cfg.vacancy.household_formation_10k_per_year), "config"
-    notes.append(Derivation("household_formation_10k_per_year[city]", hh_city, "10k_households", hh_how))
+        notes.append(
+            Derivation(
+                f"dwellings_{ds.base_year}_10k[{scope}]",
+                stock[0],
+                "10k_dwellings",
+                "low-use households ÷ vacancy share (§2.4.2)",
+            )
+        )
+        notes.append(
+            Derivation(
+                f"dwelling_size_m2[{scope}]",
+                size[scope],
+                "m2",
+                "2025 sales floor area ÷ dwellings sold (§2.2.1.2)",
+            )
+        )
+    v = cfg.vacancy
+    hh_city, persons, hh_how = 0.0, v.persons_per_household, "no vacancy data; 0"
+    if "city" in scopes:
+        hh_city, persons, hh_how = household_formation_default(
+            ds, dwell0["city"], vac0["city"], persons
+        )
+    if v.household_formation_10k_per_year is not None:
+        hh_city, hh_how = float(v.household_formation_10k_per_year), "config"
+    notes.append(
+        Derivation("household_formation_10k_per_year[city]", hh_city, "10k_households", hh_how)
+    )
     if persons:
-        notes.append(Derivation("persons_per_household", persons, "persons",
-                                "urban residents (population × urbanisation, §2.1.7) ÷ occupied "
-                                "urban dwellings" if cfg.vacancy.persons_per_household is None else "config"))
-    main_share = cfg.vacancy.main_city_household_share
+        notes.append(
+            Derivation(
+                "persons_per_household",
+                persons,
+                "persons",
+                "config"
+                if v.persons_per_household is not None
+                else "urban residents (population × urbanisation, §2.1.7) ÷ occupied "
+                "urban dwellings",
+            )
+        )
+    main_share = v.main_city_household_share
     if main_share is None:
-        if ds.has_fact("sales_10k_m2", ds.main_city_id):
-            main_share = ds.fact("sales_10k_m2", ds.main_city_id) / ds.fact("sales_10k_m2", "city")
-        else:
-            main_share = 0.0
-        notes.append(Derivation("main_city_household_share", main_share, "share",
-                                "main city's share of 2025 new-home sales (§2.2.1.2)"))
-    removals = cfg.vacancy.removals_10k_per_year
+        main_share = (
+            ds.fact("sales_10k_m2", ds.main_city_id) / ds.fact("sales_10k_m2", "city")
+            if ds.has_fact("sales_10k_m2", ds.main_city_id)
+            else 0.0
+        )
+        notes.append(
+            Derivation(
+                "main_city_household_share",
+                main_share,
+                "share",
+                "main city's share of 2025 new-home sales (§2.2.1.2)",
+            )
+        )
+    removals = v.removals_10k_per_year
     if removals is None:
         hit = target_value(ds, "urban_village_households")
         removals = hit[0] / 1e4 / len(years) if hit else 0.0
-        notes.append(Derivation("removals_10k_per_year[city]", removals, "10k_dwellings",
-                                f"表34 urban-village households ÷ {len(years)} years" if hit
-                                else "no urban_village_households target; 0"))
-    hh, rem = {}, {}
-    for scope in v_scopes:
-        s_hh = 1.0 if scope == "city" else main_share
-        s_rem = 1.0 if scope == "city" else cfg.vacancy.main_city_removal_share
-        for y in years:
-            hh[(scope, y)] = hh_city * s_hh
-            rem[(scope, y)] = removals * s_rem
+        notes.append(
+            Derivation(
+                "removals_10k_per_year[city]",
+                removals,
+                "10k_dwellings",
+                f"表34 urban-village households ÷ {len(years)} years"
+                if hit
+                else "no urban_village_households target; 0",
+            )
+        )
+    share_hh = {"city": 1.0, "main_city": main_share}
+    share_rem = {"city": 1.0, "main_city": v.main_city_removal_share}
+    return {
+        "vacancy_scopes": tuple(scopes),
+        "dwellings0_10k": dwell0,
+        "vacant0_10k": vac0,
+        "dwelling_size_m2": size,
+        "household_formation_10k": {(s, y): hh_city * share_hh[s] for s in scopes for y in years},
+        "removals_10k": {(s, y): removals * share_rem[s] for s in scopes for y in years},
+    }
 
-    band_low = cfg.objective.band_low_months
-    band_low = (fact_any_period(ds, "cycle_band_low_months") or 12.0) if band_low is None else band_low
-    band_high = cfg.objective.band_high_months
-    band_high = (fact_any_period(ds, "cycle_band_high_months") or 18.0) if band_high is None else band_high
-    if band_low > band_high:
-        raise InputError([f"objective.band_low_months = {band_low} is above band_high_months = {band_high}"])
 
-    parts = {"years": years, "regions": regions, "demand": demand, "inventory0": inventory0,
-             "cycle0": cycle0, "vacancy_scopes": v_scopes, "vacant0": vac0}
+def objective_fields(cfg: RunConfig, ds: Dataset) -> dict:
+    """The weights, and the reasonable cycle band (§2.4.1, 12–18 months) they refer to."""
+    o = cfg.objective
+    low = o.band_low_months
+    low = (fact_any_period(ds, "cycle_band_low_months") or 12.0) if low is None else low
+    high = o.band_high_months
+    high = (fact_any_period(ds, "cycle_band_high_months") or 18.0) if high is None else high
+    if low > high:
+        raise InputError([f"objective.band_low_months = {low} is above band_high_months = {high}"])
+    return {
+        "band_low_months": low,
+        "band_high_months": high,
+        "weight_unmet_demand": o.unmet_demand_per_10k_m2,
+        "weight_inventory_above_band": o.inventory_above_band_per_10k_m2,
+        "weight_inventory_below_band": o.inventory_below_band_per_10k_m2,
+        "weight_inventory_holding": o.inventory_holding_per_10k_m2,
+        "weight_land": o.land_per_ha,
+        "weight_public_money": o.public_money_per_100m_yuan,
+    }
+
+
+def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
+    """Turn a checked config and a loaded dataset into :class:`ModelInputs`; raise InputError."""
+    regions, main_members = level_regions(ds, cfg.level)
+    years = tuple(ds.plan_years)
+    problems = check_keys(cfg, regions, years)
+    if problems:
+        raise InputError(problems)
+    notes: list[Derivation] = []
+    market = market_fields(cfg, ds, regions, years, notes)
+    land = land_fields(cfg, ds, regions, years, market, notes)
+    money = money_fields(cfg, ds, regions, main_members, land["plot_ratio_10k_m2_per_ha"], notes)
+    vacancy = vacancy_fields(cfg, ds, years, notes)
+    parts = {
+        "years": years,
+        "regions": regions,
+        "demand": market["demand_10k_m2"],
+        "inventory0": market["inventory0_10k_m2"],
+        "cycle0": market["cycle0_months"],
+        "vacancy_scopes": vacancy["vacancy_scopes"],
+        "vacant0": vacancy["vacant0_10k"],
+    }
     targets, target_notes = build_targets(cfg, ds, parts)
-    notes += target_notes
-
+    fields = {**market, **land, **money, **vacancy, **objective_fields(cfg, ds)}
+    frozen = {k: (_frozen(v) if isinstance(v, dict) else v) for k, v in fields.items()}
     return ModelInputs(
-        dataset_name=ds.name, data_hash=ds.data_hash, level=level, regions=tuple(regions),
+        dataset_name=ds.name,
+        data_hash=ds.data_hash,
+        level=cfg.level,
+        regions=tuple(regions),
         names_zh=_frozen({r: ds.name_zh(r) for r in (*regions, "city", ds.main_city_id)}),
-        years=years, base_year=ds.base_year, main_city_id=ds.main_city_id,
+        years=years,
+        base_year=ds.base_year,
+        main_city_id=ds.main_city_id,
         main_city_members=tuple(main_members),
-        inventory0_10k_m2=_frozen(inventory0), cycle0_months=_frozen(cycle0),
-        demand_10k_m2=_frozen(demand),
-        plot_ratio_10k_m2_per_ha=_frozen(plot_ratio), lag_years=lag,
-        pipeline_stock_ha=_frozen(pipeline), land_max_ha=_frozen(land_max),
-        supply_max_10k_m2=_frozen(supply_max), inventory_max_10k_m2=_frozen(inventory_max),
-        land_rule=str(cfg.land.rule), suspend_above_months=suspend,
-        revitalise_above_months=revitalise, add_below_months=add_below,
-        revitalised_ha=_frozen(revitalised), land_allowed_first_year_ha=_frozen(allowed_first),
-        fixed_land_ha=_frozen(fixed["land_ha"]) if fixed else None,
-        fixed_supply_10k_m2=_frozen(fixed["supply_10k_m2"]) if fixed else None,
-        fixed_purchased_10k_m2=_frozen(fixed["purchased_10k_m2"]) if "purchased_10k_m2" in fixed else None,
-        fixed_subsidised_new_10k_m2=(_frozen(fixed["subsidised_new_10k_m2"])
-                                     if "subsidised_new_10k_m2" in fixed else None),
         evaluate_only=bool(cfg.evaluate_only),
-        price_yuan_m2=_frozen(prices), land_price_10k_yuan_per_ha=_frozen(land_price),
-        purchase_price_factor=cfg.subsidised.purchase_price_factor,
-        build_cost_yuan_m2=cfg.subsidised.build_cost_yuan_m2,
-        dev_finance_share=cfg.money.dev_finance_share,
-        allow_new_build=cfg.subsidised.allow_new_build,
-        max_purchase_share_of_stock=cfg.subsidised.max_purchase_share_of_stock,
-        vacancy_scopes=tuple(v_scopes), dwellings0_10k=_frozen(dwell0), vacant0_10k=_frozen(vac0),
-        dwelling_size_m2=_frozen(size), household_formation_10k=_frozen(hh), removals_10k=_frozen(rem),
-        band_low_months=band_low, band_high_months=band_high,
-        weight_unmet_demand=cfg.objective.unmet_demand_per_10k_m2,
-        weight_inventory_above_band=cfg.objective.inventory_above_band_per_10k_m2,
-        weight_inventory_below_band=cfg.objective.inventory_below_band_per_10k_m2,
-        weight_inventory_holding=cfg.objective.inventory_holding_per_10k_m2,
-        weight_land=cfg.objective.land_per_ha,
-        weight_public_money=cfg.objective.public_money_per_100m_yuan,
-        targets=tuple(targets), derivations=tuple(notes),
+        targets=tuple(targets),
+        derivations=tuple(notes + target_notes),
+        **frozen,
     )
 
 
 def with_targets(inputs: ModelInputs, changes: Mapping[str, dict]) -> ModelInputs:
     """A copy of ``inputs`` whose target rows named by key get the given field changes."""
-    rows = tuple(dataclasses.replace(t, **changes[t.key]) if t.key in changes else t
-                 for t in inputs.targets)
+    rows = tuple(
+        dataclasses.replace(t, **changes[t.key]) if t.key in changes else t for t in inputs.targets
+    )
     return dataclasses.replace(inputs, targets=rows)

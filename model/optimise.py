@@ -11,13 +11,17 @@ regions, years, lag, land rule, which targets exist — is :meth:`ModelInputs.st
 
 Units: floor area 万m² (``_10k_m2``), land ha, money 亿元 (``_100m_yuan``), dwellings 万 (``_10k``).
 """
+
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
 
 import pyomo.environ as pyo
 
 from model.inputs import ModelInputs, TargetRow
 
-YUAN_PER_10K_YUAN = 1e4     # 万m² × 元/m² = 万元; ÷ 1e4 = 亿元
+YUAN_PER_10K_YUAN = 1e4  # 万m² × 元/m² = 万元; ÷ 1e4 = 亿元
 FAMILIES_BY_TARGET = {
     "cycle_months": "cycle_targets",
     "vacancy_share": "vacancy_targets",
@@ -63,7 +67,8 @@ def build(inputs: ModelInputs) -> pyo.ConcreteModel:
 
 
 def enforces_land_rule(inputs: ModelInputs) -> bool:
-    """The land rule is a constraint unless it is 'none' or the run only evaluates (plan_as_written)."""
+    """The land rule is a constraint unless it is 'none' or the run only evaluates
+    (plan_as_written)."""
     return inputs.land_rule != "none" and not inputs.evaluate_only
 
 
@@ -86,11 +91,15 @@ def add_sets(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
 
 def add_parameters(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     """Every number of the model, as a mutable Param (values are set by :func:`set_params`)."""
-    R, Y, RY, S, SY = m.regions, m.years, m.regions * m.years, m.vacancy_scopes, m.vacancy_scopes * m.years
+    R, S = m.regions, m.vacancy_scopes
+    RY, SY = m.regions * m.years, m.vacancy_scopes * m.years
 
     def p(name, index=None, doc=""):
-        comp = (pyo.Param(index, mutable=True, initialize=0.0, doc=doc) if index is not None
-                else pyo.Param(mutable=True, initialize=0.0, doc=doc))
+        comp = (
+            pyo.Param(index, mutable=True, initialize=0.0, doc=doc)
+            if index is not None
+            else pyo.Param(mutable=True, initialize=0.0, doc=doc)
+        )
         m.add_component(name, comp)
 
     p("inventory0_10k_m2", R, "unsold stock at the end of the base year (表19)")
@@ -118,8 +127,14 @@ def add_parameters(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     p("removals_10k", SY, "dwellings demolished or renewed")
     p("band_low_months", doc="reasonable cycle band, low end (§2.4.1)")
     p("band_high_months", doc="reasonable cycle band, high end (§2.4.1)")
-    for w in ("unmet_demand", "inventory_above_band", "inventory_below_band", "inventory_holding",
-              "land", "public_money"):
+    for w in (
+        "unmet_demand",
+        "inventory_above_band",
+        "inventory_below_band",
+        "inventory_holding",
+        "land",
+        "public_money",
+    ):
         p(f"weight_{w}", doc="objective weight")
     p("target_value", m.targets, "target value in its policy unit")
     p("target_penalty", m.targets, "objective points per unit of slack")
@@ -135,20 +150,34 @@ def add_variables(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     m.sales_10k_m2 = pyo.Var(RY, within=nn)
     m.unmet_demand_10k_m2 = pyo.Var(RY, within=nn)
     m.purchased_10k_m2 = pyo.Var(RY, within=nn)
-    m.subsidised_new_10k_m2 = pyo.Var(RY, within=nn, bounds=lambda m, r, y: (0, m.subsidised_new_max_10k_m2))
+    m.subsidised_new_10k_m2 = pyo.Var(
+        RY, within=nn, bounds=lambda m, r, y: (0, m.subsidised_new_max_10k_m2)
+    )
     m.inventory_end_10k_m2 = pyo.Var(RY, within=nn)
     m.inventory_above_band_10k_m2 = pyo.Var(RY, within=nn)
     m.inventory_below_band_10k_m2 = pyo.Var(RY, within=nn)
     m.slack = pyo.Var(m.targets, within=nn)
     if enforces_land_rule(inputs):
         RL = m.regions * m.later_years
-        m.suspend = pyo.Var(RL, within=pyo.Binary, doc="1 if the start-of-year cycle may exceed the suspend threshold")
+        m.suspend = pyo.Var(
+            RL,
+            within=pyo.Binary,
+            doc="1 if the start-of-year cycle may exceed the suspend threshold",
+        )
         if inputs.revitalise_above_months is not None:
-            m.revitalise_band = pyo.Var(RL, within=pyo.Binary,
-                                        doc="1 if the start-of-year cycle may exceed the revitalise threshold")
+            m.revitalise_band = pyo.Var(
+                RL,
+                within=pyo.Binary,
+                doc="1 if the start-of-year cycle may exceed the revitalise threshold",
+            )
 
     def start(m, r, y):
-        return m.inventory0_10k_m2[r] if y == m.years.first() else m.inventory_end_10k_m2[r, m.years.prev(y)]
+        return (
+            m.inventory0_10k_m2[r]
+            if y == m.years.first()
+            else m.inventory_end_10k_m2[r, m.years.prev(y)]
+        )
+
     m.inventory_start_10k_m2 = pyo.Expression(RY, rule=start)
 
 
@@ -163,25 +192,38 @@ def add_inventory_balance(m: pyo.ConcreteModel) -> None:
     with inventory_start[r,first] = inventory0[r] (表19) and inventory_start[r,y] =
     inventory_end[r,y−1] after that; inventory_end ≥ 0.
     """
-    m.inventory_balance = pyo.Constraint(m.regions * m.years, rule=lambda m, r, y: (
-        m.inventory_end_10k_m2[r, y] == m.inventory_start_10k_m2[r, y] + m.supply_10k_m2[r, y]
-        - m.sales_10k_m2[r, y] - m.purchased_10k_m2[r, y]))
+    m.inventory_balance = pyo.Constraint(
+        m.regions * m.years,
+        rule=lambda m, r, y: (
+            m.inventory_end_10k_m2[r, y]
+            == m.inventory_start_10k_m2[r, y]
+            + m.supply_10k_m2[r, y]
+            - m.sales_10k_m2[r, y]
+            - m.purchased_10k_m2[r, y]
+        ),
+    )
 
 
 def add_demand(m: pyo.ConcreteModel) -> None:
     """Demand is sold or unmet, for r ∈ regions, y ∈ years (万m²):
 
-        sales[r,y] + unmet[r,y] = demand[r,y]
+    sales[r,y] + unmet[r,y] = demand[r,y]
     """
-    m.demand_balance = pyo.Constraint(m.regions * m.years, rule=lambda m, r, y: (
-        m.sales_10k_m2[r, y] + m.unmet_demand_10k_m2[r, y] == m.demand_10k_m2[r, y]))
+    m.demand_balance = pyo.Constraint(
+        m.regions * m.years,
+        rule=lambda m, r, y: (
+            m.sales_10k_m2[r, y] + m.unmet_demand_10k_m2[r, y] == m.demand_10k_m2[r, y]
+        ),
+    )
 
 
 def add_land_to_supply(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     """Supply needs land, for r ∈ regions, y ∈ years (万m²; plot ratio in 万m² per ha, lag L years):
 
-        supply[r,y] ≤ plot_ratio[r] · (land[r,y−L] + pipeline_land[r,y])   (land[r,y−L] = 0 before the plan)
-        Σ_y pipeline_land[r,y] ≤ pipeline_stock[r]                            (ha; land already sold)
+        supply[r,y] ≤ plot_ratio[r] · (land[r,y−L] + pipeline_land[r,y])
+        Σ_y pipeline_land[r,y] ≤ pipeline_stock[r]          (ha; land already sold)
+
+    with land[r,y−L] = 0 before the plan.
 
     Not built when a plan is fixed (plan_as_written): supply and land are then both given.
     """
@@ -191,10 +233,17 @@ def add_land_to_supply(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     def rule(m, r, y):
         i = years.index(y)
         land = m.land_ha[r, years[i - lag]] if i - lag >= 0 else 0.0
-        return m.supply_10k_m2[r, y] <= m.plot_ratio_10k_m2_per_ha[r] * (land + m.pipeline_land_ha[r, y])
+        return m.supply_10k_m2[r, y] <= m.plot_ratio_10k_m2_per_ha[r] * (
+            land + m.pipeline_land_ha[r, y]
+        )
+
     m.land_to_supply = pyo.Constraint(m.regions * m.years, rule=rule)
-    m.pipeline_total = pyo.Constraint(m.regions, rule=lambda m, r: (
-        sum(m.pipeline_land_ha[r, y] for y in m.years) <= m.pipeline_stock_ha[r]))
+    m.pipeline_total = pyo.Constraint(
+        m.regions,
+        rule=lambda m, r: (
+            sum(m.pipeline_land_ha[r, y] for y in m.years) <= m.pipeline_stock_ha[r]
+        ),
+    )
 
 
 def add_public_purchases(m: pyo.ConcreteModel) -> None:
@@ -204,8 +253,13 @@ def add_public_purchases(m: pyo.ConcreteModel) -> None:
 
     Their budget is a money target (add_money).
     """
-    m.purchase_stock = pyo.Constraint(m.regions * m.years, rule=lambda m, r, y: (
-        m.purchased_10k_m2[r, y] <= m.max_purchase_share_of_stock * m.inventory_start_10k_m2[r, y]))
+    m.purchase_stock = pyo.Constraint(
+        m.regions * m.years,
+        rule=lambda m, r, y: (
+            m.purchased_10k_m2[r, y]
+            <= m.max_purchase_share_of_stock * m.inventory_start_10k_m2[r, y]
+        ),
+    )
 
 
 def _members(m: pyo.ConcreteModel, scope: str):
@@ -224,28 +278,40 @@ def add_destocking_cycle(m: pyo.ConcreteModel) -> None:
     i.e. cycle = inventory ÷ (sales ÷ 12) ≤ target months, with the slack in 万m² of stock above
     what the target allows (0 when hard).
     """
+
     def rule(m, t):
         row: TargetRow = m.target_rows[t]
         rs = _members(m, row.scope)
-        return (sum(m.inventory_end_10k_m2[r, row.year] for r in rs)
-                - m.target_value[t] / 12.0 * sum(m.sales_10k_m2[r, row.year] for r in rs)
-                <= m.slack[t])
+        return (
+            sum(m.inventory_end_10k_m2[r, row.year] for r in rs)
+            - m.target_value[t] / 12.0 * sum(m.sales_10k_m2[r, row.year] for r in rs)
+            <= m.slack[t]
+        )
+
     m.cycle_max = pyo.Constraint(m.cycle_targets, rule=rule)
 
 
 def add_inventory_band(m: pyo.ConcreteModel) -> None:
     """Stock outside the reasonable cycle band (§2.4.1, 12–18 months), r ∈ regions, y ∈ years:
 
-        above[r,y] ≥ inventory_end[r,y] − band_high / 12 · sales[r,y]       (万m²)
-        below[r,y] ≥ band_low / 12 · sales[r,y] − inventory_end[r,y]
+    above[r,y] ≥ inventory_end[r,y] − band_high / 12 · sales[r,y]       (万m²)
+    below[r,y] ≥ band_low / 12 · sales[r,y] − inventory_end[r,y]
     """
     RY = m.regions * m.years
-    m.inventory_above_band = pyo.Constraint(RY, rule=lambda m, r, y: (
-        m.inventory_above_band_10k_m2[r, y]
-        >= m.inventory_end_10k_m2[r, y] - m.band_high_months / 12.0 * m.sales_10k_m2[r, y]))
-    m.inventory_below_band = pyo.Constraint(RY, rule=lambda m, r, y: (
-        m.inventory_below_band_10k_m2[r, y]
-        >= m.band_low_months / 12.0 * m.sales_10k_m2[r, y] - m.inventory_end_10k_m2[r, y]))
+    m.inventory_above_band = pyo.Constraint(
+        RY,
+        rule=lambda m, r, y: (
+            m.inventory_above_band_10k_m2[r, y]
+            >= m.inventory_end_10k_m2[r, y] - m.band_high_months / 12.0 * m.sales_10k_m2[r, y]
+        ),
+    )
+    m.inventory_below_band = pyo.Constraint(
+        RY,
+        rule=lambda m, r, y: (
+            m.inventory_below_band_10k_m2[r, y]
+            >= m.band_low_months / 12.0 * m.sales_10k_m2[r, y] - m.inventory_end_10k_m2[r, y]
+        ),
+    )
 
 
 def add_land_rule(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
@@ -257,7 +323,7 @@ def add_land_rule(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     Later years y, where c[r,y] = 12 · inventory_end[r,y−1] ÷ sales[r,y−1] depends on decisions.
     With binaries suspend[r,y] and (§2.2.3 only) revitalise_band[r,y], and big-M values
     M[r,y−1] = inventory_max[r,y−1] (stock can never exceed it):
-        inventory_end[r,y−1] − S/12 · sales[r,y−1] ≤ M · suspend[r,y]           (c > S ⇒ suspend = 1)
+        inventory_end[r,y−1] − S/12 · sales[r,y−1] ≤ M · suspend[r,y]         (c > S ⇒ suspend = 1)
         land[r,y] ≤ land_max[r,y] · (1 − suspend[r,y])                         (suspend ⇒ no land)
         inventory_end[r,y−1] − R/12 · sales[r,y−1] ≤ M · revitalise_band[r,y]  (c > R ⇒ band = 1)
         land[r,y] ≤ land_max[r,y] − (land_max[r,y] − revitalised[r,y]) · revitalise_band[r,y]
@@ -265,38 +331,64 @@ def add_land_rule(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     {c ≤ S or land = 0} ∩ {c ≤ R or land ≤ revitalised}: the binaries only choose a side.
     """
     first = m.years.first()
-    m.land_rule_first_year = pyo.Constraint(m.regions, rule=lambda m, r: (
-        m.land_ha[r, first] <= m.land_allowed_first_year_ha[r]))
+    m.land_rule_first_year = pyo.Constraint(
+        m.regions, rule=lambda m, r: (m.land_ha[r, first] <= m.land_allowed_first_year_ha[r])
+    )
     RL = m.regions * m.later_years
 
     def prev(y):
         return m.years.prev(y)
 
-    m.cycle_above_suspend = pyo.Constraint(RL, rule=lambda m, r, y: (
-        m.inventory_end_10k_m2[r, prev(y)] - m.suspend_above_months / 12.0 * m.sales_10k_m2[r, prev(y)]
-        <= m.inventory_max_10k_m2[r, prev(y)] * m.suspend[r, y]))
-    m.land_rule_suspend = pyo.Constraint(RL, rule=lambda m, r, y: (
-        m.land_ha[r, y] <= m.land_max_ha[r, y] * (1 - m.suspend[r, y])))
-    if inputs.revitalise_above_months is not None:
-        m.cycle_above_revitalise = pyo.Constraint(RL, rule=lambda m, r, y: (
+    m.cycle_above_suspend = pyo.Constraint(
+        RL,
+        rule=lambda m, r, y: (
             m.inventory_end_10k_m2[r, prev(y)]
-            - m.revitalise_above_months / 12.0 * m.sales_10k_m2[r, prev(y)]
-            <= m.inventory_max_10k_m2[r, prev(y)] * m.revitalise_band[r, y]))
-        m.land_rule_revitalise = pyo.Constraint(RL, rule=lambda m, r, y: (
-            m.land_ha[r, y] <= m.land_max_ha[r, y]
-            - (m.land_max_ha[r, y] - m.revitalised_ha[r, y]) * m.revitalise_band[r, y]))
+            - m.suspend_above_months / 12.0 * m.sales_10k_m2[r, prev(y)]
+            <= m.inventory_max_10k_m2[r, prev(y)] * m.suspend[r, y]
+        ),
+    )
+    m.land_rule_suspend = pyo.Constraint(
+        RL, rule=lambda m, r, y: (m.land_ha[r, y] <= m.land_max_ha[r, y] * (1 - m.suspend[r, y]))
+    )
+    if inputs.revitalise_above_months is not None:
+        m.cycle_above_revitalise = pyo.Constraint(
+            RL,
+            rule=lambda m, r, y: (
+                m.inventory_end_10k_m2[r, prev(y)]
+                - m.revitalise_above_months / 12.0 * m.sales_10k_m2[r, prev(y)]
+                <= m.inventory_max_10k_m2[r, prev(y)] * m.revitalise_band[r, y]
+            ),
+        )
+        m.land_rule_revitalise = pyo.Constraint(
+            RL,
+            rule=lambda m, r, y: (
+                m.land_ha[r, y]
+                <= m.land_max_ha[r, y]
+                - (m.land_max_ha[r, y] - m.revitalised_ha[r, y]) * m.revitalise_band[r, y]
+            ),
+        )
 
 
 def add_totals(m: pyo.ConcreteModel) -> None:
     """Five-year totals (第五章, 表34), each a target t:
 
-        Σ_{r,y} supply[r,y] − slack[t] ≤ supply_total[t]        (万m²; 1089.46)
-        Σ_{r,y} land[r,y] − slack[t] ≤ land_total[t]            (ha; 574.93)
+    Σ_{r,y} supply[r,y] − slack[t] ≤ supply_total[t]        (万m²; 1089.46)
+    Σ_{r,y} land[r,y] − slack[t] ≤ land_total[t]            (ha; 574.93)
     """
-    m.supply_total_max = pyo.Constraint(m.supply_total_targets, rule=lambda m, t: (
-        sum(m.supply_10k_m2[r, y] for r in m.regions for y in m.years) - m.slack[t] <= m.target_value[t]))
-    m.land_total_max = pyo.Constraint(m.land_total_targets, rule=lambda m, t: (
-        sum(m.land_ha[r, y] for r in m.regions for y in m.years) - m.slack[t] <= m.target_value[t]))
+    m.supply_total_max = pyo.Constraint(
+        m.supply_total_targets,
+        rule=lambda m, t: (
+            sum(m.supply_10k_m2[r, y] for r in m.regions for y in m.years) - m.slack[t]
+            <= m.target_value[t]
+        ),
+    )
+    m.land_total_max = pyo.Constraint(
+        m.land_total_targets,
+        rule=lambda m, t: (
+            sum(m.land_ha[r, y] for r in m.regions for y in m.years) - m.slack[t]
+            <= m.target_value[t]
+        ),
+    )
 
 
 def add_vacancy(m: pyo.ConcreteModel) -> None:
@@ -310,37 +402,63 @@ def add_vacancy(m: pyo.ConcreteModel) -> None:
         vacant[s,y] − target_share[t] · dwellings[s,y] ≤ slack[t]       (万 dwellings)
     """
     SY = m.vacancy_scopes * m.years
-    m.completions_10k = pyo.Expression(SY, rule=lambda m, s, y: sum(
-        m.supply_10k_m2[r, y] + m.subsidised_new_10k_m2[r, y] for r in _members(m, s)) / m.dwelling_size_m2[s])
+    m.completions_10k = pyo.Expression(
+        SY,
+        rule=lambda m, s, y: sum(
+            m.supply_10k_m2[r, y] + m.subsidised_new_10k_m2[r, y] for r in _members(m, s)
+        )
+        / m.dwelling_size_m2[s],
+    )
 
     def upto(y):
         return [t for t in m.years if t <= y]
 
-    m.dwellings_10k = pyo.Expression(SY, rule=lambda m, s, y: m.dwellings0_10k[s] + sum(
-        m.completions_10k[s, t] - m.removals_10k[s, t] for t in upto(y)))
-    m.vacant_10k = pyo.Expression(SY, rule=lambda m, s, y: m.vacant0_10k[s] + sum(
-        m.completions_10k[s, t] - m.household_formation_10k[s, t] - m.removals_10k[s, t] for t in upto(y)))
+    m.dwellings_10k = pyo.Expression(
+        SY,
+        rule=lambda m, s, y: m.dwellings0_10k[s]
+        + sum(m.completions_10k[s, t] - m.removals_10k[s, t] for t in upto(y)),
+    )
+    m.vacant_10k = pyo.Expression(
+        SY,
+        rule=lambda m, s, y: m.vacant0_10k[s]
+        + sum(
+            m.completions_10k[s, t] - m.household_formation_10k[s, t] - m.removals_10k[s, t]
+            for t in upto(y)
+        ),
+    )
 
     def rule(m, t):
         row: TargetRow = m.target_rows[t]
-        return m.vacant_10k[row.scope, row.year] - m.target_value[t] * m.dwellings_10k[row.scope, row.year] <= m.slack[t]
+        return (
+            m.vacant_10k[row.scope, row.year]
+            - m.target_value[t] * m.dwellings_10k[row.scope, row.year]
+            <= m.slack[t]
+        )
+
     m.vacancy_max = pyo.Constraint(m.vacancy_targets, rule=rule)
 
 
 def add_subsidised_housing(m: pyo.ConcreteModel) -> None:
     """Subsidised housing (表47 blank: scenario inputs), met by new building or public purchases:
 
-        Σ_r (subsidised_new[r,y] + purchased[r,y]) + slack[t] ≥ share[t] · Σ_r supply[r,y]   (万m²)
-        Σ_r (subsidised_new[r,y] + purchased[r,y]) + slack[t] ≥ volume[t]                    (万m²)
+    Σ_r (subsidised_new[r,y] + purchased[r,y]) + slack[t] ≥ share[t] · Σ_r supply[r,y]   (万m²)
+    Σ_r (subsidised_new[r,y] + purchased[r,y]) + slack[t] ≥ volume[t]                    (万m²)
     """
+
     def provided(m, y):
         return sum(m.subsidised_new_10k_m2[r, y] + m.purchased_10k_m2[r, y] for r in m.regions)
 
-    m.subsidised_share_min = pyo.Constraint(m.subsidised_share_targets, rule=lambda m, t: (
-        provided(m, m.target_rows[t].year) + m.slack[t]
-        >= m.target_value[t] * sum(m.supply_10k_m2[r, m.target_rows[t].year] for r in m.regions)))
-    m.subsidised_volume_min = pyo.Constraint(m.subsidised_volume_targets, rule=lambda m, t: (
-        provided(m, m.target_rows[t].year) + m.slack[t] >= m.target_value[t]))
+    m.subsidised_share_min = pyo.Constraint(
+        m.subsidised_share_targets,
+        rule=lambda m, t: (
+            provided(m, m.target_rows[t].year) + m.slack[t]
+            >= m.target_value[t] * sum(m.supply_10k_m2[r, m.target_rows[t].year] for r in m.regions)
+        ),
+    )
+    m.subsidised_volume_min = pyo.Constraint(
+        m.subsidised_volume_targets,
+        rule=lambda m, t: (provided(m, m.target_rows[t].year) + m.slack[t] >= m.target_value[t]),
+    )
 
 
 def add_money(m: pyo.ConcreteModel) -> None:
@@ -355,16 +473,28 @@ def add_money(m: pyo.ConcreteModel) -> None:
     """
     RY = m.regions * m.years
     k = 1.0 / YUAN_PER_10K_YUAN
-    m.land_revenue_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
-        m.land_ha[r, y] * m.land_price_10k_yuan_per_ha[r] * k))
-    m.purchase_spending_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
-        m.purchased_10k_m2[r, y] * m.price_yuan_m2[r] * m.purchase_price_factor * k))
-    m.build_spending_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
-        m.subsidised_new_10k_m2[r, y] * m.build_cost_yuan_m2 * k))
-    m.public_spending_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
-        m.purchase_spending_100m_yuan[r, y] + m.build_spending_100m_yuan[r, y]))
-    m.development_finance_100m_yuan = pyo.Expression(RY, rule=lambda m, r, y: (
-        m.supply_10k_m2[r, y] * m.price_yuan_m2[r] * m.dev_finance_share * k))
+    m.land_revenue_100m_yuan = pyo.Expression(
+        RY, rule=lambda m, r, y: (m.land_ha[r, y] * m.land_price_10k_yuan_per_ha[r] * k)
+    )
+    m.purchase_spending_100m_yuan = pyo.Expression(
+        RY,
+        rule=lambda m, r, y: (
+            m.purchased_10k_m2[r, y] * m.price_yuan_m2[r] * m.purchase_price_factor * k
+        ),
+    )
+    m.build_spending_100m_yuan = pyo.Expression(
+        RY, rule=lambda m, r, y: (m.subsidised_new_10k_m2[r, y] * m.build_cost_yuan_m2 * k)
+    )
+    m.public_spending_100m_yuan = pyo.Expression(
+        RY,
+        rule=lambda m, r, y: (
+            m.purchase_spending_100m_yuan[r, y] + m.build_spending_100m_yuan[r, y]
+        ),
+    )
+    m.development_finance_100m_yuan = pyo.Expression(
+        RY,
+        rule=lambda m, r, y: (m.supply_10k_m2[r, y] * m.price_yuan_m2[r] * m.dev_finance_share * k),
+    )
 
     def rule(m, t):
         row: TargetRow = m.target_rows[t]
@@ -373,86 +503,127 @@ def add_money(m: pyo.ConcreteModel) -> None:
         if row.sense == "min":
             return total + m.slack[t] >= m.target_value[t]
         return total - m.slack[t] <= m.target_value[t]
+
     m.money_limit = pyo.Constraint(m.money_targets, rule=rule)
 
 
 def add_objective(m: pyo.ConcreteModel) -> None:
     """Minimise a weighted sum (points; 1 point = 1 亿元 of public money by default):
 
-        w_unmet · Σ unmet + w_above · Σ above_band + w_below · Σ below_band
-        + w_hold · Σ inventory_end + w_land · Σ land + w_public · Σ public_spending
-        + Σ_t penalty[t] · slack[t]          (Σ over regions r and years y)
+    w_unmet · Σ unmet + w_above · Σ above_band + w_below · Σ below_band
+    + w_hold · Σ inventory_end + w_land · Σ land + w_public · Σ public_spending
+    + Σ_t penalty[t] · slack[t]          (Σ over regions r and years y)
     """
     RY = [(r, y) for r in m.regions for y in m.years]
-    m.objective = pyo.Objective(sense=pyo.minimize, expr=(
-        m.weight_unmet_demand * sum(m.unmet_demand_10k_m2[i] for i in RY)
-        + m.weight_inventory_above_band * sum(m.inventory_above_band_10k_m2[i] for i in RY)
-        + m.weight_inventory_below_band * sum(m.inventory_below_band_10k_m2[i] for i in RY)
-        + m.weight_inventory_holding * sum(m.inventory_end_10k_m2[i] for i in RY)
-        + m.weight_land * sum(m.land_ha[i] for i in RY)
-        + m.weight_public_money * sum(m.public_spending_100m_yuan[i] for i in RY)
-        + sum(m.target_penalty[t] * m.slack[t] for t in m.targets)))
+    m.objective = pyo.Objective(
+        sense=pyo.minimize,
+        expr=(
+            m.weight_unmet_demand * sum(m.unmet_demand_10k_m2[i] for i in RY)
+            + m.weight_inventory_above_band * sum(m.inventory_above_band_10k_m2[i] for i in RY)
+            + m.weight_inventory_below_band * sum(m.inventory_below_band_10k_m2[i] for i in RY)
+            + m.weight_inventory_holding * sum(m.inventory_end_10k_m2[i] for i in RY)
+            + m.weight_land * sum(m.land_ha[i] for i in RY)
+            + m.weight_public_money * sum(m.public_spending_100m_yuan[i] for i in RY)
+            + sum(m.target_penalty[t] * m.slack[t] for t in m.targets)
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Moving a built model to new inputs
 # ---------------------------------------------------------------------------------------------
-def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> list:
+@dataclass
+class Changes:
+    """What :func:`set_params` changed: Param components (by name) and variables whose bounds or
+    fixing changed — what a persistent solver must be told."""
+
+    params: set[str] = field(default_factory=set)
+    variables: list = field(default_factory=list)
+
+
+def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> Changes:
     """Write ``inputs`` into the model's mutable Params, slack bounds (target modes) and fixed
-    decisions. Returns the variables whose bounds or fixing may have changed (a persistent solver
-    must be told). Raises StructureChanged if ``inputs`` need a different model shape."""
+    decisions, touching only what differs from the last call. Raises StructureChanged if
+    ``inputs`` need a different model shape."""
     if inputs.structure() != m.structure:
-        raise StructureChanged("these inputs change the model's shape (regions, years, lag, land "
-                               "rule, evaluate mode or the set of targets); build a new model")
+        raise StructureChanged(
+            "these inputs change the model's shape (regions, years, lag, land "
+            "rule, evaluate mode or the set of targets); build a new model"
+        )
     m.target_rows = {t.key: t for t in inputs.targets}
-    _set(m.inventory0_10k_m2, inputs.inventory0_10k_m2)
-    _set(m.demand_10k_m2, inputs.demand_10k_m2)
-    _set(m.plot_ratio_10k_m2_per_ha, inputs.plot_ratio_10k_m2_per_ha)
-    _set(m.pipeline_stock_ha, inputs.pipeline_stock_ha)
-    _set(m.land_max_ha, inputs.land_max_ha)
-    _set(m.supply_max_10k_m2, inputs.supply_max_10k_m2)
-    _set(m.inventory_max_10k_m2, inputs.inventory_max_10k_m2)
-    _set(m.revitalised_ha, inputs.revitalised_ha)
-    _set(m.land_allowed_first_year_ha, inputs.land_allowed_first_year_ha)
-    m.suspend_above_months = min(inputs.suspend_above_months, 1e6)
-    m.revitalise_above_months = inputs.revitalise_above_months or 0.0
-    _set(m.price_yuan_m2, inputs.price_yuan_m2)
-    _set(m.land_price_10k_yuan_per_ha, inputs.land_price_10k_yuan_per_ha)
-    m.purchase_price_factor = inputs.purchase_price_factor
-    m.build_cost_yuan_m2 = inputs.build_cost_yuan_m2
-    m.dev_finance_share = inputs.dev_finance_share
-    m.max_purchase_share_of_stock = inputs.max_purchase_share_of_stock
+    written = m.__dict__.setdefault("_written", {})
+    changes = Changes()
+
+    def put(name: str, values) -> None:
+        if name in written and written[name] == values:
+            return
+        comp = m.component(name)
+        if isinstance(values, Mapping):
+            for k, v in values.items():
+                comp[k] = v
+        else:
+            comp.set_value(values)
+        written[name] = values
+        changes.params.add(name)
+
+    for name in (
+        "inventory0_10k_m2",
+        "demand_10k_m2",
+        "plot_ratio_10k_m2_per_ha",
+        "pipeline_stock_ha",
+        "land_max_ha",
+        "supply_max_10k_m2",
+        "inventory_max_10k_m2",
+        "revitalised_ha",
+        "price_yuan_m2",
+        "land_price_10k_yuan_per_ha",
+        "purchase_price_factor",
+        "build_cost_yuan_m2",
+        "dev_finance_share",
+        "max_purchase_share_of_stock",
+        "dwellings0_10k",
+        "vacant0_10k",
+        "dwelling_size_m2",
+        "household_formation_10k",
+        "removals_10k",
+        "band_low_months",
+        "band_high_months",
+    ):
+        put(name, getattr(inputs, name))
+    put("land_allowed_first_year_ha", inputs.land_allowed_first_year_ha)
+    put("suspend_above_months", min(inputs.suspend_above_months, 1e6))
+    put("revitalise_above_months", inputs.revitalise_above_months or 0.0)
     total_demand = sum(inputs.demand_10k_m2.values())
-    m.subsidised_new_max_10k_m2 = max(total_demand, 1.0) if inputs.allow_new_build else 0.0
-    _set(m.dwellings0_10k, inputs.dwellings0_10k)
-    _set(m.vacant0_10k, inputs.vacant0_10k)
-    _set(m.dwelling_size_m2, inputs.dwelling_size_m2)
-    _set(m.household_formation_10k, inputs.household_formation_10k)
-    _set(m.removals_10k, inputs.removals_10k)
-    m.band_low_months = inputs.band_low_months
-    m.band_high_months = inputs.band_high_months
-    m.weight_unmet_demand = inputs.weight_unmet_demand
-    m.weight_inventory_above_band = inputs.weight_inventory_above_band
-    m.weight_inventory_below_band = inputs.weight_inventory_below_band
-    m.weight_inventory_holding = inputs.weight_inventory_holding
-    m.weight_land = inputs.weight_land
-    m.weight_public_money = inputs.weight_public_money
-    changed = []
+    put("subsidised_new_max_10k_m2", max(total_demand, 1.0) if inputs.allow_new_build else 0.0)
+    for w in (
+        "unmet_demand",
+        "inventory_above_band",
+        "inventory_below_band",
+        "inventory_holding",
+        "land",
+        "public_money",
+    ):
+        put(f"weight_{w}", getattr(inputs, f"weight_{w}"))
+    put("target_value", {t.key: t.value for t in inputs.targets})
+    put("target_penalty", {t.key: (t.penalty if t.mode == "soft" else 0.0) for t in inputs.targets})
+    modes = written.setdefault("_modes", {})
     for t in inputs.targets:
-        m.target_value[t.key] = t.value
-        m.target_penalty[t.key] = t.penalty if t.mode == "soft" else 0.0
-        m.slack[t.key].setub(0.0 if t.mode == "hard" else None)
-        changed.append(m.slack[t.key])
-    changed += _fix(m.land_ha, inputs.fixed_land_ha)
-    changed += _fix(m.supply_10k_m2, inputs.fixed_supply_10k_m2)
-    changed += _fix(m.purchased_10k_m2, inputs.fixed_purchased_10k_m2)
-    changed += _fix(m.subsidised_new_10k_m2, inputs.fixed_subsidised_new_10k_m2)
-    return changed
-
-
-def _set(param, values) -> None:
-    for k, v in values.items():
-        param[k] = v
+        if modes.get(t.key) != t.mode:
+            m.slack[t.key].setub(0.0 if t.mode == "hard" else None)
+            changes.variables.append(m.slack[t.key])
+            modes[t.key] = t.mode
+    for var, values in (
+        (m.land_ha, inputs.fixed_land_ha),
+        (m.supply_10k_m2, inputs.fixed_supply_10k_m2),
+        (m.purchased_10k_m2, inputs.fixed_purchased_10k_m2),
+        (m.subsidised_new_10k_m2, inputs.fixed_subsidised_new_10k_m2),
+    ):
+        key = f"_fixed_{var.name}"
+        if key in written and written[key] == values:
+            continue
+        changes.variables += _fix(var, values)
+        written[key] = values
+    return changes
 
 
 def _fix(var, values) -> list:

@@ -9,6 +9,7 @@ plain-language reading, money, the relaxation table of an infeasible run — and
 summary.json is written last: a run directory without it is incomplete. Readers (the market
 replay, analysis) use :func:`read_plan` and :func:`read_summary`.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,20 +23,53 @@ from model.inputs import ModelInputs, TargetRow
 from model.solve import Duals, Relaxation, Solution, target_group
 
 PLAN_COLUMNS = [
-    "region", "year", "land_ha", "supply_10k_m2", "sales_10k_m2", "unmet_demand_10k_m2",
-    "purchased_10k_m2", "subsidised_new_10k_m2", "inventory_end_10k_m2", "cycle_end_months",
+    "region",
+    "year",
+    "land_ha",
+    "supply_10k_m2",
+    "sales_10k_m2",
+    "unmet_demand_10k_m2",
+    "purchased_10k_m2",
+    "subsidised_new_10k_m2",
+    "inventory_end_10k_m2",
+    "cycle_end_months",
 ]
 PLAN_EXTRA_COLUMNS = [
-    "name_zh", "demand_10k_m2", "inventory_start_10k_m2", "cycle_start_months", "pipeline_land_ha",
-    "land_rule_state", "land_allowed_ha",
+    "name_zh",
+    "demand_10k_m2",
+    "inventory_start_10k_m2",
+    "cycle_start_months",
+    "pipeline_land_ha",
+    "land_rule_state",
+    "land_allowed_ha",
 ]
 TARGET_COLUMNS = [
-    "target_key", "target_id", "scope", "scope_zh", "period", "unit", "sense", "mode", "required",
-    "achieved", "shortfall", "met", "slack", "slack_unit", "penalty", "source", "note",
+    "target_key",
+    "target_id",
+    "scope",
+    "scope_zh",
+    "period",
+    "unit",
+    "sense",
+    "mode",
+    "required",
+    "achieved",
+    "shortfall",
+    "met",
+    "slack",
+    "slack_unit",
+    "penalty",
+    "source",
+    "note",
 ]
 MONEY_COLUMNS = [
-    "region", "year", "land_revenue_100m_yuan", "purchase_spending_100m_yuan",
-    "subsidised_build_spending_100m_yuan", "public_spending_100m_yuan", "development_finance_100m_yuan",
+    "region",
+    "year",
+    "land_revenue_100m_yuan",
+    "purchase_spending_100m_yuan",
+    "subsidised_build_spending_100m_yuan",
+    "public_spending_100m_yuan",
+    "development_finance_100m_yuan",
 ]
 ZERO = 1e-9
 CYCLE_TOL_MONTHS = 1e-4
@@ -68,7 +102,8 @@ def plan_table(inputs: ModelInputs, sol: Solution) -> pd.DataFrame:
         for y in inputs.years:
             k = (r, y)
             row = {
-                "region": r, "year": y,
+                "region": r,
+                "year": y,
                 "land_ha": _clean(v["land_ha"][k]),
                 "supply_10k_m2": _clean(v["supply_10k_m2"][k]),
                 "sales_10k_m2": _clean(v["sales_10k_m2"][k]),
@@ -90,7 +125,9 @@ def plan_table(inputs: ModelInputs, sol: Solution) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PLAN_COLUMNS + PLAN_EXTRA_COLUMNS)
 
 
-def land_rule_state(inputs: ModelInputs, region: str, year: int, cycle_start: float) -> tuple[str, float]:
+def land_rule_state(
+    inputs: ModelInputs, region: str, year: int, cycle_start: float
+) -> tuple[str, float]:
     """The land rule's verdict on a region-year from its start-of-year cycle: (state, allowed ha).
 
     §2.2.3: suspend (> 36 months, no land), revitalise (18–36, only the revitalised land), free.
@@ -99,8 +136,10 @@ def land_rule_state(inputs: ModelInputs, region: str, year: int, cycle_start: fl
         return "none", math.inf
     if cycle_start > inputs.suspend_above_months + CYCLE_TOL_MONTHS:
         return "suspend", 0.0
-    if (inputs.revitalise_above_months is not None
-            and cycle_start > inputs.revitalise_above_months + CYCLE_TOL_MONTHS):
+    if (
+        inputs.revitalise_above_months is not None
+        and cycle_start > inputs.revitalise_above_months + CYCLE_TOL_MONTHS
+    ):
         return "revitalise", inputs.revitalised_ha[(region, year)]
     if inputs.add_below_months is not None and cycle_start < inputs.add_below_months:
         return "add", math.inf
@@ -115,17 +154,40 @@ def vacancy_path(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for scope in inputs.vacancy_scopes:
         members = set(inputs.scope_members(scope))
-        part = plan[plan["region"].isin(members)].groupby("year")[["supply_10k_m2", "subsidised_new_10k_m2"]].sum()
+        part = (
+            plan[plan["region"].isin(members)]
+            .groupby("year")[["supply_10k_m2", "subsidised_new_10k_m2"]]
+            .sum()
+        )
         dwellings, vacant = inputs.dwellings0_10k[scope], inputs.vacant0_10k[scope]
         for y in inputs.years:
-            built = (part.loc[y, "supply_10k_m2"] + part.loc[y, "subsidised_new_10k_m2"]) / inputs.dwelling_size_m2[scope]
+            built = (
+                part.loc[y, "supply_10k_m2"] + part.loc[y, "subsidised_new_10k_m2"]
+            ) / inputs.dwelling_size_m2[scope]
             removed = inputs.removals_10k[(scope, y)]
             dwellings += built - removed
             vacant += built - inputs.household_formation_10k[(scope, y)] - removed
-            rows.append({"scope": scope, "year": y, "completions_10k": built, "dwellings_10k": dwellings,
-                         "vacant_10k": vacant, "vacancy_share": vacant / dwellings if dwellings > 0 else math.nan})
-    return pd.DataFrame(rows, columns=["scope", "year", "completions_10k", "dwellings_10k",
-                                       "vacant_10k", "vacancy_share"])
+            rows.append(
+                {
+                    "scope": scope,
+                    "year": y,
+                    "completions_10k": built,
+                    "dwellings_10k": dwellings,
+                    "vacant_10k": vacant,
+                    "vacancy_share": vacant / dwellings if dwellings > 0 else math.nan,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scope",
+            "year",
+            "completions_10k",
+            "dwellings_10k",
+            "vacant_10k",
+            "vacancy_share",
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,14 +202,20 @@ def money_table(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFrame:
         price = inputs.price_yuan_m2[r]
         purchase = row["purchased_10k_m2"] * price * inputs.purchase_price_factor * k
         build = row["subsidised_new_10k_m2"] * inputs.build_cost_yuan_m2 * k
-        rows.append({
-            "region": r, "year": y,
-            "land_revenue_100m_yuan": row["land_ha"] * inputs.land_price_10k_yuan_per_ha[r] * k,
-            "purchase_spending_100m_yuan": purchase,
-            "subsidised_build_spending_100m_yuan": build,
-            "public_spending_100m_yuan": purchase + build,
-            "development_finance_100m_yuan": row["supply_10k_m2"] * price * inputs.dev_finance_share * k,
-        })
+        rows.append(
+            {
+                "region": r,
+                "year": y,
+                "land_revenue_100m_yuan": row["land_ha"] * inputs.land_price_10k_yuan_per_ha[r] * k,
+                "purchase_spending_100m_yuan": purchase,
+                "subsidised_build_spending_100m_yuan": build,
+                "public_spending_100m_yuan": purchase + build,
+                "development_finance_100m_yuan": row["supply_10k_m2"]
+                * price
+                * inputs.dev_finance_share
+                * k,
+            }
+        )
     frame = pd.DataFrame(rows, columns=MONEY_COLUMNS)
     city = frame.groupby("year", as_index=False)[MONEY_COLUMNS[2:]].sum()
     city.insert(0, "region", "city")
@@ -157,8 +225,13 @@ def money_table(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Targets, checked ex post
 # ---------------------------------------------------------------------------------------------
-def achieved(inputs: ModelInputs, t: TargetRow, plan: pd.DataFrame, vacancy: pd.DataFrame,
-             money: pd.DataFrame) -> tuple[float, bool, float]:
+def achieved(
+    inputs: ModelInputs,
+    t: TargetRow,
+    plan: pd.DataFrame,
+    vacancy: pd.DataFrame,
+    money: pd.DataFrame,
+) -> tuple[float, bool, float]:
     """(achieved value in the target's unit, met?, shortfall ≥ 0 in that unit)."""
     members = set(inputs.scope_members(t.scope))
     in_scope = plan[plan["region"].isin(members)]
@@ -208,13 +281,27 @@ def targets_table(inputs: ModelInputs, sol: Solution, plan: pd.DataFrame) -> pd.
     for t in inputs.targets:
         value, met, short = achieved(inputs, t, plan, vacancy, money)
         model_slack = slack.get(t.key, math.nan) if t.mode in ("soft", "hard") else math.nan
-        rows.append({
-            "target_key": t.key, "target_id": t.target_id, "scope": t.scope,
-            "scope_zh": inputs.names_zh.get(t.scope, t.scope), "period": t.period, "unit": t.unit,
-            "sense": t.sense, "mode": t.mode, "required": t.value, "achieved": value,
-            "shortfall": short, "met": bool(met), "slack": _clean(model_slack) if model_slack == model_slack else math.nan,
-            "slack_unit": t.slack_unit, "penalty": t.penalty, "source": t.source, "note": "",
-        })
+        rows.append(
+            {
+                "target_key": t.key,
+                "target_id": t.target_id,
+                "scope": t.scope,
+                "scope_zh": inputs.names_zh.get(t.scope, t.scope),
+                "period": t.period,
+                "unit": t.unit,
+                "sense": t.sense,
+                "mode": t.mode,
+                "required": t.value,
+                "achieved": value,
+                "shortfall": short,
+                "met": bool(met),
+                "slack": _clean(model_slack) if model_slack == model_slack else math.nan,
+                "slack_unit": t.slack_unit,
+                "penalty": t.penalty,
+                "source": t.source,
+                "note": "",
+            }
+        )
     rows += land_rule_rows(inputs, plan)
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
@@ -232,19 +319,36 @@ def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
             continue
         breach = max(0.0, row.land_ha - row.land_allowed_ha)
         met = breach <= 1e-6 * max(1.0, row.land_allowed_ha)
+        cycle, s_bar = row.cycle_start_months, inputs.suspend_above_months
         if row.land_rule_state == "suspend":
-            why = f"start-of-year cycle {row.cycle_start_months:.1f} months > {inputs.suspend_above_months:g}: no new land"
+            why = f"start-of-year cycle {cycle:.1f} months > {s_bar:g}: no new land"
         else:
-            why = (f"start-of-year cycle {row.cycle_start_months:.1f} months in "
-                   f"({inputs.revitalise_above_months:g}, {inputs.suspend_above_months:g}]: land only up to the "
-                   f"revitalised {row.land_allowed_ha:.2f} ha")
-        rows.append({
-            "target_key": f"land_rule[{row.region},{row.year}]", "target_id": "land_rule",
-            "scope": row.region, "scope_zh": row.name_zh, "period": str(row.year), "unit": "ha",
-            "sense": "max", "mode": mode, "required": row.land_allowed_ha, "achieved": row.land_ha,
-            "shortfall": 0.0 if met else breach, "met": bool(met), "slack": math.nan,
-            "slack_unit": "", "penalty": math.nan, "source": source, "note": why,
-        })
+            why = (
+                f"start-of-year cycle {cycle:.1f} months in "
+                f"({inputs.revitalise_above_months:g}, {s_bar:g}]: "
+                f"land only up to the revitalised {row.land_allowed_ha:.2f} ha"
+            )
+        rows.append(
+            {
+                "target_key": f"land_rule[{row.region},{row.year}]",
+                "target_id": "land_rule",
+                "scope": row.region,
+                "scope_zh": row.name_zh,
+                "period": str(row.year),
+                "unit": "ha",
+                "sense": "max",
+                "mode": mode,
+                "required": row.land_allowed_ha,
+                "achieved": row.land_ha,
+                "shortfall": 0.0 if met else breach,
+                "met": bool(met),
+                "slack": math.nan,
+                "slack_unit": "",
+                "penalty": math.nan,
+                "source": source,
+                "note": why,
+            }
+        )
     return rows
 
 
@@ -252,13 +356,25 @@ def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
 # Duals
 # ---------------------------------------------------------------------------------------------
 DUAL_UNITS = {
-    "inventory_balance": "10k_m2", "demand_balance": "10k_m2", "land_to_supply": "10k_m2",
-    "pipeline_total": "ha", "purchase_stock": "10k_m2", "cycle_max": "10k_m2",
-    "inventory_above_band": "10k_m2", "inventory_below_band": "10k_m2",
-    "land_rule_first_year": "ha", "land_rule_suspend": "ha", "land_rule_revitalise": "ha",
-    "cycle_above_suspend": "10k_m2", "cycle_above_revitalise": "10k_m2",
-    "supply_total_max": "10k_m2", "land_total_max": "ha", "vacancy_max": "10k_dwellings",
-    "subsidised_share_min": "10k_m2", "subsidised_volume_min": "10k_m2", "money_limit": "100m_yuan",
+    "inventory_balance": "10k_m2",
+    "demand_balance": "10k_m2",
+    "land_to_supply": "10k_m2",
+    "pipeline_total": "ha",
+    "purchase_stock": "10k_m2",
+    "cycle_max": "10k_m2",
+    "inventory_above_band": "10k_m2",
+    "inventory_below_band": "10k_m2",
+    "land_rule_first_year": "ha",
+    "land_rule_suspend": "ha",
+    "land_rule_revitalise": "ha",
+    "cycle_above_suspend": "10k_m2",
+    "cycle_above_revitalise": "10k_m2",
+    "supply_total_max": "10k_m2",
+    "land_total_max": "ha",
+    "vacancy_max": "10k_dwellings",
+    "subsidised_share_min": "10k_m2",
+    "subsidised_volume_min": "10k_m2",
+    "money_limit": "100m_yuan",
 }
 
 
@@ -266,73 +382,141 @@ def _effect(dual: float) -> str:
     return f"{'lower' if dual < 0 else 'raise'} the objective by {abs(dual):.4g} points"
 
 
-def dual_reading(inputs: ModelInputs, family: str, index: tuple, dual: float, plan: pd.DataFrame) -> tuple[str, str, Any]:
+TARGET_FAMILIES = (
+    "cycle_max",
+    "vacancy_max",
+    "supply_total_max",
+    "land_total_max",
+    "subsidised_share_min",
+    "subsidised_volume_min",
+    "money_limit",
+)
+
+
+def dual_reading(
+    inputs: ModelInputs, family: str, index: tuple, dual: float, plan: pd.DataFrame
+) -> tuple[str, str, str]:
     """(region, year, plain-language reading) of one binding constraint's shadow price."""
-    name = inputs.names_zh
-    eff = _effect(dual)
-    region, year = "", ""
-    if family in ("cycle_max", "vacancy_max", "supply_total_max", "land_total_max",
-                  "subsidised_share_min", "subsidised_volume_min", "money_limit"):
+    if family in TARGET_FAMILIES:
         t = next(t for t in inputs.targets if t.key == index[0])
-        region, year = t.scope, t.period
-        where = f"{name.get(t.scope, t.scope)} {t.period}"
-        if family == "cycle_max":
-            sales = plan[(plan["region"].isin(inputs.scope_members(t.scope))) & (plan["year"] == t.year)]["sales_10k_m2"].sum()
-            per_month = dual * sales / 12.0
-            return region, year, (f"allowing one more 万m² of unsold stock under the {t.value:g}-month cycle "
-                                  f"target ({where}) would {eff}; ≈ {abs(per_month):.4g} points per month of cycle")
-        if family == "vacancy_max":
-            return region, year, (f"one more 万 dwellings of vacancy allowed ({where}, target {t.value:.0%}) would {eff}")
-        if family == "supply_total_max":
-            return region, year, f"one more 万m² in the {t.period} supply total ({t.value:g}) would {eff}"
-        if family == "land_total_max":
-            return region, year, f"one more hectare in the {t.period} land total ({t.value:g} ha) would {eff}"
-        if family.startswith("subsidised"):
-            return region, year, f"one more 万m² of subsidised housing required in {t.period} would {eff}"
-        return region, year, f"one more 亿元 on the {t.target_id} limit in {t.period} would {eff}"
+        return t.scope, t.period, _target_reading(inputs, family, t, dual, plan)
     if family in ("pipeline_total", "land_rule_first_year"):
         region = index[0]
-        year = "" if family == "pipeline_total" else str(inputs.first_year)
+        where = inputs.names_zh.get(region, region)
         if family == "pipeline_total":
-            return region, year, f"one more hectare of land already sold in {name.get(region, region)} would {eff}"
-        return region, year, (f"one more hectare allowed in {name.get(region, region)} in {inputs.first_year} "
-                              f"(the land rule on the {inputs.base_year} cycle) would {eff}")
+            return (
+                region,
+                "",
+                f"one more hectare of land already sold in {where} would {_effect(dual)}",
+            )
+        year = str(inputs.first_year)
+        return (
+            region,
+            year,
+            (
+                f"one more hectare allowed in {where} in {year} (the land rule on the "
+                f"{inputs.base_year} cycle) would {_effect(dual)}"
+            ),
+        )
     region, year = index[0], str(index[1])
-    where = f"{name.get(region, region)} in {year}"
+    return region, year, _region_year_reading(inputs, family, region, int(year), dual)
+
+
+def _target_reading(
+    inputs: ModelInputs, family: str, t: TargetRow, dual: float, plan: pd.DataFrame
+) -> str:
+    eff = _effect(dual)
+    where = f"{inputs.names_zh.get(t.scope, t.scope)} {t.period}"
+    if family == "cycle_max":
+        rows = plan[plan["region"].isin(inputs.scope_members(t.scope)) & (plan["year"] == t.year)]
+        per_month = dual * rows["sales_10k_m2"].sum() / 12.0
+        return (
+            f"allowing one more 万m² of unsold stock under the {t.value:g}-month cycle target "
+            f"({where}) would {eff}; ≈ {abs(per_month):.4g} points per month of cycle"
+        )
+    if family == "vacancy_max":
+        return (
+            f"one more 万 dwellings of vacancy allowed ({where}, target {t.value:.0%}) would {eff}"
+        )
+    if family == "supply_total_max":
+        return f"one more 万m² in the {t.period} supply total ({t.value:g}) would {eff}"
+    if family == "land_total_max":
+        return f"one more hectare in the {t.period} land total ({t.value:g} ha) would {eff}"
+    if family.startswith("subsidised"):
+        return f"one more 万m² of subsidised housing required in {t.period} would {eff}"
+    return f"one more 亿元 on the {t.target_id} limit in {t.period} would {eff}"
+
+
+def _region_year_reading(
+    inputs: ModelInputs, family: str, region: str, year: int, dual: float
+) -> str:
+    eff = _effect(dual)
+    name = inputs.names_zh.get(region, region)
+    where = f"{name} in {year}"
+    stock_before = f"one more 万m² of stock allowed at the end of {year - 1} in {name}"
     texts = {
         "inventory_balance": f"one more 万m² of unsold stock appearing in {where} would {eff}",
         "demand_balance": f"one more 万m² of demand in {where} would {eff}",
-        "land_to_supply": f"one more 万m² of floor area buildable without new land in {where} would {eff}",
+        "land_to_supply": f"one more 万m² buildable without new land in {where} would {eff}",
         "purchase_stock": f"one more 万m² of stock open to public purchase in {where} would {eff}",
-        "inventory_above_band": f"one more 万m² of stock tolerated above the band in {where} would {eff}",
-        "inventory_below_band": f"one more 万m² of stock shortfall tolerated below the band in {where} would {eff}",
-        "land_rule_suspend": f"one more hectare in {where} (land rule, suspend branch) would {eff}",
-        "land_rule_revitalise": f"one more hectare in {where} (land rule, revitalised-land cap) would {eff}",
-        "cycle_above_suspend": (f"one more 万m² of stock allowed at the end of {int(year) - 1} in "
-                                f"{name.get(region, region)} before the suspend threshold shuts land in {year} would {eff}"),
-        "cycle_above_revitalise": (f"one more 万m² of stock allowed at the end of {int(year) - 1} in "
-                                   f"{name.get(region, region)} before the revitalise threshold caps land in {year} would {eff}"),
+        "inventory_above_band": f"one more 万m² of stock tolerated above the band in {where} "
+        f"would {eff}",
+        "inventory_below_band": f"one more 万m² of stock shortfall tolerated below the band in "
+        f"{where} would {eff}",
+        "land_rule_suspend": f"one more hectare in {where} (land rule, suspend) would {eff}",
+        "land_rule_revitalise": f"one more hectare in {where} (land rule, revitalised-land cap) "
+        f"would {eff}",
+        "cycle_above_suspend": f"{stock_before} before the suspend threshold shuts its land in "
+        f"{year} would {eff}",
+        "cycle_above_revitalise": f"{stock_before} before the revitalise threshold caps its land "
+        f"in {year} would {eff}",
     }
-    return region, year, texts.get(family, f"one more unit on {family}[{', '.join(map(str, index))}] would {eff}")
+    return texts.get(family, f"one more unit on {family}[{region},{year}] would {eff}")
+
+
+DUAL_COLUMNS = [
+    "constraint",
+    "family",
+    "region",
+    "year",
+    "dual_points_per_unit",
+    "rhs_unit",
+    "rhs",
+    "rhs_lower",
+    "rhs_upper",
+    "objective_at_rhs_lower",
+    "objective_at_rhs_upper",
+    "reading",
+]
 
 
 def duals_table(inputs: ModelInputs, duals: Duals, plan: pd.DataFrame) -> pd.DataFrame:
-    """Shadow prices of the binding constraints, with units, a reading and rhs ranging."""
-    cols = ["constraint", "family", "region", "year", "dual_points_per_unit", "rhs_unit", "rhs",
-            "rhs_lower", "rhs_upper", "objective_at_rhs_lower", "objective_at_rhs_upper", "reading"]
+    """Shadow prices of the binding constraints, with units, a reading and rhs ranging; the
+    largest first."""
     rows = []
     for d in duals.rows:
         region, year, reading = dual_reading(inputs, d.family, d.index, d.dual, plan)
-        rows.append({
-            "constraint": f"{d.family}[{','.join(map(str, d.index))}]", "family": d.family,
-            "region": region, "year": year, "dual_points_per_unit": d.dual,
-            "rhs_unit": DUAL_UNITS.get(d.family, ""), "rhs": d.rhs, "rhs_lower": d.rhs_lower,
-            "rhs_upper": d.rhs_upper, "objective_at_rhs_lower": d.objective_at_lower,
-            "objective_at_rhs_upper": d.objective_at_upper,
-            "reading": reading + f"; the answer keeps its structure for rhs in [{_fmt(d.rhs_lower)}, {_fmt(d.rhs_upper)}] {DUAL_UNITS.get(d.family, '')}",
-        })
-    frame = pd.DataFrame(rows, columns=cols)
-    return frame.sort_values("dual_points_per_unit", key=lambda s: -s.abs(), kind="stable").reset_index(drop=True)
+        unit = DUAL_UNITS.get(d.family, "")
+        span = f"[{_fmt(d.rhs_lower)}, {_fmt(d.rhs_upper)}] {unit}"
+        rows.append(
+            {
+                "constraint": f"{d.family}[{','.join(map(str, d.index))}]",
+                "family": d.family,
+                "region": region,
+                "year": year,
+                "dual_points_per_unit": d.dual,
+                "rhs_unit": unit,
+                "rhs": d.rhs,
+                "rhs_lower": d.rhs_lower,
+                "rhs_upper": d.rhs_upper,
+                "objective_at_rhs_lower": d.objective_at_lower,
+                "objective_at_rhs_upper": d.objective_at_upper,
+                "reading": f"{reading}; the answer keeps its structure for rhs in {span}",
+            }
+        )
+    frame = pd.DataFrame(rows, columns=DUAL_COLUMNS)
+    order = frame["dual_points_per_unit"].abs().sort_values(ascending=False, kind="stable").index
+    return frame.loc[order].reset_index(drop=True)
 
 
 def _fmt(x: float) -> str:
@@ -346,9 +530,22 @@ def _fmt(x: float) -> str:
 # ---------------------------------------------------------------------------------------------
 # Relaxation of an infeasible hard-target set
 # ---------------------------------------------------------------------------------------------
-RELAXATION_COLUMNS = ["target_key", "target_id", "scope", "period", "unit", "sense", "required",
-                      "in_conflict", "relaxed_to_joint", "relaxation_joint", "group",
-                      "relaxed_to_alone", "relaxation_alone", "note"]
+RELAXATION_COLUMNS = [
+    "target_key",
+    "target_id",
+    "scope",
+    "period",
+    "unit",
+    "sense",
+    "required",
+    "in_conflict",
+    "relaxed_to_joint",
+    "relaxation_joint",
+    "group",
+    "relaxed_to_alone",
+    "relaxation_alone",
+    "note",
+]
 
 
 def relaxation_table(inputs: ModelInputs, relax: Relaxation | None) -> pd.DataFrame:
@@ -364,7 +561,9 @@ def relaxation_table(inputs: ModelInputs, relax: Relaxation | None) -> pd.DataFr
         if sol is None:
             return math.nan, math.nan
         plan = plan_table(inputs, sol)
-        value, _met, short = achieved(inputs, by_key[key], plan, vacancy_path(inputs, plan), money_table(inputs, plan))
+        value, _met, short = achieved(
+            inputs, by_key[key], plan, vacancy_path(inputs, plan), money_table(inputs, plan)
+        )
         return value, short
 
     for key in relax.hard_keys:
@@ -375,17 +574,31 @@ def relaxation_table(inputs: ModelInputs, relax: Relaxation | None) -> pd.DataFr
         note = ""
         alone_value = alone_short = math.nan
         if relax.joint is None:
-            note = "infeasible even with every hard target relaxed: the conflict is in the fixed plan or the land rule"
+            note = "infeasible even with every hard target relaxed"
         else:
             sol = relax.alone.get(group)
             if sol is None:
                 note = f"relaxing {group} alone cannot restore feasibility"
             else:
                 alone_value, alone_short = evaluate(sol, key)
-        rows.append({"target_key": key, "target_id": t.target_id, "scope": t.scope, "period": t.period,
-                     "unit": t.unit, "sense": t.sense, "required": t.value, "in_conflict": in_conflict,
-                     "relaxed_to_joint": joint_value, "relaxation_joint": joint_short, "group": group,
-                     "relaxed_to_alone": alone_value, "relaxation_alone": alone_short, "note": note})
+        rows.append(
+            {
+                "target_key": key,
+                "target_id": t.target_id,
+                "scope": t.scope,
+                "period": t.period,
+                "unit": t.unit,
+                "sense": t.sense,
+                "required": t.value,
+                "in_conflict": in_conflict,
+                "relaxed_to_joint": joint_value,
+                "relaxation_joint": joint_short,
+                "group": group,
+                "relaxed_to_alone": alone_value,
+                "relaxation_alone": alone_short,
+                "note": note,
+            }
+        )
     return pd.DataFrame(rows, columns=RELAXATION_COLUMNS)
 
 
@@ -410,7 +623,9 @@ def headline(inputs: ModelInputs, plan: pd.DataFrame, targets: pd.DataFrame) -> 
         "cycle_months_city": cycle(inputs.regions),
         "cycle_months_main_city": cycle(inputs.main_city_members),
         "vacancy_share_city": float(vac_final["city"]) if "city" in vac_final else None,
-        "vacancy_share_main_city": float(vac_final["main_city"]) if "main_city" in vac_final else None,
+        "vacancy_share_main_city": float(vac_final["main_city"])
+        if "main_city" in vac_final
+        else None,
         "land_total_ha": float(plan["land_ha"].sum()),
         "supply_total_10k_m2": float(plan["supply_10k_m2"].sum()),
         "sales_total_10k_m2": float(plan["sales_10k_m2"].sum()),
@@ -431,61 +646,103 @@ def objective_terms(inputs: ModelInputs, plan: pd.DataFrame, sol: Solution) -> d
     money = money_table(inputs, plan)
     public = money[money["region"] == "city"]["public_spending_100m_yuan"].sum()
     slack_pen = sum(t.penalty * v["slack"][t.key] for t in inputs.targets if t.mode == "soft")
-    return {
+    terms = {
         "unmet_demand": inputs.weight_unmet_demand * plan["unmet_demand_10k_m2"].sum(),
-        "inventory_above_band": inputs.weight_inventory_above_band * sum(v["inventory_above_band_10k_m2"].values()),
-        "inventory_below_band": inputs.weight_inventory_below_band * sum(v["inventory_below_band_10k_m2"].values()),
+        "inventory_above_band": inputs.weight_inventory_above_band
+        * sum(v["inventory_above_band_10k_m2"].values()),
+        "inventory_below_band": inputs.weight_inventory_below_band
+        * sum(v["inventory_below_band_10k_m2"].values()),
         "inventory_holding": inputs.weight_inventory_holding * plan["inventory_end_10k_m2"].sum(),
         "land": inputs.weight_land * plan["land_ha"].sum(),
         "public_money": inputs.weight_public_money * public,
         "target_slacks": slack_pen,
     }
+    return {k: float(v) for k, v in terms.items()}
 
 
-def human_summary(summary: Mapping[str, Any], targets: pd.DataFrame | None,
-                  relaxation: pd.DataFrame | None) -> list[str]:
-    """A few lines for the terminal: headline indicators and the targets missed (or the conflict)."""
-    lines = [f"run {summary.get('scenario')}: {summary['status']} ({summary.get('problem_type')}, "
-             f"objective {_num(summary.get('objective'))}, HiGHS {_num(summary.get('solve_time_s'), '.3f')} s)"]
+def human_summary(
+    summary: Mapping[str, Any], targets: pd.DataFrame | None, relaxation: pd.DataFrame | None
+) -> list[str]:
+    """A few lines for the terminal: headline indicators and the targets missed (or the
+    conflict)."""
+    status = summary["status"]
+    if status == "optimal" and summary.get("evaluate_only"):
+        status = "evaluated (every target and rule reported, none enforced)"
+    lines = [
+        f"run {summary.get('scenario')}: {status} ({summary.get('problem_type')}, "
+        f"objective {_num(summary.get('objective'))}, "
+        f"HiGHS {_num(summary.get('solve_time_s'), '.3f')} s)"
+    ]
     h = summary.get("headline") or {}
     if h:
         y = h["final_year"]
         lines += [
             f"  {y} destocking cycle: city {_num(h['cycle_months_city'], '.1f')} months, "
             f"main city {_num(h['cycle_months_main_city'], '.1f')} months",
-            f"  {y} vacancy: city {_pct(h['vacancy_share_city'])}, main city {_pct(h['vacancy_share_main_city'])}",
-            f"  land {_num(h['land_total_ha'], '.2f')} ha, supply {_num(h['supply_total_10k_m2'], '.2f')} 万m², "
-            f"unmet demand {_num(h['unmet_demand_10k_m2'], '.2f')} 万m², public purchases "
-            f"{_num(h['purchased_10k_m2'], '.2f')} 万m², public spending {_num(h['public_spending_100m_yuan'], '.2f')} 亿元",
+            f"  {y} vacancy: city {_pct(h['vacancy_share_city'])}, "
+            f"main city {_pct(h['vacancy_share_main_city'])}",
+            f"  land {_num(h['land_total_ha'], '.2f')} ha, "
+            f"supply {_num(h['supply_total_10k_m2'], '.2f')} 万m², "
+            f"unmet demand {_num(h['unmet_demand_10k_m2'], '.2f')} 万m²",
+            f"  public purchases {_num(h['purchased_10k_m2'], '.2f')} 万m², "
+            f"public spending {_num(h['public_spending_100m_yuan'], '.2f')} 亿元, "
+            f"land revenue {_num(h['land_revenue_100m_yuan'], '.2f')} 亿元",
         ]
     if targets is not None and len(targets):
-        missed = targets[~targets["met"]]
-        if missed.empty:
-            lines.append("  every target met")
-        else:
-            lines.append(f"  targets missed ({len(missed)}):")
-            for row in missed.head(15).itertuples(index=False):
-                lines.append(f"    {row.target_key} ({row.mode}): required {row.sense} {_num(row.required)} "
-                             f"{row.unit}, achieved {_num(row.achieved)} — short by {_num(row.shortfall)} {row.unit}")
-            if len(missed) > 15:
-                lines.append(f"    … {len(missed) - 15} more in targets.csv")
-    if relaxation is not None and len(relaxation):
-        lines.append("  hard targets conflict; smallest relaxation that restores feasibility "
-                     "(jointly: all hard targets relaxed at once; alone: only this target, all years):")
+        lines += _missed_lines(targets)
+    if summary.get("conflict_note"):
+        lines.append(f"  {summary['conflict_note']}")
+    elif relaxation is not None and len(relaxation):
+        lines.append(
+            "  hard targets conflict; smallest relaxation that restores feasibility "
+            "(jointly: all hard targets relaxed at once; alone: only this target, all years):"
+        )
         conflict = relaxation[relaxation["in_conflict"]]
         for group, rows in conflict.groupby("group", sort=False):
             first = rows.iloc[0]
             req = sorted(set(rows["required"].round(6)))
             req_s = _num(req[0]) if len(req) == 1 else f"{_num(req[0])}–{_num(req[-1])}"
             alone = rows["relaxation_alone"]
-            alone_s = (f"alone by up to {_num(alone.max())} {first.unit}" if alone.notna().all()
-                       else "alone: cannot restore feasibility")
-            lines.append(f"    {group} ({', '.join(rows['period'])}): required {first.sense} {req_s} "
-                         f"{first.unit} → jointly by up to {_num(rows['relaxation_joint'].max())} "
-                         f"{first.unit}; {alone_s}")
+            alone_s = (
+                f"alone by up to {_num(alone.max())} {first.unit}"
+                if alone.notna().all()
+                else "alone: cannot restore feasibility"
+            )
+            lines.append(
+                f"    {group} ({', '.join(rows['period'])}): required {first.sense} {req_s} "
+                f"{first.unit} → jointly by up to {_num(rows['relaxation_joint'].max())} "
+                f"{first.unit}; {alone_s}"
+            )
         if conflict.empty:
-            notes = [n for n in relaxation["note"] if n]
-            lines.append(f"    {notes[0] if notes else 'no single target found in conflict'}")
+            lines.append("    no hard target found in conflict")
+    return lines
+
+
+def _missed_lines(targets: pd.DataFrame, limit: int = 15) -> list[str]:
+    """The targets missed, then one line on the land rule (restricted region-years, breaches)."""
+    rule = targets[targets["target_id"] == "land_rule"]
+    missed = targets[~targets["met"] & (targets["target_id"] != "land_rule")]
+    lines = ["  every target met" if missed.empty else f"  targets missed ({len(missed)}):"]
+    for row in missed.head(limit).itertuples(index=False):
+        lines.append(
+            f"    {row.target_key} ({row.mode}): required {row.sense} "
+            f"{_num(row.required)} {row.unit}, achieved {_num(row.achieved)} — "
+            f"short by {_num(row.shortfall)} {row.unit}"
+        )
+    if len(missed) > limit:
+        lines.append(f"    … {len(missed) - limit} more in targets.csv")
+    if len(rule):
+        broken = rule[~rule["met"]]
+        source = rule["source"].iloc[0]
+        lines.append(
+            f"  land rule ({source}): restricts {len(rule)} region-years; "
+            + (
+                f"broken in {len(broken)}, by {broken['shortfall'].sum():.2f} ha in all "
+                f"(land_rule rows of targets.csv)"
+                if len(broken)
+                else "respected in all"
+            )
+        )
     return lines
 
 
@@ -504,7 +761,9 @@ def _pct(x) -> str:
 # ---------------------------------------------------------------------------------------------
 # Files
 # ---------------------------------------------------------------------------------------------
-def write_run(run_dir: str | Path, tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]) -> None:
+def write_run(
+    run_dir: str | Path, tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]
+) -> None:
     """Write each table as <name>.csv, then summary.json (last: its presence marks a whole run)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -512,7 +771,7 @@ def write_run(run_dir: str | Path, tables: Mapping[str, pd.DataFrame], summary: 
     if stale.exists():
         stale.unlink()
     for name, frame in tables.items():
-        frame.to_csv(run_dir / f"{name}.csv", index=False, encoding="utf-8")
+        frame.to_csv(run_dir / f"{name}.csv", index=False, encoding="utf-8", float_format="%.10g")
     tmp = run_dir / "summary.json.tmp"
     tmp.write_text(json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8")
     tmp.replace(run_dir / "summary.json")
@@ -543,5 +802,7 @@ def read_plan(run_dir: str | Path) -> pd.DataFrame:
     """plan.csv of a finished, optimal run; a run without a plan raises ValueError."""
     summary = read_summary(run_dir)
     if summary.get("status") != "optimal":
-        raise ValueError(f"{run_dir}: status {summary.get('status')!r}; only an optimal run has a plan")
+        raise ValueError(
+            f"{run_dir}: status {summary.get('status')!r}; only an optimal run has a plan"
+        )
     return pd.read_csv(Path(run_dir) / "plan.csv")

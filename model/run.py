@@ -2,13 +2,16 @@
 
 This module only wires the stages: config → dataset → inputs → model + HiGHS → tables → run
 directory. :func:`run_model` is the same pipeline as a plain function (config in, named outcomes
-out, nothing written) for sweeps, sensitivity analysis and the mid-term review.
+out, nothing written) for sweeps, sensitivity analysis and the mid-term review; :class:`Sweep`
+re-solves one built model for many dotted overrides without rebuilding it. Scenarios combine as
+a list: ``'+scenario=[district,tight_land]'`` (later files win).
 
 Exit codes: 0 a plan (every soft target reported met or missed); 1 bad input (config, dataset,
 demand CSV), one line per problem; 2 the hard targets cannot all hold — the conflict and the
 smallest relaxation of each target are printed and written to relaxation.csv; 3 the solver
 stopped without an optimal answer (time limit, numerical trouble).
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,14 +21,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
 from model import results
-from model.config import ConfigError, RunConfig, as_dict, to_settings
+from model.config import ConfigError, RunConfig, as_dict, to_settings, with_overrides
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
-from model.inputs import InputError, build_inputs
+from model.inputs import InputError, ModelInputs, build_inputs
+from model.optimise import StructureChanged
 from model.solve import PlanModel, solver_versions
 
 log = logging.getLogger(__name__)
@@ -37,13 +41,13 @@ EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 1, 2, 3
 class Outcome:
     """Named outcomes of one run. ``tables`` are the files a run directory holds (without .csv)."""
 
-    status: str                      # optimal | infeasible | input_error | solver_error
+    status: str  # optimal | infeasible | input_error | solver_error
     exit_code: int
     problem_type: str | None = None
     headline: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
-    messages: tuple[str, ...] = ()   # input errors, one line each; or the human summary
+    messages: tuple[str, ...] = ()  # input errors, one line each; or the human summary
 
 
 def resolve_dataset(path: str | None) -> Path:
@@ -52,7 +56,9 @@ def resolve_dataset(path: str | None) -> Path:
     return DEFAULT_DATASET if path in (None, "") else Path(path).expanduser().resolve()
 
 
-def run_model(cfg: Any, dataset: Dataset | None = None, run_dir: str | Path | None = None) -> Outcome:
+def run_model(
+    cfg: Any, dataset: Dataset | None = None, run_dir: str | Path | None = None
+) -> Outcome:
     """Config (a composed DictConfig or a RunConfig) in, named outcomes out; writes no tables.
 
     ``run_dir``, if given, receives HiGHS's log (and model.mps with solver.write_mps)."""
@@ -62,17 +68,63 @@ def run_model(cfg: Any, dataset: Dataset | None = None, run_dir: str | Path | No
         ds = dataset if dataset is not None else load_dataset(resolve_dataset(settings.dataset))
         inputs = build_inputs(settings, ds)
     except ConfigError as exc:
-        return _input_error([str(exc)], cfg)
+        return _input_error([str(exc)])
     except (DatasetError, InputError) as exc:
-        return _input_error(exc.problems, cfg)
+        return _input_error(exc.problems)
 
     pm = PlanModel(inputs, settings.solver)
     if run_dir is not None:
         pm.log_to(Path(run_dir) / "highs.log")
         if settings.solver.write_mps:
             pm.write_mps(Path(run_dir) / "model.mps")
-    log.info("built %s with %d columns, %d rows, %d binaries in %.3f s", pm.problem_type,
-             pm.size["columns"], pm.size["rows"], pm.size["binaries"], pm.build_time_s)
+    log.info(
+        "built %s with %d columns, %d rows, %d binaries in %.3f s",
+        pm.problem_type,
+        pm.size["columns"],
+        pm.size["rows"],
+        pm.size["binaries"],
+        pm.build_time_s,
+    )
+    return solve_and_report(settings, ds, inputs, pm, t_start)
+
+
+class Sweep:
+    """One built model re-solved for many overrides (sweeps, sensitivity, the mid-term review).
+
+    ``Sweep(cfg).run({"demand.multiplier": 0.9, "targets.cycle_months_2030": 21})`` applies the
+    dotted overrides to the base config and re-solves the model already built, without
+    rebuilding it (only if an override changes the model's shape — level, lag, land rule, which
+    targets exist — is a new model built). Returns the same :class:`Outcome` as :func:`run_model`.
+    Set ``solver.duals=false`` in the base config to skip the duals' extra LP per point."""
+
+    def __init__(self, cfg: Any, dataset: Dataset | None = None):
+        self.settings = to_settings(cfg)
+        self.dataset = dataset or load_dataset(resolve_dataset(self.settings.dataset))
+        self.model = PlanModel(build_inputs(self.settings, self.dataset), self.settings.solver)
+        self.rebuilds = 0
+
+    def run(self, overrides: Mapping[str, Any] | None = None) -> Outcome:
+        t_start = perf_counter()
+        try:
+            settings = with_overrides(self.settings, overrides or {})
+            inputs = build_inputs(settings, self.dataset)
+        except ConfigError as exc:
+            return _input_error([str(exc)])
+        except InputError as exc:
+            return _input_error(exc.problems)
+        try:
+            self.model.update(inputs)
+            self.model.configure(settings.solver)
+        except StructureChanged:
+            self.model = PlanModel(inputs, settings.solver)
+            self.rebuilds += 1
+        return solve_and_report(settings, self.dataset, inputs, self.model, t_start)
+
+
+def solve_and_report(
+    settings: RunConfig, ds: Dataset, inputs: ModelInputs, pm: PlanModel, t_start: float
+) -> Outcome:
+    """Solve the model as it stands and turn the answer into an Outcome (tables, summary)."""
     sol = pm.solve()
     base = _summary_base(settings, ds, inputs, pm, sol)
 
@@ -83,35 +135,81 @@ def run_model(cfg: Any, dataset: Dataset | None = None, run_dir: str | Path | No
         if settings.solver.duals:
             duals = pm.duals()
             tables["duals"] = results.duals_table(inputs, duals, plan)
-            base["duals"] = {"status": duals.status, "from": "LP with binaries fixed" if duals.fixed_binaries
-                             else "the LP", "lp_objective": duals.lp_objective,
-                             "binding_constraints": len(duals.rows)}
+            base["duals"] = {
+                "status": duals.status,
+                "from": "LP with binaries fixed" if duals.fixed_binaries else "the LP",
+                "lp_objective": duals.lp_objective,
+                "binding_constraints": len(duals.rows),
+            }
         head = results.headline(inputs, plan, targets)
-        base.update(status="optimal", headline=head,
-                    objective_terms=results.objective_terms(inputs, plan, sol),
-                    targets_missed=targets.loc[~targets["met"], "target_key"].tolist(),
-                    total_time_s=perf_counter() - t_start)
-        return Outcome("optimal", EXIT_OK, pm.problem_type, head, tables, base,
-                       tuple(results.human_summary(base, targets, None)))
+        base.update(
+            status="optimal",
+            headline=head,
+            objective_terms=results.objective_terms(inputs, plan, sol),
+            targets_missed=targets.loc[~targets["met"], "target_key"].tolist(),
+            total_time_s=perf_counter() - t_start,
+        )
+        return Outcome(
+            "optimal",
+            EXIT_OK,
+            pm.problem_type,
+            head,
+            tables,
+            base,
+            tuple(results.human_summary(base, targets, None)),
+        )
 
     if sol.status == "infeasible":
         relax = pm.relaxation() if settings.solver.relaxation else None
         table = results.relaxation_table(inputs, relax)
-        base.update(status="infeasible", total_time_s=perf_counter() - t_start,
-                    conflict=table.loc[table["in_conflict"], "target_key"].tolist(),
-                    hard_targets=table["target_key"].tolist())
-        return Outcome("infeasible", EXIT_INFEASIBLE, pm.problem_type, {}, {"relaxation": table}, base,
-                       tuple(results.human_summary(base, None, table)))
+        base.update(
+            status="infeasible",
+            total_time_s=perf_counter() - t_start,
+            conflict=table.loc[table["in_conflict"], "target_key"].tolist(),
+            hard_targets=table["target_key"].tolist(),
+            conflict_note=_conflict_note(inputs, relax),
+        )
+        return Outcome(
+            "infeasible",
+            EXIT_INFEASIBLE,
+            pm.problem_type,
+            {},
+            {"relaxation": table},
+            base,
+            tuple(results.human_summary(base, None, table)),
+        )
 
     base.update(status="solver_error", total_time_s=perf_counter() - t_start)
-    msg = (f"HiGHS stopped without an optimal answer ({sol.model_status}); no plan is reported. "
-           f"Try solver.time_limit_s or solver.mip_rel_gap.")
+    msg = (
+        f"HiGHS stopped without an optimal answer ({sol.model_status}); no plan is reported. "
+        f"Try solver.time_limit_s or solver.mip_rel_gap."
+    )
     return Outcome("solver_error", EXIT_SOLVER, pm.problem_type, {}, {}, base, (msg,))
 
 
-def _input_error(problems: list[str], cfg: Any) -> Outcome:
-    summary = {"status": "input_error", "errors": list(problems),
-               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+def _conflict_note(inputs, relax) -> str:
+    """Why relaxing targets cannot help, when it cannot."""
+    if relax is None:
+        return "relaxation not computed (solver.relaxation=false)"
+    if relax.joint is not None:
+        return ""
+    if inputs.fixed_land_ha is not None and inputs.land_rule != "none":
+        return (
+            "infeasible even with every hard target relaxed: the land rule forbids land the fixed "
+            "plan uses; evaluate the plan with evaluate_only=true (as +scenario=plan_as_written "
+            "does) or set land.rule=none"
+        )
+    return (
+        "infeasible even with every hard target relaxed: the fixed decisions cannot hold together"
+    )
+
+
+def _input_error(problems: list[str]) -> Outcome:
+    summary = {
+        "status": "input_error",
+        "errors": list(problems),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     return Outcome("input_error", EXIT_INPUT, summary=summary, messages=tuple(problems))
 
 
@@ -134,8 +232,10 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
         "land_rule": inputs.land_rule,
         "git_commit": _git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "derived_inputs": [{"name": d.name, "value": d.value, "unit": d.unit, "how": d.how}
-                           for d in inputs.derivations],
+        "derived_inputs": [
+            {"name": d.name, "value": d.value, "unit": d.unit, "how": d.how}
+            for d in inputs.derivations
+        ],
         "config": as_dict(settings),
     }
 
@@ -143,8 +243,13 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
 def _git_commit() -> str | None:
     """The repository's HEAD commit (read-only), or None outside a git checkout."""
     try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -173,7 +278,12 @@ def _hydra_main() -> None:
             sim_enabled = bool(outcome.summary.get("config", {}).get("sim", {}).get("enabled"))
             if sim_enabled and outcome.status == "optimal":
                 log.info("market replay: not wired yet (sim.enabled=true); skipped")
-        results.write_run(run_dir, outcome.tables, {**outcome.summary, "run_dir": str(run_dir)})
+        overrides = list(HydraConfig.get().overrides.task)
+        results.write_run(
+            run_dir,
+            outcome.tables,
+            {**outcome.summary, "run_dir": str(run_dir), "overrides": overrides},
+        )
         report(outcome)
         log.info("run directory: %s", run_dir)
         if outcome.exit_code:

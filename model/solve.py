@@ -10,6 +10,7 @@ anything. Sweeps and sensitivity analysis should hold one PlanModel and call upd
 A result is a plan only when HiGHS says optimal (:attr:`Solution.ok`); anything else is reported
 with its status and never as a plan.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,6 +26,7 @@ import pyomo
 import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.solvers.highs import Highs, highspy
+from pyomo.core.expr.visitor import identify_mutable_parameters
 
 from model import optimise
 from model.config import SolverConfig
@@ -33,9 +35,19 @@ from model.inputs import ModelInputs, with_targets
 log = logging.getLogger(__name__)
 
 VALUE_FAMILIES = (
-    "land_ha", "pipeline_land_ha", "supply_10k_m2", "sales_10k_m2", "unmet_demand_10k_m2",
-    "purchased_10k_m2", "subsidised_new_10k_m2", "inventory_end_10k_m2",
-    "inventory_above_band_10k_m2", "inventory_below_band_10k_m2", "slack", "suspend", "revitalise_band",
+    "land_ha",
+    "pipeline_land_ha",
+    "supply_10k_m2",
+    "sales_10k_m2",
+    "unmet_demand_10k_m2",
+    "purchased_10k_m2",
+    "subsidised_new_10k_m2",
+    "inventory_end_10k_m2",
+    "inventory_above_band_10k_m2",
+    "inventory_below_band_10k_m2",
+    "slack",
+    "suspend",
+    "revitalise_band",
 )
 DUAL_TOL = 1e-9
 ELASTIC_EPS = 1e-6
@@ -45,12 +57,12 @@ ELASTIC_EPS = 1e-6
 class Solution:
     """One HiGHS solve. ``values`` (family → index → value) only when ``ok``."""
 
-    status: str               # optimal | infeasible | limit | error
-    model_status: str         # HiGHS's own words
-    problem_type: str         # MILP | LP
+    status: str  # optimal | infeasible | limit | error
+    model_status: str  # HiGHS's own words
+    problem_type: str  # MILP | LP
     objective: float | None
     mip_gap: float | None
-    solve_time_s: float       # wall time of HiGHS's run()
+    solve_time_s: float  # wall time of HiGHS's run()
     values: Mapping[str, Mapping[tuple, float]] = field(default_factory=dict)
 
     @property
@@ -60,14 +72,14 @@ class Solution:
 
 @dataclass(frozen=True)
 class DualRow:
-    """A binding constraint of the LP (binaries fixed): its shadow price and right-hand-side range."""
+    """A binding constraint of the LP (binaries fixed): shadow price and right-hand-side range."""
 
     family: str
     index: tuple
-    dual: float               # ∂objective / ∂rhs, objective points per unit of rhs
-    rhs: float                # the binding side (upper for ≤, lower for ≥, either for =)
-    rhs_lower: float          # ranging: the rhs can fall to here with the same basis
-    rhs_upper: float          # … and rise to here
+    dual: float  # ∂objective / ∂rhs, objective points per unit of rhs
+    rhs: float  # the binding side (upper for ≤, lower for ≥, either for =)
+    rhs_lower: float  # ranging: the rhs can fall to here with the same basis
+    rhs_upper: float  # … and rise to here
     objective_at_lower: float
     objective_at_upper: float
 
@@ -106,11 +118,16 @@ def solver_versions() -> dict[str, str]:
     """Versions of the solver stack, for summary.json."""
     try:
         inst = _quiet_highs()
-        highs_v = f"{inst.versionMajor()}.{inst.versionMinor()}.{inst.versionPatch()} (git {inst.githash()})"
+        numbers = f"{inst.versionMajor()}.{inst.versionMinor()}.{inst.versionPatch()}"
+        highs_v = f"{numbers} (git {inst.githash()})"
     except Exception:  # noqa: BLE001 - version reporting must never stop a run
         highs_v = "unknown"
-    return {"solver": "HiGHS", "highs": highs_v,
-            "highspy": importlib.metadata.version("highspy"), "pyomo": pyomo.version.version}
+    return {
+        "solver": "HiGHS",
+        "highs": highs_v,
+        "highspy": importlib.metadata.version("highspy"),
+        "pyomo": pyomo.version.version,
+    }
 
 
 def _quiet_highs():
@@ -142,6 +159,7 @@ class PlanModel:
             # the plan is fixed); it is left out of the solution and reads as 0.
             keys = [k for k in comp.keys() if id(comp[k]) in var_cols]
             self._columns[name] = (keys, np.array([var_cols[id(comp[k])] for k in keys], dtype=int))
+        self._index_mutable_helpers()
         self._apply_options()
         self.last: Solution | None = None
         self.build_time_s = perf_counter() - t0
@@ -153,8 +171,17 @@ class PlanModel:
 
     @property
     def size(self) -> dict[str, int]:
-        return {"columns": int(self._highs.getNumCol()), "rows": int(self._highs.getNumRow()),
-                "binaries": len(self._binaries)}
+        return {
+            "columns": int(self._highs.getNumCol()),
+            "rows": int(self._highs.getNumRow()),
+            "binaries": len(self._binaries),
+        }
+
+    def configure(self, solver: SolverConfig) -> None:
+        """Use these solver options from the next solve on."""
+        if solver != self.solver_cfg:
+            self.solver_cfg = solver
+            self._apply_options()
 
     def _apply_options(self) -> None:
         h, cfg = self._highs, self.solver_cfg
@@ -179,12 +206,58 @@ class PlanModel:
 
     # -- changing and solving -------------------------------------------------------------
     def update(self, inputs: ModelInputs) -> None:
-        """Move the built model to ``inputs`` (same shape): Params, modes and fixed decisions."""
-        changed = optimise.set_params(self.model, inputs)
-        self._persistent.update_parameters()
-        if changed:
-            self._persistent.update_variables(changed)
+        """Move the built model to ``inputs`` (same shape): Params, modes and fixed decisions.
+
+        Only the HiGHS coefficients, bounds and costs that depend on a changed Param are pushed
+        (Pyomo's own update_parameters() would re-evaluate every mutable expression)."""
+        changes = optimise.set_params(self.model, inputs)
+        if self._helpers is None:
+            self._persistent.update_parameters()
+        else:
+            done: set[int] = set()
+            bounds = self._persistent._mutable_bounds
+            for name in changes.params:
+                for helper in self._helpers.get(name, ()):
+                    if id(helper) not in done:
+                        done.add(id(helper))
+                        helper.update()
+                for var_id in self._bound_vars.get(name, ()):
+                    entry = bounds.get(var_id)
+                    if entry is not None and id(entry[1]) not in done:
+                        done.add(id(entry[1]))
+                        entry[1].update()
+        if changes.variables:
+            self._persistent.update_variables(changes.variables)
         self.inputs = inputs
+
+    def _index_mutable_helpers(self) -> None:
+        """Map each Param component to the HiGHS updates that depend on it (constraint
+        coefficients and bounds, objective costs, variable bounds). Falls back to Pyomo's full
+        update_parameters() if the interface's internals are not as expected."""
+        p = self._persistent
+        try:
+            helpers = [h for hs in p._mutable_helpers.values() for h in hs]
+            helpers += list(p._mutable_objective.linear_coefs) + [p._mutable_objective.constant]
+            bound_items = list(p._mutable_bounds.items())
+        except AttributeError:
+            self._helpers, self._bound_vars = None, {}
+            return
+
+        def names(obj) -> set[str]:
+            out = set()
+            for attr in ("expr", "lower_expr", "upper_expr"):
+                e = getattr(obj, attr, None)
+                if e is not None and not isinstance(e, (int, float)):
+                    out |= {q.parent_component().name for q in identify_mutable_parameters(e)}
+            return out
+
+        self._helpers, self._bound_vars = {}, {}
+        for h in helpers:
+            for n in names(h):
+                self._helpers.setdefault(n, []).append(h)
+        for var_id, (_v, h) in bound_items:
+            for n in names(h):
+                self._bound_vars.setdefault(n, []).append(var_id)
 
     def solve(self) -> Solution:
         """Run HiGHS on the model as it stands; read the solution only if optimal."""
@@ -198,8 +271,9 @@ class PlanModel:
         gap = float(info.mip_gap) if self._binaries and info.valid and kind == "optimal" else None
         objective = float(info.objective_function_value) if kind == "optimal" else None
         values = self._read_values() if kind == "optimal" else {}
-        sol = Solution(kind, h.modelStatusToString(status), self.problem_type, objective, gap,
-                       wall, values)
+        sol = Solution(
+            kind, h.modelStatusToString(status), self.problem_type, objective, gap, wall, values
+        )
         self.last = sol
         return sol
 
@@ -264,7 +338,10 @@ class PlanModel:
             rhs = float(upper[i] if at_upper else lower[i])
             if ranging_ok:
                 lo, hi = float(rng.row_bound_dn.value_[i]), float(rng.row_bound_up.value_[i])
-                olo, ohi = float(rng.row_bound_dn.objective_[i]), float(rng.row_bound_up.objective_[i])
+                olo, ohi = (
+                    float(rng.row_bound_dn.objective_[i]),
+                    float(rng.row_bound_up.objective_[i]),
+                )
             else:
                 lo = hi = olo = ohi = float("nan")
             index = con.index()
@@ -304,10 +381,15 @@ class PlanModel:
                 self.update(relaxed(keys))
                 sol = self.solve()
                 alone[group] = sol if sol.ok else None
-            conflict = [t for t in hard
-                        if joint.values["slack"][t.key] > 1e-7 * max(1.0, t.scale)
-                        or alone[target_group(t.target_id, t.scope)] is not None]
-            return Relaxation(tuple(t.key for t in hard), tuple(t.key for t in conflict), joint, alone)
+            conflict = [
+                t
+                for t in hard
+                if joint.values["slack"][t.key] > 1e-7 * max(1.0, t.scale)
+                or alone[target_group(t.target_id, t.scope)] is not None
+            ]
+            return Relaxation(
+                tuple(t.key for t in hard), tuple(t.key for t in conflict), joint, alone
+            )
         finally:
             self.update(original)
             self.last = None
@@ -321,7 +403,8 @@ def _scaled_weights(inputs: ModelInputs, eps: float) -> ModelInputs:
         weight_inventory_below_band=inputs.weight_inventory_below_band * eps,
         weight_inventory_holding=inputs.weight_inventory_holding * eps,
         weight_land=inputs.weight_land * eps,
-        weight_public_money=inputs.weight_public_money * eps)
+        weight_public_money=inputs.weight_public_money * eps,
+    )
 
 
 def _status_kind(status) -> str:
@@ -330,7 +413,11 @@ def _status_kind(status) -> str:
         return "optimal"
     if status in (S.kInfeasible, S.kUnboundedOrInfeasible):
         return "infeasible"
-    if status in (S.kTimeLimit, S.kIterationLimit, getattr(S, "kSolutionLimit", S.kTimeLimit),
-                  getattr(S, "kInterrupt", S.kTimeLimit)):
+    if status in (
+        S.kTimeLimit,
+        S.kIterationLimit,
+        getattr(S, "kSolutionLimit", S.kTimeLimit),
+        getattr(S, "kInterrupt", S.kTimeLimit),
+    ):
         return "limit"
     return "error"

@@ -20,6 +20,7 @@ With the land total made hard at 20 ha (the optimum above uses 21.25), 1.25 ha g
 costing 2 万m² of unmet demand (20 points) less its land cost (0.1): objective 10.875 + 1.25 ×
 19.9 = 35.75 and the shadow price of the land total is −19.9 points per ha.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,11 +52,6 @@ TOL = 1e-6
 @pytest.fixture(scope="module")
 def hand():
     return load_dataset(HAND)
-
-
-@pytest.fixture(scope="module")
-def chifeng():
-    return load_dataset()
 
 
 def solve(ds, **overrides):
@@ -105,7 +101,9 @@ def test_hand_strict_rule_same_answer(hand):
 
 
 def test_hand_land_total_dual_and_resolve(hand):
-    inputs, pm, sol = solve(hand, **HAND_WEIGHTS, **{"targets.land_total_ha": 20, "targets.land_total.mode": "hard"})
+    inputs, pm, sol = solve(
+        hand, **HAND_WEIGHTS, **{"targets.land_total_ha": 20, "targets.land_total.mode": "hard"}
+    )
     assert sol.objective == pytest.approx(35.75, abs=TOL)
     duals = pm.duals()
     assert duals.status == "optimal" and duals.fixed_binaries == 4
@@ -116,6 +114,7 @@ def test_hand_land_total_dual_and_resolve(hand):
     # the shadow price predicts the re-solve: one more hectare lowers the objective by 19.9
     key = next(t.key for t in inputs.targets if t.target_id == "land_total_ha")
     from model.inputs import with_targets
+
     pm.update(with_targets(inputs, {key: {"value": 21.0}}))
     assert pm.solve().objective == pytest.approx(35.75 - 19.9, abs=TOL)
     table = results.duals_table(pm.inputs, duals, results.plan_table(inputs, sol))
@@ -127,7 +126,11 @@ def test_hand_dual_sign_on_equalities(hand):
     # One more 万m² of 2025 stock in the county (rhs of inventory_balance[county,2026]) must move
     # the objective by the reported shadow price.
     inputs, pm, sol = solve(hand, **HAND_WEIGHTS)
-    row = next(d for d in pm.duals().rows if d.family == "inventory_balance" and d.index == ("county", 2026))
+    row = next(
+        d
+        for d in pm.duals().rows
+        if d.family == "inventory_balance" and d.index == ("county", 2026)
+    )
     more = dict(inputs.inventory0_10k_m2)
     more["county"] += 0.01
     pm.update(dataclasses.replace(inputs, inventory0_10k_m2=more))
@@ -138,10 +141,18 @@ def test_hand_infeasible_hard_set_relaxation(hand):
     # Weak demand (×0.2) leaves 27 万m² unsold at end-2027 against 10 of sales: a hard 1-month
     # cycle with a hard zero purchase budget cannot hold. Relaxing the cycle alone needs
     # 12·27/10 − 1 = 31.4 months; relaxing the budget alone needs ≈ (27 − 10/12) × 0.5 亿元.
-    settings = default_settings(**HAND_WEIGHTS, **{
-        "demand.multiplier": 0.2, "land.rule": "none", "targets.cycle_scope": "city",
-        "targets.cycle_months_2030": 1, "targets.cycle.mode": "hard",
-        "targets.purchase_budget_100m_yuan_per_year": 0, "targets.purchase_budget.mode": "hard"})
+    settings = default_settings(
+        **HAND_WEIGHTS,
+        **{
+            "demand.multiplier": 0.2,
+            "land.rule": "none",
+            "targets.cycle_scope": "city",
+            "targets.cycle_months_2030": 1,
+            "targets.cycle.mode": "hard",
+            "targets.purchase_budget_100m_yuan_per_year": 0,
+            "targets.purchase_budget.mode": "hard",
+        },
+    )
     inputs = build_inputs(settings, hand)
     pm = PlanModel(inputs, settings.solver)
     assert pm.solve().status == "infeasible"
@@ -166,9 +177,18 @@ def check_plan_invariants(inputs, sol):
     for (r, y), row in p.iterrows():
         # inventory balance and demand
         assert row.inventory_end_10k_m2 == pytest.approx(
-            row.inventory_start_10k_m2 + row.supply_10k_m2 - row.sales_10k_m2 - row.purchased_10k_m2, abs=1e-6)
-        assert row.sales_10k_m2 + row.unmet_demand_10k_m2 == pytest.approx(inputs.demand_10k_m2[(r, y)], abs=1e-6)
-        assert min(row.land_ha, row.supply_10k_m2, row.sales_10k_m2, row.inventory_end_10k_m2) >= -1e-9
+            row.inventory_start_10k_m2
+            + row.supply_10k_m2
+            - row.sales_10k_m2
+            - row.purchased_10k_m2,
+            abs=1e-6,
+        )
+        assert row.sales_10k_m2 + row.unmet_demand_10k_m2 == pytest.approx(
+            inputs.demand_10k_m2[(r, y)], abs=1e-6
+        )
+        assert (
+            min(row.land_ha, row.supply_10k_m2, row.sales_10k_m2, row.inventory_end_10k_m2) >= -1e-9
+        )
         # land to supply (lag 0)
         pr = inputs.plot_ratio_10k_m2_per_ha[r]
         assert row.supply_10k_m2 <= pr * (row.land_ha + row.pipeline_land_ha) + 1e-6
@@ -179,7 +199,9 @@ def check_plan_invariants(inputs, sol):
             assert row.land_ha <= row.land_allowed_ha + 1e-6, (r, y)
         # starting stock chains from the year before
         if y > inputs.first_year:
-            assert row.inventory_start_10k_m2 == pytest.approx(p.loc[(r, y - 1), "inventory_end_10k_m2"], abs=1e-9)
+            assert row.inventory_start_10k_m2 == pytest.approx(
+                p.loc[(r, y - 1), "inventory_end_10k_m2"], abs=1e-9
+            )
     return plan
 
 
@@ -207,9 +229,16 @@ def test_chifeng_default_invariants(chifeng):
 
 
 def test_chifeng_hard_cycle_and_tight_land(chifeng):
-    inputs, pm, sol = solve(chifeng, **{"land.rule": "9.3", "targets.land_total_ha": 400,
-                                        "targets.land_total.mode": "hard", "targets.cycle.mode": "hard",
-                                        "targets.cycle_months_2030": 21})
+    inputs, pm, sol = solve(
+        chifeng,
+        **{
+            "land.rule": "9.3",
+            "targets.land_total_ha": 400,
+            "targets.land_total.mode": "hard",
+            "targets.cycle.mode": "hard",
+            "targets.cycle_months_2030": 21,
+        },
+    )
     plan = check_plan_invariants(inputs, sol)
     assert plan.land_ha.sum() <= 400 + 1e-6
     assert all(t.value == 21 for t in inputs.targets if t.target_id == "cycle_months")
@@ -231,9 +260,9 @@ def test_plan_as_written_is_the_plans_own_arithmetic(chifeng):
     inputs, pm, sol = solve(chifeng, evaluate_only=True, fixed_plan="guidance")
     assert pm.problem_type == "LP"
     plan = results.plan_table(inputs, sol)
-    supply_rows = sum(chifeng.supply_guidance_10k_m2().values())          # Σ 表45 rows = 1231.31
-    land_rows = sum(chifeng.land_guidance_ha().values())                   # Σ 表48 rows = 607.57
-    inv_2025 = sum(chifeng.inventory_10k_m2().values())                   # 表19 = 482.00
+    supply_rows = sum(chifeng.supply_guidance_10k_m2().values())  # Σ 表45 rows = 1231.31
+    land_rows = sum(chifeng.land_guidance_ha().values())  # Σ 表48 rows = 607.57
+    inv_2025 = sum(chifeng.inventory_10k_m2().values())  # 表19 = 482.00
     assert plan.supply_10k_m2.sum() == pytest.approx(supply_rows, abs=1e-6)
     assert plan.land_ha.sum() == pytest.approx(land_rows, abs=1e-6)
     end_2030 = plan.loc[plan.year == 2030, "inventory_end_10k_m2"].sum()
@@ -245,8 +274,12 @@ def test_plan_as_written_is_the_plans_own_arithmetic(chifeng):
     assert (targets["mode"] == "evaluate").all()
     supply_t = targets.loc["supply_total_10k_m2[city,2026-2030]"]
     assert not supply_t.met and supply_t.shortfall == pytest.approx(1231.31 - 1089.46, abs=1e-6)
-    assert targets.loc["land_total_ha[city,2026-2030]", "shortfall"] == pytest.approx(607.57 - 574.93, abs=1e-6)
-    assert targets.loc["cycle_months[city,2030]", "achieved"] == pytest.approx(12 * end_2030 / 251.9, abs=1e-6)
+    assert targets.loc["land_total_ha[city,2026-2030]", "shortfall"] == pytest.approx(
+        607.57 - 574.93, abs=1e-6
+    )
+    assert targets.loc["cycle_months[city,2030]", "achieved"] == pytest.approx(
+        12 * end_2030 / 251.9, abs=1e-6
+    )
     # the land rule is evaluated, not enforced: 元宝山区 (58 months) gets 4.48 ha in 2026 anyway
     rule = targets.loc["land_rule[yuanbaoshan,2026]"]
     assert rule["mode"] == "evaluate" and not rule.met and rule.shortfall == pytest.approx(4.48)
@@ -260,9 +293,17 @@ def test_update_matches_a_fresh_build(chifeng):
     base = build_inputs(settings, chifeng)
     pm = PlanModel(base, settings.solver)
     assert pm.solve().ok
-    changed = build_inputs(default_settings(**{"demand.multiplier": 0.9, "targets.cycle_months_2030": 15,
-                                               "targets.cycle.mode": "hard", "land.revitalised_share": 0.5}),
-                           chifeng)
+    changed = build_inputs(
+        default_settings(
+            **{
+                "demand.multiplier": 0.9,
+                "targets.cycle_months_2030": 15,
+                "targets.cycle.mode": "hard",
+                "land.revitalised_share": 0.5,
+            }
+        ),
+        chifeng,
+    )
     pm.update(changed)
     again = pm.solve()
     fresh = PlanModel(changed, settings.solver).solve()
@@ -271,3 +312,45 @@ def test_update_matches_a_fresh_build(chifeng):
     assert pm.solve().objective == pytest.approx(PlanModel(base).solve().objective, rel=1e-7)
     with pytest.raises(StructureChanged):
         pm.update(build_inputs(default_settings(**{"land.rule": "9.3"}), chifeng))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {
+            "objective.unmet_demand_per_10k_m2": 0.01,
+            "objective.land_per_ha": 0.5,
+        },  # objective costs
+        {"land.plot_ratio": 1.5, "subsidised.purchase_price_factor": 0.5},  # coefficients
+        {
+            "targets.land_total_ha": 300,
+            "targets.land_total.mode": "hard",  # rhs and a mode
+            "targets.vacancy.penalty": 20.0,
+        },
+        {
+            "subsidised.allow_new_build": False,
+            "targets.subsidised_volume_10k_m2_per_year": 15,
+        },  # var bounds
+    ],
+)
+def test_targeted_update_equals_fresh_build(chifeng, overrides):
+    # PlanModel.update pushes only what depends on the changed Params; every kind of change must
+    # give the same optimum as building the model from scratch, and going back must too.
+    base = build_inputs(default_settings(), chifeng)
+    pm = PlanModel(base)
+    first = pm.solve().objective
+    changed = build_inputs(default_settings(**overrides), chifeng)
+    pm.update(changed)
+    assert pm.solve().objective == pytest.approx(
+        PlanModel(changed).solve().objective, rel=1e-7, abs=1e-7
+    )
+    pm.update(base)
+    assert pm.solve().objective == pytest.approx(first, rel=1e-7, abs=1e-7)
+
+
+def test_benchmark_smoke(tmp_path):
+    import runpy
+
+    bench = runpy.run_path(str(HERE.parent / "benchmarks" / "bench_resolve.py"), run_name="bench")
+    assert bench["main"](["--n", "2", "--out", str(tmp_path / "b.json")]) in (0, 1)
+    assert (tmp_path / "b.json").exists()

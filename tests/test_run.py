@@ -1,6 +1,7 @@
 """The entry point: configs compose, runs write self-describing directories, exit codes, and bad
 input gives a clear one-line error and no traceback. CLI tests run ``python -m model.run`` in a
 subprocess with ``hydra.run.dir`` in a temporary folder."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,20 @@ def compose_cfg(*overrides: str):
 
 def cli(tmp_path: Path, *overrides: str) -> tuple[int, str, Path]:
     run_dir = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "model.run", f"hydra.run.dir={run_dir}", "sim.enabled=false",
-                           *overrides], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "model.run",
+            f"hydra.run.dir={run_dir}",
+            "sim.enabled=false",
+            *overrides,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return proc.returncode, proc.stdout + proc.stderr, run_dir
 
 
@@ -41,7 +54,9 @@ def cli(tmp_path: Path, *overrides: str) -> tuple[int, str, Path]:
 # Configs
 # ---------------------------------------------------------------------------------------------
 def test_required_scenarios_ship():
-    assert {"plan_as_written", "tight_land", "weak_demand", "purchase_push", "district"} <= set(SCENARIOS)
+    assert {"plan_as_written", "tight_land", "weak_demand", "purchase_push", "district"} <= set(
+        SCENARIOS
+    )
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -54,17 +69,41 @@ def test_scenario_composes_and_says_what_it_answers(name):
 
 
 def test_override_keys_from_the_issue():
-    s = to_settings(compose_cfg("targets.cycle_months_2030=21", "targets.cycle.mode=hard", "land.rule=9.3"))
-    assert s.targets.cycle_months_2030 == 21 and s.targets.cycle.mode == "hard" and s.land.rule == "9.3"
+    s = to_settings(
+        compose_cfg("targets.cycle_months_2030=21", "targets.cycle.mode=hard", "land.rule=9.3")
+    )
+    assert (
+        s.targets.cycle_months_2030 == 21
+        and s.targets.cycle.mode == "hard"
+        and s.land.rule == "9.3"
+    )
 
 
 def test_sim_group_contract():
     names = {f.name for f in fields(SimConfig)}
-    assert {"enabled", "replications", "seed", "deterministic", "seasonality", "price_elasticity",
-            "price_sensitivity", "shock_sd", "shock_correlation", "shock_persistence", "lag_months_mean",
-            "lag_months_sd", "land_rule", "mid_year_review"} <= names
+    assert {
+        "enabled",
+        "replications",
+        "seed",
+        "deterministic",
+        "seasonality",
+        "price_elasticity",
+        "price_sensitivity",
+        "shock_sd",
+        "shock_correlation",
+        "shock_persistence",
+        "lag_months_mean",
+        "lag_months_sd",
+        "land_rule",
+        "mid_year_review",
+    } <= names
     sim = to_settings(compose_cfg()).sim
-    assert (sim.enabled, sim.replications, sim.seed, sim.land_rule) == (True, 200, 20260101, "2.2.3")
+    assert (sim.enabled, sim.replications, sim.seed, sim.land_rule) == (
+        True,
+        200,
+        20260101,
+        "2.2.3",
+    )
     assert len(sim.seasonality) == 12 and sum(sim.seasonality) / 12 == pytest.approx(1.0)
     assert max(sim.seasonality) in sim.seasonality[8:10]  # 金九银十
 
@@ -76,7 +115,9 @@ def test_run_model_plan_as_written_headline():
     out = run_model(compose_cfg("+scenario=plan_as_written"))
     assert out.status == "optimal" and out.exit_code == 0 and out.problem_type == "LP"
     h = out.headline
-    assert h["supply_total_10k_m2"] == pytest.approx(1231.31) and h["land_total_ha"] == pytest.approx(607.57)
+    assert h["supply_total_10k_m2"] == pytest.approx(1231.31) and h[
+        "land_total_ha"
+    ] == pytest.approx(607.57)
     assert h["inventory_end_city_10k_m2"] == pytest.approx(482.01, abs=1e-6)
     assert h["cycle_months_city"] > 18 and h["targets_missed"] > 0
     assert "land_rule[yuanbaoshan,2026]" in out.summary["targets_missed"]
@@ -90,7 +131,7 @@ def test_run_model_scenarios_optimal(scenario):
     if scenario == "purchase_push":
         money = out.tables["money"]
         city = money[money.region == "city"]
-        assert (city.purchase_spending_100m_yuan <= 10 + 1e-6).all()          # the hard budget
+        assert (city.purchase_spending_100m_yuan <= 10 + 1e-6).all()  # the hard budget
         assert plan.subsidised_new_10k_m2.sum() == pytest.approx(0, abs=1e-9)  # purchases only
         assert plan.groupby("year").purchased_10k_m2.sum().min() >= 20 - 1e-6
     else:
@@ -103,7 +144,14 @@ def test_run_model_scenarios_optimal(scenario):
 def test_cli_default_run_directory(tmp_path):
     code, out, run_dir = cli(tmp_path)
     assert code == 0, out
-    for name in ("plan.csv", "targets.csv", "duals.csv", "money.csv", "summary.json", ".hydra/config.yaml"):
+    for name in (
+        "plan.csv",
+        "targets.csv",
+        "duals.csv",
+        "money.csv",
+        "summary.json",
+        ".hydra/config.yaml",
+    ):
         assert (run_dir / name).exists(), name
     plan = pd.read_csv(run_dir / "plan.csv")
     assert list(plan.columns[:10]) == results.PLAN_COLUMNS
@@ -111,11 +159,20 @@ def test_cli_default_run_directory(tmp_path):
     assert summary["status"] == "optimal" and summary["problem_type"] == "MILP"
     assert summary["solver"]["solver"] == "HiGHS" and summary["solver"]["highspy"]
     assert summary["data_hash"] and summary["config"]["targets"]["cycle"]["mode"] == "soft"
-    assert {"cycle_months_city", "cycle_months_main_city", "vacancy_share_city", "vacancy_share_main_city",
-            "land_total_ha", "supply_total_10k_m2", "unmet_demand_10k_m2"} <= set(summary["headline"])
+    assert {
+        "cycle_months_city",
+        "cycle_months_main_city",
+        "vacancy_share_city",
+        "vacancy_share_main_city",
+        "land_total_ha",
+        "supply_total_10k_m2",
+        "unmet_demand_10k_m2",
+    } <= set(summary["headline"])
     assert summary["solve_time_s"] > 0 and summary["objective"] is not None
     duals = pd.read_csv(run_dir / "duals.csv")
-    assert {"dual_points_per_unit", "rhs_unit", "rhs_lower", "rhs_upper", "reading"} <= set(duals.columns)
+    assert {"dual_points_per_unit", "rhs_unit", "rhs_lower", "rhs_upper", "reading"} <= set(
+        duals.columns
+    )
     assert len(duals) > 0 and duals.reading.str.contains("objective by").all()
     targets = pd.read_csv(run_dir / "targets.csv")
     assert {"required", "achieved", "slack", "met", "shortfall", "mode"} <= set(targets.columns)
@@ -124,14 +181,25 @@ def test_cli_default_run_directory(tmp_path):
 
 def test_cli_infeasible_hard_targets_exit_2(tmp_path):
     code, out, run_dir = cli(
-        tmp_path, f"dataset={HAND}", "demand.multiplier=0.2", "land.rule=none", "targets.cycle_scope=city",
-        "targets.cycle_months_2030=1", "targets.cycle.mode=hard",
-        "targets.purchase_budget_100m_yuan_per_year=0", "targets.purchase_budget.mode=hard")
+        tmp_path,
+        f"dataset={HAND}",
+        "demand.multiplier=0.2",
+        "land.rule=none",
+        "targets.cycle_scope=city",
+        "targets.cycle_months_2030=1",
+        "targets.cycle.mode=hard",
+        "targets.purchase_budget_100m_yuan_per_year=0",
+        "targets.purchase_budget.mode=hard",
+    )
     assert code == 2, out
     assert "conflict" in out and "cycle_months[city]" in out and "Traceback" not in out
     relax = pd.read_csv(run_dir / "relaxation.csv")
     cycle = relax[relax.target_id == "cycle_months"].iloc[0]
-    assert cycle.in_conflict and cycle.relaxation_alone == pytest.approx(31.4, abs=1e-4) and cycle.unit == "months"
+    assert (
+        cycle.in_conflict
+        and cycle.relaxation_alone == pytest.approx(31.4, abs=1e-4)
+        and cycle.unit == "months"
+    )
     assert not (run_dir / "plan.csv").exists()
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "infeasible"
 
@@ -141,7 +209,9 @@ def _broken_dataset(tmp_path: Path) -> Path:
     shutil.copytree(MINI, folder)
     demand = (folder / "demand.csv").read_text().replace("core,2026,12,", "core,2026,twelve,")
     (folder / "demand.csv").write_text(demand)
-    (folder / "inventory_2025.csv").write_text("region_id,inventory_10k_m2,cycle_months,source\ncore,24,24,test\n")
+    (folder / "inventory_2025.csv").write_text(
+        "region_id,inventory_10k_m2,cycle_months,source\ncore,24,24,test\n"
+    )
     return folder
 
 
@@ -153,13 +223,27 @@ BAD_INPUTS = [
     (["+targets.foo=1"], ["unknown config key 'targets.foo'"]),
     (["targets.cycle.mode=hardd"], ["targets.cycle.mode = 'hardd' is not valid"]),
     (["dataset=/nonexistent/folder"], ["dataset folder not found"]),
-    (["demand.source=csv", "demand.csv=/nonexistent.csv"], ["demand.csv = '/nonexistent.csv': file not found"]),
-    ([f"dataset={MINI}", "level=district"], ["level = 'district' but dataset 'mini_city' has no district tables"]),
-    (["BROKEN"], ["demand.csv line 2, column demand_10k_m2: value 'twelve'", "inventory_2025.csv: no row for region 'county'"]),
+    (
+        ["demand.source=csv", "demand.csv=/nonexistent.csv"],
+        ["demand.csv = '/nonexistent.csv': file not found"],
+    ),
+    (
+        [f"dataset={MINI}", "level=district"],
+        ["level = 'district' but dataset 'mini_city' has no district tables"],
+    ),
+    (
+        ["BROKEN"],
+        [
+            "demand.csv line 2, column demand_10k_m2: value 'twelve'",
+            "inventory_2025.csv: no row for region 'county'",
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize("overrides, expected", BAD_INPUTS, ids=[" ".join(o) for o, _ in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "overrides, expected", BAD_INPUTS, ids=[" ".join(o) for o, _ in BAD_INPUTS]
+)
 def test_cli_bad_input_one_line_no_traceback(tmp_path, overrides, expected):
     if overrides == ["BROKEN"]:
         overrides = [f"dataset={_broken_dataset(tmp_path)}"]
@@ -172,3 +256,21 @@ def test_cli_bad_input_one_line_no_traceback(tmp_path, overrides, expected):
     assert not (run_dir / "plan.csv").exists()
     if (run_dir / "summary.json").exists():
         assert json.loads((run_dir / "summary.json").read_text())["status"] == "input_error"
+
+
+def test_sweep_resolves_without_rebuilding():
+    from model.run import Sweep
+
+    sweep = Sweep(compose_cfg("solver.duals=false"))
+    built = sweep.model
+    a = sweep.run({"demand.multiplier": 0.9, "targets.cycle_months_2030": 21})
+    b = run_model(
+        compose_cfg("solver.duals=false", "demand.multiplier=0.9", "targets.cycle_months_2030=21")
+    )
+    assert a.status == b.status == "optimal" and sweep.model is built and sweep.rebuilds == 0
+    assert a.summary["objective"] == pytest.approx(b.summary["objective"], rel=1e-7)
+    assert a.headline["supply_total_10k_m2"] == pytest.approx(b.headline["supply_total_10k_m2"])
+    c = sweep.run({"land.rule": "9.3"})  # a new shape: rebuilt, transparently
+    assert c.status == "optimal" and sweep.rebuilds == 1
+    bad = sweep.run({"demand.multiplier": -1})
+    assert bad.status == "input_error" and "demand.multiplier" in bad.messages[0]
