@@ -27,7 +27,7 @@ import functools
 import logging
 import math
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
@@ -486,6 +486,8 @@ class ReplayInputs:
     cycle_target_months: np.ndarray              # (N,) target at the end of the last plan year
     aggregate_cycle_target_months: float
     scopes: tuple[VacancyScope, ...]
+    # §2.2.3 18–36 band: land revitalised per year (Y, N), ha; empty → rule.trim_share × planned
+    revitalised_ha: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def n_months(self) -> int:
@@ -530,8 +532,13 @@ def check_plan(plan: pd.DataFrame, ids: Iterable[str], years: Iterable[int]) -> 
 
 
 def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
-                  level: str = "region") -> ReplayInputs:
-    """Monthly arrays from a plan table and the dataset; ``params`` must be resolved."""
+                  level: str = "region",
+                  revitalised_ha: Mapping[tuple[str, int], float] | None = None) -> ReplayInputs:
+    """Monthly arrays from a plan table and the dataset; ``params`` must be resolved.
+
+    ``revitalised_ha`` ((region, year) → ha, the optimiser's assumption) caps the land the §2.2.3
+    rule lets through in the 18–36 month band; without it the cap is
+    ``params.revitalised_land_share`` × planned land."""
     ids = dataset.region_ids if level == "region" else dataset.district_ids
     years = tuple(dataset.plan_years)
     problems = check_plan(plan, ids, years)
@@ -576,6 +583,9 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
         aggregate_cycle_target_months=float(
             _target(dataset, "cycle_months", aggregate_id) or target),
         scopes=_vacancy_scopes(dataset, params, ids, level),
+        revitalised_ha=_frozen(np.array(
+            [[float(revitalised_ha.get((r, y), 0.0)) for r in ids] for y in years]))
+        if revitalised_ha is not None else np.zeros((0, 0)),
     )
 
 
@@ -798,6 +808,13 @@ class _Market:
         review. Not enforced → the verdict is recorded and all planned land goes through."""
         observed = self.cycle.copy()
         factor, verdict = land_verdict(observed, self.x.rule)
+        if self.x.revitalised_ha.size:
+            # 盘活多少、供应多少: the year's planned land, capped at the land revitalised that year.
+            year = t // MONTHS_PER_YEAR
+            planned = self.x.land_ha_per_month[t] * MONTHS_PER_YEAR
+            cap = np.where(planned > 0, np.minimum(
+                1.0, self.x.revitalised_ha[year] / np.where(planned > 0, planned, 1.0)), 1.0)
+            factor = np.where(verdict == TRIM, cap, factor)
         if not self.p.enforce_land_rule:
             factor = np.ones_like(factor)
         self.land_factor = factor
@@ -1072,11 +1089,12 @@ def simulate(inputs: ReplayInputs, params: ReplayParams) -> ReplayResult:
 
 
 def replay(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams | None = None,
-           level: str = "region") -> ReplayResult:
+           level: str = "region",
+           revitalised_ha: Mapping[tuple[str, int], float] | None = None) -> ReplayResult:
     """Replay a plan table (plan.csv format) month by month over ``params.replications``."""
     params = (params or ReplayParams()).resolve(dataset, level)
     started = time.perf_counter()
-    inputs = replay_inputs(plan, dataset, params, level)
+    inputs = replay_inputs(plan, dataset, params, level, revitalised_ha)
     result = simulate(inputs, params)
     log.info("replay: %d replications × %d %ss × %d months in %.2f s (seed %d, rule §%s, %s)",
              params.replications, len(inputs.region_ids), level, inputs.n_months,
@@ -1267,7 +1285,7 @@ def summary_lines(result: ReplayResult) -> list[str]:
                 f"{s.p_cycle_le_target_2030:.2f} (median {s.cycle_end_months_p50:.1f}); "
                 f"P(land rule suspends / cuts land in >= 1 year) "
                 f"{s.p_land_suspended_any_year:.2f} / {s.p_land_cut_any_year:.2f}; "
-                f"E[unmet demand] {s.expected_unmet_demand_10k_m2:.1f} 10k m2; "
+                f"E[unmet demand] {s.expected_unmet_demand_10k_m2:.1f} 万m²; "
                 f"median first month cycle <= {p.cycle_threshold_months:g}: "
                 f"{s.median_month_cycle_below_18}")
         if s.vacancy_end_share_p50 == s.vacancy_end_share_p50:

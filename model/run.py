@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from model import results
+from model import market, results
 from model.config import ConfigError, RunConfig, as_dict, to_settings, with_overrides
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
 from model.inputs import InputError, ModelInputs, build_inputs
@@ -142,6 +142,15 @@ def solve_and_report(
                 "binding_constraints": len(duals.rows),
             }
         head = results.headline(inputs, plan, targets)
+        messages = []
+        if settings.sim.enabled:
+            try:
+                replayed = replay_plan(settings, ds, inputs, plan)
+            except ValueError as exc:  # a replay parameter the replay itself rejects
+                return _input_error([f"sim: {exc}"])
+            tables.update(replay_tables(replayed))
+            base["replay"] = replay_headline(replayed)
+            messages = market.summary_lines(replayed)
         base.update(
             status="optimal",
             headline=head,
@@ -156,7 +165,7 @@ def solve_and_report(
             head,
             tables,
             base,
-            tuple(results.human_summary(base, targets, None)),
+            tuple(results.human_summary(base, targets, None)) + tuple(messages),
         )
 
     if sol.status == "infeasible":
@@ -185,6 +194,49 @@ def solve_and_report(
         f"Try solver.time_limit_s or solver.mip_rel_gap."
     )
     return Outcome("solver_error", EXIT_SOLVER, pm.problem_type, {}, {}, base, (msg,))
+
+
+def replay_plan(
+    settings: RunConfig, ds: Dataset, inputs: ModelInputs, plan: pd.DataFrame
+) -> market.ReplayResult:
+    """The market replay of a plan under the optimiser's own assumptions: its land-to-supply lag,
+    dwelling size, household formation, removals and revitalised land (so both stages describe
+    the same city). At district level the replay covers the main city's districts."""
+    city = ds.city.region_id
+    shared: dict[str, Any] = {"supply_lag_years": inputs.lag_years}
+    if city in inputs.dwelling_size_m2:
+        shared["dwelling_size_m2"] = inputs.dwelling_size_m2[city]
+    for name, series in (("household_formation_10k_per_year", inputs.household_formation_10k),
+                         ("demolitions_10k_per_year", inputs.removals_10k)):
+        values = [series[(city, y)] for y in inputs.years if (city, y) in series]
+        if values:
+            shared[name] = sum(values) / len(values)
+    params = market.ReplayParams.from_config(settings.sim, **shared)
+    level = inputs.level
+    if level == "district":
+        plan = plan[plan["region"].isin(ds.district_ids)]
+    return market.replay(plan, ds, params, level=level, revitalised_ha=inputs.revitalised_ha)
+
+
+def replay_tables(result: market.ReplayResult) -> dict[str, pd.DataFrame]:
+    """The replay's files in a run directory (monthly.csv, replay_summary.csv, replay_land.csv)."""
+    return {"monthly": market.monthly_table(result),
+            "replay_summary": market.replay_summary(result),
+            "replay_land": market.land_review_table(result)}
+
+
+def replay_headline(result: market.ReplayResult) -> dict[str, Any]:
+    """The replay's headline probabilities for summary.json, for the aggregate and main city."""
+    summary = market.replay_summary(result).set_index("region")
+    out: dict[str, Any] = {"replications": result.params.replications,
+                           "seed": result.params.seed,
+                           "deterministic": result.params.deterministic,
+                           "land_rule": result.params.land_rule}
+    for rid in (result.inputs.aggregate_id, result.inputs.main_city_id):
+        if rid in summary.index:
+            row = summary.loc[rid]
+            out[rid] = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    return out
 
 
 def _conflict_note(inputs, relax) -> str:
@@ -274,10 +326,6 @@ def _hydra_main() -> None:
     def main(cfg) -> None:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         outcome = run_model(cfg, run_dir=run_dir)
-        if outcome.status != "input_error":
-            sim_enabled = bool(outcome.summary.get("config", {}).get("sim", {}).get("enabled"))
-            if sim_enabled and outcome.status == "optimal":
-                log.info("market replay: not wired yet (sim.enabled=true); skipped")
         overrides = list(HydraConfig.get().overrides.task)
         results.write_run(
             run_dir,
