@@ -507,18 +507,26 @@ def add_money(m: pyo.ConcreteModel) -> None:
     m.money_limit = pyo.Constraint(m.money_targets, rule=rule)
 
 
+UNMET_EARLY_PREMIUM = 0.1  # per year earlier; see add_objective
+
+
 def add_objective(m: pyo.ConcreteModel) -> None:
     """Minimise a weighted sum (points; 1 point = 1 亿元 of public money by default):
 
-    w_unmet · Σ unmet + w_above · Σ above_band + w_below · Σ below_band
-    + w_hold · Σ inventory_end + w_land · Σ land + w_public · Σ public_spending
-    + Σ_t penalty[t] · slack[t]          (Σ over regions r and years y)
+    w_unmet · Σ (1 + UNMET_EARLY_PREMIUM)^(Y_last − y) · unmet + w_above · Σ above_band
+    + w_below · Σ below_band + w_hold · Σ inventory_end + w_land · Σ land
+    + w_public · Σ public_spending + Σ_t penalty[t] · slack[t]   (Σ over regions r and years y)
+
+    The premium on early unmet demand makes buyers first come, first served: stock is never held
+    back from this year's buyers to serve next year's (the market replay cannot do that either).
     """
     RY = [(r, y) for r in m.regions for y in m.years]
+    last = max(m.years)
     m.objective = pyo.Objective(
         sense=pyo.minimize,
         expr=(
-            m.weight_unmet_demand * sum(m.unmet_demand_10k_m2[i] for i in RY)
+            m.weight_unmet_demand * sum(
+                (1.0 + UNMET_EARLY_PREMIUM) ** (last - i[1]) * m.unmet_demand_10k_m2[i] for i in RY)
             + m.weight_inventory_above_band * sum(m.inventory_above_band_10k_m2[i] for i in RY)
             + m.weight_inventory_below_band * sum(m.inventory_below_band_10k_m2[i] for i in RY)
             + m.weight_inventory_holding * sum(m.inventory_end_10k_m2[i] for i in RY)

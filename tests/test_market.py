@@ -408,3 +408,28 @@ def test_same_seed_gives_identical_files_and_a_different_seed_different_ones(tmp
     assert set(first) == {"monthly", "replay_summary", "replay_land"}
     assert first == again
     assert first["monthly"] != other["monthly"]
+
+
+@pytest.mark.parametrize("overrides", [{}, {"land.lag_years": 1}])
+def test_deterministic_replay_reproduces_the_optimisers_plan(overrides):
+    """The optimiser's plan (a real HiGHS solve) replayed with no shocks, no lag, no price
+    response and flat seasonality gives back its annual sales and end-of-year inventory."""
+    from model.config import default_settings
+    from model.run import replay_plan, run_model
+    from model.inputs import build_inputs
+
+    settings = default_settings(**{"sim.enabled": False, "solver.duals": False, **overrides})
+    outcome = run_model(settings)
+    assert outcome.status == "optimal"
+    plan = outcome.tables["plan"]
+    ds = load_dataset()
+    det = default_settings(**{"sim.deterministic": True, "sim.replications": 1, **overrides})
+    result = replay_plan(det, ds, build_inputs(det, ds), plan)
+    sales = result.monthly["sales_10k_m2"][:, 0, :].reshape(len(ds.plan_years), 12, -1).sum(axis=1)
+    inventory = result.monthly["inventory_10k_m2"][11::12, 0, :]
+    expected = plan.set_index(["year", "region"])
+    for j, region in enumerate(result.region_ids):
+        for i, year in enumerate(ds.plan_years):
+            row = expected.loc[(year, region)]
+            assert sales[i, j] == pytest.approx(row.sales_10k_m2, abs=1e-6)
+            assert inventory[i, j] == pytest.approx(row.inventory_end_10k_m2, abs=1e-6)
