@@ -314,7 +314,8 @@ class SimConfig:
     shock_persistence: float = 0.6
     lag_months_mean: float = 6.0
     lag_months_sd: float = 3.0
-    land_rule: str = "2.2.3"
+    # null = the optimiser's land.rule (the same rule in both stages); "2.2.3" or "9.3" to differ
+    land_rule: Optional[str] = None
     mid_year_review: bool = False
 
     def __post_init__(self) -> None:
@@ -343,7 +344,68 @@ class SimConfig:
             )
         _at_least("sim.lag_months_mean", self.lag_months_mean, 0.0)
         _at_least("sim.lag_months_sd", self.lag_months_sd, 0.0)
-        _one_of("sim.land_rule", str(self.land_rule), ("2.2.3", "9.3"))
+        if self.land_rule is not None:
+            _one_of("sim.land_rule", str(self.land_rule), ("2.2.3", "9.3"))
+
+
+REVIEW_FUTURE_DEMAND = ("forecast", "observed_ratio")
+
+
+@dataclass
+class ReviewConfig:
+    """The mid-term review (§10.2; model/review.py, docs/review.md): fix the observed years to the
+    actuals, re-plan the rest, and test candidate target adjustments.
+
+    A candidate is a name and a list of ``key=value`` overrides written as on the command line
+    (``targets.cycle_months_2030=21``); ``combinations`` names candidates evaluated together
+    (``cycle_21+land_minus_20``). Every candidate runs with the target groups in ``hard`` made
+    hard, so "feasible" means all of them hold together."""
+
+    enabled: bool = False  # fix the observed years to review.actuals and re-plan the rest
+    # actuals CSV (format: scenarios/SCHEMA.yaml, actuals); null = the shipped worked example
+    actuals: Optional[str] = None
+    # demand for the years still to plan: forecast (表31 as is) | observed_ratio (表31 × each
+    # region's observed sales ÷ forecast demand over the observed years)
+    future_demand: str = "forecast"
+    # the original plan's decisions for the remaining years, replayed from the observed state
+    # ("the current course"), is evaluated beside the re-plan
+    current_course: bool = True
+    adjust: bool = False  # evaluate the candidates (adjustments.csv, adjustments.png)
+    hard: List[str] = field(
+        default_factory=lambda: ["cycle", "land_total", "supply_total", "subsidised"]
+    )  # target groups enforced as hard constraints when a candidate is tested
+    candidates: Dict[str, List[str]] = field(default_factory=dict)  # name → key=value overrides
+    combinations: List[str] = field(default_factory=list)  # "a+b": candidates a and b together
+    workers: int = 2  # parallel processes (joblib) for the candidates; 1 = in process
+    replications: Optional[int] = None  # replay replications per candidate; null = sim's
+
+    def __post_init__(self) -> None:
+        _one_of("review.future_demand", self.future_demand, REVIEW_FUTURE_DEMAND)
+        _at_least("review.workers", self.workers, 1)
+        _at_least("review.replications", self.replications, 1)
+        groups = [f.name for f in fields(TargetsConfig) if f.type in ("TargetMode", TargetMode)]
+        for g in self.hard:
+            _one_of("review.hard", g, tuple(groups))
+        for name, overrides in self.candidates.items():
+            if not name or "+" in name or "/" in name:
+                raise ConfigError(
+                    f"review.candidates.{name}: a candidate name must be non-empty, without '+' "
+                    f"or '/'"
+                )
+            for item in overrides:
+                if "=" not in str(item):
+                    raise ConfigError(
+                        f"review.candidates.{name}: {item!r} is not an override; expected "
+                        f"key=value, e.g. targets.cycle_months_2030=21"
+                    )
+        for combo in self.combinations:
+            parts = combo.split("+")
+            unknown = [p for p in parts if p not in self.candidates]
+            if len(parts) < 2 or unknown:
+                raise ConfigError(
+                    f"review.combinations: {combo!r} must join two or more candidate names with "
+                    f"'+'" + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                )
 
 
 @dataclass
@@ -364,6 +426,7 @@ class RunConfig:
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)  # the mid-term review (§10.2)
 
     def __post_init__(self) -> None:
         _one_of("level", self.level, LEVELS)

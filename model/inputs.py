@@ -127,6 +127,10 @@ class ModelInputs:
     weight_public_money: float
     targets: tuple[TargetRow, ...]
     derivations: tuple[Derivation, ...] = field(default=())
+    # the mid-term review (review.enabled): years fixed to the actuals, their sales, and the
+    # observed values as read (see observed_fields)
+    observed_years: tuple[int, ...] = ()
+    fixed_sales_10k_m2: Mapping[tuple[str, int], float] | None = None
 
     # -- helpers --------------------------------------------------------------------------
     @property
@@ -140,6 +144,15 @@ class ModelInputs:
     @property
     def period(self) -> str:
         return f"{self.years[0]}-{self.years[-1]}"
+
+    @property
+    def plan_fixed(self) -> bool:
+        """True when land and supply are given for every region and year (a fixed plan, possibly
+        with observed years in front); False for a free plan or one with only observed years fixed.
+        """
+        return self.fixed_land_ha is not None and len(self.fixed_land_ha) == len(
+            self.regions
+        ) * len(self.years)
 
     def scope_members(self, scope: str) -> tuple[str, ...]:
         """Regions a scope adds up: city = all regions, main_city = its members, else itself."""
@@ -158,9 +171,10 @@ class ModelInputs:
             self.lag_years,
             self.land_rule,
             self.evaluate_only,
-            self.fixed_land_ha is not None,
+            self.plan_fixed,
             self.vacancy_scopes,
             tuple((t.key, t.target_id, t.scope, t.year, t.sense) for t in self.targets),
+            self.observed_years,
         )
 
 
@@ -1168,6 +1182,9 @@ def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
     notes: list[Derivation] = []
     market = market_fields(cfg, ds, regions, years, notes)
     land = land_fields(cfg, ds, regions, years, market, notes)
+    observed: dict = {}
+    if cfg.review.enabled:
+        observed = observed_fields(cfg, ds, regions, years, market, land, notes)
     money = money_fields(cfg, ds, regions, main_members, land["plot_ratio_10k_m2_per_ha"], notes)
     vacancy = vacancy_fields(cfg, ds, years, notes)
     parts = {
@@ -1180,7 +1197,9 @@ def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
         "vacant0": vacancy["vacant0_10k"],
     }
     targets, target_notes = build_targets(cfg, ds, parts)
-    fields = {**market, **land, **money, **vacancy, **objective_fields(cfg, ds)}
+    if observed:
+        targets = observed_targets_off(targets, observed["observed_years"])
+    fields = {**market, **land, **money, **vacancy, **objective_fields(cfg, ds), **observed}
     frozen = {k: (_frozen(v) if isinstance(v, dict) else v) for k, v in fields.items()}
     return ModelInputs(
         dataset_name=ds.name,
@@ -1205,3 +1224,103 @@ def with_targets(inputs: ModelInputs, changes: Mapping[str, dict]) -> ModelInput
         dataclasses.replace(t, **changes[t.key]) if t.key in changes else t for t in inputs.targets
     )
     return dataclasses.replace(inputs, targets=rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The mid-term review: observed years fixed to the actuals
+# ---------------------------------------------------------------------------------------------
+def observed_fields(
+    cfg: RunConfig, ds: Dataset, regions, years, market: dict, land: dict, notes: list
+) -> dict:
+    """Fix the observed years (review.actuals) to what happened; the later years stay free.
+
+    For each observed region-year: land, supply and public purchases are the actuals, subsidised
+    new building is 0 (the actuals have no such column), and sales are fixed so that the model's
+    stock equals the observed end-of-year inventory exactly: sales = opening + supply − purchased
+    − observed inventory (this differs from the reported sales by the identity gap the actuals
+    loader tolerates, at most 0.05 万m² a row). Demand in an observed year is set to those sales,
+    so unmet demand there is 0 — the actuals do not say how much demand went unmet.
+
+    With ``review.future_demand = observed_ratio`` the later years' demand is scaled per region
+    by Σ observed sales ÷ Σ forecast demand over the observed years.
+
+    Changes ``market`` (demand) and ``land`` (caps, big-M values, fixed decisions) in place and
+    returns the review's own fields. The land rule, the land-to-supply rows and the per-year
+    targets are not enforced in observed years (optimise.py, :func:`observed_targets_off`): the
+    past is data; breaches are reported.
+    """
+    from model.actuals import EXAMPLE_ACTUALS, load_actuals
+    from model.data import DatasetError
+
+    if cfg.level != "region":
+        raise InputError(
+            [f"review.enabled = true needs level = 'region' (the actuals are by planning region); "
+             f"got level = {cfg.level!r}"]
+        )
+    path = Path(cfg.review.actuals) if cfg.review.actuals else EXAMPLE_ACTUALS
+    try:
+        actuals = load_actuals(path, ds)
+    except DatasetError as exc:
+        raise InputError([f"review.actuals = {str(path)!r}: {p}" for p in exc.problems]) from None
+    obs = tuple(y for y in years if y in actuals.years)
+    value = {c: actuals.value(c) for c in ("land_ha", "supply_10k_m2", "sales_10k_m2",
+                                           "purchased_10k_m2", "inventory_end_10k_m2")}
+    demand = market["demand_10k_m2"]
+    forecast = dict(demand)
+    sales, gaps = {}, []
+    for r in regions:
+        opening = market["inventory0_10k_m2"][r]
+        for y in obs:
+            k = (r, y)
+            flow = opening + value["supply_10k_m2"][k] - value["purchased_10k_m2"][k]
+            sales[k] = max(0.0, flow - value["inventory_end_10k_m2"][k])
+            gaps.append(sales[k] - value["sales_10k_m2"][k])
+            demand[k] = sales[k]
+            opening = value["inventory_end_10k_m2"][k]
+    notes.append(Derivation(
+        "observed_years", float(len(obs)), "years",
+        f"{obs[0]}–{obs[-1]} fixed to {path.name}" if obs else f"none in {path.name}"))
+    notes.append(Derivation(
+        "observed_sales_adjustment_max_10k_m2", max((abs(g) for g in gaps), default=0.0), "10k_m2",
+        "sales used = opening + supply − purchased − observed inventory; largest difference from "
+        "the reported sales"))
+    if cfg.review.future_demand == "observed_ratio" and obs:
+        for r in regions:
+            fc = sum(forecast[(r, y)] for y in obs)
+            ratio = sum(sales[(r, y)] for y in obs) / fc if fc > 0 else 1.0
+            for y in years:
+                if y not in obs:
+                    demand[(r, y)] *= ratio
+            notes.append(Derivation(f"future_demand_ratio[{r}]", ratio, "share",
+                                    "observed sales ÷ forecast demand over the observed years"))
+    fixed = {(r, y): 0.0 for r in regions for y in obs}
+    maps = {
+        "fixed_land_ha": {k: value["land_ha"][k] for k in fixed},
+        "fixed_supply_10k_m2": {k: value["supply_10k_m2"][k] for k in fixed},
+        "fixed_purchased_10k_m2": {k: value["purchased_10k_m2"][k] for k in fixed},
+        "fixed_subsidised_new_10k_m2": dict(fixed),
+    }
+    for name, observed in maps.items():  # observed years win over a fixed plan's
+        land[name] = {**(land[name] or {}), **observed}
+    for k in fixed:
+        land["land_max_ha"][k] = max(land["land_max_ha"][k], value["land_ha"][k])
+        land["supply_max_10k_m2"][k] = max(land["supply_max_10k_m2"][k], value["supply_10k_m2"][k])
+    for r in regions:  # the cycle indicators' big-M must still bound the stock
+        running = market["inventory0_10k_m2"][r]
+        for y in years:
+            running += land["supply_max_10k_m2"][(r, y)]
+            land["inventory_max_10k_m2"][(r, y)] = running
+    return {"observed_years": obs, "fixed_sales_10k_m2": sales}
+
+
+def observed_targets_off(targets: list[TargetRow], observed_years) -> list[TargetRow]:
+    """Per-year target rows of observed years become mode 'off' (reported, not enforced): no
+    decision can change them any more. Period totals (land, supply 2026–2030) stay as they are
+    and count the observed years' actual land and supply."""
+    out = []
+    for t in targets:
+        if t.year is not None and t.year in observed_years and t.mode in ("hard", "soft"):
+            t = dataclasses.replace(t, mode="off", penalty=0.0,
+                                    source=f"{t.source}; observed year, not enforced")
+        out.append(t)
+    return out

@@ -143,7 +143,10 @@ class ReplayParams:
         ignored = sorted(set(items) - names)
         if ignored:
             log.debug("ReplayParams.from_config: ignoring %s", ", ".join(ignored))
-        values = {k: _plain(v) for k, v in items.items() if k in names}
+        defaults = {f.name: f.default for f in fields(cls)}
+        # a None in the config means "not set here" for a field whose own default is not None
+        values = {k: _plain(v) for k, v in items.items()
+                  if k in names and not (v is None and defaults[k] is not None)}
         rule = values.get("land_rule")
         if isinstance(rule, (int, float)) and not isinstance(rule, bool):
             # YAML reads 9.3 as a float

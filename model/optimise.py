@@ -50,7 +50,7 @@ def build(inputs: ModelInputs) -> pyo.ConcreteModel:
     add_variables(m, inputs)
     add_inventory_balance(m)
     add_demand(m)
-    if inputs.fixed_land_ha is None:
+    if not inputs.plan_fixed:
         add_land_to_supply(m, inputs)
     add_public_purchases(m)
     add_destocking_cycle(m)
@@ -77,10 +77,17 @@ def enforces_land_rule(inputs: ModelInputs) -> bool:
 # ---------------------------------------------------------------------------------------------
 def add_sets(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     """regions r, years y (later_years: all but the first), the main city's members, vacancy
-    scopes s (city, main_city), and the targets t, grouped by constraint family."""
+    scopes s (city, main_city), and the targets t, grouped by constraint family. In a mid-term
+    review, observed_years are fixed to the actuals and rule_years = later_years \ observed_years
+    are the years the land rule governs."""
     m.regions = pyo.Set(initialize=inputs.regions, ordered=True)
     m.years = pyo.Set(initialize=inputs.years, ordered=True)
     m.later_years = pyo.Set(initialize=inputs.years[1:], ordered=True)
+    # mid-term review: years fixed to the actuals, and the later years whose land the rule governs
+    m.observed_years = pyo.Set(initialize=inputs.observed_years, ordered=True)
+    m.rule_years = pyo.Set(
+        initialize=[y for y in inputs.years[1:] if y not in inputs.observed_years], ordered=True
+    )
     m.main_city = pyo.Set(initialize=inputs.main_city_members, within=m.regions, ordered=True)
     m.vacancy_scopes = pyo.Set(initialize=inputs.vacancy_scopes, ordered=True)
     m.targets = pyo.Set(initialize=[t.key for t in inputs.targets], ordered=True)
@@ -158,7 +165,7 @@ def add_variables(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     m.inventory_below_band_10k_m2 = pyo.Var(RY, within=nn)
     m.slack = pyo.Var(m.targets, within=nn)
     if enforces_land_rule(inputs):
-        RL = m.regions * m.later_years
+        RL = m.regions * m.rule_years
         m.suspend = pyo.Var(
             RL,
             within=pyo.Binary,
@@ -225,12 +232,15 @@ def add_land_to_supply(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
 
     with land[r,y−L] = 0 before the plan.
 
-    Not built when a plan is fixed (plan_as_written): supply and land are then both given.
+    Not built when a plan is fixed (plan_as_written): supply and land are then both given; nor
+    for observed years (mid-term review), whose supply came from land sold before the plan.
     """
     years = list(inputs.years)
     lag = inputs.lag_years
 
     def rule(m, r, y):
+        if y in inputs.observed_years:
+            return pyo.Constraint.Skip
         i = years.index(y)
         land = m.land_ha[r, years[i - lag]] if i - lag >= 0 else 0.0
         return m.supply_10k_m2[r, y] <= m.plot_ratio_10k_m2_per_ha[r] * (
@@ -251,12 +261,15 @@ def add_public_purchases(m: pyo.ConcreteModel) -> None:
 
         purchased[r,y] ≤ max_purchase_share · inventory_start[r,y]       (万m²)
 
-    Their budget is a money target (add_money).
+    Their budget is a money target (add_money). Not for observed years (mid-term review):
+    what was bought is data.
     """
     m.purchase_stock = pyo.Constraint(
         m.regions * m.years,
         rule=lambda m, r, y: (
-            m.purchased_10k_m2[r, y]
+            pyo.Constraint.Skip
+            if y in m.observed_years
+            else m.purchased_10k_m2[r, y]
             <= m.max_purchase_share_of_stock * m.inventory_start_10k_m2[r, y]
         ),
     )
@@ -329,12 +342,21 @@ def add_land_rule(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
         land[r,y] ≤ land_max[r,y] − (land_max[r,y] − revitalised[r,y]) · revitalise_band[r,y]
     (S = 36, R = 18 months for §2.2.3; S = 18, no R for §9.3.) The feasible set is exactly
     {c ≤ S or land = 0} ∩ {c ≤ R or land ≤ revitalised}: the binaries only choose a side.
+
+    Mid-term review: observed years are data (their breaches are reported, not prevented); the
+    rule holds for y ∈ rule_years, so the first year after the observed ones is governed by the
+    observed end-of-year stock and sales — the rule applies to what actually happened.
     """
     first = m.years.first()
     m.land_rule_first_year = pyo.Constraint(
-        m.regions, rule=lambda m, r: (m.land_ha[r, first] <= m.land_allowed_first_year_ha[r])
+        m.regions,
+        rule=lambda m, r: (
+            pyo.Constraint.Skip
+            if first in m.observed_years
+            else m.land_ha[r, first] <= m.land_allowed_first_year_ha[r]
+        ),
     )
-    RL = m.regions * m.later_years
+    RL = m.regions * m.rule_years
 
     def prev(y):
         return m.years.prev(y)
@@ -625,6 +647,7 @@ def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> Changes:
         (m.supply_10k_m2, inputs.fixed_supply_10k_m2),
         (m.purchased_10k_m2, inputs.fixed_purchased_10k_m2),
         (m.subsidised_new_10k_m2, inputs.fixed_subsidised_new_10k_m2),
+        (m.sales_10k_m2, inputs.fixed_sales_10k_m2),
     ):
         key = f"_fixed_{var.name}"
         if key in written and written[key] == values:
@@ -635,15 +658,18 @@ def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> Changes:
 
 
 def _fix(var, values) -> list:
-    """Fix ``var`` to ``values`` (or unfix it when values is None); return the touched variables."""
-    if values is None:
-        touched = [v for v in var.values() if v.fixed]
-        for v in touched:
+    """Fix ``var`` at the indices of ``values`` and unfix it elsewhere (everywhere when values is
+    None; a mid-term review fixes only the observed years); return the touched variables."""
+    values = values or {}
+    touched = []
+    for k, v in var.items():
+        if k in values:
+            v.fix(values[k])
+            touched.append(v)
+        elif v.fixed:
             v.unfix()
-        return touched
-    for k, v in values.items():
-        var[k].fix(v)
-    return list(var.values())
+            touched.append(v)
+    return touched
 
 
 def binaries(m: pyo.ConcreteModel) -> list:

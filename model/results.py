@@ -42,6 +42,7 @@ PLAN_EXTRA_COLUMNS = [
     "pipeline_land_ha",
     "land_rule_state",
     "land_allowed_ha",
+    "observed",  # mid-term review: the year is fixed to the actuals (unmet demand there is 0)
 ]
 TARGET_COLUMNS = [
     "target_key",
@@ -120,6 +121,7 @@ def plan_table(inputs: ModelInputs, sol: Solution) -> pd.DataFrame:
             row["cycle_end_months"] = cycle_months(row["inventory_end_10k_m2"], row["sales_10k_m2"])
             state, allowed = land_rule_state(inputs, r, y, prev_cycle)
             row["land_rule_state"], row["land_allowed_ha"] = state, allowed
+            row["observed"] = y in inputs.observed_years
             rows.append(row)
             start, prev_cycle = row["inventory_end_10k_m2"], row["cycle_end_months"]
     return pd.DataFrame(rows, columns=PLAN_COLUMNS + PLAN_EXTRA_COLUMNS)
@@ -317,6 +319,8 @@ def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
     for row in plan.itertuples(index=False):
         if row.land_rule_state not in ("suspend", "revitalise"):
             continue
+        # mid-term review: an observed year's land is what was sold; a breach is reported
+        mode_row = "observed" if row.year in inputs.observed_years else mode
         breach = max(0.0, row.land_ha - row.land_allowed_ha)
         met = breach <= 1e-6 * max(1.0, row.land_allowed_ha)
         cycle, s_bar = row.cycle_start_months, inputs.suspend_above_months
@@ -337,7 +341,7 @@ def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
                 "period": str(row.year),
                 "unit": "ha",
                 "sense": "max",
-                "mode": mode,
+                "mode": mode_row,
                 "required": row.land_allowed_ha,
                 "achieved": row.land_ha,
                 "shortfall": 0.0 if met else breach,

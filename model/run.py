@@ -204,6 +204,11 @@ def replay_plan(
     the same city). At district level the replay covers the main city's districts."""
     city = ds.city.region_id
     shared: dict[str, Any] = {"supply_lag_years": inputs.lag_years}
+    if settings.sim.land_rule is None:  # follow the optimiser's rule; "none" → record only
+        if inputs.land_rule in ("2.2.3", "9.3"):
+            shared["land_rule"] = inputs.land_rule
+        else:
+            shared.update(land_rule="2.2.3", enforce_land_rule=False)
     if city in inputs.dwelling_size_m2:
         shared["dwelling_size_m2"] = inputs.dwelling_size_m2[city]
     for name, series in (("household_formation_10k_per_year", inputs.household_formation_10k),

@@ -1,0 +1,254 @@
+"""Sweeps: ``python -m model.run -m +scenario=a,b,c`` or ``python -m model.run -m +sweep=NAME``.
+
+Hydra's joblib launcher (conf/config.yaml) runs the jobs of a sweep in parallel, each in its own
+run directory ``<sweep dir>/<its overrides>`` (e.g. ``runs/sweeps/scenarios/+scenario=tight_land``).
+This module is what makes a sweep robust:
+
+- :func:`run_job` wraps one job. A job whose run directory is already complete (summary.json for
+  the same overrides and the same data) is skipped, so running a sweep again resumes it. A job that
+  fails — input error, infeasible hard targets, solver trouble, or an unexpected exception — is
+  recorded, never raised, so it cannot stop the other jobs. Every job leaves ``job.json``
+  (status, exit code, reason, skipped, wall time).
+- :class:`SweepStatus` (a Hydra callback) collects the ``job.json`` of every job of the sweep at its
+  end, writes ``sweep_status.csv`` into the sweep directory and prints the table.
+- :func:`last_exit_code` gives the sweep's exit code: the largest exit code among its jobs (0 when
+  every job produced a plan; 1 input error or unexpected error, 2 infeasible, 3 solver error).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+JOB_RECORD = "job.json"
+STATUS_FILE = "sweep_status.csv"
+SUMMARY = "summary.json"
+EXIT_ERROR = 1  # an unexpected exception in a job: as a single run, it exits with 1
+STATUS_COLUMNS = [
+    "job",
+    "status",
+    "exit_code",
+    "skipped",
+    "reason",
+    "wall_time_s",
+    "overrides",
+    "run_dir",
+]
+
+_last_exit_code = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# One job
+# ---------------------------------------------------------------------------------------------
+def read_json(path: Path) -> dict | None:
+    """A JSON file as a dict, or None if it is missing or unreadable (e.g. half written)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def completeness(
+    run_dir: Path, overrides: Sequence[str], data_hash: str | None = None
+) -> tuple[bool, str]:
+    """Whether ``run_dir`` already holds this job's finished run, and why (or why not).
+
+    Complete means: summary.json is there (it is written last), it was written for the same
+    overrides, and — if both are known — for a dataset with the same hash as now."""
+    summary = read_json(run_dir / SUMMARY)
+    if summary is None:
+        return False, "no summary.json"
+    if sorted(summary.get("overrides") or []) != sorted(overrides):
+        return False, f"summary.json is for other overrides: {summary.get('overrides')}"
+    old_hash = summary.get("data_hash")
+    if data_hash and old_hash and old_hash != data_hash:
+        return False, f"the dataset changed (data hash {old_hash[:12]} → {data_hash[:12]})"
+    return True, f"complete run (status {summary.get('status')})"
+
+
+def failure_reason(summary: dict) -> str:
+    """One line saying why a finished run has no plan (empty for an optimal run)."""
+    status = summary.get("status")
+    if status == "optimal":
+        return ""
+    if status == "input_error":
+        return "input error: " + "; ".join(summary.get("errors") or ["(no message)"])
+    if status == "infeasible":
+        conflict = ", ".join(summary.get("conflict") or []) or "none identified"
+        note = summary.get("conflict_note") or ""
+        return f"infeasible: hard targets conflict ({conflict})" + (f"; {note}" if note else "")
+    if status == "solver_error":
+        return f"solver error: HiGHS stopped with {summary.get('solver_status')}"
+    return f"status {status}"
+
+
+def exit_code_of(summary: dict) -> int:
+    """The exit code a single run with this summary returned (see model/run.py)."""
+    codes = {"optimal": 0, "input_error": 1, "infeasible": 2, "solver_error": 3}
+    return codes.get(summary.get("status"), EXIT_ERROR)
+
+
+def run_job(
+    run_dir: str | Path,
+    overrides: Sequence[str],
+    run: Callable[[], int],
+    data_hash: str | None = None,
+) -> int:
+    """Run one sweep job unless its run directory is complete; never raise; write job.json.
+
+    ``run`` does the job (writes the run directory, returns its exit code). Returns the job's
+    exit code, which Hydra keeps as the job's return value."""
+    run_dir = Path(run_dir)
+    t0 = time.perf_counter()
+    done, why = completeness(run_dir, overrides, data_hash)
+    skipped = done
+    if done:
+        log.info("skipped: %s already holds a %s", run_dir, why)
+    else:
+        if why != "no summary.json":
+            log.warning("running again: %s", why)
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 - a job must not take the sweep down
+            log.error("job failed with an unexpected error: %r\n%s", exc, traceback.format_exc())
+            record = _record(run_dir, overrides, "error", EXIT_ERROR, f"error: {exc!r}", False, t0)
+            return record["exit_code"]
+    summary = read_json(run_dir / SUMMARY)
+    if summary is None:
+        record = _record(
+            run_dir, overrides, "error", EXIT_ERROR, "error: the job wrote no summary.json",
+            False, t0,
+        )
+    else:
+        record = _record(
+            run_dir, overrides, summary.get("status", "unknown"), exit_code_of(summary),
+            failure_reason(summary), skipped, t0,
+        )
+    return record["exit_code"]
+
+
+def _record(
+    run_dir: Path, overrides: Sequence[str], status: str, exit_code: int, reason: str,
+    skipped: bool, t0: float,
+) -> dict[str, Any]:
+    """Write and return job.json: this job's line of the sweep's status table."""
+    record = {
+        "status": status,
+        "exit_code": exit_code,
+        "skipped": skipped,
+        "reason": reason,
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "overrides": list(overrides),
+        "run_dir": str(run_dir),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / JOB_RECORD).write_text(json.dumps(record, ensure_ascii=False, indent=2), "utf-8")
+    return record
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole sweep
+# ---------------------------------------------------------------------------------------------
+def job_dirs(sweep_dir: Path, since: float | None = None) -> list[Path]:
+    """The job directories of a sweep (those Hydra wrote .hydra/ into), optionally only those
+    started at or after ``since`` (epoch seconds), i.e. this sweep's jobs, not older ones."""
+    dirs = []
+    for marker in sorted(sweep_dir.rglob(".hydra/overrides.yaml")):
+        if since is None or marker.stat().st_mtime >= since:
+            dirs.append(marker.parent.parent)
+    return dirs
+
+
+def status_table(sweep_dir: str | Path, since: float | None = None) -> pd.DataFrame:
+    """One row per job of the sweep: status, exit code, skipped, reason, wall time."""
+    sweep_dir = Path(sweep_dir)
+    rows = []
+    for job_dir in job_dirs(sweep_dir, since):
+        rec = read_json(job_dir / JOB_RECORD)
+        fresh = rec is not None and (
+            since is None or (job_dir / JOB_RECORD).stat().st_mtime >= since
+        )
+        if not fresh:
+            rec = {
+                "status": "incomplete",
+                "exit_code": EXIT_ERROR,
+                "skipped": False,
+                "reason": "the job started but left no job.json (killed or interrupted)",
+                "wall_time_s": None,
+                "overrides": [],
+                "run_dir": str(job_dir),
+            }
+        rows.append({
+            "job": job_dir.relative_to(sweep_dir).as_posix(),
+            **{k: rec.get(k) for k in STATUS_COLUMNS if k != "job"},
+            "overrides": " ".join(rec.get("overrides") or []),
+        })
+    return pd.DataFrame(rows, columns=STATUS_COLUMNS)
+
+
+def format_status(table: pd.DataFrame, sweep_dir: Path) -> str:
+    """The status table as text for the terminal, with a one-line total and how to resume."""
+    ok = int((table["status"] == "optimal").sum())
+    skipped = int(table["skipped"].fillna(False).astype(bool).sum())
+    lines = [
+        f"Sweep {sweep_dir}: {len(table)} jobs, {ok} with a plan, {len(table) - ok} without"
+        + (f", {skipped} skipped (already complete)" if skipped else ""),
+    ]
+    width = max([len(str(j)) for j in table["job"]] + [3])
+    for row in table.itertuples(index=False):
+        flag = " (skipped)" if row.skipped else ""
+        reason = f"  {row.reason}" if row.reason else ""
+        lines.append(f"  {row.job:<{width}}  {row.status}{flag}{reason}")
+    lines.append(f"  table: {sweep_dir / STATUS_FILE}")
+    lines.append(
+        f"  rerun the same command (with hydra.sweep.dir={sweep_dir}) to resume: complete jobs "
+        "are skipped; delete a job's folder to redo it"
+    )
+    return "\n".join(lines)
+
+
+def sweep_exit_code(table: pd.DataFrame) -> int:
+    """The largest exit code among the jobs (0 when every job produced a plan)."""
+    codes = pd.to_numeric(table["exit_code"], errors="coerce").fillna(EXIT_ERROR)
+    return int(codes.max()) if len(codes) else 0
+
+
+def last_exit_code() -> int:
+    """The exit code of the sweep that last ended in this process (0 if none ran)."""
+    return _last_exit_code
+
+
+try:  # Hydra is a dependency; the guard only keeps this module importable on its own
+    from hydra.experimental.callback import Callback
+except ImportError:  # pragma: no cover
+    Callback = object  # type: ignore[assignment,misc]
+
+
+class SweepStatus(Callback):  # type: ignore[misc,valid-type]
+    """Hydra callback: at the end of a multirun, write sweep_status.csv and print the table."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        # one second of slack for file systems that store whole seconds
+        self.started = time.time() - 1.0
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        global _last_exit_code
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        table = status_table(sweep_dir, self.started)
+        table.to_csv(sweep_dir / STATUS_FILE, index=False, encoding="utf-8")
+        _last_exit_code = sweep_exit_code(table)
+        print(format_status(table, sweep_dir), flush=True)  # CLI output
