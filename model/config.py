@@ -307,7 +307,7 @@ class SimConfig:
     deterministic: bool = False
     seasonality: List[float] = field(default_factory=lambda: list(DEFAULT_SEASONALITY))
     price_elasticity: float = -0.5
-    # monthly price-index change per 12 months of cycle outside the 12–18 month band
+    # monthly −Δ ln(price index) per unit of ln(cycle ÷ band edge) outside the 12–18 month band
     price_sensitivity: float = 0.01
     shock_sd: float = 0.10
     shock_correlation: float = 0.5
@@ -332,10 +332,10 @@ class SimConfig:
                 f"weights with mean 1"
             )
         _at_least("sim.shock_sd", self.shock_sd, 0.0)
-        if not -1.0 <= self.shock_correlation <= 1.0:
+        if not 0.0 <= self.shock_correlation <= 1.0:
             raise ConfigError(
                 f"sim.shock_correlation = {self.shock_correlation} is not valid; "
-                f"expected a number in [-1, 1]"
+                f"expected a number in [0, 1] (one correlation shared by every pair of regions)"
             )
         if not 0.0 <= self.shock_persistence < 1.0:
             raise ConfigError(

@@ -326,23 +326,38 @@ def report(outcome: Outcome) -> None:
 def _hydra_main() -> None:
     import hydra
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from model import sweep
 
     @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="config")
-    def main(cfg) -> None:
+    def main(cfg) -> int | None:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
-        outcome = run_model(cfg, run_dir=run_dir)
         overrides = list(HydraConfig.get().overrides.task)
-        results.write_run(
-            run_dir,
-            outcome.tables,
-            {**outcome.summary, "run_dir": str(run_dir), "overrides": overrides},
-        )
-        report(outcome)
-        log.info("run directory: %s", run_dir)
-        if outcome.exit_code:
-            sys.exit(outcome.exit_code)
+
+        def run_once() -> int:
+            outcome = run_model(cfg, run_dir=run_dir)
+            results.write_run(
+                run_dir,
+                outcome.tables,
+                {**outcome.summary, "run_dir": str(run_dir), "overrides": overrides},
+            )
+            report(outcome)
+            log.info("run directory: %s", run_dir)
+            return outcome.exit_code
+
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            # a sweep job: skipped if complete; a failure is recorded (job.json), never raised
+            data_hash = sweep.current_data_hash(resolve_dataset(cfg.get("dataset")))
+            return sweep.run_job(run_dir, overrides, run_once, data_hash)
+        code = run_once()
+        if code:
+            sys.exit(code)
+        return None
 
     main()
+    if sweep.last_exit_code():  # set at the end of a sweep: the largest of its jobs' codes
+        sys.exit(sweep.last_exit_code())
 
 
 if __name__ == "__main__":

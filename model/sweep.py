@@ -252,3 +252,14 @@ class SweepStatus(Callback):  # type: ignore[misc,valid-type]
         table.to_csv(sweep_dir / STATUS_FILE, index=False, encoding="utf-8")
         _last_exit_code = sweep_exit_code(table)
         print(format_status(table, sweep_dir), flush=True)  # CLI output
+
+
+def current_data_hash(dataset_folder: str | Path) -> str | None:
+    """The hash of the dataset a job will read (model.data.dataset_hash), or None if unreadable;
+    a complete run made from other data is not skipped."""
+    from model.data import dataset_hash
+
+    try:
+        return dataset_hash(dataset_folder)
+    except (OSError, ValueError):
+        return None
