@@ -76,9 +76,9 @@ def enforces_land_rule(inputs: ModelInputs) -> bool:
 # Sets, parameters, variables
 # ---------------------------------------------------------------------------------------------
 def add_sets(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
-    """regions r, years y (later_years: all but the first), the main city's members, vacancy
+    r"""regions r, years y (later_years: all but the first), the main city's members, vacancy
     scopes s (city, main_city), and the targets t, grouped by constraint family. In a mid-term
-    review, observed_years are fixed to the actuals and rule_years = later_years \ observed_years
+    review, observed_years are fixed to the actuals and rule_years = later_years minus observed_years
     are the years the land rule governs."""
     m.regions = pyo.Set(initialize=inputs.regions, ordered=True)
     m.years = pyo.Set(initialize=inputs.years, ordered=True)
