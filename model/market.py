@@ -38,6 +38,7 @@ import simpy
 from scipy import special  # installed with SALib; inverse CDFs for the lag table
 
 from model.data import Dataset
+from model.inputs import by_level, level_regions
 
 log = logging.getLogger(__name__)
 
@@ -302,8 +303,9 @@ def derive_defaults(dataset: Dataset, level: str = "region") -> dict[str, float]
     out["price_band_low_months"] = low if low else 12.0
     out["price_band_high_months"] = high if high else 18.0
     out["cycle_threshold_months"] = high if high else 18.0
-    supply = sum(dataset.supply_guidance_10k_m2(level).values())
-    land = sum(dataset.land_guidance_ha(level).values())
+    supply = sum(by_level(dataset, level, dataset.supply_guidance_10k_m2,
+                          dataset.supply_guidance_10k_m2).values())
+    land = sum(by_level(dataset, level, dataset.land_guidance_ha, dataset.land_guidance_ha).values())
     out["plot_ratio_10k_m2_per_ha"] = supply / land if land > 0 and supply > 0 else 2.0
     sales, dwellings = _fact(dataset, "sales_10k_m2"), _fact(dataset, "sales_dwellings")
     out["dwelling_size_m2"] = sales * 1e4 / dwellings if sales and dwellings else 100.0
@@ -364,8 +366,8 @@ def annual_plan(dataset: Dataset, supply_10k_m2: Mapping[tuple[str, int], float]
         inventory[y] = available − purchased − sales;  cycle = inventory[y] ÷ (sales ÷ 12)
     """
     purchased_10k_m2 = purchased_10k_m2 or {}
-    opening = dataset.inventory_10k_m2(level)
-    ids = dataset.region_ids if level == "region" else dataset.district_ids
+    opening = by_level(dataset, level, dataset.inventory_10k_m2, dataset.inventory_10k_m2)
+    ids = level_regions(dataset, level)[0]
     rows = []
     for r in ids:
         inventory = float(opening[r])
@@ -388,9 +390,11 @@ def annual_plan(dataset: Dataset, supply_10k_m2: Mapping[tuple[str, int], float]
 def plan_as_written(dataset: Dataset, level: str = "region") -> pd.DataFrame:
     """The plan as printed, in plan.csv format: supply 表45 (表46 for districts), land 表48
     (表49), demand 表31 (表32), no public purchases, sales = min(demand, available)."""
-    return annual_plan(dataset, dataset.supply_guidance_10k_m2(level),
-                       dataset.land_guidance_ha(level), dataset.demand_10k_m2(level),
-                       None, level)
+    def merged(getter):
+        return by_level(dataset, level, getter, getter)
+
+    return annual_plan(dataset, merged(dataset.supply_guidance_10k_m2),
+                       merged(dataset.land_guidance_ha), merged(dataset.demand_10k_m2), None, level)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,7 +546,7 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     ``revitalised_ha`` ((region, year) → ha, the optimiser's assumption) caps the land the §2.2.3
     rule lets through in the 18–36 month band; without it the cap is
     ``params.revitalised_land_share`` × planned land."""
-    ids = dataset.region_ids if level == "region" else dataset.district_ids
+    ids = level_regions(dataset, level)[0]
     years = tuple(dataset.plan_years)
     problems = check_plan(plan, ids, years)
     if problems:
@@ -557,8 +561,10 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     supply = monthly("supply_10k_m2")
     months = tuple(f"{y}-{m:02d}" for y in years for m in range(1, 13))
 
-    inventory = np.array([dataset.inventory_10k_m2(level)[r] for r in ids], dtype=float)
-    cycle = np.array([dataset.cycle_months(level)[r] for r in ids], dtype=float)
+    opening_inventory = by_level(dataset, level, dataset.inventory_10k_m2, dataset.inventory_10k_m2)
+    opening_cycle = by_level(dataset, level, dataset.cycle_months, dataset.cycle_months)
+    inventory = np.array([opening_inventory[r] for r in ids], dtype=float)
+    cycle = np.array([opening_cycle[r] for r in ids], dtype=float)
     history = np.where(cycle > 0, inventory / np.where(cycle > 0, cycle, 1.0), demand[0])
     for r, c in zip(ids, cycle):
         if c <= 0:
@@ -569,7 +575,7 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     target = _target(dataset, "cycle_months", dataset.city.region_id)
     target = float(target) if target is not None else float(params.cycle_threshold_months)
     targets = np.array([_target(dataset, "cycle_months", r) or target for r in ids], dtype=float)
-    aggregate_id = dataset.city.region_id if level == "region" else dataset.main_city_id
+    aggregate_id = dataset.city.region_id
     return ReplayInputs(
         level=level, region_ids=tuple(ids), aggregate_id=aggregate_id,
         main_city_id=dataset.main_city_id, months=months, years=years,
@@ -605,7 +611,7 @@ def _prior_pipeline(dataset, params, ids, supply, level):
     if k >= 1:
         m = min(MONTHS_PER_YEAR * k, supply.shape[0])
         return np.arange(m) - MONTHS_PER_YEAR * k, supply[:m].copy(), True
-    if level != "region" or not dataset.has_table("land_sold"):
+    if not dataset.has_table("land_sold"):  # districts have no land history: no pipeline
         return np.zeros(0, dtype=int), np.zeros((0, n)), False
     sold = dataset.land_sold_ha()
     first = dataset.plan_years[0]
@@ -620,14 +626,10 @@ def _prior_pipeline(dataset, params, ids, supply, level):
 
 
 def _vacancy_scopes(dataset, params, ids, level) -> tuple[VacancyScope, ...]:
-    """City (all regions) and main city for the region level; the main city (all districts)
-    for the district level — where the dataset prints the 2025 vacancy (§2.4.2)."""
+    """City (all regions) and main city (the main city, or its districts at district level) —
+    where the dataset prints the 2025 vacancy (§2.4.2)."""
     city_id, main_id = dataset.city.region_id, dataset.main_city_id
-    wanted = [(city_id, tuple(ids))] if level == "region" else []
-    if level == "district":
-        wanted.append((main_id, tuple(ids)))
-    elif main_id in ids:
-        wanted.append((main_id, (main_id,)))
+    wanted = [(city_id, tuple(ids)), (main_id, level_regions(dataset, level)[1])]
     city_stock = _vacancy_stock(dataset, city_id)
     scopes = []
     for scope_id, members in wanted:
@@ -1107,30 +1109,41 @@ def replay(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams | None = N
 
 
 # -- aggregates ---------------------------------------------------------------------------------
-def aggregate_series(result: ReplayResult) -> dict[str, np.ndarray]:
-    """City-wide (or main-city at district level) monthly series, each (months, replications):
-    sums of floor area, the cycle of the sums, and the price index weighted by 2025 sales."""
+def aggregate_series(result: ReplayResult, members: np.ndarray | None = None
+                     ) -> dict[str, np.ndarray]:
+    """Monthly series of a group of regions (default: the whole city), each (months,
+    replications): sums of floor area, the cycle of the sums, and the price index weighted by
+    2025 sales."""
     m, x = result.monthly, result.inputs
-    out = {name: m[name].sum(axis=2) for name in
+    idx = np.ones(len(result.region_ids), dtype=bool) if members is None else members
+    out = {name: m[name][:, :, idx].sum(axis=2) for name in
            ("supply_10k_m2", "purchases_10k_m2", "demand_10k_m2", "sales_10k_m2",
             "unmet_demand_10k_m2", "inventory_10k_m2", "land_sold_ha")}
+    history = x.history_sales_10k_m2_per_month[idx]
     out["cycle_months"] = rolling_cycle_months(
-        out["inventory_10k_m2"], out["sales_10k_m2"], x.history_sales_10k_m2_per_month.sum(),
+        out["inventory_10k_m2"], out["sales_10k_m2"], history.sum(),
         result.params.cycle_cap_months)
-    weights = x.history_sales_10k_m2_per_month / x.history_sales_10k_m2_per_month.sum()
-    out["price_index"] = m["price_index"] @ weights
+    out["price_index"] = m["price_index"][:, :, idx] @ (history / history.sum())
     return out
 
 
-def _series(result: ReplayResult) -> list[tuple[str, dict[str, np.ndarray], float]]:
-    """(row id, {quantity: (months, replications)}, cycle target) per region, then aggregate."""
-    m = result.monthly
+def _series(result: ReplayResult) -> list[tuple[str, dict[str, np.ndarray], float, np.ndarray]]:
+    """(row id, {quantity: (months, replications)}, cycle target, member mask) per region, then
+    the city and — when the main city is split into districts — the main city."""
+    m, x = result.monthly, result.inputs
     names = ("sales_10k_m2", "inventory_10k_m2", "cycle_months", "price_index",
              "unmet_demand_10k_m2", "land_sold_ha")
-    rows = [(r, {k: m[k][:, :, n] for k in names}, float(result.inputs.cycle_target_months[n]))
-            for n, r in enumerate(result.region_ids)]
-    rows.append((result.inputs.aggregate_id, aggregate_series(result),
-                 result.inputs.aggregate_cycle_target_months))
+    n_regions = len(result.region_ids)
+    rows = [(r, {k: m[k][:, :, n] for k in names}, float(x.cycle_target_months[n]),
+             np.arange(n_regions) == n) for n, r in enumerate(result.region_ids)]
+    everyone = np.ones(n_regions, dtype=bool)
+    rows.append((x.aggregate_id, aggregate_series(result), x.aggregate_cycle_target_months,
+                 everyone))
+    main = next((s for s in x.scopes if s.scope_id == x.main_city_id), None)
+    if x.main_city_id not in result.region_ids and main is not None:
+        mask = np.array([r in main.members for r in result.region_ids])
+        rows.append((x.main_city_id, aggregate_series(result, mask),
+                     x.aggregate_cycle_target_months, mask))
     return rows
 
 
@@ -1144,7 +1157,7 @@ def monthly_table(result: ReplayResult) -> pd.DataFrame:
     quantities = ("sales_10k_m2", "inventory_10k_m2", "cycle_months", "price_index")
     scopes = _scope_index(result)
     frames = []
-    for row_id, series, _ in _series(result):
+    for row_id, series, _, _ in _series(result):
         frame = {"region": row_id, "month": list(result.months)}
         for q in quantities:
             for p, values in zip(PERCENTILES, np.percentile(series[q], PERCENTILES, axis=1)):
@@ -1200,10 +1213,9 @@ def replay_summary(result: ReplayResult) -> pd.DataFrame:
     end = result.inputs.n_months - 1
     land_planned = result.inputs.land_ha_per_month.sum(axis=0)
     rows = []
-    for n, (row_id, series, target) in enumerate(_series(result)):
-        is_region = n < len(result.region_ids)
-        sus = suspended[:, :, n] if is_region else suspended.any(axis=2)
-        cuts = cut[:, :, n] if is_region else cut.any(axis=2)
+    for row_id, series, target, members in _series(result):
+        sus = suspended[:, :, members].any(axis=2)
+        cuts = cut[:, :, members].any(axis=2)
         first = _first_month_at_or_below(series["cycle_months"], threshold)
         median_first = int(np.quantile(first, 0.5, method="inverted_cdf"))
         row = {
@@ -1214,7 +1226,7 @@ def replay_summary(result: ReplayResult) -> pd.DataFrame:
             "median_month_cycle_below_18": (result.months[median_first]
                                             if median_first < len(result.months) else "never"),
             "p_land_cut_any_year": float(np.mean(cuts.any(axis=0))),
-            "planned_land_ha": float(land_planned[n] if is_region else land_planned.sum()),
+            "planned_land_ha": float(land_planned[members].sum()),
             "expected_land_sold_ha": float(series["land_sold_ha"].sum(axis=0).mean()),
             "cycle_target_months": target,
             "cycle_end_months_p50": float(np.median(series["cycle_months"][end])),
@@ -1280,7 +1292,7 @@ def summary_lines(result: ReplayResult) -> list[str]:
     lines = [f"Market replay: {p.replications} replications (seed {p.seed}, {mode}), land rule "
              f"§{p.land_rule} ({enforced}), {result.months[0]}..{end_month}"]
     main = [result.inputs.aggregate_id]
-    if result.inputs.main_city_id in result.region_ids:
+    if result.inputs.main_city_id in summary.index:
         main.append(result.inputs.main_city_id)
     for row_id in main:
         s = summary.loc[row_id]

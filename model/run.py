@@ -61,14 +61,33 @@ def run_model(
 ) -> Outcome:
     """Config (a composed DictConfig or a RunConfig) in, named outcomes out; writes no tables.
 
-    ``run_dir``, if given, receives HiGHS's log (and model.mps with solver.write_mps)."""
+    ``run_dir``, if given, receives HiGHS's log (and model.mps with solver.write_mps). With
+    ``review.enabled`` this is the mid-term review (:func:`model.review.run_review`): the
+    outcome is the re-plan's, and the review's own files (comparison, adjustments, the note) are
+    written into ``run_dir`` before the caller writes the run's tables and summary.json."""
     t_start = perf_counter()
     try:
         settings = to_settings(cfg)
         ds = dataset if dataset is not None else load_dataset(resolve_dataset(settings.dataset))
-        inputs = build_inputs(settings, ds)
     except ConfigError as exc:
         return _input_error([str(exc)])
+    except DatasetError as exc:
+        return _input_error(exc.problems)
+    if settings.review.enabled:
+        from model.review import run_review  # the review wraps this module's functions
+
+        return run_review(settings, ds, run_dir)
+    return optimise_run(settings, ds, run_dir, t_start)
+
+
+def optimise_run(
+    settings: RunConfig, ds: Dataset, run_dir: str | Path | None = None, t_start: float | None = None
+) -> Outcome:
+    """One optimiser run (build inputs, build the model, solve, report) — :func:`run_model`
+    without the mid-term review's extra stage."""
+    t_start = perf_counter() if t_start is None else t_start
+    try:
+        inputs = build_inputs(settings, ds)
     except (DatasetError, InputError) as exc:
         return _input_error(exc.problems)
 
@@ -201,7 +220,7 @@ def replay_plan(
 ) -> market.ReplayResult:
     """The market replay of a plan under the optimiser's own assumptions: its land-to-supply lag,
     dwelling size, household formation, removals and revitalised land (so both stages describe
-    the same city). At district level the replay covers the main city's districts."""
+    the same city)."""
     city = ds.city.region_id
     shared: dict[str, Any] = {"supply_lag_years": inputs.lag_years}
     if settings.sim.land_rule is None:  # follow the optimiser's rule; "none" → record only
@@ -217,10 +236,8 @@ def replay_plan(
         if values:
             shared[name] = sum(values) / len(values)
     params = market.ReplayParams.from_config(settings.sim, **shared)
-    level = inputs.level
-    if level == "district":
-        plan = plan[plan["region"].isin(ds.district_ids)]
-    return market.replay(plan, ds, params, level=level, revitalised_ha=inputs.revitalised_ha)
+    return market.replay(plan, ds, params, level=inputs.level,
+                         revitalised_ha=inputs.revitalised_ha)
 
 
 def replay_tables(result: market.ReplayResult) -> dict[str, pd.DataFrame]:
