@@ -13,7 +13,7 @@ import html
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -94,13 +94,13 @@ def reading(cmp: "Comparison") -> list[str]:
     ok = [r for r in cmp.runs if r.ok]
     target = _required(cmp, "cycle_months[city,2030]") or 18.0
     meet = [r.label for r in ok if _value(r, "headline", "cycle_months_city") <= target + 1e-6]
-    miss = [f"{r.label} ({_value(r, 'headline', 'cycle_months_city'):.1f})" for r in ok
+    miss = [f"{r.label} ({_value(r, 'headline', 'cycle_months_city'):.1f} months)" for r in ok
             if r.label not in meet]
     if ok:
         lines.append(
             f"2030 city destocking cycle against the {target:g}-month target: "
             + (f"met by {', '.join(meet)}" if meet else "met by no run")
-            + (f"; missed by {', '.join(miss)} months" if miss else "") + "."
+            + (f"; missed by {', '.join(miss)}" if miss else "") + "."
         )
     paw = next((r for r in ok if r.scenario == "plan_as_written"), None)
     if paw is not None:
@@ -118,7 +118,7 @@ def reading(cmp: "Comparison") -> list[str]:
     if cmp.guidance is not None and ok:
         plan_land = sum(v for (rid, _), v in cmp.guidance.land_ha.items()
                         if rid in cmp.guidance.region_ids)
-        parts = [f"{r.label} {_value(r, 'headline', 'land_total_ha') - plan_land:+.1f} ha"
+        parts = [f"{r.label} {_value(r, 'headline', 'land_total_ha') - plan_land + 0.0:+.1f} ha"
                  for r in ok]
         lines.append(f"Land 2026–2030 against the {plan_land:.2f} ha of 表48's rows: "
                      + "; ".join(parts) + ".")
@@ -199,7 +199,3 @@ def write_report(cmp: "Comparison", path: Path, charts: dict[str, Path] | None =
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(build_html(cmp, charts), encoding="utf-8")
     return path
-
-
-def labels_of(runs: Sequence["Run"]) -> list[str]:
-    return [r.label for r in runs]

@@ -3,7 +3,8 @@ inputs drive the plan's outcomes (SALib: Sobol or Morris).
 
 The pieces, EMA-workbench style:
 
-* :class:`ModelEvaluator` — the model as a plain function, ``evaluate(sample) -> {outcome: value}``:
+* :class:`ModelEvaluator` — the model as a plain function,
+  ``evaluate(sample) -> {outcome: value}``:
   a sample is a dict of dotted config keys (``{"demand.multiplier": 1.1, ...}``); each worker
   process builds one :class:`model.run.Sweep` on first use and then only changes parameters.
   An infeasible or failed sample gives NaN outcomes and a ``status``, never an exception.

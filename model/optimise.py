@@ -78,8 +78,8 @@ def enforces_land_rule(inputs: ModelInputs) -> bool:
 def add_sets(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     r"""regions r, years y (later_years: all but the first), the main city's members, vacancy
     scopes s (city, main_city), and the targets t, grouped by constraint family. In a mid-term
-    review, observed_years are fixed to the actuals and rule_years = later_years minus observed_years
-    are the years the land rule governs."""
+    review, observed_years are fixed to the actuals and rule_years (later_years minus
+    observed_years) are the years the land rule governs."""
     m.regions = pyo.Set(initialize=inputs.regions, ordered=True)
     m.years = pyo.Set(initialize=inputs.years, ordered=True)
     m.later_years = pyo.Set(initialize=inputs.years[1:], ordered=True)

@@ -81,7 +81,10 @@ def run_model(
 
 
 def optimise_run(
-    settings: RunConfig, ds: Dataset, run_dir: str | Path | None = None, t_start: float | None = None
+    settings: RunConfig,
+    ds: Dataset,
+    run_dir: str | Path | None = None,
+    t_start: float | None = None,
 ) -> Outcome:
     """One optimiser run (build inputs, build the model, solve, report) — :func:`run_model`
     without the mid-term review's extra stage."""

@@ -1,0 +1,174 @@
+"""The mid-term review (issue 6): re-planning from actuals, target adjustments, the note, and
+bad actuals through the command line. Real HiGHS solves; the replay runs with few replications."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from model.actuals import EXAMPLE_ACTUALS, load_actuals
+from model.config import default_settings
+from model.review import candidate_list, evaluate_adjustments
+from model.run import run_model
+
+REPO = Path(__file__).resolve().parent.parent
+QUIET = {"sim.enabled": False, "solver.duals": False}
+
+
+def review_settings(**extra):
+    return default_settings(**{**QUIET, "review.enabled": True, "review.adjust": False,
+                               "review.current_course": False, **extra})
+
+
+def test_replan_reproduces_the_original_when_actuals_are_its_own_plan(tmp_path, chifeng):
+    original = run_model(default_settings(**QUIET))
+    plan = original.tables["plan"]
+    observed = plan[plan["year"] <= 2027].rename(columns={"region": "region_id"})
+    actuals = observed[["region_id", "year", "land_ha", "supply_10k_m2", "sales_10k_m2",
+                        "purchased_10k_m2", "inventory_end_10k_m2"]].assign(
+        vacancy_share="", source="the optimiser's own plan")
+    path = tmp_path / "own_plan.csv"
+    actuals.to_csv(path, index=False, float_format="%.12g")
+    replan = run_model(review_settings(**{"review.actuals": str(path)}))
+    assert replan.status == "optimal"
+    new = replan.tables["plan"].set_index(["region", "year"])
+    old = plan.set_index(["region", "year"])
+    later = [k for k in old.index if k[1] >= 2028]
+    assert new.loc[later, "observed"].eq(False).all()
+    for col in ("land_ha", "supply_10k_m2", "inventory_end_10k_m2", "sales_10k_m2",
+                "purchased_10k_m2"):
+        diff = (new.loc[later, col] - old.loc[later, col]).abs().max()
+        assert diff == pytest.approx(0.0, abs=1e-6), col
+
+
+def test_example_replan_starts_from_observed_stock_and_obeys_the_land_rule(chifeng):
+    actuals = load_actuals(EXAMPLE_ACTUALS, chifeng)
+    out = run_model(review_settings())
+    assert out.status == "optimal"
+    plan = out.tables["plan"].set_index(["region", "year"])
+    stock = actuals.inventory_end_10k_m2()
+    cycle = actuals.cycle_end_months()
+    for r in chifeng.region_ids:
+        # the observed years are the actuals, and 2028 starts from the observed end-2027 stock
+        assert plan.loc[(r, 2027), "inventory_end_10k_m2"] == pytest.approx(stock[r], abs=1e-6)
+        assert plan.loc[(r, 2028), "inventory_start_10k_m2"] == pytest.approx(stock[r], abs=1e-6)
+        assert plan.loc[(r, 2027), "observed"] and not plan.loc[(r, 2028), "observed"]
+        land_2028 = plan.loc[(r, 2028), "land_ha"]
+        if cycle[r] > 36:  # §2.2.3: no new land above 36 months
+            assert plan.loc[(r, 2028), "land_rule_state"] == "suspend"
+            assert land_2028 == pytest.approx(0.0, abs=1e-9), r
+        elif cycle[r] > 18:  # only the revitalised land between 18 and 36 months
+            assert land_2028 <= plan.loc[(r, 2028), "land_allowed_ha"] + 1e-6, r
+    suspended = {r for r in chifeng.region_ids if cycle[r] > 36}
+    assert suspended == {"yuanbaoshan", "linxi", "ongniud", "harqin"}
+    # land actually sold counts towards the five-year land total
+    land = actuals.value("land_ha")
+    observed_land = sum(land.values())
+    assert out.tables["plan"].query("year <= 2027")["land_ha"].sum() == pytest.approx(observed_land)
+    # breaches in observed years are reported, not prevented
+    rule = out.tables["targets"].query("target_id == 'land_rule' and mode == 'observed'")
+    assert "land_rule[main_city,2027]" in set(rule.loc[~rule["met"], "target_key"])
+
+
+def test_candidates_feasible_infeasible_and_cheapest(chifeng):
+    settings = review_settings(**{
+        "review.candidates": {
+            "cycle_24": ["targets.cycle_months_2030=24"],
+            "vacancy_20": ["targets.vacancy.mode=hard"],
+            "land_minus_80": ["targets.land_total_ha=100"],  # below the land already sold
+        },
+        "review.combinations": ["cycle_24+land_minus_80"],
+        "review.workers": 1,
+        "review.replications": 10,
+        "review.future_demand": "observed_ratio",
+    })
+    assert [c.name for c in candidate_list(settings)] == [
+        "keep_targets", "cycle_24", "vacancy_20", "land_minus_80", "cycle_24+land_minus_80"]
+    adj = evaluate_adjustments(settings, chifeng).set_index("candidate")
+    assert adj.loc["keep_targets", "feasible"] and adj.loc["cycle_24", "feasible"]
+    assert adj.loc["cycle_24", "cost_vs_keep_points"] < 0  # a laxer target costs less
+    assert adj.loc["cycle_24", "cheapest_feasible"]
+    assert 0 <= adj.loc["cycle_24", "p_cycle_target_met"] <= 1
+    assert adj.loc["cycle_24", "cycle_target_months"] == 24
+    # vacancy 20% is out of reach whatever the plan: infeasible, with its relaxation
+    v = adj.loc["vacancy_20"]
+    assert not v["feasible"] and v["status"] == "infeasible"
+    assert "vacancy_share[city] 0.2 → 0.2" in v["relaxation"]
+    relaxed_to = float(v["relaxation"].split("vacancy_share[city] 0.2 → ")[1].split()[0])
+    assert 0.25 < relaxed_to < 0.35
+    # 100 ha is less than the 116.22 ha already sold in 2026–2027
+    land = adj.loc["land_minus_80"]
+    assert not land["feasible"] and "land_total_ha[city] 100 → 116.2" in land["relaxation"]
+    assert not adj.loc["cycle_24+land_minus_80", "feasible"]
+
+
+def cli(tmp_path: Path, *overrides: str, timeout: int = 180):
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [sys.executable, "-m", "model.run", f"hydra.run.dir={run_dir}", *overrides],
+        cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout + proc.stderr, run_dir
+
+
+def test_cli_midterm_review_end_to_end(tmp_path):
+    code, out, run_dir = cli(tmp_path, "+scenario=midterm_2028", "review.replications=10",
+                             "sim.replications=10")
+    assert code == 0, out
+    for name in ("plan.csv", "summary.json", "review_comparison.csv", "review_changes.csv",
+                 "review_targets.csv", "review_headline.csv", "review_paths.png",
+                 "adjustments.csv", "adjustments.png", "review_note.md", "review_note.html",
+                 "original/plan.csv", "course/targets.csv"):
+        assert (run_dir / name).is_file(), name
+    comp = pd.read_csv(run_dir / "review_comparison.csv")
+    for q in ("land_ha", "inventory_end_10k_m2"):
+        assert {f"{q}_original", f"{q}_actual", f"{q}_course", f"{q}_replan"} <= set(comp.columns)
+    city27 = comp.query("region == 'city' and year == 2027").iloc[0]
+    assert city27["inventory_end_10k_m2_actual"] == pytest.approx(
+        city27["inventory_end_10k_m2_replan"], abs=1e-6)
+    adj = pd.read_csv(run_dir / "adjustments.csv")
+    assert len(adj) == 1 + 11 + 3 and adj["feasible"].any() and (~adj["feasible"]).any()
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["review"]["observed_years"] == [2026, 2027]
+    best = adj.loc[adj["cheapest_feasible"], "candidate"].iloc[0]
+    assert summary["review"]["cheapest_feasible"] == best
+    note = (run_dir / "review_note.md").read_text(encoding="utf-8")
+    assert f"The cheapest feasible adjustment is {best}" in note
+    # the note's numbers are the files' numbers
+    b = adj[adj["cheapest_feasible"]].iloc[0]
+    assert f"objective {b['objective_points']:,.2f} points" in note
+    head = pd.read_csv(run_dir / "review_headline.csv").set_index("indicator")
+    assert f"city cycle of {head.loc['cycle_months_city', 'replan']:,.1f} months" in note
+    page = (run_dir / "review_note.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 2 and "src='review_" not in page
+
+
+@pytest.mark.parametrize("old, new, fragment", [
+    (None, None, "review.actuals = '/nonexistent.csv': nonexistent.csv: missing file"),
+    ("main_city,2026,", "atlantis,2026,", "column region_id: value 'atlantis'"),
+    ("ningcheng,2027,", "ningcheng,2031,", "column year: value 2031 — expected a plan year"),
+    ("main_city,2026,17.67,", "main_city,2026,-17.67,", "column land_ha: value '-17.67'"),
+    ("main_city,2026,17.67,65.84,98.74,,238.63", "main_city,2026,17.67,65.84,98.74,,248.63",
+     "does not follow from the other columns — expected 238.63"),
+])
+def test_cli_bad_actuals_one_line(tmp_path, old, new, fragment):
+    if old is None:
+        path = "/nonexistent.csv"
+    else:
+        text = EXAMPLE_ACTUALS.read_text(encoding="utf-8")
+        path = tmp_path / "bad.csv"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    code, out, run_dir = cli(tmp_path, "+scenario=midterm_2028", f"review.actuals={path}",
+                             "sim.enabled=false", timeout=60)
+    assert code == 1, out
+    assert "Traceback" not in out
+    # one line per problem, the problem named first (renaming a region also leaves the real one
+    # without rows, a second line)
+    errors = [line for line in out.splitlines() if "input error" in line]
+    assert 1 <= len(errors) <= 3 and fragment in errors[0], out
+    assert all(line.startswith("input error: review.actuals = ") for line in errors)
+    assert not (run_dir / "review_note.md").exists()
