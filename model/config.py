@@ -317,6 +317,9 @@ class SimConfig:
     # null = the optimiser's land.rule (the same rule in both stages); "2.2.3" or "9.3" to differ
     land_rule: Optional[str] = None
     mid_year_review: bool = False
+    # null = enforce the land rule on the simulated cycle, except when the plan is only evaluated
+    # (evaluate_only, as plan_as_written): then the city follows the plan and verdicts are recorded
+    enforce_land_rule: Optional[bool] = None
 
     def __post_init__(self) -> None:
         _at_least("sim.replications", self.replications, 1)

@@ -238,6 +238,8 @@ def replay_plan(
         values = [series[(city, y)] for y in inputs.years if (city, y) in series]
         if values:
             shared[name] = sum(values) / len(values)
+    if settings.sim.enforce_land_rule is None and inputs.evaluate_only:
+        shared["enforce_land_rule"] = False  # the city follows the plan as written
     params = market.ReplayParams.from_config(settings.sim, **shared)
     return market.replay(plan, ds, params, level=inputs.level,
                          revitalised_ha=inputs.revitalised_ha)
