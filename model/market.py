@@ -38,6 +38,7 @@ import simpy
 from scipy import special  # installed with SALib; inverse CDFs for the lag table
 
 from model.data import Dataset
+from model import results
 from model.inputs import by_level, level_regions
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,7 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------------------------------
 # Contracts and constants
 # ---------------------------------------------------------------------------------------------
-PLAN_COLUMNS = (
-    "region", "year", "land_ha", "supply_10k_m2", "sales_10k_m2", "unmet_demand_10k_m2",
-    "purchased_10k_m2", "subsidised_new_10k_m2", "inventory_end_10k_m2", "cycle_end_months",
-)
+PLAN_COLUMNS = tuple(results.PLAN_COLUMNS)  # the plan.csv contract, as the optimiser writes it
 #: Plan columns the replay reads (the rest are carried for the deterministic check).
 PLAN_INPUT_COLUMNS = ("region", "year", "land_ha", "supply_10k_m2", "sales_10k_m2",
                       "unmet_demand_10k_m2", "purchased_10k_m2")
