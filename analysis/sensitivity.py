@@ -705,4 +705,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the importable module's main, not this __main__ copy: joblib/Dask pickle __main__'s
+    # classes by value, which would give every task a fresh model cache (a rebuild per sample).
+    from analysis.sensitivity import main as _main
+
+    sys.exit(_main())
