@@ -621,7 +621,7 @@ def headline(inputs: ModelInputs, plan: pd.DataFrame, targets: pd.DataFrame) -> 
     vac_final = vac[vac["year"] == inputs.final_year].set_index("scope")["vacancy_share"]
     money = money_table(inputs, plan)
     city_money = money[money["region"] == "city"]
-    missed = targets[~targets["met"]]
+    missed = missed_targets(targets)
     return {
         "final_year": inputs.final_year,
         "cycle_months_city": cycle(inputs.regions),
@@ -722,10 +722,17 @@ def human_summary(
     return lines
 
 
+def missed_targets(targets: pd.DataFrame) -> pd.DataFrame:
+    """Target rows not met, leaving out those switched off (mode off: reported in targets.csv
+    for information, e.g. the observed years of a mid-term review, but not a target)."""
+    return targets[~targets["met"] & (targets["mode"] != "off")]
+
+
 def _missed_lines(targets: pd.DataFrame, limit: int = 15) -> list[str]:
     """The targets missed, then one line on the land rule (restricted region-years, breaches)."""
     rule = targets[targets["target_id"] == "land_rule"]
-    missed = targets[~targets["met"] & (targets["target_id"] != "land_rule")]
+    missed = missed_targets(targets)
+    missed = missed[missed["target_id"] != "land_rule"]
     lines = ["  every target met" if missed.empty else f"  targets missed ({len(missed)}):"]
     for row in missed.head(limit).itertuples(index=False):
         lines.append(

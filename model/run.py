@@ -177,7 +177,7 @@ def solve_and_report(
             status="optimal",
             headline=head,
             objective_terms=results.objective_terms(inputs, plan, sol),
-            targets_missed=targets.loc[~targets["met"], "target_key"].tolist(),
+            targets_missed=results.missed_targets(targets)["target_key"].tolist(),
             total_time_s=perf_counter() - t_start,
         )
         return Outcome(
