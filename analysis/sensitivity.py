@@ -24,6 +24,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -323,8 +324,11 @@ class ModelEvaluator:
                 _SWEEPS.pop(key, None)  # rebuild next time: the model may be half-updated
             status, message = "error", f"{type(exc).__name__}: {exc}"[:300]
             values = {name: math.nan for name in self.outcomes}
+        # which built model served the sample (process and object): one per worker when the
+        # per-worker cache works, one per sample when it does not
+        build = f"{os.getpid()}-{id(_SWEEPS.get(key))}" if key is not None else ""
         return {**values, "status": status, "message": message,
-                "eval_time_s": perf_counter() - t0}
+                "eval_time_s": perf_counter() - t0, "model_build": build}
 
 
 def ishigami(sample: Mapping[str, float], a: float = 7.0, b: float = 0.1) -> dict[str, Any]:
@@ -530,7 +534,7 @@ def run_analysis(
     table = pd.concat([pd.DataFrame(samples), pd.DataFrame(rows)], axis=1)
     table.insert(0, "block", np.arange(len(table)) // block_size(
         cfg.method, problem["num_vars"], cfg.second_order))
-    outcomes = [c for c in rows[0] if c not in ("status", "message", "eval_time_s")]
+    outcomes = [c for c in rows[0] if c not in ("status", "message", "eval_time_s", "model_build")]
     t_an = perf_counter()
     indices, usage = analyse(problem, X, table, outcomes, cfg.method, cfg.second_order,
                              cfg.morris_levels, cfg.num_resamples, cfg.conf_level, cfg.seed)

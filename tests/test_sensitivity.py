@@ -117,7 +117,7 @@ def test_dask_cluster_gives_the_joblib_outcomes(tmp_path):
                                   dashboard_address=None) as cluster:
         on_dask = sa.run_samples(ev, samples, backend="dask", scheduler=cluster.scheduler_address)
     on_joblib = sa.run_samples(ev, samples, backend="joblib", workers=2)
-    drop = ("eval_time_s", "message")  # timings (the message quotes HiGHS time)
+    drop = ("eval_time_s", "message", "model_build")  # timings, HiGHS time, process ids
     a = pd.DataFrame(on_dask).drop(columns=list(drop))
     b = pd.DataFrame(on_joblib).drop(columns=list(drop))
     pd.testing.assert_frame_equal(a, b)
@@ -173,3 +173,17 @@ def test_run_writes_its_files(tmp_path):
     assert len(pd.read_csv(res.out_dir / "samples.csv")) == 64 * 5
     with pytest.raises(ConfigError):
         sa.check_config(ishigami_config(method="fast"))
+
+
+def test_cli_workers_reuse_their_built_model(tmp_path):
+    """Through `python -m analysis.sensitivity` (where the evaluator lives in __main__), each
+    worker builds the model once and re-solves it for every sample: at most one build per worker."""
+    out = tmp_path / "sa"
+    proc = subprocess.run([sys.executable, "-m", "analysis.sensitivity", "sensitivity.n=2",
+                           "sensitivity.workers=2", "sensitivity.replications=5",
+                           "sensitivity.progress=false", f"sensitivity.out={out}"],
+                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    samples = pd.read_csv(out / "samples.csv")
+    assert len(samples) == 2 * (9 + 2)
+    assert samples["model_build"].nunique() <= 2
