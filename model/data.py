@@ -92,24 +92,33 @@ class Dataset:
         keys = zip(frame["region_id"], frame["year"].astype(int))
         return MappingProxyType(dict(zip(keys, frame[column].astype(float))))
 
-    def fact(self, fact: str, scope: str = "city", period: str | int | None = None) -> float:
-        """One printed figure. Without ``period``: the fact's only row, else its base-year row."""
+    def fact_or_none(self, fact: str, scope: str = "city",
+                     period: str | int | None = None) -> float | None:
+        """One printed figure, or None when the dataset does not print it. Without ``period``:
+        the fact's only row; else its plan-period row, its base-year row, or the latest."""
         frame = self._tables["facts"]
         rows = frame[(frame["fact"] == fact) & (frame["scope"] == scope)]
-        if period is None and len(rows) == 1:
-            return float(rows["value"].iloc[0])
-        period = str(self.base_year if period is None else period)
-        hit = rows[rows["period"] == period]
-        if hit.empty:
-            raise KeyError(f"facts.csv has no fact {fact!r} for scope {scope!r}, period {period}")
-        return float(hit["value"].iloc[0])
+        if period is not None:
+            rows = rows[rows["period"] == str(period)]
+        elif len(rows) > 1:
+            plan = f"{self.plan_years[0]}-{self.plan_years[-1]}" if self.plan_years else ""
+            preferred = rows[rows["period"].isin([plan, str(self.base_year)])]
+            if not preferred.empty:
+                rows = preferred.iloc[[int((preferred["period"] != plan).values.argmin())]]
+            else:
+                rows = rows.iloc[[int(rows["period"].str.split("-").str[-1].astype(int).values.argmax())]]
+        return None if rows.empty else float(rows["value"].iloc[0])
+
+    def fact(self, fact: str, scope: str = "city", period: str | int | None = None) -> float:
+        """As :meth:`fact_or_none`, raising KeyError when the figure is not printed."""
+        value = self.fact_or_none(fact, scope, period)
+        if value is None:
+            raise KeyError(f"facts.csv has no fact {fact!r} for scope {scope!r}"
+                           + ("" if period is None else f", period {period}"))
+        return value
 
     def has_fact(self, fact: str, scope: str = "city", period: str | int | None = None) -> bool:
-        try:
-            self.fact(fact, scope, period)
-        except KeyError:
-            return False
-        return True
+        return self.fact_or_none(fact, scope, period) is not None
 
     def targets(self) -> tuple[Target, ...]:
         frame = self._tables["targets"]
@@ -118,11 +127,15 @@ class Dataset:
             for r in frame.itertuples(index=False)
         )
 
+    def target_or_none(self, target_id: str, scope: str = "city") -> Target | None:
+        return next((t for t in self.targets() if t.target_id == target_id and t.scope == scope),
+                    None)
+
     def target(self, target_id: str, scope: str = "city") -> Target:
-        for t in self.targets():
-            if t.target_id == target_id and t.scope == scope:
-                return t
-        raise KeyError(f"targets.csv has no target {target_id!r} for scope {scope!r}")
+        hit = self.target_or_none(target_id, scope)
+        if hit is None:
+            raise KeyError(f"targets.csv has no target {target_id!r} for scope {scope!r}")
+        return hit
 
     def name_zh(self, region_id: str) -> str:
         for r in (self.city, *self.regions, *self.districts):

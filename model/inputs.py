@@ -185,23 +185,10 @@ def _frozen(d: dict) -> Mapping:
 # ---------------------------------------------------------------------------------------------
 # Small lookups
 # ---------------------------------------------------------------------------------------------
-def fact_any_period(ds: Dataset, fact: str, scope: str = "city") -> float | None:
-    """A fact for a scope whatever its period (the latest one if several), or None."""
-    facts = ds.table("facts")
-    hit = facts[(facts["fact"] == fact) & (facts["scope"] == scope)]
-    if hit.empty:
-        return None
-    end_year = hit["period"].str.split("-").str[-1].astype(int)
-    return float(hit.loc[end_year.idxmax(), "value"])
-
-
 def target_value(ds: Dataset, target_id: str, scope: str = "city") -> tuple[float, str] | None:
     """(value, source) of a dataset target, or None."""
-    try:
-        t = ds.target(target_id, scope)
-    except KeyError:
-        return None
-    return t.value, f"targets.csv {t.source}"
+    t = ds.target_or_none(target_id, scope)
+    return None if t is None else (t.value, f"targets.csv {t.source}")
 
 
 def level_regions(ds: Dataset, level: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -409,7 +396,7 @@ def rule_thresholds(cfg: RunConfig, ds: Dataset) -> tuple[float, float | None, f
     rule, problems = str(cfg.land.rule), []
 
     def need(fact: str) -> float:
-        v = fact_any_period(ds, fact)
+        v = ds.fact_or_none(fact)
         if v is None:
             problems.append(
                 f"land.rule = {rule!r} needs fact {fact!r} (scope city) in facts.csv, "
@@ -423,7 +410,7 @@ def rule_thresholds(cfg: RunConfig, ds: Dataset) -> tuple[float, float | None, f
     if rule == "9.3":
         s = cfg.land.suspend_above_months
         s = need("strict_rule_suspend_above_months") if s is None else s
-        add = fact_any_period(ds, "strict_rule_add_below_months")
+        add = ds.fact_or_none("strict_rule_add_below_months")
         return s, None, add, problems
     s = cfg.land.suspend_above_months
     s = need("land_rule_suspend_above_months") if s is None else s
@@ -554,11 +541,11 @@ def household_formation_default(
     (393.1 万 × 56.67%) ÷ occupied dwellings (dwellings − vacant).
     Returns (households, persons, how).
     """
-    pop = fact_any_period(ds, "population_resident_10k")
-    urb = fact_any_period(ds, "urbanisation_share")
-    decline = fact_any_period(ds, "population_decline_10k")
-    low = fact_any_period(ds, "migrant_inflow_low_10k")
-    high = fact_any_period(ds, "migrant_inflow_high_10k")
+    pop = ds.fact_or_none("population_resident_10k")
+    urb = ds.fact_or_none("urbanisation_share")
+    decline = ds.fact_or_none("population_decline_10k")
+    low = ds.fact_or_none("migrant_inflow_low_10k")
+    high = ds.fact_or_none("migrant_inflow_high_10k")
     if persons is None and pop is not None and urb is not None and dwellings > vacant:
         persons = pop * urb / (dwellings - vacant)
     if None in (urb, decline, low, high) or not persons:
@@ -649,7 +636,7 @@ def cycle_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
         rate = sum(
             p["inventory0"][r] / p["cycle0"][r] * 12 for r in p["regions"] if p["cycle0"][r] > 0
         )
-        c0 = fact_any_period(ds, "cycle_months", "city") or (inv / rate * 12 if rate else T)
+        c0 = ds.fact_or_none("cycle_months", "city") or (inv / rate * 12 if rate else T)
         scopes.append(("city", c0))
     if t.cycle_scope in ("region", "both"):
         scopes += [(r, p["cycle0"][r]) for r in p["regions"]]
@@ -1155,9 +1142,9 @@ def objective_fields(cfg: RunConfig, ds: Dataset) -> dict:
     """The weights, and the reasonable cycle band (§2.4.1, 12–18 months) they refer to."""
     o = cfg.objective
     low = o.band_low_months
-    low = (fact_any_period(ds, "cycle_band_low_months") or 12.0) if low is None else low
+    low = (ds.fact_or_none("cycle_band_low_months") or 12.0) if low is None else low
     high = o.band_high_months
-    high = (fact_any_period(ds, "cycle_band_high_months") or 18.0) if high is None else high
+    high = (ds.fact_or_none("cycle_band_high_months") or 18.0) if high is None else high
     if low > high:
         raise InputError([f"objective.band_low_months = {low} is above band_high_months = {high}"])
     return {

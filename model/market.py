@@ -261,26 +261,13 @@ def _param_problems(p: ReplayParams) -> list[str]:
 # Defaults derived from the dataset
 # ---------------------------------------------------------------------------------------------
 def _fact(dataset: Dataset, fact: str, scope: str | None = None) -> float | None:
-    """A printed figure for (fact, scope — the city by default): the plan period, else the base
-    year, else the first row; None when the dataset does not print it."""
-    scope = dataset.city.region_id if scope is None else scope
-    frame = dataset.table("facts")
-    hit = frame[(frame["fact"] == fact) & (frame["scope"] == scope)]
-    if hit.empty:
-        return None
-    plan_period = f"{dataset.plan_years[0]}-{dataset.plan_years[-1]}"
-    for period in (plan_period, str(dataset.base_year)):
-        row = hit[hit["period"] == period]
-        if not row.empty:
-            return float(row["value"].iloc[0])
-    return float(hit["value"].iloc[0])
+    """A printed figure for (fact, scope — the city by default), or None."""
+    return dataset.fact_or_none(fact, dataset.city.region_id if scope is None else scope)
 
 
 def _target(dataset: Dataset, target_id: str, scope: str) -> float | None:
-    try:
-        return dataset.target(target_id, scope).value
-    except KeyError:
-        return None
+    t = dataset.target_or_none(target_id, scope)
+    return None if t is None else t.value
 
 
 def derive_defaults(dataset: Dataset, level: str = "region") -> dict[str, float]:
