@@ -39,7 +39,7 @@ from scipy import special  # installed with SALib; inverse CDFs for the lag tabl
 
 from model.data import Dataset
 from model import results
-from model.inputs import by_level, level_regions
+from model.inputs import by_level, dwelling_stock, level_regions
 
 log = logging.getLogger(__name__)
 
@@ -314,13 +314,10 @@ def derive_defaults(dataset: Dataset, level: str = "region") -> dict[str, float]
 
 
 def _vacancy_stock(dataset: Dataset, scope: str) -> tuple[float, float] | None:
-    """(dwellings, vacant dwellings) in 万 for a scope in the base year: vacant = the low-use
-    households (§2.4.2), dwellings = vacant ÷ vacancy share."""
-    vacant = _fact(dataset, "low_use_households_10k", scope)
-    share = _fact(dataset, "vacancy_share", scope)
-    if not vacant or not share:
-        return None
-    return vacant / share, vacant
+    """(dwellings, vacant dwellings) in 万 for a scope in the base year, as the optimiser
+    derives them (§2.4.2); None where the dataset prints no (non-zero) vacancy."""
+    stock = dwelling_stock(dataset, scope)
+    return stock if stock is not None and stock[1] > 0 else None
 
 
 # ---------------------------------------------------------------------------------------------
