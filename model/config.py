@@ -62,6 +62,28 @@ def _share(key: str, value: float | None) -> None:
         )
 
 
+REMOVED_LAND_KEYS = {
+    "lag_years": "the land → presale lag is now timing.lag_months_mean / lag_months_sd / "
+    "lag_months_max (months, docs/timing.md)",
+    "pipeline_share": "the opening pipeline is derived with the timing model; override it with "
+    "timing.pipeline_10k_m2 (万m², a city total or {region: value})",
+    "pipeline_extra_ha": "override the opening pipeline with timing.pipeline_10k_m2 (万m², a city "
+    "total or {region: value})",
+}
+REMOVED_SIM_KEYS = {
+    "lag_months_mean": "the replay draws its lags from the shared timing model: "
+    "timing.lag_months_mean",
+    "lag_months_sd": "the replay draws its lags from the shared timing model: timing.lag_months_sd",
+}
+
+
+def _removed(group: str, node: Any, removed: Mapping[str, str]) -> None:
+    """A removed key that was set: one line naming it and what replaced it."""
+    for name, replacement in removed.items():
+        if getattr(node, name) is not None:
+            raise ConfigError(f"{group}.{name} no longer exists: {replacement}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Groups
 # ---------------------------------------------------------------------------------------------
@@ -91,12 +113,10 @@ class LandConfig:
 
     # 万m² of floor area per ha; null = per region, Σ表45 ÷ Σ表48 (Σ表46 ÷ Σ表49 for districts)
     plot_ratio: Optional[float] = None
-    # years from land sale to supply on the market (0: the plan's own convention)
-    lag_years: int = 0
-    # share of the land sold in the last lag_years (表21) not yet on the market
-    pipeline_share: float = 1.0
-    # region → further land already sold but not built, ha
-    pipeline_extra_ha: Dict[str, float] = field(default_factory=dict)
+    # removed keys (one line says what replaced them): land → presale timing is timing.*
+    lag_years: Optional[Any] = None
+    pipeline_share: Optional[Any] = None
+    pipeline_extra_ha: Optional[Any] = None
     # 2.2.3 | 9.3 | none
     rule: str = "2.2.3"
     # land allowed per region-year in the 18–36 month band, ha; null = derived (docs §2)
@@ -115,16 +135,14 @@ class LandConfig:
     def __post_init__(self) -> None:
         _one_of("land.rule", str(self.rule), LAND_RULES)
         _at_least("land.plot_ratio", self.plot_ratio, 0.0, strict=True)
-        _at_least("land.lag_years", self.lag_years, 0)
-        _share("land.pipeline_share", self.pipeline_share)
+        _removed("land", self, REMOVED_LAND_KEYS)
         _at_least("land.revitalised_ha", self.revitalised_ha, 0.0)
         _at_least("land.revitalised_share", self.revitalised_share, 0.0)
         _at_least("land.suspend_above_months", self.suspend_above_months, 0.0)
         _at_least("land.revitalise_above_months", self.revitalise_above_months, 0.0)
         _at_least("land.max_demand_multiple", self.max_demand_multiple, 0.0, strict=True)
-        for name in ("pipeline_extra_ha", "revitalised_by_region_ha"):
-            for region, value in getattr(self, name).items():
-                _at_least(f"land.{name}.{region}", value, 0.0)
+        for region, value in self.revitalised_by_region_ha.items():
+            _at_least(f"land.revitalised_by_region_ha.{region}", value, 0.0)
         if (
             self.suspend_above_months is not None
             and self.revitalise_above_months is not None
@@ -135,6 +153,73 @@ class LandConfig:
                 f"land.suspend_above_months = {self.suspend_above_months}; "
                 f"expected revitalise <= suspend"
             )
+
+
+@dataclass
+class TimingConfig:
+    """Land sale → presale (model/timing.py, docs/timing.md): one timing model for the optimiser
+    (annual shares), the replay (monthly lag draws) and the mid-term review.
+
+    Supply in the plan's statistics (表45) is presale approval; land sold (表21, 表48) reaches it
+    after permits and building to the presale threshold, and completed-home sales (现售) after
+    completion."""
+
+    lag_months_mean: float = 12.0  # land sale → presale approval; judgement, range 9–18
+    lag_months_sd: float = 3.0  # spread of that lag (construction season, permits); range 2–5
+    lag_months_max: int = 24  # longer lags are folded into this month
+    completed_share: float = 0.2  # floor area sold as completed homes; range 0–0.45 (表34 aim)
+    completed_lag_months_mean: float = 30.0  # land sale → completion; range 24–36
+    completed_lag_months_sd: float = 4.0
+    completed_lag_months_max: int = 48
+    distribution: str = "gamma"  # gamma | lognormal | fixed
+    # floor area on land sold before the plan not yet presaleable at the end of the base year,
+    # 万m²: null = derived from 表21 × plot ratio with this timing model; a number = city total
+    # (split over regions like the derived one); {region: 万m²} per region
+    pipeline_10k_m2: Optional[Any] = None
+
+    def to_timing(self):
+        """The :class:`model.timing.Timing` these settings describe."""
+        from model.timing import Timing
+
+        return Timing(
+            lag_months_mean=float(self.lag_months_mean),
+            lag_months_sd=float(self.lag_months_sd),
+            lag_months_max=int(self.lag_months_max),
+            completed_share=float(self.completed_share),
+            completed_lag_months_mean=float(self.completed_lag_months_mean),
+            completed_lag_months_sd=float(self.completed_lag_months_sd),
+            completed_lag_months_max=int(self.completed_lag_months_max),
+            distribution=str(self.distribution),
+        )
+
+    def __post_init__(self) -> None:
+        problems = self.to_timing().problems()
+        if problems:
+            raise ConfigError(problems[0])
+        p = self.pipeline_10k_m2
+        if p is None:
+            return
+        if isinstance(p, Mapping) or hasattr(p, "items"):
+            for region, value in p.items():
+                if not _is_number(value) or value < 0:
+                    raise ConfigError(
+                        f"timing.pipeline_10k_m2.{region} = {value!r} is not valid; expected a "
+                        f"number >= 0 (万m²)"
+                    )
+        elif not _is_number(p) or p < 0:
+            raise ConfigError(
+                f"timing.pipeline_10k_m2 = {p!r} is not valid; expected null (derive), a city "
+                f"total >= 0 in 万m², or {{region: 万m²}}"
+            )
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and value == value
+        and abs(value) != float("inf")
+    )
 
 
 @dataclass
@@ -312,14 +397,19 @@ class SimConfig:
     shock_sd: float = 0.10
     shock_correlation: float = 0.5
     shock_persistence: float = 0.6
-    lag_months_mean: float = 6.0
-    lag_months_sd: float = 3.0
+    # removed keys (one line says what replaced them): the lag is timing.lag_months_*
+    lag_months_mean: Optional[Any] = None
+    lag_months_sd: Optional[Any] = None
     # null = the optimiser's land.rule (the same rule in both stages); "2.2.3" or "9.3" to differ
     land_rule: Optional[str] = None
     mid_year_review: bool = False
     # null = enforce the land rule on the simulated cycle, except when the plan is only evaluated
     # (evaluate_only, as plan_as_written): then the city follows the plan and verdicts are recorded
     enforce_land_rule: Optional[bool] = None
+    # null = presale waits for floor area the timing model has made ready (land sold + the
+    # opening pipeline), except when the plan is only evaluated (plan_as_written): then presale
+    # follows the plan's schedule and the shortfall is recorded (deliverability.csv)
+    enforce_presale_timing: Optional[bool] = None
 
     def __post_init__(self) -> None:
         _at_least("sim.replications", self.replications, 1)
@@ -345,8 +435,7 @@ class SimConfig:
                 f"sim.shock_persistence = {self.shock_persistence} is not valid; "
                 f"expected a number in [0, 1)"
             )
-        _at_least("sim.lag_months_mean", self.lag_months_mean, 0.0)
-        _at_least("sim.lag_months_sd", self.lag_months_sd, 0.0)
+        _removed("sim", self, REMOVED_SIM_KEYS)
         if self.land_rule is not None:
             _one_of("sim.land_rule", str(self.land_rule), ("2.2.3", "9.3"))
 
@@ -422,6 +511,7 @@ class RunConfig:
     fixed_plan: str = "none"  # none | guidance (表45/表48 rows) | path to a CSV of land & supply
     demand: DemandConfig = field(default_factory=DemandConfig)
     land: LandConfig = field(default_factory=LandConfig)
+    timing: TimingConfig = field(default_factory=TimingConfig)
     targets: TargetsConfig = field(default_factory=TargetsConfig)
     vacancy: VacancyConfig = field(default_factory=VacancyConfig)
     subsidised: SubsidisedConfig = field(default_factory=SubsidisedConfig)

@@ -18,6 +18,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from model import timing as tm
 from model.config import RunConfig
 from model.data import Dataset
 
@@ -84,8 +85,11 @@ class ModelInputs:
     demand_10k_m2: Mapping[tuple[str, int], float]
     # land
     plot_ratio_10k_m2_per_ha: Mapping[str, float]
-    lag_years: int
-    pipeline_stock_ha: Mapping[str, float]
+    # land → presale timing (model/timing.py): a_k, the share of a year's land floor area first
+    # presaleable k years later; the opening pipeline (万m²) and the part of it ready each year
+    timing: tm.Timing
+    ready_shares: tuple[float, ...]
+    pipeline: tm.Pipeline
     land_max_ha: Mapping[tuple[str, int], float]
     supply_max_10k_m2: Mapping[tuple[str, int], float]
     inventory_max_10k_m2: Mapping[tuple[str, int], float]
@@ -131,6 +135,8 @@ class ModelInputs:
     # observed values as read (see observed_fields)
     observed_years: tuple[int, ...] = ()
     fixed_sales_10k_m2: Mapping[tuple[str, int], float] | None = None
+    # ready floor area not yet presold at the end of the observed years (mid-term review)
+    carry_ready_10k_m2: Mapping[str, float] = field(default_factory=dict)
 
     # -- helpers --------------------------------------------------------------------------
     @property
@@ -144,6 +150,16 @@ class ModelInputs:
     @property
     def period(self) -> str:
         return f"{self.years[0]}-{self.years[-1]}"
+
+    @property
+    def pipeline_10k_m2(self) -> Mapping[str, float]:
+        """Opening pipeline per region at the end of the base year (万m²)."""
+        return self.pipeline.remaining
+
+    @property
+    def pipeline_ready_10k_m2(self) -> Mapping[tuple[str, int], float]:
+        """The part of the opening pipeline ready for presale in each plan year (万m²)."""
+        return self.pipeline.ready
 
     @property
     def plan_fixed(self) -> bool:
@@ -168,7 +184,6 @@ class ModelInputs:
             self.regions,
             self.years,
             self.main_city_members,
-            self.lag_years,
             self.land_rule,
             self.evaluate_only,
             self.plan_fixed,
@@ -376,18 +391,68 @@ def revitalised_default(ds: Dataset, level: str, regions, share: float) -> dict[
     return {r: share * sum(v for (rr, _y), v in sold.items() if rr == r) / n for r in regions}
 
 
-def pipeline_stock(
-    ds: Dataset, level: str, regions, lag: int, share: float, extra: Mapping
-) -> dict:
-    """Land already sold but not yet on the market at the start of the plan (ha): with a lag of L
-    years, the land sold in the last L history years (表21) × ``land.pipeline_share``, plus
-    ``land.pipeline_extra_ha``. With L = 0 (the plan's own convention) it is the extra only."""
-    sold = land_sold_by_level(ds, level)
-    years = [y for y in ds.history_years if y > ds.base_year - lag]
-    return {
-        r: share * sum(sold.get((r, y), 0.0) for y in years) + float(extra.get(r, 0.0))
-        for r in regions
-    }
+def pipeline_fields(
+    cfg: RunConfig, ds: Dataset, level: str, regions, years, plot_ratio: Mapping, shares, notes: list
+) -> tm.Pipeline:
+    """The opening pipeline (model/timing.py :func:`~model.timing.opening_pipeline`): land sold
+    in the history years (表21) × the region's plot ratio, less what the timing model has made
+    presaleable by the end of the base year; or ``timing.pipeline_10k_m2`` (a city total split
+    like the derived pipeline, or per region). No land history → no pipeline, said so."""
+    sold = land_sold_by_level(ds, level) if ds.has_table("land_sold") else {}
+    area = {(r, y): v * plot_ratio[r] for (r, y), v in sold.items() if r in plot_ratio}
+    override = cfg.timing.pipeline_10k_m2
+    if override is not None and not isinstance(override, Mapping):
+        derived = tm.opening_pipeline(area, tuple(regions), ds.base_year, years, shares)
+        total = sum(derived.remaining.values())
+        weights = (
+            {r: v / total for r, v in derived.remaining.items()}
+            if total > 0
+            else {r: 1.0 / len(regions) for r in regions}
+        )
+        override = {r: float(override) * w for r, w in weights.items()}
+    pipe = tm.opening_pipeline(
+        area, tuple(regions), ds.base_year, years, shares,
+        {str(r): float(v) for r, v in (override or {}).items()},
+    )
+    how = pipe.how if sold or override else "no land history (land_sold) in the dataset: no pipeline"
+    notes.append(
+        Derivation("pipeline_10k_m2[city]", sum(pipe.remaining.values()), "10k_m2", how)
+    )
+    notes += [
+        Derivation(f"pipeline_10k_m2[{r}]", pipe.remaining[r], "10k_m2", how) for r in regions
+    ]
+    notes.append(
+        Derivation(
+            "ready_shares",
+            shares[0],
+            "share",
+            "share of a year's land floor area first presaleable in the same year; next years: "
+            + ", ".join(f"{a:.4f}" for a in shares[1:])
+            + " (timing model, docs/timing.md)",
+        )
+    )
+    if sold:
+        base = ds.base_year
+        for scope, members in (("city", tuple(regions)), ("main_city", _main_members(ds, level))):
+            printed = ds.fact_or_none("new_supply_10k_m2", ds.main_city_id if scope == "main_city"
+                                      else "city", base)
+            implied = tm.backcast_presale(pipe, base, shares, members)
+            if printed is not None:
+                notes.append(
+                    Derivation(
+                        f"presale_{base}_implied_10k_m2[{scope}]",
+                        implied,
+                        "10k_m2",
+                        f"presale the timing model gives in {base} from {ds.history_years[0]}–"
+                        f"{base} land alone, against {printed} printed (§2.2.1.1): a check of the "
+                        "timing model, not an input",
+                    )
+                )
+    return pipe
+
+
+def _main_members(ds: Dataset, level: str) -> tuple[str, ...]:
+    return level_regions(ds, level)[1]
 
 
 def rule_thresholds(cfg: RunConfig, ds: Dataset) -> tuple[float, float | None, float | None, list]:
@@ -870,10 +935,9 @@ def read_fixed_plan(path: str, regions, years) -> dict[str, dict]:
 def check_keys(cfg: RunConfig, regions, years) -> list[str]:
     """Config keys that name regions or years must name ones of this run."""
     problems = []
-    named = [
-        (f"land.{k}", getattr(cfg.land, k))
-        for k in ("pipeline_extra_ha", "revitalised_by_region_ha")
-    ]
+    named = [("land.revitalised_by_region_ha", cfg.land.revitalised_by_region_ha)]
+    if isinstance(cfg.timing.pipeline_10k_m2, Mapping):
+        named.append(("timing.pipeline_10k_m2", cfg.timing.pipeline_10k_m2))
     named.append(("money.price_by_region_yuan_m2", cfg.money.price_by_region_yuan_m2))
     for key, mapping in named:
         problems += [
@@ -888,11 +952,6 @@ def check_keys(cfg: RunConfig, regions, years) -> list[str]:
         for y in cfg.targets.cycle_months_by_year
         if int(y) not in years
     ]
-    if cfg.land.lag_years >= len(years):
-        problems.append(
-            f"land.lag_years = {cfg.land.lag_years} leaves no plan year whose supply "
-            f"can come from plan land; expected 0–{len(years) - 1}"
-        )
     return problems
 
 
@@ -933,8 +992,8 @@ def fixed_plan_fields(cfg: RunConfig, supply_g, land_g, regions, years) -> dict:
 
 
 def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes: list) -> dict:
-    """Plot ratios, the fixed plan, lag and pipeline, the caps and big-M values, the land rule."""
-    level, lag = cfg.level, int(cfg.land.lag_years)
+    """Plot ratios, the fixed plan, timing and pipeline, the caps and big-M values, the land rule."""
+    level = cfg.level
     supply_g = by_level(ds, level, ds.supply_guidance_10k_m2, ds.supply_guidance_10k_m2)
     land_g = by_level(ds, level, ds.land_guidance_ha, ds.land_guidance_ha)
     if cfg.land.plot_ratio is not None:
@@ -955,9 +1014,9 @@ def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes
         ]
     fixed = fixed_plan_fields(cfg, supply_g, land_g, regions, years)
     demand = market["demand_10k_m2"]
-    pipeline = pipeline_stock(
-        ds, level, regions, lag, cfg.land.pipeline_share, cfg.land.pipeline_extra_ha
-    )
+    timing = cfg.timing.to_timing()
+    shares = tm.annual_shares(timing)
+    pipe = pipeline_fields(cfg, ds, level, regions, years, plot_ratio, shares, notes)
     peak = {r: max(demand[(r, y)] for y in years) for r in regions}
     land_max = {
         (r, y): cfg.land.max_demand_multiple * peak[r] / plot_ratio[r]
@@ -967,11 +1026,15 @@ def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes
     if fixed["fixed_land_ha"] is not None:
         land_max = {k: max(v, fixed["fixed_land_ha"][k]) for k, v in land_max.items()}
     supply_max, inventory_max = {}, {}
+    cum = tm.cumulative_shares(shares, len(years))
     for r in regions:
         running = market["inventory0_10k_m2"][r]
         for i, y in enumerate(years):
-            from_land = land_max[(r, years[i - lag])] if i - lag >= 0 else 0.0
-            supply_max[(r, y)] = plot_ratio[r] * (from_land + pipeline[r])
+            # at most everything the pipeline and the largest possible land can make ready by y
+            ready = sum(pipe.ready[(r, t)] for t in years[: i + 1]) + plot_ratio[r] * sum(
+                cum[i - j] * land_max[(r, years[j])] for j in range(i + 1)
+            )
+            supply_max[(r, y)] = ready
             if fixed["fixed_supply_10k_m2"] is not None:
                 supply_max[(r, y)] = max(supply_max[(r, y)], fixed["fixed_supply_10k_m2"][(r, y)])
             running += supply_max[(r, y)]
@@ -1007,8 +1070,9 @@ def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes
     )
     return {
         "plot_ratio_10k_m2_per_ha": plot_ratio,
-        "lag_years": lag,
-        "pipeline_stock_ha": pipeline,
+        "timing": timing,
+        "ready_shares": shares,
+        "pipeline": pipe,
         "land_max_ha": land_max,
         "supply_max_10k_m2": supply_max,
         "inventory_max_10k_m2": inventory_max,
@@ -1297,7 +1361,38 @@ def observed_fields(
         for y in years:
             running += land["supply_max_10k_m2"][(r, y)]
             land["inventory_max_10k_m2"][(r, y)] = running
-    return {"observed_years": obs, "fixed_sales_10k_m2": sales}
+    if obs and obs != tuple(years[: len(obs)]):
+        raise InputError(
+            [f"review.actuals = {str(path)!r}: observed years {', '.join(map(str, obs))} must be "
+             f"the first plan years ({years[0]}, {years[0] + 1}, …)"]
+        )
+    carry = observed_carry(land, regions, obs, value["land_ha"], value["supply_10k_m2"], notes)
+    return {"observed_years": obs, "fixed_sales_10k_m2": sales, "carry_ready_10k_m2": carry}
+
+
+def observed_carry(land: dict, regions, obs, land_ha: Mapping, presale: Mapping,
+                   notes: list) -> dict[str, float]:
+    """Floor area the timing model had made presaleable by the end of the observed years but
+    that was not presold then (万m²): ready = the pipeline's part for those years + Σ ρ a_{τ−t}
+    × observed land; carry = max(0, ready − observed presale). Where presale exceeded it the
+    pipeline was larger than derived; nothing is carried and a note says by how much."""
+    shares, ratio = land["ready_shares"], land["plot_ratio_10k_m2_per_ha"]
+    carry = {}
+    for r in regions:
+        ready = sum(land["pipeline"].ready[(r, y)] for y in obs) + ratio[r] * sum(
+            tm.share_at(shares, y - t) * land_ha[(r, t)] for y in obs for t in obs if t <= y
+        )
+        sold = sum(presale[(r, y)] for y in obs)
+        carry[r] = max(0.0, ready - sold)
+        if sold > ready + 1e-6:
+            notes.append(Derivation(
+                f"observed_presale_above_ready_10k_m2[{r}]", sold - ready, "10k_m2",
+                "observed presale exceeded what the timing model had made ready (pipeline + "
+                "observed land): the pipeline was larger than derived; nothing carried"))
+    notes.append(Derivation(
+        "ready_carried_10k_m2[city]", sum(carry.values()), "10k_m2",
+        "floor area ready but not presold at the end of the observed years (timing model)"))
+    return carry
 
 
 def observed_targets_off(targets: list[TargetRow], observed_years) -> list[TargetRow]:

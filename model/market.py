@@ -9,8 +9,10 @@ act on numpy arrays shaped ``(replications, regions)``:
   land rule (§2.2.3 or §9.3) to the destocking cycle observed at the end of the previous month;
   the verdict governs the plan's land until the next review. The government also runs the
   public purchase programme (buys unsold stock at the plan's pace).
-* **developers** – land sold in a month becomes floor area for sale after a random lag
-  (construction and presale); completions arrive in the unsold inventory.
+* **developers** – land sold in a month becomes floor area ready for presale after a random lag
+  drawn from the shared timing model (model/timing.py, docs/timing.md); they presell the plan's
+  presale schedule (表45 / the optimiser's supply) as far as ready floor area allows, the rest
+  later; presale joins the unsold inventory.
 * **buyers** – monthly demand = the plan's annual demand ÷ 12 × seasonality × price response ×
   a correlated, persistent random shock; sales = min(demand, unsold stock).
 * **prices** – a price index per region moves with the observed destocking cycle.
@@ -35,11 +37,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 import simpy
-from scipy import special  # installed with SALib; inverse CDFs for the lag table
-
-from model.data import Dataset
 from model import results
-from model.inputs import by_level, dwelling_stock, level_regions
+from model import timing as tm
+from model.data import Dataset
+from model.inputs import (by_level, derived_plot_ratio, dwelling_stock, land_sold_by_level,
+                          level_regions)
+from model.readings import annual_path
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,6 @@ PLAN_INPUT_COLUMNS = ("region", "year", "land_ha", "supply_10k_m2", "sales_10k_m
                       "unmet_demand_10k_m2", "purchased_10k_m2")
 LAND_RULES = ("2.2.3", "9.3")
 SHOCK_DISTRIBUTIONS = ("lognormal", "normal")
-LAG_DISTRIBUTIONS = ("gamma", "lognormal", "fixed")
 MONTHS_PER_YEAR = 12
 PERCENTILES = (10, 50, 90)
 #: Cycle bounds used only inside the price equation, so an empty or sold-out region does not
@@ -97,22 +99,18 @@ class ReplayParams:
     shock_correlation: float = 0.5          # correlation of shocks across regions
     shock_persistence: float = 0.6          # AR(1) coefficient of shocks month to month
     shock_distribution: str = "lognormal"   # lognormal | normal
-    lag_months_mean: float = 6.0            # land sale → floor area for sale, months
-    lag_months_sd: float = 3.0
-    lag_distribution: str = "gamma"         # gamma | lognormal | fixed
-    lag_months_max: int = 36
+    timing: tm.Timing = tm.Timing()         # land sale → presale (model/timing.py)
     land_rule: str = "2.2.3"                # 2.2.3 | 9.3
     mid_year_review: bool = False
     enforce_land_rule: bool | None = None   # None → enforce unless deterministic
+    enforce_presale_timing: bool | None = None  # None → presale waits for ready floor area
     revitalised_land_share: float = 0.0     # §2.2.3 18–36 band: land allowed ÷ planned land
     strict_rule_add_share: float = 0.0      # §9.3 cycle < 6: extra land ÷ planned land
-    supply_lag_years: int = 0               # the plan's own lag: supply[y] stems from land[y − k]
     completion_lag_months: int = 12         # floor area for sale → dwelling completed (vacancy)
     price_band_low_months: float | None = None     # prices flat while the cycle is in the
     price_band_high_months: float | None = None    # band (§2.4.1 reasonable band: 12–18)
     cycle_threshold_months: float | None = None    # "first month the cycle falls under 18"
     cycle_cap_months: float = 600.0                # cycle reported when 12-month sales are 0
-    plot_ratio_10k_m2_per_ha: float | None = None  # pipeline of land sold before the plan
     dwelling_size_m2: float | None = None
     household_formation_10k_per_year: float | None = None  # city-wide, 万户/year
     demolitions_10k_per_year: float | None = None          # city-wide, 万套/year
@@ -158,20 +156,21 @@ class ReplayParams:
         return replace(self, **{k: v for k, v in derived.items() if getattr(self, k) is None})
 
     def effective(self) -> "ReplayParams":
-        """The behaviour actually simulated: in deterministic mode no shocks, no lag beyond the
-        plan's own whole-year lag, no price response and flat seasonality; the land rule is
-        recorded but not enforced unless ``enforce_land_rule`` is set explicitly."""
+        """The behaviour actually simulated: in deterministic mode no shocks, no price response
+        and flat seasonality, and ready floor area arrives in whole-year buckets (the timing
+        model's annual shares, credited each January: the optimiser's own view); the land rule
+        is recorded but not enforced unless ``enforce_land_rule`` is set explicitly. Presale
+        waits for ready floor area unless ``enforce_presale_timing`` is false."""
         enforce = self.enforce_land_rule
         if enforce is None:
             enforce = not self.deterministic
+        ready = True if self.enforce_presale_timing is None else self.enforce_presale_timing
         if not self.deterministic:
-            return replace(self, enforce_land_rule=enforce)
+            return replace(self, enforce_land_rule=enforce, enforce_presale_timing=ready)
         return replace(
-            self, enforce_land_rule=enforce, seasonality=(1.0,) * MONTHS_PER_YEAR,
-            price_elasticity=0.0, price_sensitivity=0.0, shock_sd=0.0,
-            lag_distribution="fixed", lag_months_sd=0.0,
-            lag_months_mean=float(MONTHS_PER_YEAR * self.supply_lag_years),
-            lag_months_max=max(self.lag_months_max, MONTHS_PER_YEAR * self.supply_lag_years))
+            self, enforce_land_rule=enforce, enforce_presale_timing=ready,
+            seasonality=(1.0,) * MONTHS_PER_YEAR, price_elasticity=0.0, price_sensitivity=0.0,
+            shock_sd=0.0)
 
 
 def _is_sequence(value: Any) -> bool:
@@ -220,16 +219,20 @@ def _param_problems(p: ReplayParams) -> list[str]:
                          "18–36) or '9.3' (§9.3: suspend above 18 months)")
     if p.shock_distribution not in SHOCK_DISTRIBUTIONS:
         bad("shock_distribution", " or ".join(repr(v) for v in SHOCK_DISTRIBUTIONS))
-    if p.lag_distribution not in LAG_DISTRIBUTIONS:
-        bad("lag_distribution", " or ".join(repr(v) for v in LAG_DISTRIBUTIONS))
+    if not isinstance(p.timing, tm.Timing):
+        out.append(f"timing = {p.timing!r} is not valid; expected a model.timing.Timing")
+    else:
+        out += p.timing.problems()
+    if p.enforce_presale_timing is not None and not isinstance(p.enforce_presale_timing,
+                                                              (bool, np.bool_)):
+        bad("enforce_presale_timing", "true, false or null (null: enforce unless the plan is only "
+                                      "evaluated)")
     ranges = {
         "price_elasticity": (-10.0, 0.0, "a number in [-10, 0] (demand falls as prices rise)"),
         "price_sensitivity": (0.0, 1.0, "a number in [0, 1]"),
         "shock_sd": (0.0, 2.0, "a number in [0, 2]"),
         "shock_correlation": (0.0, 1.0, "a number in [0, 1]"),
         "shock_persistence": (0.0, 0.999, "a number in [0, 0.999]"),
-        "lag_months_mean": (0.0, 240.0, "a number of months in [0, 240]"),
-        "lag_months_sd": (0.0, 240.0, "a number of months in [0, 240]"),
         "revitalised_land_share": (0.0, 1.0, "a share in [0, 1]"),
         "strict_rule_add_share": (0.0, 10.0, "a share in [0, 10]"),
         "cycle_cap_months": (1.0, 1e6, "a number of months >= 1"),
@@ -238,15 +241,12 @@ def _param_problems(p: ReplayParams) -> list[str]:
         v = getattr(p, name)
         if not is_num(v) or not lo <= v <= hi:
             bad(name, valid)
-    for name in ("lag_months_max", "supply_lag_years", "completion_lag_months"):
+    for name in ("completion_lag_months",):
         v = getattr(p, name)
         if not is_int(v) or v < 0:
             bad(name, "a whole number >= 0")
-    if (is_num(p.lag_months_mean) and is_int(p.lag_months_max)
-            and p.lag_months_max < p.lag_months_mean):
-        bad("lag_months_max", f"a whole number >= lag_months_mean ({p.lag_months_mean})")
     for name in ("price_band_low_months", "price_band_high_months", "cycle_threshold_months",
-                 "plot_ratio_10k_m2_per_ha", "dwelling_size_m2"):
+                 "dwelling_size_m2"):
         v = getattr(p, name)
         if v is not None and (not is_num(v) or v <= 0):
             bad(name, "a positive number or null (null: derive from the dataset)")
@@ -275,23 +275,18 @@ def derive_defaults(dataset: Dataset, level: str = "region") -> dict[str, float]
 
     * ``price_band_low_months``, ``price_band_high_months`` = the reasonable band (§2.4.1: 12, 18);
     * ``cycle_threshold_months`` = top of that band (18);
-    * ``plot_ratio_10k_m2_per_ha`` = Σ 表45 supply ÷ Σ 表48 land rows (≈ 2.03 for Chifeng);
     * ``dwelling_size_m2`` = 2025 sales 万m² ÷ sales dwellings (§2.2.1.2: 117.4 m²);
     * ``household_formation_10k_per_year`` = mean of the yearly rural-to-urban inflow
       (§9.2: 2.3–2.5 万人) ÷ persons per occupied urban dwelling (resident population ×
       urbanisation ÷ (dwellings − low-use dwellings)) ≈ 1.03 万户/year;
     * ``demolitions_10k_per_year`` = 表34 urban-village households ÷ plan years (≈ 0.05 万/year).
-    Missing facts fall back to neutral values (12–18, 18, 2.0, 100 m², 0, 0).
+    Missing facts fall back to neutral values (12–18, 18, 100 m², 0, 0).
     """
     out: dict[str, float] = {}
     low, high = _fact(dataset, "cycle_band_low_months"), _fact(dataset, "cycle_band_high_months")
     out["price_band_low_months"] = low if low else 12.0
     out["price_band_high_months"] = high if high else 18.0
     out["cycle_threshold_months"] = high if high else 18.0
-    supply = sum(by_level(dataset, level, dataset.supply_guidance_10k_m2,
-                          dataset.supply_guidance_10k_m2).values())
-    land = sum(by_level(dataset, level, dataset.land_guidance_ha, dataset.land_guidance_ha).values())
-    out["plot_ratio_10k_m2_per_ha"] = supply / land if land > 0 and supply > 0 else 2.0
     sales, dwellings = _fact(dataset, "sales_10k_m2"), _fact(dataset, "sales_dwellings")
     out["dwelling_size_m2"] = sales * 1e4 / dwellings if sales and dwellings else 100.0
     inflow = [v for v in (_fact(dataset, "migrant_inflow_low_10k"),
@@ -350,21 +345,20 @@ def annual_plan(dataset: Dataset, supply_10k_m2: Mapping[tuple[str, int], float]
     purchased_10k_m2 = purchased_10k_m2 or {}
     opening = by_level(dataset, level, dataset.inventory_10k_m2, dataset.inventory_10k_m2)
     ids = level_regions(dataset, level)[0]
+    years = tuple(dataset.plan_years)
     rows = []
     for r in ids:
-        inventory = float(opening[r])
-        for y in dataset.plan_years:
-            available = inventory + float(supply_10k_m2[(r, y)])
-            purchased = min(float(purchased_10k_m2.get((r, y), 0.0)), available)
-            demand = float(demand_10k_m2[(r, y)])
-            sales = min(demand, available - purchased)
-            inventory = available - purchased - sales
+        path = annual_path(opening[r], {y: supply_10k_m2[(r, y)] for y in years},
+                           {y: demand_10k_m2[(r, y)] for y in years}, years,
+                           {y: purchased_10k_m2.get((r, y), 0.0) for y in years})
+        for y, step in zip(years, path):
             rows.append({
                 "region": r, "year": int(y), "land_ha": float(land_ha[(r, y)]),
-                "supply_10k_m2": float(supply_10k_m2[(r, y)]), "sales_10k_m2": sales,
-                "unmet_demand_10k_m2": demand - sales, "purchased_10k_m2": purchased,
-                "subsidised_new_10k_m2": 0.0, "inventory_end_10k_m2": inventory,
-                "cycle_end_months": float(destocking_cycle(inventory, sales / MONTHS_PER_YEAR)),
+                "supply_10k_m2": step["supply"], "sales_10k_m2": step["sales"],
+                "unmet_demand_10k_m2": step["unmet"], "purchased_10k_m2": step["purchased"],
+                "subsidised_new_10k_m2": 0.0, "inventory_end_10k_m2": step["inventory_end"],
+                "cycle_end_months": float(destocking_cycle(step["inventory_end"],
+                                                           step["sales"] / MONTHS_PER_YEAR)),
             })
     return pd.DataFrame(rows, columns=list(PLAN_COLUMNS))
 
@@ -465,12 +459,14 @@ class ReplayInputs:
     opening_cycle_months: np.ndarray             # (N,) 表19, what the first land review sees
     history_sales_10k_m2_per_month: np.ndarray   # (N,) inventory ÷ cycle, 2025
     demand_10k_m2_per_month: np.ndarray          # (T, N) (sales + unmet) ÷ 12
-    supply_10k_m2_per_month: np.ndarray          # (T, N) supply ÷ 12
+    supply_10k_m2_per_month: np.ndarray          # (T, N) the plan's presale schedule ÷ 12
     purchases_10k_m2_per_month: np.ndarray       # (T, N) purchased ÷ 12
     land_ha_per_month: np.ndarray                # (T, N) land ÷ 12
-    prior_land_months: np.ndarray                # (K,) months (<0) of tranches sold before the plan
-    prior_supply_10k_m2: np.ndarray              # (K, N) their floor area
-    prior_clamp: bool                            # True: arrive no earlier than month 0; False: drop
+    plot_ratio_10k_m2_per_ha: np.ndarray         # (N,) floor area of a hectare of land sold
+    ready_shares: tuple[float, ...]              # a_k of the timing model (deterministic mode)
+    pipeline_months: np.ndarray                  # (K,) months (< 0) land before the plan was sold
+    pipeline_10k_m2: np.ndarray                  # (K, N) its floor area, per month sold
+    pipeline_ready_10k_m2: np.ndarray            # (Y, N) the part ready in each plan year
     rule: LandRule
     cycle_target_months: np.ndarray              # (N,) target at the end of the last plan year
     aggregate_cycle_target_months: float
@@ -522,12 +518,17 @@ def check_plan(plan: pd.DataFrame, ids: Iterable[str], years: Iterable[int]) -> 
 
 def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
                   level: str = "region",
-                  revitalised_ha: Mapping[tuple[str, int], float] | None = None) -> ReplayInputs:
+                  revitalised_ha: Mapping[tuple[str, int], float] | None = None,
+                  plot_ratio: Mapping[str, float] | None = None,
+                  pipeline: tm.Pipeline | None = None) -> ReplayInputs:
     """Monthly arrays from a plan table and the dataset; ``params`` must be resolved.
 
     ``revitalised_ha`` ((region, year) → ha, the optimiser's assumption) caps the land the §2.2.3
     rule lets through in the 18–36 month band; without it the cap is
-    ``params.revitalised_land_share`` × planned land."""
+    ``params.revitalised_land_share`` × planned land. ``plot_ratio`` (region → 万m² per ha) and
+    ``pipeline`` (the opening pipeline, :func:`model.timing.opening_pipeline`) are the
+    optimiser's; without them they are derived from the dataset the same way
+    (Σ表45 ÷ Σ表48 per region; 表21 land under ``params.timing``)."""
     ids = level_regions(dataset, level)[0]
     years = tuple(dataset.plan_years)
     problems = check_plan(plan, ids, years)
@@ -553,7 +554,15 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
             log.warning("replay: %s has no 2025 cycle; seeding its sales history with the plan's "
                         "first-month demand", r)
 
-    prior_months, prior_supply, clamp = _prior_pipeline(dataset, params, ids, supply, level)
+    shares = tm.annual_shares(params.timing)
+    if plot_ratio is None:
+        plot_ratio = derived_plot_ratio(
+            by_level(dataset, level, dataset.supply_guidance_10k_m2,
+                     dataset.supply_guidance_10k_m2),
+            by_level(dataset, level, dataset.land_guidance_ha, dataset.land_guidance_ha), ids)
+    if pipeline is None:
+        pipeline = default_pipeline(dataset, level, ids, plot_ratio, shares)
+    pipe_months, pipe_amounts = _pipeline_tranches(pipeline, ids, years[0])
     target = _target(dataset, "cycle_months", dataset.city.region_id)
     target = float(target) if target is not None else float(params.cycle_threshold_months)
     targets = np.array([_target(dataset, "cycle_months", r) or target for r in ids], dtype=float)
@@ -568,8 +577,12 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
         demand_10k_m2_per_month=_frozen(demand), supply_10k_m2_per_month=_frozen(supply),
         purchases_10k_m2_per_month=_frozen(monthly("purchased_10k_m2")),
         land_ha_per_month=_frozen(monthly("land_ha")),
-        prior_land_months=_frozen(prior_months), prior_supply_10k_m2=_frozen(prior_supply),
-        prior_clamp=clamp, rule=land_rule_from(dataset, params),
+        plot_ratio_10k_m2_per_ha=_frozen(np.array([float(plot_ratio[r]) for r in ids])),
+        ready_shares=tuple(shares),
+        pipeline_months=_frozen(pipe_months), pipeline_10k_m2=_frozen(pipe_amounts),
+        pipeline_ready_10k_m2=_frozen(np.array(
+            [[float(pipeline.ready.get((r, y), 0.0)) for r in ids] for y in years])),
+        rule=land_rule_from(dataset, params),
         cycle_target_months=_frozen(targets),
         aggregate_cycle_target_months=float(
             _target(dataset, "cycle_months", aggregate_id) or target),
@@ -580,31 +593,28 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     )
 
 
-def _prior_pipeline(dataset, params, ids, supply, level):
-    """Floor area whose land was sold before the plan starts (months < 0).
+def default_pipeline(dataset: Dataset, level: str, ids: tuple[str, ...],
+                     plot_ratio: Mapping[str, float], shares: tuple[float, ...]) -> tm.Pipeline:
+    """The opening pipeline as the optimiser derives it (model.inputs.pipeline_fields): land
+    sold in the history years (表21) × plot ratio under the timing model; none without a land
+    history."""
+    sold = land_sold_by_level(dataset, level) if dataset.has_table("land_sold") else {}
+    area = {(r, y): v * plot_ratio[r] for (r, y), v in sold.items() if r in plot_ratio}
+    return tm.opening_pipeline(area, tuple(ids), dataset.base_year, tuple(dataset.plan_years),
+                               shares)
 
-    With ``supply_lag_years`` k ≥ 1 the plan's own first k years of supply stem from land sold
-    before the plan: those tranches are kept and arrive no earlier than the first month. With
-    k = 0 the plan's supply all stems from its own land, so the pipeline at the start is the land
-    sold in the history years (表21) × plot ratio; tranches that would have arrived before the
-    start are already in the 2025 inventory and are dropped."""
-    k = params.supply_lag_years
-    n = len(ids)
-    if k >= 1:
-        m = min(MONTHS_PER_YEAR * k, supply.shape[0])
-        return np.arange(m) - MONTHS_PER_YEAR * k, supply[:m].copy(), True
-    if not dataset.has_table("land_sold"):  # districts have no land history: no pipeline
-        return np.zeros(0, dtype=int), np.zeros((0, n)), False
-    sold = dataset.land_sold_ha()
-    first = dataset.plan_years[0]
+
+def _pipeline_tranches(pipeline: tm.Pipeline, ids: tuple[str, ...], first_year: int):
+    """(months, amounts): each history year's floor area spread evenly over its twelve months,
+    month index relative to January of the first plan year (so negative), shape (K,), (K, N)."""
+    years = sorted({h for (_r, h) in pipeline.tranches})
     months, amounts = [], []
-    for y in sorted({y for (_, y) in sold}):
-        land = np.array([sold.get((r, y), 0.0) for r in ids])
-        per_month = land * params.plot_ratio_10k_m2_per_ha / MONTHS_PER_YEAR
+    for h in years:
+        area = np.array([pipeline.tranches.get((r, h), 0.0) for r in ids]) / MONTHS_PER_YEAR
         for j in range(MONTHS_PER_YEAR):
-            months.append(MONTHS_PER_YEAR * (y - first) + j)
-            amounts.append(per_month)
-    return np.array(months, dtype=int), np.array(amounts).reshape(-1, n), False
+            months.append(MONTHS_PER_YEAR * (h - first_year) + j)
+            amounts.append(area)
+    return np.array(months, dtype=int), np.array(amounts, dtype=float).reshape(-1, len(ids))
 
 
 def _vacancy_scopes(dataset, params, ids, level) -> tuple[VacancyScope, ...]:
@@ -639,57 +649,6 @@ def _vacancy_scopes(dataset, params, ids, level) -> tuple[VacancyScope, ...]:
 # ---------------------------------------------------------------------------------------------
 # Small pure functions the processes use
 # ---------------------------------------------------------------------------------------------
-LAG_TABLE_SIZE = 1 << 16
-
-
-def _fixed_lag(params: ReplayParams) -> bool:
-    mean, sd = params.lag_months_mean, params.lag_months_sd
-    return params.lag_distribution == "fixed" or sd < 1e-6 * max(mean, 1.0) or mean < 1e-6
-
-
-def lag_quantile_table(params: ReplayParams) -> np.ndarray:
-    """Whole-month lags (land sale → floor area for sale) at the 65,536 equally likely
-    quantiles (i + ½)/65,536 of the lag distribution — gamma or lognormal with the given mean
-    and sd, rounded to the nearest month, the tail beyond ``lag_months_max`` folded into it;
-    one entry when the lag is fixed.
-
-    P(lag ≤ k) = F(k + ½) for k < max and 1 at max, so entry i is the smallest k with
-    F(k + ½) ≥ (i + ½)/65,536. A uniform index into the table samples the rounded lag up to a
-    probability resolution of 1/65,536, about six times faster than drawing gamma variates."""
-    return _lag_table(params.lag_distribution, params.lag_months_mean, params.lag_months_sd,
-                      params.lag_months_max, _fixed_lag(params))
-
-
-@functools.lru_cache(maxsize=64)
-def _lag_table(distribution: str, mean: float, sd: float, max_months: int,
-               fixed: bool) -> np.ndarray:
-    """The table of :func:`lag_quantile_table`, cached (read-only) across replays."""
-    if fixed:
-        return _frozen(np.array([int(round(mean))], dtype=np.int64))
-    half = np.arange(max_months + 1) + 0.5
-    if distribution == "gamma":
-        cdf = special.gammainc((mean / sd) ** 2, half / (sd * sd / mean))
-    else:
-        sigma = math.sqrt(math.log(1.0 + (sd / mean) ** 2))
-        cdf = special.ndtr((np.log(half) - math.log(mean) + sigma * sigma / 2) / sigma)
-    cdf[-1] = 1.0
-    q = (np.arange(LAG_TABLE_SIZE) + 0.5) / LAG_TABLE_SIZE
-    return _frozen(np.searchsorted(cdf, q, side="left").astype(np.int64))
-
-
-def draw_lag_months(rng: np.random.Generator, shape: tuple[int, ...],
-                    table: np.ndarray) -> np.ndarray:
-    """Lags in whole months, one per element of ``shape``, from a :func:`lag_quantile_table`."""
-    if len(table) == 1:
-        return np.full(shape, table[0], dtype=np.int64)
-    return table[rng.integers(0, len(table), size=shape, dtype=np.uint16)]
-
-
-def max_lag_months(params: ReplayParams) -> int:
-    """The longest lag :func:`draw_lag_months` can return."""
-    return int(round(params.lag_months_mean)) if _fixed_lag(params) else params.lag_months_max
-
-
 def correlated_normals(rng: np.random.Generator, replications: int, regions: int,
                        correlation: float) -> np.ndarray:
     """Standard normals (replications, regions) with equal correlation across regions: one
@@ -739,7 +698,7 @@ def rolling_cycle_months(inventory_10k_m2: np.ndarray, sales_10k_m2: np.ndarray,
 # The simulation: one SimPy environment, state as arrays over replications
 # ---------------------------------------------------------------------------------------------
 #: Monthly arrays the processes record, each (months, replications, regions).
-RECORDED_ARRAYS = ("supply_10k_m2", "purchases_10k_m2", "demand_10k_m2", "sales_10k_m2",
+RECORDED_ARRAYS = ("supply_10k_m2", "ready_10k_m2", "purchases_10k_m2", "demand_10k_m2", "sales_10k_m2",
                    "inventory_10k_m2", "cycle_months", "price_index", "land_sold_ha")
 #: Monthly arrays derived on first use from the recorded ones and the land reviews (saves
 #: memory and time at 1,000 replications).
@@ -762,7 +721,7 @@ class _Market:
         shock_seed, lag_seed = np.random.SeedSequence(params.seed).spawn(2)
         self.rng_shock = np.random.default_rng(shock_seed)   # buyers' stream
         self.rng_lag = np.random.default_rng(lag_seed)       # developers' stream
-        self.lag_table = lag_quantile_table(params)
+        self.lag_table = tm.lag_table(params.timing)
         self.rows = np.arange(R)[:, None]
         self.cols = np.arange(N)[None, :]
         # market state
@@ -772,7 +731,11 @@ class _Market:
         self.price_index = np.ones((R, N))
         self.shock_state: np.ndarray | None = None
         self.land_factor = np.ones((R, N))
-        self.arrivals = np.zeros((T + 1, R, N))          # index T: after the horizon
+        # floor area becoming ready for presale, by month (index T: after the horizon); the ready
+        # pool not yet presold; the planned presale not yet delivered (backlog)
+        self.arrivals = np.zeros((T + 1, R, N))
+        self.ready_pool = np.zeros((R, N))
+        self.backlog = np.zeros((R, N))
         # dwellings state
         self.members = np.array([[r in s.members for r in inputs.region_ids]
                                  for s in inputs.scopes], dtype=float).reshape(S, N)
@@ -815,52 +778,67 @@ class _Market:
 
     # -- developers -------------------------------------------------------------------------
     def sell_land(self, t: int) -> None:
-        """Land sold this month (plan ÷ 12 × the review's factor); the supply it stems from
-        (plan month t + 12k) enters the pipeline, cut by the same factor, arriving after a lag."""
-        self.out["land_sold_ha"][t] = self.x.land_ha_per_month[t] * self.land_factor
-        m = t + MONTHS_PER_YEAR * self.p.supply_lag_years
-        if m < self.T:
-            self._schedule(t, self.x.supply_10k_m2_per_month[m] * self.land_factor, clamp=False)
+        """Land sold this month (plan ÷ 12 × the review's factor); its floor area (× plot ratio)
+        becomes ready for presale after a lag drawn from the timing model (stochastic), or in
+        the timing model's annual shares (deterministic, see :meth:`credit_year`)."""
+        sold = self.x.land_ha_per_month[t] * self.land_factor
+        self.out["land_sold_ha"][t] = sold
+        if not self.p.deterministic:
+            area = sold * self.x.plot_ratio_10k_m2_per_ha
+            lag = tm.draw_lag_months(self.rng_lag, (self.R, self.N), self.lag_table)
+            self.arrivals[np.minimum(t + lag, self.T), self.rows, self.cols] += area
 
-    def schedule_prior_pipeline(self) -> None:
-        """Tranches whose land was sold before the plan starts (see :func:`_prior_pipeline`),
-        all drawn at once; those that cannot reach the first month even at the longest lag are
-        skipped (they are in the 2025 inventory already)."""
-        months, amounts = self.x.prior_land_months, self.x.prior_supply_10k_m2
-        keep = amounts.any(axis=1)
-        if not self.x.prior_clamp:
-            keep &= months + max_lag_months(self.p) >= 0
+    def schedule_pipeline(self) -> None:
+        """Stochastic: floor area on land sold before the plan (monthly tranches of the history
+        years), each with its own lag draw; parts that were ready before the plan are dropped
+        (already presold, in the base-year stock)."""
+        if self.p.deterministic:
+            return
+        months, amounts = self.x.pipeline_months, self.x.pipeline_10k_m2
+        keep = amounts.any(axis=1) & (months + tm.max_lag_months(self.p.timing) >= 0)
         months, amounts = months[keep], amounts[keep]
         if not len(months):
             return
-        lag = draw_lag_months(self.rng_lag, (len(months), self.R, self.N), self.lag_table)
-        arrival, amount = self._arrival(months[:, None, None] + lag,
-                                        np.broadcast_to(amounts[:, None, :], lag.shape),
-                                        self.x.prior_clamp)
+        lag = tm.draw_lag_months(self.rng_lag, (len(months), self.R, self.N), self.lag_table)
+        arrival = months[:, None, None] + lag
+        amount = np.where(arrival >= 0, np.broadcast_to(amounts[:, None, :], lag.shape), 0.0)
+        arrival = np.clip(arrival, 0, self.T)
         flat = (arrival * self.R + self.rows) * self.N + self.cols
         self.arrivals += np.bincount(flat.ravel(), weights=amount.ravel(),
                                      minlength=self.arrivals.size).reshape(self.arrivals.shape)
 
-    def _schedule(self, land_month: int, amount: np.ndarray, clamp: bool) -> None:
-        lag = draw_lag_months(self.rng_lag, (self.R, self.N), self.lag_table)
-        arrival, amount = self._arrival(land_month + lag, amount, clamp)
-        self.arrivals[arrival, self.rows, self.cols] += amount
+    def credit_year(self, t: int) -> None:
+        """Deterministic mode, each January: the floor area the timing model makes ready in this
+        year, as the optimiser counts it — the pipeline's part, Σ a_{y−τ} × land sold in earlier
+        plan years τ, and a_0 × this year's planned land × the review's factor."""
+        if not self.p.deterministic or t % MONTHS_PER_YEAR:
+            return
+        y = t // MONTHS_PER_YEAR
+        shares, ratio = self.x.ready_shares, self.x.plot_ratio_10k_m2_per_ha
+        ready = np.broadcast_to(self.x.pipeline_ready_10k_m2[y], (self.R, self.N)).copy()
+        for k in range(1, y + 1):
+            sold = self.out["land_sold_ha"][MONTHS_PER_YEAR * (y - k):MONTHS_PER_YEAR * (y - k + 1)]
+            ready += tm.share_at(shares, k) * ratio * sold.sum(axis=0)
+        this_year = self.x.land_ha_per_month[t:t + MONTHS_PER_YEAR].sum(axis=0) * self.land_factor
+        ready += tm.share_at(shares, 0) * ratio * this_year
+        self.arrivals[t] += ready
 
-    def _arrival(self, arrival: np.ndarray, amount: np.ndarray, clamp: bool):
-        """Arrival month within [0, T] (T: after the horizon). Before the start: clamped to the
-        first month (plan rows) or dropped (history land, already in the 2025 inventory)."""
-        if not clamp:
-            amount = np.where(arrival >= 0, amount, 0.0)
-        return np.clip(arrival, 0, self.T), amount
-
-    def complete(self, t: int) -> None:
-        """Floor area reaching the market this month joins the unsold inventory."""
-        arrived = self.arrivals[t]
-        self.out["supply_10k_m2"][t] = arrived
-        self.inventory = self.inventory + arrived
+    def presell(self, t: int) -> None:
+        """This month's presale: the plan's schedule plus any backlog, as far as ready floor area
+        allows (``enforce_presale_timing``), else the schedule as planned; it joins the unsold
+        inventory and completes ``completion_lag_months`` later (vacancy)."""
+        self.ready_pool = self.ready_pool + self.arrivals[t]
+        want = self.x.supply_10k_m2_per_month[t] + self.backlog
+        presold = np.minimum(want, np.maximum(self.ready_pool, 0.0)) \
+            if self.p.enforce_presale_timing else want
+        self.backlog = want - presold if self.p.enforce_presale_timing else self.backlog
+        self.ready_pool = self.ready_pool - presold
+        self.out["supply_10k_m2"][t] = presold
+        self.out["ready_10k_m2"][t] = self.arrivals[t]
+        self.inventory = self.inventory + presold
         done = t + self.p.completion_lag_months
         if self.members.size and done < self.T:
-            self.completions[done] += (arrived @ self.members.T) / self.p.dwelling_size_m2
+            self.completions[done] += (presold @ self.members.T) / self.p.dwelling_size_m2
 
     # -- buyers -----------------------------------------------------------------------------
     def demand(self, t: int) -> np.ndarray:
@@ -941,13 +919,14 @@ def _government_purchases(env: simpy.Environment, m: _Market):
 
 
 def _developers(env: simpy.Environment, m: _Market):
-    """Every month: sell the land the review allows; completions reach the market."""
+    """Every month: sell the land the review allows; presell what is ready, up to the plan."""
     yield env.timeout(PHASE["developers"])
-    m.schedule_prior_pipeline()
+    m.schedule_pipeline()
     while True:
         t = int(env.now)
         m.sell_land(t)
-        m.complete(t)
+        m.credit_year(t)
+        m.presell(t)
         yield env.timeout(1)
 
 
@@ -1036,7 +1015,8 @@ class ReplayResult:
     vacancy: Mapping[str, np.ndarray]
     review_months: tuple[int, ...]
     reviews: Mapping[str, np.ndarray]
-    pipeline_after_horizon_10k_m2: np.ndarray   # (replications, regions)
+    pipeline_after_horizon_10k_m2: np.ndarray   # (replications, regions) ready after the horizon
+    presale_backlog_end_10k_m2: np.ndarray      # (replications, regions) planned, not presold
 
     @property
     def replications(self) -> int:
@@ -1072,16 +1052,20 @@ def simulate(inputs: ReplayInputs, params: ReplayParams) -> ReplayResult:
         vacancy=MappingProxyType({k: _frozen(v) for k, v in market.out_scope.items()}),
         review_months=review_months, reviews=reviews,
         pipeline_after_horizon_10k_m2=_frozen(market.arrivals[inputs.n_months]),
+        presale_backlog_end_10k_m2=_frozen(market.backlog),
     )
 
 
 def replay(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams | None = None,
            level: str = "region",
-           revitalised_ha: Mapping[tuple[str, int], float] | None = None) -> ReplayResult:
-    """Replay a plan table (plan.csv format) month by month over ``params.replications``."""
+           revitalised_ha: Mapping[tuple[str, int], float] | None = None,
+           plot_ratio: Mapping[str, float] | None = None,
+           pipeline: tm.Pipeline | None = None) -> ReplayResult:
+    """Replay a plan table (plan.csv format) month by month over ``params.replications``
+    (arguments: :func:`replay_inputs`)."""
     params = (params or ReplayParams()).resolve(dataset, level)
     started = time.perf_counter()
-    inputs = replay_inputs(plan, dataset, params, level, revitalised_ha)
+    inputs = replay_inputs(plan, dataset, params, level, revitalised_ha, plot_ratio, pipeline)
     result = simulate(inputs, params)
     log.info("replay: %d replications × %d %ss × %d months in %.2f s (seed %d, rule §%s, %s)",
              params.replications, len(inputs.region_ids), level, inputs.n_months,

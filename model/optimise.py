@@ -19,6 +19,7 @@ from typing import Mapping
 
 import pyomo.environ as pyo
 
+from model import timing as tm
 from model.inputs import ModelInputs, TargetRow
 
 YUAN_PER_10K_YUAN = 1e4  # 万m² × 元/m² = 万元; ÷ 1e4 = 亿元
@@ -51,7 +52,7 @@ def build(inputs: ModelInputs) -> pyo.ConcreteModel:
     add_inventory_balance(m)
     add_demand(m)
     if not inputs.plan_fixed:
-        add_land_to_supply(m, inputs)
+        add_presale_ready(m, inputs)
     add_public_purchases(m)
     add_destocking_cycle(m)
     add_inventory_band(m)
@@ -112,7 +113,10 @@ def add_parameters(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     p("inventory0_10k_m2", R, "unsold stock at the end of the base year (表19)")
     p("demand_10k_m2", RY, "demand per year")
     p("plot_ratio_10k_m2_per_ha", R, "floor area per hectare")
-    p("pipeline_stock_ha", R, "land already sold, not yet on the market")
+    p("ready_share_cum", pyo.Set(initialize=range(len(inputs.years))),
+      "F_j: share of a year's land floor area presaleable within j years (timing model)")
+    p("pipeline_ready_10k_m2", RY, "opening pipeline floor area becoming presaleable in the year")
+    p("carry_ready_10k_m2", R, "ready, not yet presold at the end of the observed years")
     p("land_max_ha", RY, "cap on new land (also the land rule's big-M)")
     p("supply_max_10k_m2", RY, "cap on supply")
     p("inventory_max_10k_m2", RY, "bound on end-of-year stock (the cycle indicators' big-M)")
@@ -152,7 +156,6 @@ def add_variables(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     RY = m.regions * m.years
     nn = pyo.NonNegativeReals
     m.land_ha = pyo.Var(RY, within=nn, bounds=lambda m, r, y: (0, m.land_max_ha[r, y]))
-    m.pipeline_land_ha = pyo.Var(RY, within=nn)
     m.supply_10k_m2 = pyo.Var(RY, within=nn, bounds=lambda m, r, y: (0, m.supply_max_10k_m2[r, y]))
     m.sales_10k_m2 = pyo.Var(RY, within=nn)
     m.unmet_demand_10k_m2 = pyo.Var(RY, within=nn)
@@ -224,36 +227,39 @@ def add_demand(m: pyo.ConcreteModel) -> None:
     )
 
 
-def add_land_to_supply(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
-    """Supply needs land, for r ∈ regions, y ∈ years (万m²; plot ratio in 万m² per ha, lag L years):
+def add_presale_ready(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """Presale needs floor area the timing model has made ready (docs/timing.md), for
+    r ∈ regions and each year y not observed (万m²; F_j = Σ_{k≤j} a_k, the timing model's
+    cumulative annual shares; ρ the plot ratio):
 
-        supply[r,y] ≤ plot_ratio[r] · (land[r,y−L] + pipeline_land[r,y])
-        Σ_y pipeline_land[r,y] ≤ pipeline_stock[r]          (ha; land already sold)
+        Σ_{τ≤y} supply[r,τ] ≤ carry[r] + Σ_{τ≤y} pipeline_ready[r,τ]
+                              + ρ_r Σ_{t≤y} (F_{y−t} − F_{o−t}) · land[r,t]
 
-    with land[r,y−L] = 0 before the plan.
+    (τ over the years not observed; o = the last observed year, F_j = 0 for j < 0, so without a
+    mid-term review the bracket is F_{y−t}.) Cumulative: floor area made ready may be presold
+    in a later year (held back), never earlier. Land sold in year t first becomes presaleable
+    in t (share a_0), t + 1 (a_1), …; the pipeline is floor area on land sold before the plan.
 
-    Not built when a plan is fixed (plan_as_written): supply and land are then both given; nor
-    for observed years (mid-term review), whose supply came from land sold before the plan.
-    """
+    Not built when a plan is fixed (plan_as_written): its deliverability is reported instead
+    (deliverability.csv)."""
     years = list(inputs.years)
-    lag = inputs.lag_years
+    free = [y for y in years if y not in inputs.observed_years]
+    last_obs = years.index(inputs.observed_years[-1]) if inputs.observed_years else -1
+
+    def cum(j):
+        return m.ready_share_cum[j] if j >= 0 else 0.0
 
     def rule(m, r, y):
-        if y in inputs.observed_years:
-            return pyo.Constraint.Skip
         i = years.index(y)
-        land = m.land_ha[r, years[i - lag]] if i - lag >= 0 else 0.0
-        return m.supply_10k_m2[r, y] <= m.plot_ratio_10k_m2_per_ha[r] * (
-            land + m.pipeline_land_ha[r, y]
+        presold = sum(m.supply_10k_m2[r, t] for t in free if t <= y)
+        ready = m.carry_ready_10k_m2[r] + sum(
+            m.pipeline_ready_10k_m2[r, t] for t in free if t <= y)
+        land = sum(
+            (cum(i - j) - cum(last_obs - j)) * m.land_ha[r, years[j]] for j in range(i + 1)
         )
+        return presold <= ready + m.plot_ratio_10k_m2_per_ha[r] * land
 
-    m.land_to_supply = pyo.Constraint(m.regions * m.years, rule=rule)
-    m.pipeline_total = pyo.Constraint(
-        m.regions,
-        rule=lambda m, r: (
-            sum(m.pipeline_land_ha[r, y] for y in m.years) <= m.pipeline_stock_ha[r]
-        ),
-    )
+    m.presale_ready = pyo.Constraint(m.regions, free, rule=rule)
 
 
 def add_public_purchases(m: pyo.ConcreteModel) -> None:
@@ -600,7 +606,6 @@ def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> Changes:
         "inventory0_10k_m2",
         "demand_10k_m2",
         "plot_ratio_10k_m2_per_ha",
-        "pipeline_stock_ha",
         "land_max_ha",
         "supply_max_10k_m2",
         "inventory_max_10k_m2",
@@ -621,6 +626,10 @@ def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> Changes:
     ):
         put(name, getattr(inputs, name))
     put("land_allowed_first_year_ha", inputs.land_allowed_first_year_ha)
+    put("ready_share_cum", dict(enumerate(tm.cumulative_shares(inputs.ready_shares,
+                                                               len(inputs.years)))))
+    put("pipeline_ready_10k_m2", inputs.pipeline_ready_10k_m2)
+    put("carry_ready_10k_m2", {r: inputs.carry_ready_10k_m2.get(r, 0.0) for r in inputs.regions})
     put("suspend_above_months", min(inputs.suspend_above_months, 1e6))
     put("revitalise_above_months", inputs.revitalise_above_months or 0.0)
     total_demand = sum(inputs.demand_10k_m2.values())

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from model import timing as tm
 from model.inputs import ModelInputs, TargetRow
 from model.solve import Duals, Relaxation, Solution, target_group
 
@@ -39,7 +40,8 @@ PLAN_EXTRA_COLUMNS = [
     "demand_10k_m2",
     "inventory_start_10k_m2",
     "cycle_start_months",
-    "pipeline_land_ha",
+    "presale_ready_10k_m2",
+    "ready_held_end_10k_m2",
     "land_rule_state",
     "land_allowed_ha",
     "observed",  # mid-term review: the year is fixed to the actuals (unmet demand there is 0)
@@ -100,6 +102,14 @@ def plan_table(inputs: ModelInputs, sol: Solution) -> pd.DataFrame:
     for r in inputs.regions:
         start = inputs.inventory0_10k_m2[r]
         prev_cycle = inputs.cycle0_months[r]
+        ready = tm.ready_by_year(
+            {y: v["land_ha"][(r, y)] for y in inputs.years},
+            inputs.plot_ratio_10k_m2_per_ha[r],
+            inputs.ready_shares,
+            {y: inputs.pipeline_ready_10k_m2[(r, y)] for y in inputs.years},
+            inputs.years,
+        )
+        held = 0.0
         for y in inputs.years:
             k = (r, y)
             row = {
@@ -116,8 +126,10 @@ def plan_table(inputs: ModelInputs, sol: Solution) -> pd.DataFrame:
                 "demand_10k_m2": inputs.demand_10k_m2[k],
                 "inventory_start_10k_m2": _clean(start),
                 "cycle_start_months": prev_cycle,
-                "pipeline_land_ha": _clean(v.get("pipeline_land_ha", {}).get(k, 0.0)),
+                "presale_ready_10k_m2": _clean(ready[y]),
             }
+            held += ready[y] - row["supply_10k_m2"]
+            row["ready_held_end_10k_m2"] = _clean(held)
             row["cycle_end_months"] = cycle_months(row["inventory_end_10k_m2"], row["sales_10k_m2"])
             state, allowed = land_rule_state(inputs, r, y, prev_cycle)
             row["land_rule_state"], row["land_allowed_ha"] = state, allowed
@@ -362,8 +374,7 @@ def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
 DUAL_UNITS = {
     "inventory_balance": "10k_m2",
     "demand_balance": "10k_m2",
-    "land_to_supply": "10k_m2",
-    "pipeline_total": "ha",
+    "presale_ready": "10k_m2",
     "purchase_stock": "10k_m2",
     "cycle_max": "10k_m2",
     "inventory_above_band": "10k_m2",
@@ -404,15 +415,9 @@ def dual_reading(
     if family in TARGET_FAMILIES:
         t = next(t for t in inputs.targets if t.key == index[0])
         return t.scope, t.period, _target_reading(inputs, family, t, dual, plan)
-    if family in ("pipeline_total", "land_rule_first_year"):
+    if family == "land_rule_first_year":
         region = index[0]
         where = inputs.names_zh.get(region, region)
-        if family == "pipeline_total":
-            return (
-                region,
-                "",
-                f"one more hectare of land already sold in {where} would {_effect(dual)}",
-            )
         year = str(inputs.first_year)
         return (
             region,
@@ -461,7 +466,8 @@ def _region_year_reading(
     texts = {
         "inventory_balance": f"one more 万m² of unsold stock appearing in {where} would {eff}",
         "demand_balance": f"one more 万m² of demand in {where} would {eff}",
-        "land_to_supply": f"one more 万m² buildable without new land in {where} would {eff}",
+        "presale_ready": f"one more 万m² ready for presale by {year} in {name} (land sold "
+        f"earlier or the opening pipeline) would {eff}",
         "purchase_stock": f"one more 万m² of stock open to public purchase in {where} would {eff}",
         "inventory_above_band": f"one more 万m² of stock tolerated above the band in {where} "
         f"would {eff}",

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from model import market, results
+from model import market, readings, results
 from model.config import ConfigError, RunConfig, as_dict, to_settings, with_overrides
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
 from model.inputs import InputError, ModelInputs, build_inputs
@@ -165,6 +165,12 @@ def solve_and_report(
             }
         head = results.headline(inputs, plan, targets)
         messages = []
+        if inputs.plan_fixed:
+            tables["deliverability"] = readings.deliverability_table(inputs, plan)
+            messages += readings.deliverability_lines(tables["deliverability"])
+            if settings.fixed_plan == "guidance" and not inputs.observed_years:
+                tables["plan_readings"] = readings.plan_readings_table(ds, inputs)
+                messages = readings.readings_lines(tables["plan_readings"]) + messages
         if settings.sim.enabled:
             try:
                 replayed = replay_plan(settings, ds, inputs, plan)
@@ -172,7 +178,7 @@ def solve_and_report(
                 return _input_error([f"sim: {exc}"])
             tables.update(replay_tables(replayed))
             base["replay"] = replay_headline(replayed)
-            messages = market.summary_lines(replayed)
+            messages += market.summary_lines(replayed)
         base.update(
             status="optimal",
             headline=head,
@@ -221,11 +227,11 @@ def solve_and_report(
 def replay_plan(
     settings: RunConfig, ds: Dataset, inputs: ModelInputs, plan: pd.DataFrame
 ) -> market.ReplayResult:
-    """The market replay of a plan under the optimiser's own assumptions: its land-to-supply lag,
-    dwelling size, household formation, removals and revitalised land (so both stages describe
-    the same city)."""
+    """The market replay of a plan under the optimiser's own assumptions: its timing model, plot
+    ratios and opening pipeline, dwelling size, household formation, removals and revitalised
+    land (so both stages describe the same city)."""
     city = ds.city.region_id
-    shared: dict[str, Any] = {"supply_lag_years": inputs.lag_years}
+    shared: dict[str, Any] = {"timing": inputs.timing}
     if settings.sim.land_rule is None:  # follow the optimiser's rule; "none" → record only
         if inputs.land_rule in ("2.2.3", "9.3"):
             shared["land_rule"] = inputs.land_rule
@@ -240,9 +246,12 @@ def replay_plan(
             shared[name] = sum(values) / len(values)
     if settings.sim.enforce_land_rule is None and inputs.evaluate_only:
         shared["enforce_land_rule"] = False  # the city follows the plan as written
+    if settings.sim.enforce_presale_timing is None and inputs.evaluate_only:
+        shared["enforce_presale_timing"] = False  # presale on the plan's schedule (deliverability)
     params = market.ReplayParams.from_config(settings.sim, **shared)
     return market.replay(plan, ds, params, level=inputs.level,
-                         revitalised_ha=inputs.revitalised_ha)
+                         revitalised_ha=inputs.revitalised_ha,
+                         plot_ratio=inputs.plot_ratio_10k_m2_per_ha, pipeline=inputs.pipeline)
 
 
 def replay_tables(result: market.ReplayResult) -> dict[str, pd.DataFrame]:

@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 VALUE_FAMILIES = (
     "land_ha",
-    "pipeline_land_ha",
     "supply_10k_m2",
     "sales_10k_m2",
     "unmet_demand_10k_m2",

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model import market as mk
+from model import timing as tm
 from model.data import load_dataset
 
 MINI = Path(__file__).parent / "data" / "mini_city"
@@ -61,7 +62,7 @@ def assert_reproduces(plan: pd.DataFrame, result: mk.ReplayResult, atol: float):
 @pytest.mark.parametrize("field, value", [
     ("replications", -1), ("replications", 0), ("land_rule", "2.2"), ("land_rule", "none"),
     ("seasonality", (1.0,) * 11), ("seasonality", (2.0,) * 12), ("shock_correlation", 1.5),
-    ("lag_distribution", "poisson"), ("price_elasticity", 0.3), ("seed", -5),
+    ("price_elasticity", 0.3), ("seed", -5), ("enforce_presale_timing", "yes"),
 ])
 def test_bad_parameter_names_field_value_and_valid_values(field, value):
     with pytest.raises(ValueError) as err:
@@ -107,7 +108,6 @@ def test_resolve_derives_defaults_from_the_facts():
     assert (p.price_band_low_months, p.price_band_high_months) == (12.0, 18.0)
     assert p.cycle_threshold_months == 18.0
     assert p.dwelling_size_m2 == pytest.approx(205.42e4 / 17492)
-    assert 1.8 < p.plot_ratio_10k_m2_per_ha < 2.1
     assert 0.9 < p.household_formation_10k_per_year < 1.2       # ≈ 2.4 万人 ÷ 2.34 人/户
     assert p.demolitions_10k_per_year == pytest.approx(2552 / 5 / 1e4)
     # explicit values win over derived ones
@@ -150,13 +150,14 @@ def test_a_plan_with_missing_rows_is_refused_with_the_row_named():
 def test_deterministic_replay_reproduces_the_plan_as_written(level):
     ds = chifeng()
     plan = mk.plan_as_written(ds, level)
-    result = mk.replay(plan, ds, mk.ReplayParams(deterministic=True, replications=2), level)
+    params = mk.ReplayParams(deterministic=True, replications=2, enforce_presale_timing=False)
+    result = mk.replay(plan, ds, params, level)
     assert_reproduces(plan, result, atol=1e-9)
     assert result.monthly["land_sold_ha"].sum(axis=0)[0] == pytest.approx(
         plan.groupby("region").land_ha.sum()[list(result.region_ids)].to_numpy())
 
 
-def hand_made_plan(ds, lag_years: int = 0) -> pd.DataFrame:
+def hand_made_plan(ds) -> pd.DataFrame:
     """mini_city with public purchases, a region that sells out (unmet demand) and one that
     buys more than it supplies."""
     def by_key(core_2026, core_2027, county_2026, county_2027):
@@ -174,19 +175,43 @@ def test_deterministic_replay_reproduces_a_hand_made_plan_with_purchases_and_unm
     ds = mini()
     plan = hand_made_plan(ds)
     assert plan.unmet_demand_10k_m2.sum() > 0 and plan.purchased_10k_m2.sum() > 0
-    result = mk.replay(plan, ds, mk.ReplayParams(deterministic=True, replications=1))
+    params = mk.ReplayParams(deterministic=True, replications=1, enforce_presale_timing=False)
+    result = mk.replay(plan, ds, params)
     assert_reproduces(plan, result, atol=1e-9)
     # the same plan rounded to 2 decimals, as plan.csv prints it: reproduced to rounding
     rounded = plan.round(2)
-    result = mk.replay(rounded, ds, mk.ReplayParams(deterministic=True, replications=1))
+    result = mk.replay(rounded, ds, params)
     assert_reproduces(rounded.assign(cycle_end_months=plan.cycle_end_months), result, atol=0.05)
 
 
-def test_deterministic_replay_with_a_whole_year_supply_lag_reproduces_the_plan():
+def test_deterministic_replay_presells_what_the_timing_model_makes_ready():
+    """Presale in the deterministic replay is the schedule capped by ready floor area (the
+    opening pipeline from mini_city's 2024–25 land, plus plan land) with the backlog carried —
+    exactly timing.deliverable_presale on the timing model's annual shares."""
+    from model import timing as tm
+
     ds = mini()
     plan = hand_made_plan(ds)
-    params = mk.ReplayParams(deterministic=True, replications=1, supply_lag_years=1)
-    assert_reproduces(plan, mk.replay(plan, ds, params), atol=1e-9)
+    params = mk.ReplayParams(deterministic=True, replications=1,
+                             timing=tm.Timing(lag_months_mean=6.0, completed_share=0.0))
+    result = mk.replay(plan, ds, params)
+    shares = tm.annual_shares(params.timing)
+    presold = result.monthly["supply_10k_m2"][:, 0, :].reshape(2, 12, -1).sum(axis=1)
+    for j, r in enumerate(result.region_ids):
+        rows = plan[plan.region == r].set_index("year")
+        ratio = result.inputs.plot_ratio_10k_m2_per_ha[j]
+        # the pipeline by hand: 2025 land ready a_1 in 2026, a_2 in 2027; 2024 land a_2, a_3
+        sold = {2024: {"core": 5.0, "county": 2.0}[r], 2025: {"core": 4.0, "county": 0.0}[r]}
+        pipe = {y: ratio * sum(tm.share_at(shares, y - h) * a for h, a in sold.items())
+                for y in (2026, 2027)}
+        assert result.inputs.pipeline_ready_10k_m2[:, j] == pytest.approx(
+            [pipe[2026], pipe[2027]])
+        ready = tm.ready_by_year(rows.land_ha.to_dict(), ratio, shares, pipe, (2026, 2027))
+        # a year's land is ready a_0 the same year, a_1 the next
+        assert ready[2026] == pytest.approx(pipe[2026] + shares[0] * ratio * rows.land_ha[2026])
+        expected = tm.deliverable_presale(rows.supply_10k_m2.to_dict(), ready, (2026, 2027))
+        assert presold[:, j] == pytest.approx([expected[2026], expected[2027]], abs=1e-9)
+        assert presold[0, j] < rows.supply_10k_m2[2026]          # the schedule is not deliverable
 
 
 def test_deterministic_mode_records_the_land_rule_without_enforcing_it():
@@ -224,13 +249,16 @@ def plans_and_params(draw):
         shock_correlation=draw(st.floats(0.0, 1.0)),
         shock_persistence=draw(st.floats(0.0, 0.95)),
         shock_distribution=draw(st.sampled_from(mk.SHOCK_DISTRIBUTIONS)),
-        lag_distribution=draw(st.sampled_from(mk.LAG_DISTRIBUTIONS)),
-        lag_months_mean=lag_mean,
-        lag_months_sd=draw(st.floats(0.0, 8.0)),
-        lag_months_max=int(lag_mean) + draw(st.integers(1, 24)),
+        timing=tm.Timing(
+            distribution=draw(st.sampled_from(tm.DISTRIBUTIONS)),
+            lag_months_mean=lag_mean,
+            lag_months_sd=draw(st.floats(0.0, 8.0)),
+            lag_months_max=int(lag_mean) + draw(st.integers(1, 24)),
+            completed_share=draw(st.floats(0.0, 1.0)),
+        ),
+        enforce_presale_timing=draw(st.booleans()),
         price_sensitivity=draw(st.floats(0.0, 0.2)),
         price_elasticity=draw(st.floats(-2.0, 0.0)),
-        supply_lag_years=draw(st.integers(0, 1)),
     )
     return plan, params
 
@@ -287,38 +315,21 @@ def test_the_land_rule_never_lets_land_through_when_the_simulated_cycle_forbids_
             band = (seen > trim) & ~forbidden
             cap = planned * params.revitalised_land_share
             assert (m["land_sold_ha"][t] <= np.where(band, cap, np.inf) + 1e-12).all()
-    # supply follows land: a month whose land was withheld sends no floor area to the pipeline
-    # (checked through totals: arrivals ≤ planned supply × allowed factors + the prior pipeline)
-    total_supply = m["supply_10k_m2"].sum(axis=0) + result.pipeline_after_horizon_10k_m2
-    k = params.supply_lag_years
-    factor = np.divide(m["land_sold_ha"], result.inputs.land_ha_per_month[:, None, :],
-                       out=np.ones_like(m["land_sold_ha"]),
-                       where=result.inputs.land_ha_per_month[:, None, :] > 0)
-    if T > 12 * k:
-        supply = result.inputs.supply_10k_m2_per_month[12 * k:, None, :]
-        scheduled = (supply * factor[:T - 12 * k]).sum(axis=0)
-    else:
-        scheduled = 0.0
-    prior = result.inputs.prior_supply_10k_m2.sum(axis=0)
-    assert (total_supply <= scheduled + prior + 1e-9).all()
+    # presale follows land: with the timing enforced, floor area presold plus what is still
+    # ready (or arrives after the horizon) never exceeds the floor area of the land actually sold
+    # plus the opening pipeline (the land rule's cuts withhold their presale too)
+    if result.effective_params.enforce_presale_timing:
+        presold = m["supply_10k_m2"].sum(axis=0)
+        made = m["ready_10k_m2"].sum(axis=0) + result.pipeline_after_horizon_10k_m2
+        sold = (m["land_sold_ha"].sum(axis=0) * result.inputs.plot_ratio_10k_m2_per_ha
+                + result.inputs.pipeline_10k_m2.sum(axis=0))
+        assert (presold <= made + 1e-9).all()
+        assert (made <= sold + 1e-9).all()
 
 
 # ---------------------------------------------------------------------------------------------
 # Behaviour
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("distribution", ["gamma", "lognormal"])
-def test_lag_table_samples_the_rounded_lag_distribution(distribution):
-    params = mk.ReplayParams(lag_distribution=distribution, lag_months_mean=6.0, lag_months_sd=3.0)
-    table = mk.lag_quantile_table(params)
-    assert len(table) == mk.LAG_TABLE_SIZE and (np.diff(table) >= 0).all()
-    assert table.mean() == pytest.approx(6.0, abs=0.05)
-    assert table.std() == pytest.approx(3.0, abs=0.1)
-    draws = mk.draw_lag_months(np.random.default_rng(0), (4000,), table)
-    assert draws.mean() == pytest.approx(6.0, abs=0.2)
-    fixed = mk.lag_quantile_table(mk.ReplayParams(lag_distribution="fixed", lag_months_mean=4.0))
-    assert (mk.draw_lag_months(np.random.default_rng(0), (3, 2), fixed) == 4).all()
-
-
 def test_stochastic_replay_enforces_the_rule_on_the_simulated_cycle():
     ds = chifeng()
     result = mk.replay(mk.plan_as_written(ds), ds, mk.ReplayParams(replications=20))
@@ -327,21 +338,40 @@ def test_stochastic_replay_enforces_the_rule_on_the_simulated_cycle():
     summary = mk.replay_summary(result).set_index("region")
     assert summary.loc["yuanbaoshan", "p_land_suspended_any_year"] == 1.0
     assert summary.loc["city", "p_land_suspended_any_year"] == 1.0
-    # 2026 supply of a suspended region is only the pipeline of land sold before 2026 (none)
-    assert result.monthly["supply_10k_m2"][:12, :, n].sum() == 0.0
+    # 2026 presale of a suspended region comes only from the pipeline of land sold before 2026
+    # (its 2023 land, 4.16 ha: the completed-home part still to come)
+    presold = result.monthly["supply_10k_m2"][:12, :, n].sum(axis=0)
+    assert (presold <= result.inputs.pipeline_10k_m2[:, n].sum() + 1e-9).all()
+    assert (result.monthly["ready_10k_m2"][:12, :, n].sum(axis=0)
+            <= result.inputs.pipeline_10k_m2[:, n].sum() + 1e-9).all()
 
 
-def test_lags_move_supply_later_but_keep_it():
+def test_random_lags_keep_floor_area_and_match_the_annual_shares_on_average():
+    """Stochastic timing: every hectare sold becomes ready floor area (before or after the
+    horizon), presale + backlog is the plan's schedule, and the mean ready floor area per year
+    over replications is the timing model's annual shares (the optimiser's view)."""
     ds = chifeng()
     plan = mk.plan_as_written(ds)
-    base = dict(replications=10, shock_sd=0.0, enforce_land_rule=False, price_sensitivity=0.0)
-    lagged = mk.replay(plan, ds, mk.ReplayParams(**base))
-    total = lagged.monthly["supply_10k_m2"].sum(axis=0) + lagged.pipeline_after_horizon_10k_m2
-    planned = plan.groupby("region").supply_10k_m2.sum()[list(lagged.region_ids)].to_numpy()
-    prior = lagged.inputs.prior_supply_10k_m2.sum(axis=0)
-    assert (total <= planned + prior + 1e-9).all()
-    assert (total >= planned - 1e-9).all()
-    assert (lagged.pipeline_after_horizon_10k_m2.sum(axis=1) > 0).all()
+    base = dict(replications=400, shock_sd=0.0, enforce_land_rule=False, price_sensitivity=0.0)
+    res = mk.replay(plan, ds, mk.ReplayParams(**base))
+    m, x = res.monthly, res.inputs
+    made = m["ready_10k_m2"].sum(axis=0) + res.pipeline_after_horizon_10k_m2
+    land_area = plan.groupby("region").land_ha.sum()[list(res.region_ids)].to_numpy() \
+        * x.plot_ratio_10k_m2_per_ha
+    assert (made <= land_area + x.pipeline_10k_m2.sum(axis=0) + 1e-9).all()
+    assert (made >= land_area - 1e-9).all()
+    planned = plan.groupby("region").supply_10k_m2.sum()[list(res.region_ids)].to_numpy()
+    np.testing.assert_allclose(m["supply_10k_m2"].sum(axis=0) + res.presale_backlog_end_10k_m2,
+                               np.broadcast_to(planned, made.shape), rtol=1e-9)
+    # mean ready per plan year against Σ_t ρ a_{y−t} land_t + the pipeline's part (deterministic)
+    ready_year = m["ready_10k_m2"].reshape(5, 12, *made.shape).sum(axis=1).mean(axis=1)
+    for j, r in enumerate(res.region_ids):
+        rows = plan[plan.region == r].set_index("year")
+        expected = tm.ready_by_year(rows.land_ha.to_dict(), x.plot_ratio_10k_m2_per_ha[j],
+                                    x.ready_shares, dict(zip(x.years, x.pipeline_ready_10k_m2[:, j])),
+                                    x.years)
+        np.testing.assert_allclose(ready_year[:, j], [expected[y] for y in x.years],
+                                   rtol=0.05, atol=0.3, err_msg=r)
 
 
 def test_price_index_holds_in_the_band_and_moves_outside_it():
@@ -410,10 +440,17 @@ def test_same_seed_gives_identical_files_and_a_different_seed_different_ones(tmp
     assert first["monthly"] != other["monthly"]
 
 
-@pytest.mark.parametrize("overrides", [{}, {"land.lag_years": 1}])
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"timing.lag_months_mean": 20.0, "timing.lag_months_max": 36},
+    {"timing.lag_months_mean": 3.0, "timing.completed_share": 0.0},
+    {"timing.completed_share": 0.45, "timing.pipeline_10k_m2": 30.0},
+])
 def test_deterministic_replay_reproduces_the_optimisers_plan(overrides):
-    """The optimiser's plan (a real HiGHS solve) replayed with no shocks, no lag, no price
-    response and flat seasonality gives back its annual sales and end-of-year inventory."""
+    """The optimiser's plan (a real HiGHS solve) replayed with no shocks, no price response and
+    flat seasonality — presale still waiting for ready floor area under the same timing model,
+    credited in the timing model's annual shares — gives back its annual sales and end-of-year
+    inventory, whatever the timing setting."""
     from model.config import default_settings
     from model.run import replay_plan, run_model
     from model.inputs import build_inputs
@@ -439,7 +476,8 @@ def test_district_level_replays_banners_and_districts_with_main_city_aggregate()
     ds = chifeng()
     plan = mk.plan_as_written(ds, "district")
     assert set(plan["region"]) == (set(ds.region_ids) - {"main_city"}) | set(ds.district_ids)
-    result = mk.replay(plan, ds, mk.ReplayParams(deterministic=True, replications=1), "district")
+    params = mk.ReplayParams(deterministic=True, replications=1, enforce_presale_timing=False)
+    result = mk.replay(plan, ds, params, "district")
     summary = mk.replay_summary(result).set_index("region")
     assert {"city", "main_city"} <= set(summary.index)
     # Deterministic: the main-city aggregate ends at the districts' own arithmetic (inventory
