@@ -92,8 +92,7 @@ def test_sim_group_contract():
         "shock_sd",
         "shock_correlation",
         "shock_persistence",
-        "lag_months_mean",
-        "lag_months_sd",
+        "enforce_presale_timing",
         "land_rule",
         "mid_year_review",
     } <= names
