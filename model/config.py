@@ -26,7 +26,9 @@ MODES = ("hard", "soft", "off")
 DEMAND_SOURCES = ("plan", "sales_2025", "csv")
 LAND_RULES = ("2.2.3", "9.3", "none")
 LEVELS = ("region", "district")
-CYCLE_SCOPES = ("city", "region", "both")
+# plan: city and main city (第五章 sets the goal city-wide; the main city is the plan's other
+# reported scope); city; region: each region; both: city, main city and each region
+CYCLE_SCOPES = ("plan", "city", "region", "both")
 CYCLE_PATHS = ("final", "linear")
 
 # 金九银十: a slow Spring Festival (Jan–Feb), a spring peak, a summer lull and the September–October
@@ -131,6 +133,10 @@ class LandConfig:
     revitalise_above_months: Optional[float] = None
     # cap on new land per region-year: this × the region's peak demand ÷ plot ratio (big-M)
     max_demand_multiple: float = 3.0
+    # the optimiser plans to keep a region's start-of-year cycle this many months inside a land
+    # rule threshold it relies on (17 for an 18-month threshold), so that a plan does not open its
+    # land only by landing exactly on the threshold; reports and the replay use the rule as written
+    rule_margin_months: float = 1.0
 
     def __post_init__(self) -> None:
         _one_of("land.rule", str(self.rule), LAND_RULES)
@@ -141,6 +147,7 @@ class LandConfig:
         _at_least("land.suspend_above_months", self.suspend_above_months, 0.0)
         _at_least("land.revitalise_above_months", self.revitalise_above_months, 0.0)
         _at_least("land.max_demand_multiple", self.max_demand_multiple, 0.0, strict=True)
+        _at_least("land.rule_margin_months", self.rule_margin_months, 0.0)
         for region, value in self.revitalised_by_region_ha.items():
             _at_least(f"land.revitalised_by_region_ha.{region}", value, 0.0)
         if (
@@ -237,15 +244,22 @@ class TargetsConfig:
     cycle_months_2030: Optional[float] = None  # last plan year; null = targets.csv (18, 第五章)
     cycle_path: str = "final"  # final: last year only; linear: from 2025 down
     cycle_months_by_year: Dict[int, float] = field(default_factory=dict)  # {2028: 24}: per-year
-    cycle_scope: str = "both"  # city | region | both
+    cycle_scope: str = "plan"  # plan (city + main city) | city | region | both
     cycle: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    # the band floor (§2.4.1: 12 months; null = objective.band_low_months) at the end of the last
+    # plan year, city and main city: a plan that runs its stock out misses it (terminal band)
+    cycle_floor_months: Optional[float] = None
+    cycle_floor: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
     vacancy_share_city_2030: Optional[float] = None  # null = targets.csv (0.20)
     vacancy_share_main_city_2030: Optional[float] = None  # null = targets.csv (0.18)
     vacancy: TargetMode = field(default_factory=lambda: TargetMode(penalty=1.0))
     supply_total_10k_m2: Optional[float] = None  # null = targets.csv (1089.46, 表34)
-    supply_total: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    # 表34's totals are indicative (预期性): exceeding one costs 1 point per 万m² (ha), less than
+    # a 万m² of unmet demand (10) or of the safety margin (objective.aim_below), so the plan says
+    # by how much demand and the margin need more than the total (docs/formulation.md §7)
+    supply_total: TargetMode = field(default_factory=lambda: TargetMode(penalty=1.0))
     land_total_ha: Optional[float] = None  # null = targets.csv (574.93, 表34)
-    land_total: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    land_total: TargetMode = field(default_factory=lambda: TargetMode(penalty=1.0))
     subsidised_share: float = 0.0  # min share of new commercial supply (表47 blank)
     # null = 表34's 2552 urban-village households × 2025 dwelling size ÷ plan years
     subsidised_volume_10k_m2_per_year: Optional[float] = None
@@ -263,6 +277,7 @@ class TargetsConfig:
         _one_of("targets.cycle_path", self.cycle_path, CYCLE_PATHS)
         _one_of("targets.cycle_scope", self.cycle_scope, CYCLE_SCOPES)
         _at_least("targets.cycle_months_2030", self.cycle_months_2030, 0.0)
+        _at_least("targets.cycle_floor_months", self.cycle_floor_months, 0.0)
         for year, months in self.cycle_months_by_year.items():
             _at_least(f"targets.cycle_months_by_year.{year}", months, 0.0)
         _share("targets.vacancy_share_city_2030", self.vacancy_share_city_2030)
@@ -309,12 +324,16 @@ class SubsidisedConfig:
     (§6.1.1)."""
 
     allow_new_build: bool = True
-    build_cost_yuan_m2: float = 3000.0  # public cost of building 1 m² (assumption, not in the plan)
+    # public cost of building 1 m²; null = money.build_cost_yuan_m2 (the same construction cost)
+    build_cost_yuan_m2: Optional[float] = None
     purchase_price_factor: float = 1.0  # share of the regional price paid for unsold stock
     max_purchase_share_of_stock: float = 1.0  # per region-year, of the start-of-year unsold stock
+    # 万m² of subsidised floor area per ha of land it uses; null = the region's plot ratio
+    plot_ratio: Optional[float] = None
 
     def __post_init__(self) -> None:
         _at_least("subsidised.build_cost_yuan_m2", self.build_cost_yuan_m2, 0.0)
+        _at_least("subsidised.plot_ratio", self.plot_ratio, 0.0, strict=True)
         _at_least("subsidised.purchase_price_factor", self.purchase_price_factor, 0.0)
         _share("subsidised.max_purchase_share_of_stock", self.max_purchase_share_of_stock)
 
@@ -323,13 +342,23 @@ class SubsidisedConfig:
 class MoneyConfig:
     """Prices and shares behind the money accounts (以房定钱, §9.4)."""
 
-    # land price as a share of the sales value it carries; null = derived from 高铁's land price
-    land_value_share: Optional[float] = None
+    # land value by the residual method (docs/formulation.md §3.5): what a developer can pay per
+    # m² of floor area = price × (1 − taxes − margin) − construction cost, never below 0
+    build_cost_yuan_m2: float = 3000.0  # construction and development cost; judgement 2500–3500
+    tax_share_of_price: float = 0.10  # VAT and surcharges on sales; judgement 0.08–0.15
+    margin_share_of_price: float = 0.08  # developer's margin; judgement 0.05–0.15
     dev_finance_share: float = 0.30  # development loans as a share of sales value
     price_by_region_yuan_m2: Dict[str, float] = field(default_factory=dict)  # overrides
+    # removed key: land value now follows the residual method above
+    land_value_share: Optional[Any] = None
 
     def __post_init__(self) -> None:
-        _share("money.land_value_share", self.land_value_share)
+        _removed("money", self, {"land_value_share": "land value now follows the residual method: "
+                                 "money.build_cost_yuan_m2, money.tax_share_of_price, "
+                                 "money.margin_share_of_price (docs/formulation.md §3.5)"})
+        _at_least("money.build_cost_yuan_m2", self.build_cost_yuan_m2, 0.0)
+        _share("money.tax_share_of_price", self.tax_share_of_price)
+        _share("money.margin_share_of_price", self.margin_share_of_price)
         _share("money.dev_finance_share", self.dev_finance_share)
         for region, value in self.price_by_region_yuan_m2.items():
             _at_least(f"money.price_by_region_yuan_m2.{region}", value, 0.0, strict=True)
@@ -349,10 +378,26 @@ class ObjectiveConfig:
     public_money_per_100m_yuan: float = 1.0
     band_low_months: Optional[float] = None  # null = facts cycle_band_low_months (12, §2.4.1)
     band_high_months: Optional[float] = None  # null = facts cycle_band_high_months (18, §2.4.1)
+    # the stock the plan aims to hold, months of sales: null = the band's middle (15). Per
+    # region-year, each 万m² of stock short of the aim costs aim_below (the safety margin lost),
+    # each 万m² above it aim_above (kept below a public purchase's cost spread over the plan, so
+    # public money is never spent just to reach the aim); docs/formulation.md §7
+    aim_cycle_months: Optional[float] = None
+    aim_below_per_10k_m2: float = 0.5
+    aim_above_per_10k_m2: float = 0.05
 
     def __post_init__(self) -> None:
         for f in fields(self):
             _at_least(f"objective.{f.name}", getattr(self, f.name), 0.0)
+        if self.aim_cycle_months is not None:
+            low = 0.0 if self.band_low_months is None else self.band_low_months
+            if self.aim_cycle_months < low or (
+                self.band_high_months is not None and self.aim_cycle_months > self.band_high_months
+            ):
+                raise ConfigError(
+                    f"objective.aim_cycle_months = {self.aim_cycle_months} is outside the band "
+                    f"objective.band_low_months–band_high_months; expected an aim inside it"
+                )
         if (
             self.band_low_months is not None
             and self.band_high_months is not None
@@ -362,6 +407,58 @@ class ObjectiveConfig:
                 f"objective.band_low_months = {self.band_low_months} is above "
                 f"objective.band_high_months = {self.band_high_months}"
             )
+
+
+@dataclass
+class RampConfig:
+    """A realistic pace (docs/formulation.md §5.3): presale may change by at most
+    ``presale_change_share`` from one year to the next (the first year against the base year's
+    presale), and land sold per region and year is at most ``land_multiple_of_history`` × the
+    most land the region sold in one of the history years (表21: what developers showed they
+    would take up there).
+
+    Defaults: ±40% a year (the largest year-on-year move in the plan's history: new-home sales
+    fell from about 306 万m² a year in 2021–23 to 183 in 2024; range 0.2–0.5) and the best
+    history year (land offered is not land sold: 2025 sold 16.92 ha against 87 a year in
+    2021–24; range 0.5–1.5). Soft by default: each 万m² of presale beyond the ramp costs 5 points,
+    more than a year of stock short of the aim (0.5) so the pace holds unless a stock-out or unmet
+    demand (10 per 万m²) would follow; each ha of land beyond the take-up cap costs 5 (about 2.5
+    per 万m² of floor area, more than holding the aim for four years), so land offered beyond
+    what developers have taken up is a last resort, not a way to build stock. Breaches are listed in targets.csv."""
+
+    mode: str = "soft"  # hard | soft | off
+    # where presale is paced: plan = the city and the main city (the base-year presale is printed
+    # for both, §2.2.1.1); region = each region; both
+    presale_scope: str = "plan"
+    presale_change_share: float = 0.4
+    land_multiple_of_history: float = 1.0
+    presale_penalty_per_10k_m2: float = 5.0
+    land_penalty_per_ha: float = 5.0
+
+    def __post_init__(self) -> None:
+        _one_of("ramp.mode", self.mode, MODES)
+        _one_of("ramp.presale_scope", self.presale_scope, ("plan", "region", "both"))
+        _share("ramp.presale_change_share", self.presale_change_share)
+        _at_least("ramp.land_multiple_of_history", self.land_multiple_of_history, 0.0)
+        _at_least("ramp.presale_penalty_per_10k_m2", self.presale_penalty_per_10k_m2, 0.0)
+        _at_least("ramp.land_penalty_per_ha", self.land_penalty_per_ha, 0.0)
+
+
+@dataclass
+class TerminalConfig:
+    """Nothing ends at the last plan year (docs/formulation.md §5.4): the land sold by then must
+    make ready, for the following year, at least ``feed_share`` × the last year's demand (region by
+    region, under the timing model). The stock band at the end is the ``targets.cycle`` and
+    ``targets.cycle_floor`` rows."""
+
+    mode: str = "soft"  # hard | soft | off
+    feed_share: float = 1.0  # of the last year's demand; judgement 0.8–1.0
+    penalty_per_10k_m2: float = 1.0
+
+    def __post_init__(self) -> None:
+        _one_of("terminal.mode", self.mode, MODES)
+        _at_least("terminal.feed_share", self.feed_share, 0.0)
+        _at_least("terminal.penalty_per_10k_m2", self.penalty_per_10k_m2, 0.0)
 
 
 @dataclass
@@ -410,6 +507,10 @@ class SimConfig:
     # opening pipeline), except when the plan is only evaluated (plan_as_written): then presale
     # follows the plan's schedule and the shortfall is recorded (deliverability.csv)
     enforce_presale_timing: Optional[bool] = None
+    # while stock is below the plan's aim (objective.aim_cycle_months) developers presell ready
+    # floor area ahead of the schedule, and later presale is reduced by as much: the schedule is
+    # guidance (指引), ready floor area is what limits presale (docs/replay.md)
+    presell_to_aim: bool = True
 
     def __post_init__(self) -> None:
         _at_least("sim.replications", self.replications, 1)
@@ -517,6 +618,8 @@ class RunConfig:
     subsidised: SubsidisedConfig = field(default_factory=SubsidisedConfig)
     money: MoneyConfig = field(default_factory=MoneyConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    ramp: RampConfig = field(default_factory=RampConfig)
+    terminal: TerminalConfig = field(default_factory=TerminalConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
     sim: SimConfig = field(default_factory=SimConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)  # the mid-term review (§10.2)

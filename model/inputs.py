@@ -94,6 +94,7 @@ class ModelInputs:
     supply_max_10k_m2: Mapping[tuple[str, int], float]
     inventory_max_10k_m2: Mapping[tuple[str, int], float]
     land_rule: str
+    rule_margin_months: float
     suspend_above_months: float
     revitalise_above_months: float | None
     add_below_months: float | None
@@ -123,6 +124,9 @@ class ModelInputs:
     # objective
     band_low_months: float
     band_high_months: float
+    aim_cycle_months: float
+    weight_aim_below: float
+    weight_aim_above: float
     weight_unmet_demand: float
     weight_inventory_above_band: float
     weight_inventory_below_band: float
@@ -130,6 +134,24 @@ class ModelInputs:
     weight_land: float
     weight_public_money: float
     targets: tuple[TargetRow, ...]
+    # a realistic pace (ramp.*) and the end of the horizon (terminal.*); modes hard|soft|off
+    ramp_mode: str = "off"
+    # presale is paced over these scopes (name → member regions), from these base-year levels
+    ramp_scopes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    presale_base_10k_m2: Mapping[str, float] = field(default_factory=dict)
+    presale_change_share: float = 1.0
+    land_cap_ha: Mapping[str, float] = field(default_factory=dict)
+    weight_presale_ramp: float = 0.0
+    weight_land_ramp: float = 0.0
+    terminal_mode: str = "off"
+    terminal_feed_share: float = 0.0
+    pipeline_ready_next_10k_m2: Mapping[str, float] = field(default_factory=dict)
+    weight_terminal: float = 0.0
+    # subsidised building's land (万m² per ha) and the residual land value's terms (元/m², shares)
+    subsidised_plot_ratio: Mapping[str, float] = field(default_factory=dict)
+    developer_build_cost_yuan_m2: float = 0.0
+    tax_share_of_price: float = 0.0
+    margin_share_of_price: float = 0.0
     derivations: tuple[Derivation, ...] = field(default=())
     # the mid-term review (review.enabled): years fixed to the actuals, their sales, and the
     # observed values as read (see observed_fields)
@@ -190,6 +212,7 @@ class ModelInputs:
             self.vacancy_scopes,
             tuple((t.key, t.target_id, t.scope, t.year, t.sense) for t in self.targets),
             self.observed_years,
+            self.ramp_scopes,
         )
 
 
@@ -414,6 +437,8 @@ def pipeline_fields(
         area, tuple(regions), ds.base_year, years, shares,
         {str(r): float(v) for r, v in (override or {}).items()},
     )
+    if sold and not override:
+        pipe = held_back_pipeline(ds, level, regions, years, pipe, shares, notes)
     how = pipe.how if sold or override else "no land history (land_sold) in the dataset: no pipeline"
     notes.append(
         Derivation("pipeline_10k_m2[city]", sum(pipe.remaining.values()), "10k_m2", how)
@@ -431,24 +456,42 @@ def pipeline_fields(
             + " (timing model, docs/timing.md)",
         )
     )
-    if sold:
-        base = ds.base_year
-        for scope, members in (("city", tuple(regions)), ("main_city", _main_members(ds, level))):
-            printed = ds.fact_or_none("new_supply_10k_m2", ds.main_city_id if scope == "main_city"
-                                      else "city", base)
-            implied = tm.backcast_presale(pipe, base, shares, members)
-            if printed is not None:
-                notes.append(
-                    Derivation(
-                        f"presale_{base}_implied_10k_m2[{scope}]",
-                        implied,
-                        "10k_m2",
-                        f"presale the timing model gives in {base} from {ds.history_years[0]}–"
-                        f"{base} land alone, against {printed} printed (§2.2.1.1): a check of the "
-                        "timing model, not an input",
-                    )
-                )
     return pipe
+
+
+def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipeline, shares,
+                       notes: list) -> tm.Pipeline:
+    """Floor area ready but not presold at the end of the base year: where the timing model gives
+    more base-year presale from the history land than the plan prints (§2.2.1.1), the difference
+    was ready and held back (developers wait in a falling market); it is presaleable from the
+    first plan year. Checked for the main city (its printed figure) and the rest of the city
+    (city − main city), each split over its regions by their model presale; a group whose printed
+    presale is above the model's holds nothing back. Notes record both figures."""
+    base = ds.base_year
+    main = _main_members(ds, level)
+    main_printed = ds.fact_or_none("new_supply_10k_m2", ds.main_city_id, base)
+    city = ds.fact_or_none("new_supply_10k_m2", "city", base)
+    rest = tuple(r for r in regions if r not in main)
+    groups = [("main_city", main, main_printed),
+              ("rest_of_city", rest, None if city is None else city - (main_printed or 0.0))]
+    held: dict[str, float] = {}
+    for name, members, printed in groups:
+        implied = {r: tm.backcast_presale(pipe, base, shares, (r,)) for r in members}
+        total = sum(implied.values())
+        if printed is None or total <= 0:
+            continue
+        extra = max(0.0, total - printed)
+        for r in members:
+            held[r] = extra * implied[r] / total
+        notes.append(Derivation(
+            f"presale_{base}_implied_10k_m2[{name}]", total, "10k_m2",
+            f"presale the timing model gives in {base} from {ds.history_years[0]}–{base} land, "
+            f"against {printed:.2f} printed (§2.2.1.1); the excess {extra:.2f} was ready and "
+            f"not presold (held back): presaleable from {years[0]}"))
+    if not any(v > 0 for v in held.values()):
+        return pipe
+    return tm.with_held_back(pipe, held, years[0],
+                             f"plus {sum(held.values()):.2f} 万m² ready in {base} but not presold")
 
 
 def _main_members(ds: Dataset, level: str) -> tuple[str, ...]:
@@ -544,33 +587,6 @@ def regional_prices(cfg: RunConfig, ds: Dataset, regions, main_members) -> tuple
         else:
             out[r] = rest_p
     return out, notes
-
-
-def land_value_share_default(
-    ds: Dataset, plot_ratio: Mapping, prices: Mapping
-) -> tuple[float, str]:
-    """Land price as a share of the sales value of the floor area it carries.
-
-    Derived from the latest residential land price in facts.csv (高铁, 430.27 万元/亩 in 2023,
-    §8.2.1.5): price per ha (× 15 亩/ha) ÷ (plot ratio × housing price) of that place. Without such
-    a fact: 0.30.
-    """
-    facts = ds.table("facts")
-    rows = facts[facts["fact"] == "land_price_10k_yuan_per_mu"]
-    if rows.empty:
-        return 0.30, "no land price in facts.csv; assumed 0.30"
-    end_year = rows["period"].str.split("-").str[-1].astype(int)
-    row = rows.loc[end_year.idxmax()]
-    scope = row["scope"]
-    where = scope if scope in plot_ratio else ds.main_city_id
-    pr = plot_ratio.get(where) or plot_ratio.get(ds.main_city_id) or 2.0
-    price = prices.get(where) or prices.get(ds.main_city_id) or ds.fact("price_yuan_m2", "city")
-    per_ha_10k_yuan = float(row["value"]) * MU_PER_HA
-    share = per_ha_10k_yuan / (pr * price)
-    return share, (
-        f"{row['value']} 万元/亩 ({scope}, {row['period']}, {row['source']}) × 15 亩/ha "
-        f"÷ ({pr:.4f} 万m²/ha × {price:.0f} 元/m²)"
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -688,30 +704,53 @@ def _pick(ds: Dataset, value: float | None, target_id: str, scope: str = "city")
     return target_value(ds, target_id, scope) or (None, None)
 
 
+def _scope_cycle0(p: dict, members) -> float | None:
+    """The base-year cycle of a group of regions: Σ stock ÷ Σ (stock ÷ cycle) × 12."""
+    inv = sum(p["inventory0"][r] for r in members)
+    rate = sum(p["inventory0"][r] / p["cycle0"][r] * 12 for r in members if p["cycle0"][r] > 0)
+    return inv / rate * 12 if rate else None
+
+
+def cycle_scopes(cfg: RunConfig, ds: Dataset, p: dict) -> list[tuple[str, tuple[str, ...]]]:
+    """The scopes a cycle target applies to (``targets.cycle_scope``): ``plan`` — the city and the
+    main city, as 第五章 sets its goals; ``city``; ``region`` — each region; ``both`` — all of
+    these. A region that is the main city by itself is not listed twice."""
+    scope = cfg.targets.cycle_scope
+    out: list[tuple[str, tuple[str, ...]]] = []
+    if scope in ("plan", "city", "both"):
+        out.append(("city", tuple(p["regions"])))
+    main = tuple(p["main_members"])
+    if scope in ("plan", "both") and main:
+        out.append(("main_city", main))
+    if scope in ("region", "both"):
+        out += [(r, (r,)) for r in p["regions"] if not (scope == "both" and main == (r,))]
+    return out
+
+
 def cycle_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
-    """Destocking cycle rows (第五章: 18 months by 2030) per scope (city, each region) and year."""
+    """Destocking cycle rows (第五章: 18 months by 2030) per scope (by default the city and the
+    main city, ``targets.cycle_scope``) and year; and the band floor at the end of the last plan
+    year (``targets.cycle_floor``: 12 months, §2.4.1) for the city and the main city."""
     t = cfg.targets
     T, src = _pick(ds, t.cycle_months_2030, "cycle_months")
     if T is None:
         return []
     mode = _mode(cfg, "cycle")
-    scopes = []
-    if t.cycle_scope in ("city", "both"):
-        inv = sum(p["inventory0"].values())
-        rate = sum(
-            p["inventory0"][r] / p["cycle0"][r] * 12 for r in p["regions"] if p["cycle0"][r] > 0
-        )
-        c0 = ds.fact_or_none("cycle_months", "city") or (inv / rate * 12 if rate else T)
-        scopes.append(("city", c0))
-    if t.cycle_scope in ("region", "both"):
-        scopes += [(r, p["cycle0"][r]) for r in p["regions"]]
     rows = []
-    for scope, c0 in scopes:
-        members = p["regions"] if scope == "city" else (scope,)
-        path = cycle_path(c0, T, p["years"], ds.base_year, t.cycle_path)
+    for scope, members in cycle_scopes(cfg, ds, p):
+        data_scope = ds.main_city_id if scope == "main_city" else scope
+        value_here, src_here = T, src
+        if t.cycle_months_2030 is None and scope != "city":
+            own = ds.target_or_none("cycle_months", data_scope)
+            value_here, src_here = (
+                (own.value, f"targets.csv {own.source}") if own is not None
+                else (T, f"{src} (the city's goal applied to {scope})"))
+        c0 = p["cycle0"][scope] if scope in p["cycle0"] else (
+            ds.fact_or_none("cycle_months", data_scope) or _scope_cycle0(p, members) or value_here)
+        path = cycle_path(c0, value_here, p["years"], ds.base_year, t.cycle_path)
         path.update({int(y): float(v) for y, v in t.cycle_months_by_year.items()})
         for y, value in sorted(path.items()):
-            source = src if t.cycle_path == "final" else f"{src}; linear path"
+            source = src_here if t.cycle_path == "final" else f"{src_here}; linear path"
             if y in t.cycle_months_by_year:
                 source = "config cycle_months_by_year"
             scale = max(value / 12 * sum(p["demand"][(r, y)] for r in members), 1.0)
@@ -720,6 +759,17 @@ def cycle_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
                     "cycle_months", scope, y, value, "months", "max", mode, "10k_m2", scale, source
                 )
             )
+    last = p["years"][-1]
+    floor = p["band_low_months"] if t.cycle_floor_months is None else float(t.cycle_floor_months)
+    floor_src = ("config" if t.cycle_floor_months is not None
+                 else "the reasonable band's floor (§2.4.1), terminal band")
+    scopes = [("city", tuple(p["regions"]))]
+    if p["main_members"]:
+        scopes.append(("main_city", tuple(p["main_members"])))
+    for scope, members in scopes:
+        scale = max(floor / 12 * sum(p["demand"][(r, last)] for r in members), 1.0)
+        rows.append(_row("cycle_floor_months", scope, last, floor, "months", "min",
+                         _mode(cfg, "cycle_floor"), "10k_m2", scale, floor_src))
     return rows
 
 
@@ -800,12 +850,16 @@ def subsidised_targets(cfg: RunConfig, ds: Dataset, p: dict) -> tuple[list[Targe
                 )
             )
     volume, how = subsidised_volume(cfg, ds, p["years"])
+    # the derived volume rehouses urban-village households: 城中村改造 is main-city renewal (as
+    # vacancy.main_city_removal_share = 1), so it is provided there; a configured volume is city-wide
+    scope = ("main_city" if cfg.targets.subsidised_volume_10k_m2_per_year is None
+             and p["main_members"] else "city")
     if volume > 0:
         for y in p["years"]:
             rows.append(
                 _row(
                     "subsidised_volume_10k_m2",
-                    "city",
+                    scope,
                     y,
                     volume,
                     "10k_m2",
@@ -1073,10 +1127,14 @@ def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes
         "timing": timing,
         "ready_shares": shares,
         "pipeline": pipe,
+        "pipeline_ready_next_10k_m2": {
+            r: sum(a * tm.share_at(shares, years[-1] + 1 - h)
+                   for (rr, h), a in pipe.tranches.items() if rr == r) for r in regions},
         "land_max_ha": land_max,
         "supply_max_10k_m2": supply_max,
         "inventory_max_10k_m2": inventory_max,
         "land_rule": str(cfg.land.rule),
+        "rule_margin_months": float(cfg.land.rule_margin_months),
         "suspend_above_months": suspend,
         "revitalise_above_months": revitalise,
         "add_below_months": add_below,
@@ -1086,29 +1144,136 @@ def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes
     }
 
 
+def residual_land_value_yuan_m2(price_yuan_m2: float, build_cost_yuan_m2: float,
+                                tax_share: float, margin_share: float) -> float:
+    """What a developer can pay for land per m² of floor area it carries (元/m², the residual
+    method): sale price × (1 − taxes − margin) − construction and development cost, never below
+    0. With the defaults (3000 元/m², 10% taxes, 8% margin): main city 7006 → 2745 元/m²
+    (× 2.03 万m²/ha = 372 万元/亩; the plan's one land price, 高铁 2023, is 430.27 万元/亩, §8.2.1.5),
+    the other regions 4742 → 888 元/m² (118 万元/亩)."""
+    return max(0.0, price_yuan_m2 * (1.0 - tax_share - margin_share) - build_cost_yuan_m2)
+
+
 def money_fields(
     cfg: RunConfig, ds: Dataset, regions, main_members, plot_ratio, notes: list
 ) -> dict:
-    """Prices, land prices and the shares behind the money accounts (§9.4)."""
+    """Prices, land values by the residual method and the shares behind the money accounts
+    (§9.4; docs/formulation.md §3.5)."""
     prices, price_notes = regional_prices(cfg, ds, regions, main_members)
     notes += price_notes
-    if cfg.money.land_value_share is not None:
-        share, how = float(cfg.money.land_value_share), "config"
-    else:
-        region_pr = derived_plot_ratio(
-            ds.supply_guidance_10k_m2(), ds.land_guidance_ha(), ds.region_ids
+    m = cfg.money
+    value = {
+        r: residual_land_value_yuan_m2(
+            prices[r], m.build_cost_yuan_m2, m.tax_share_of_price, m.margin_share_of_price
         )
-        region_prices, _ = regional_prices(cfg, ds, ds.region_ids, (ds.main_city_id,))
-        share, how = land_value_share_default(ds, region_pr, region_prices)
-    notes.append(Derivation("land_value_share", share, "share", how))
+        for r in regions
+    }
+    how = (
+        f"price × (1 − {m.tax_share_of_price:g} taxes − {m.margin_share_of_price:g} margin) − "
+        f"{m.build_cost_yuan_m2:g} 元/m² construction, never below 0 (residual method)"
+    )
+    notes += [
+        Derivation(f"land_value_yuan_per_m2_floor[{r}]", value[r], "yuan_m2", how) for r in regions
+    ]
+    build = cfg.subsidised.build_cost_yuan_m2
+    build = m.build_cost_yuan_m2 if build is None else float(build)
     return {
         "price_yuan_m2": prices,
-        "land_price_10k_yuan_per_ha": {r: share * prices[r] * plot_ratio[r] for r in regions},
+        # 元/m² × 万m²/ha = 万元 per ha
+        "land_price_10k_yuan_per_ha": {r: value[r] * plot_ratio[r] for r in regions},
         "purchase_price_factor": cfg.subsidised.purchase_price_factor,
-        "build_cost_yuan_m2": cfg.subsidised.build_cost_yuan_m2,
-        "dev_finance_share": cfg.money.dev_finance_share,
+        "build_cost_yuan_m2": build,
+        "dev_finance_share": m.dev_finance_share,
         "allow_new_build": cfg.subsidised.allow_new_build,
         "max_purchase_share_of_stock": cfg.subsidised.max_purchase_share_of_stock,
+        "subsidised_plot_ratio": {
+            r: float(cfg.subsidised.plot_ratio or plot_ratio[r]) for r in regions
+        },
+        "developer_build_cost_yuan_m2": m.build_cost_yuan_m2,
+        "tax_share_of_price": m.tax_share_of_price,
+        "margin_share_of_price": m.margin_share_of_price,
+    }
+
+
+def base_presale(ds: Dataset, level: str, regions, inventory0: Mapping, cycle0: Mapping,
+                 notes: list) -> dict[str, float]:
+    """Presale in the base year per region (万m²), the level the first plan year's ramp starts
+    from. A region with its own printed figure (new_supply_10k_m2, §2.2.1.1: main city 81.97)
+    uses it; the rest of the city's figure (146.73 − 81.97) is split over the other regions by
+    the sales rate 表19 implies (inventory ÷ cycle × 12); without a city figure every region gets
+    that implied sales rate. At district level the main city's figure is split the same way."""
+    base = ds.base_year
+    rate = {r: (inventory0[r] / cycle0[r] * 12.0 if cycle0[r] > 0 else 0.0) for r in regions}
+
+    def printed(scope: str) -> float | None:
+        return ds.fact_or_none("new_supply_10k_m2", scope, base)
+
+    out: dict[str, float] = {}
+    groups: list[tuple[float | None, list[str], str]] = []
+    main = ds.main_city_id
+    main_members = [r for r in regions if r not in ds.region_ids]  # districts, if any
+    known = {r: printed(r) for r in regions if r in ds.region_ids}
+    known = {r: v for r, v in known.items() if v is not None}
+    out.update(known)
+    if main_members:
+        groups.append((printed(main), main_members, f"{main}'s printed presale"))
+    others = [r for r in regions if r not in known and r not in main_members]
+    city = printed("city")
+    rest = None if city is None else city - sum(known.values()) - (
+        (printed(main) or 0.0) if main_members else 0.0)
+    groups.append((rest, others, "the rest of the city's printed presale"))
+    for total, members, what in groups:
+        weight = sum(rate[r] for r in members)
+        for r in members:
+            if total is not None and weight > 0:
+                out[r] = max(total, 0.0) * rate[r] / weight
+            else:
+                out[r] = rate[r]
+    notes.append(Derivation(
+        f"presale_{base}_10k_m2[city]", sum(out.values()), "10k_m2",
+        "the ramp's starting level: printed presale (§2.2.1.1) where a region has it, the rest "
+        "split by the sales rate 表19 implies (inventory ÷ cycle × 12)"))
+    return out
+
+
+def pace_fields(cfg: RunConfig, ds: Dataset, regions, market: dict, notes: list) -> dict:
+    """The ramps (ramp.*) and the terminal condition (terminal.*), docs/formulation.md §5.3–5.4.
+    In evaluate mode (plan_as_written) they are reported, not enforced (penalty 0)."""
+    r_cfg, t_cfg = cfg.ramp, cfg.terminal
+    by_region = base_presale(ds, cfg.level, regions, market["inventory0_10k_m2"],
+                             market["cycle0_months"], notes)
+    main = tuple(r for r in level_regions(ds, cfg.level)[1])
+    scopes: list[tuple[str, tuple[str, ...]]] = []
+    if r_cfg.presale_scope in ("plan", "both"):
+        scopes.append(("city", tuple(regions)))
+        if main and main != tuple(regions):
+            scopes.append(("main_city", main))
+    if r_cfg.presale_scope in ("region", "both"):
+        scopes += [(r, (r,)) for r in regions
+                   if not (r_cfg.presale_scope == "both" and (r,) == main)]
+    base = {name: sum(by_region[r] for r in members) for name, members in scopes}
+    sold = land_sold_by_level(ds, cfg.level) if ds.has_table("land_sold") else {}
+    take_up = {r: max([v for (rr, _y), v in sold.items() if rr == r], default=0.0)
+               for r in regions}
+    cap = {r: r_cfg.land_multiple_of_history * take_up[r] for r in regions}
+    notes.append(Derivation(
+        "land_cap_ha_per_year[city]", sum(cap.values()), "ha",
+        f"{r_cfg.land_multiple_of_history:g} × the most land each region sold in one year of "
+        f"{ds.history_years[0]}–{ds.history_years[-1]} (表21), summed"
+        if sold else "no land history: no take-up to cap land by (soft rows still reported)"))
+    evaluate = bool(cfg.evaluate_only)
+    return {
+        "ramp_mode": "off" if evaluate else r_cfg.mode,
+        "ramp_scopes": tuple(scopes),
+        "presale_base_10k_m2": base,
+        "presale_change_share": r_cfg.presale_change_share,
+        "land_cap_ha": cap,
+        "weight_presale_ramp": 0.0 if evaluate or r_cfg.mode == "off"
+        else r_cfg.presale_penalty_per_10k_m2,
+        "weight_land_ramp": 0.0 if evaluate or r_cfg.mode == "off" else r_cfg.land_penalty_per_ha,
+        "terminal_mode": "off" if evaluate else t_cfg.mode,
+        "terminal_feed_share": t_cfg.feed_share,
+        "weight_terminal": 0.0 if evaluate or t_cfg.mode == "off" else t_cfg.penalty_per_10k_m2,
     }
 
 
@@ -1211,9 +1376,16 @@ def objective_fields(cfg: RunConfig, ds: Dataset) -> dict:
     high = (ds.fact_or_none("cycle_band_high_months") or 18.0) if high is None else high
     if low > high:
         raise InputError([f"objective.band_low_months = {low} is above band_high_months = {high}"])
+    aim = (low + high) / 2.0 if o.aim_cycle_months is None else float(o.aim_cycle_months)
+    if not low <= aim <= high:
+        raise InputError([f"objective.aim_cycle_months = {aim} is outside the band {low}–{high} "
+                          f"months; expected an aim inside it"])
     return {
         "band_low_months": low,
         "band_high_months": high,
+        "aim_cycle_months": aim,
+        "weight_aim_below": o.aim_below_per_10k_m2,
+        "weight_aim_above": o.aim_above_per_10k_m2,
         "weight_unmet_demand": o.unmet_demand_per_10k_m2,
         "weight_inventory_above_band": o.inventory_above_band_per_10k_m2,
         "weight_inventory_below_band": o.inventory_below_band_per_10k_m2,
@@ -1238,19 +1410,23 @@ def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
         observed = observed_fields(cfg, ds, regions, years, market, land, notes)
     money = money_fields(cfg, ds, regions, main_members, land["plot_ratio_10k_m2_per_ha"], notes)
     vacancy = vacancy_fields(cfg, ds, years, notes)
+    pace = pace_fields(cfg, ds, regions, market, notes)
     parts = {
         "years": years,
         "regions": regions,
+        "main_members": main_members,
         "demand": market["demand_10k_m2"],
         "inventory0": market["inventory0_10k_m2"],
         "cycle0": market["cycle0_months"],
         "vacancy_scopes": vacancy["vacancy_scopes"],
         "vacant0": vacancy["vacant0_10k"],
     }
+    objective = objective_fields(cfg, ds)
+    parts["band_low_months"] = objective["band_low_months"]
     targets, target_notes = build_targets(cfg, ds, parts)
     if observed:
         targets = observed_targets_off(targets, observed["observed_years"])
-    fields = {**market, **land, **money, **vacancy, **objective_fields(cfg, ds), **observed}
+    fields = {**market, **land, **money, **vacancy, **objective, **pace, **observed}
     frozen = {k: (_frozen(v) if isinstance(v, dict) else v) for k, v in fields.items()}
     return ModelInputs(
         dataset_name=ds.name,

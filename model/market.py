@@ -104,6 +104,9 @@ class ReplayParams:
     mid_year_review: bool = False
     enforce_land_rule: bool | None = None   # None → enforce unless deterministic
     enforce_presale_timing: bool | None = None  # None → presale waits for ready floor area
+    # stochastic mode: while stock is below this many months of sales, developers presell ready
+    # floor area ahead of the plan's schedule (later presale is reduced by as much); None: never
+    presell_below_months: float | None = None
     revitalised_land_share: float = 0.0     # §2.2.3 18–36 band: land allowed ÷ planned land
     strict_rule_add_share: float = 0.0      # §9.3 cycle < 6: extra land ÷ planned land
     completion_lag_months: int = 12         # floor area for sale → dwelling completed (vacancy)
@@ -246,7 +249,7 @@ def _param_problems(p: ReplayParams) -> list[str]:
         if not is_int(v) or v < 0:
             bad(name, "a whole number >= 0")
     for name in ("price_band_low_months", "price_band_high_months", "cycle_threshold_months",
-                 "dwelling_size_m2"):
+                 "dwelling_size_m2", "presell_below_months"):
         v = getattr(p, name)
         if v is not None and (not is_num(v) or v <= 0):
             bad(name, "a positive number or null (null: derive from the dataset)")
@@ -467,6 +470,7 @@ class ReplayInputs:
     pipeline_months: np.ndarray                  # (K,) months (< 0) land before the plan was sold
     pipeline_10k_m2: np.ndarray                  # (K, N) its floor area, per month sold
     pipeline_ready_10k_m2: np.ndarray            # (Y, N) the part ready in each plan year
+    held_back_10k_m2: np.ndarray                 # (N,) ready at the start, not yet presold
     rule: LandRule
     cycle_target_months: np.ndarray              # (N,) target at the end of the last plan year
     aggregate_cycle_target_months: float
@@ -582,6 +586,7 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
         pipeline_months=_frozen(pipe_months), pipeline_10k_m2=_frozen(pipe_amounts),
         pipeline_ready_10k_m2=_frozen(np.array(
             [[float(pipeline.ready.get((r, y), 0.0)) for r in ids] for y in years])),
+        held_back_10k_m2=_frozen(np.array([float(pipeline.held_back.get(r, 0.0)) for r in ids])),
         rule=land_rule_from(dataset, params),
         cycle_target_months=_frozen(targets),
         aggregate_cycle_target_months=float(
@@ -598,10 +603,14 @@ def default_pipeline(dataset: Dataset, level: str, ids: tuple[str, ...],
     """The opening pipeline as the optimiser derives it (model.inputs.pipeline_fields): land
     sold in the history years (表21) × plot ratio under the timing model; none without a land
     history."""
+    from model.inputs import held_back_pipeline
+
     sold = land_sold_by_level(dataset, level) if dataset.has_table("land_sold") else {}
     area = {(r, y): v * plot_ratio[r] for (r, y), v in sold.items() if r in plot_ratio}
-    return tm.opening_pipeline(area, tuple(ids), dataset.base_year, tuple(dataset.plan_years),
+    pipe = tm.opening_pipeline(area, tuple(ids), dataset.base_year, tuple(dataset.plan_years),
                                shares)
+    return held_back_pipeline(dataset, level, ids, tuple(dataset.plan_years), pipe, shares,
+                              []) if sold else pipe
 
 
 def _pipeline_tranches(pipeline: tm.Pipeline, ids: tuple[str, ...], first_year: int):
@@ -794,6 +803,7 @@ class _Market:
         (already presold, in the base-year stock)."""
         if self.p.deterministic:
             return
+        self.ready_pool = self.ready_pool + self.x.held_back_10k_m2
         months, amounts = self.x.pipeline_months, self.x.pipeline_10k_m2
         keep = amounts.any(axis=1) & (months + tm.max_lag_months(self.p.timing) >= 0)
         months, amounts = months[keep], amounts[keep]
@@ -828,10 +838,18 @@ class _Market:
         allows (``enforce_presale_timing``), else the schedule as planned; it joins the unsold
         inventory and completes ``completion_lag_months`` later (vacancy)."""
         self.ready_pool = self.ready_pool + self.arrivals[t]
-        want = self.x.supply_10k_m2_per_month[t] + self.backlog
-        presold = np.minimum(want, np.maximum(self.ready_pool, 0.0)) \
-            if self.p.enforce_presale_timing else want
-        self.backlog = want - presold if self.p.enforce_presale_timing else self.backlog
+        schedule = self.x.supply_10k_m2_per_month[t]
+        if self.p.enforce_presale_timing:
+            want = np.maximum(schedule + self.backlog, 0.0)
+            if self.p.presell_below_months is not None and not self.p.deterministic:
+                # stock short of the aim: ready floor area is presold ahead of the schedule
+                mean_sales = self.sales_window.sum(axis=0) / MONTHS_PER_YEAR
+                want = want + np.maximum(
+                    self.p.presell_below_months * mean_sales - self.inventory, 0.0)
+            presold = np.minimum(want, np.maximum(self.ready_pool, 0.0))
+            self.backlog = self.backlog + schedule - presold    # < 0: ahead of the schedule
+        else:
+            presold = schedule
         self.ready_pool = self.ready_pool - presold
         self.out["supply_10k_m2"][t] = presold
         self.out["ready_10k_m2"][t] = self.arrivals[t]
@@ -1052,7 +1070,7 @@ def simulate(inputs: ReplayInputs, params: ReplayParams) -> ReplayResult:
         vacancy=MappingProxyType({k: _frozen(v) for k, v in market.out_scope.items()}),
         review_months=review_months, reviews=reviews,
         pipeline_after_horizon_10k_m2=_frozen(market.arrivals[inputs.n_months]),
-        presale_backlog_end_10k_m2=_frozen(market.backlog),
+        presale_backlog_end_10k_m2=_frozen(np.maximum(market.backlog, 0.0)),
     )
 
 
@@ -1175,6 +1193,7 @@ def replay_summary(result: ReplayResult) -> pd.DataFrame:
     probability it meets its target."""
     suspended, cut = _review_flags(result)
     threshold = result.params.cycle_threshold_months
+    band = (result.params.price_band_low_months, result.params.price_band_high_months)
     scopes = _scope_index(result)
     end = result.inputs.n_months - 1
     land_planned = result.inputs.land_ha_per_month.sum(axis=0)
@@ -1196,6 +1215,15 @@ def replay_summary(result: ReplayResult) -> pd.DataFrame:
             "expected_land_sold_ha": float(series["land_sold_ha"].sum(axis=0).mean()),
             "cycle_target_months": target,
             "cycle_end_months_p50": float(np.median(series["cycle_months"][end])),
+            "cycle_end_months_p10": float(np.percentile(series["cycle_months"][end], 10)),
+            "cycle_end_months_p90": float(np.percentile(series["cycle_months"][end], 90)),
+            "p_cycle_in_band_end": float(np.mean(
+                (series["cycle_months"][end] >= band[0]) & (series["cycle_months"][end] <= band[1]))),
+            "price_index_end_p10": float(np.percentile(series["price_index"][end], 10)),
+            "price_index_end_p50": float(np.percentile(series["price_index"][end], 50)),
+            "price_index_end_p90": float(np.percentile(series["price_index"][end], 90)),
+            "expected_presale_backlog_end_10k_m2": float(
+                result.presale_backlog_end_10k_m2[:, members].sum(axis=1).mean()),
             "vacancy_end_share_p50": np.nan,
             "vacancy_target_share": np.nan,
             "p_vacancy_le_target_end": np.nan,
@@ -1208,6 +1236,41 @@ def replay_summary(result: ReplayResult) -> pd.DataFrame:
             row["vacancy_target_share"] = goal
             row["p_vacancy_le_target_end"] = float(np.mean(vac <= goal)) if goal == goal else np.nan
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def replay_money_table(result: ReplayResult, price_yuan_m2: Mapping[str, float],
+                       land_value: Any, purchase_price_factor: float) -> pd.DataFrame:
+    """replay_money.csv: land revenue and public purchase spending (亿元) per year for the city
+    and the main city, p10/p50/p90 across replications, following each replication's simulated
+    price path: land sold × plot ratio × land value(price × price index) and purchases × price ×
+    price index × purchase_price_factor. ``land_value`` maps a price (元/m²) to the residual land
+    value per m² of floor area (model.inputs.residual_land_value_yuan_m2 with the run's costs)."""
+    m, x = result.monthly, result.inputs
+    ids = result.region_ids
+    price = np.array([float(price_yuan_m2[r]) for r in ids])            # (N,)
+    path = m["price_index"] * price                                     # (T, R, N) 元/m²
+    value = np.vectorize(land_value, otypes=[float])(path)
+    k = 1e-4                                                             # 万元 → 亿元
+    revenue = m["land_sold_ha"] * x.plot_ratio_10k_m2_per_ha * value * k
+    spending = m["purchases_10k_m2"] * path * purchase_price_factor * k
+    scopes = [(x.aggregate_id, np.ones(len(ids), dtype=bool))]
+    main = next((s for s in x.scopes if s.scope_id == x.main_city_id), None)
+    members = main.members if main is not None else (x.main_city_id,)
+    mask = np.array([r in members for r in ids])
+    if mask.any() and not mask.all():
+        scopes.append((x.main_city_id, mask))
+    rows = []
+    for scope, mask in scopes:
+        for i, y in enumerate(x.years):
+            months = slice(MONTHS_PER_YEAR * i, MONTHS_PER_YEAR * (i + 1))
+            row = {"scope": scope, "year": y}
+            for name, arr in (("land_revenue_100m_yuan", revenue),
+                              ("purchase_spending_100m_yuan", spending)):
+                per_rep = arr[months][:, :, mask].sum(axis=(0, 2))
+                for p, v in zip(PERCENTILES, np.percentile(per_rep, PERCENTILES)):
+                    row[f"{name}_p{p}"] = float(v)
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -1262,8 +1325,12 @@ def summary_lines(result: ReplayResult) -> list[str]:
         main.append(result.inputs.main_city_id)
     for row_id in main:
         s = summary.loc[row_id]
-        line = (f"  {row_id}: P(cycle <= {s.cycle_target_months:g} months in {end_month}) "
-                f"{s.p_cycle_le_target_2030:.2f} (median {s.cycle_end_months_p50:.1f}); "
+        band = f"{p.price_band_low_months:g}–{p.price_band_high_months:g}"
+        line = (f"  {row_id}: {end_month} cycle median {s.cycle_end_months_p50:.1f} months "
+                f"(p10–p90 {s.cycle_end_months_p10:.1f}–{s.cycle_end_months_p90:.1f}); "
+                f"P(cycle <= {s.cycle_target_months:g}) {s.p_cycle_le_target_2030:.2f}, "
+                f"P(in the {band}-month band) {s.p_cycle_in_band_end:.2f}; "
+                f"price index p10–p90 {s.price_index_end_p10:.2f}–{s.price_index_end_p90:.2f}; "
                 f"P(land rule suspends / cuts land in >= 1 year) "
                 f"{s.p_land_suspended_any_year:.2f} / {s.p_land_cut_any_year:.2f}; "
                 f"E[unmet demand] {s.expected_unmet_demand_10k_m2:.1f} 万m²; "

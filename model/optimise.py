@@ -25,6 +25,7 @@ from model.inputs import ModelInputs, TargetRow
 YUAN_PER_10K_YUAN = 1e4  # 万m² × 元/m² = 万元; ÷ 1e4 = 亿元
 FAMILIES_BY_TARGET = {
     "cycle_months": "cycle_targets",
+    "cycle_floor_months": "cycle_floor_targets",
     "vacancy_share": "vacancy_targets",
     "supply_total_10k_m2": "supply_total_targets",
     "land_total_ha": "land_total_targets",
@@ -35,6 +36,21 @@ FAMILIES_BY_TARGET = {
     "development_finance_100m_yuan": "money_targets",
     "land_revenue_100m_yuan": "money_targets",
 }
+
+
+WEIGHTS = (
+    "unmet_demand",
+    "inventory_above_band",
+    "inventory_below_band",
+    "inventory_holding",
+    "land",
+    "public_money",
+    "aim_below",
+    "aim_above",
+    "presale_ramp",
+    "land_ramp",
+    "terminal",
+)
 
 
 class StructureChanged(ValueError):
@@ -56,6 +72,10 @@ def build(inputs: ModelInputs) -> pyo.ConcreteModel:
     add_public_purchases(m)
     add_destocking_cycle(m)
     add_inventory_band(m)
+    add_aim(m)
+    add_ramps(m)
+    if not inputs.plan_fixed:
+        add_terminal(m, inputs)
     if enforces_land_rule(inputs):
         add_land_rule(m, inputs)
     add_totals(m)
@@ -113,10 +133,19 @@ def add_parameters(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     p("inventory0_10k_m2", R, "unsold stock at the end of the base year (表19)")
     p("demand_10k_m2", RY, "demand per year")
     p("plot_ratio_10k_m2_per_ha", R, "floor area per hectare")
-    p("ready_share_cum", pyo.Set(initialize=range(len(inputs.years))),
+    p("ready_share_cum", pyo.Set(initialize=range(len(inputs.years) + 1)),
       "F_j: share of a year's land floor area presaleable within j years (timing model)")
     p("pipeline_ready_10k_m2", RY, "opening pipeline floor area becoming presaleable in the year")
     p("carry_ready_10k_m2", R, "ready, not yet presold at the end of the observed years")
+    p("pipeline_ready_next_10k_m2", R, "opening pipeline becoming presaleable after the last year")
+    p("aim_cycle_months", doc="the stock the plan aims to hold, months of sales")
+    m.ramp_scopes = pyo.Set(initialize=[name for name, _ in inputs.ramp_scopes], ordered=True)
+    m.ramp_members = {name: members for name, members in inputs.ramp_scopes}
+    p("presale_base_10k_m2", m.ramp_scopes, "base-year presale (the first ramp's starting level)")
+    p("presale_change_share", doc="largest presale change from one year to the next")
+    p("land_cap_ha", R, "land a year developers can be expected to take up (ramp)")
+    p("terminal_feed_share", doc="share of the last year's demand ready for the next year")
+    p("subsidised_plot_ratio", R, "万m² of subsidised floor area per ha of its land")
     p("land_max_ha", RY, "cap on new land (also the land rule's big-M)")
     p("supply_max_10k_m2", RY, "cap on supply")
     p("inventory_max_10k_m2", RY, "bound on end-of-year stock (the cycle indicators' big-M)")
@@ -138,14 +167,7 @@ def add_parameters(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     p("removals_10k", SY, "dwellings demolished or renewed")
     p("band_low_months", doc="reasonable cycle band, low end (§2.4.1)")
     p("band_high_months", doc="reasonable cycle band, high end (§2.4.1)")
-    for w in (
-        "unmet_demand",
-        "inventory_above_band",
-        "inventory_below_band",
-        "inventory_holding",
-        "land",
-        "public_money",
-    ):
+    for w in WEIGHTS:
         p(f"weight_{w}", doc="objective weight")
     p("target_value", m.targets, "target value in its policy unit")
     p("target_penalty", m.targets, "objective points per unit of slack")
@@ -166,6 +188,13 @@ def add_variables(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     m.inventory_end_10k_m2 = pyo.Var(RY, within=nn)
     m.inventory_above_band_10k_m2 = pyo.Var(RY, within=nn)
     m.inventory_below_band_10k_m2 = pyo.Var(RY, within=nn)
+    m.aim_above_10k_m2 = pyo.Var(RY, within=nn)
+    m.aim_below_10k_m2 = pyo.Var(RY, within=nn)
+    m.presale_ramp_up_10k_m2 = pyo.Var(m.ramp_scopes * m.years, within=nn)
+    m.presale_ramp_down_10k_m2 = pyo.Var(m.ramp_scopes * m.years, within=nn)
+    m.land_ramp_ha = pyo.Var(RY, within=nn)
+    m.terminal_short_10k_m2 = pyo.Var(m.regions, within=nn)
+    m.subsidised_land_ha = pyo.Var(RY, within=nn)
     m.slack = pyo.Var(m.targets, within=nn)
     if enforces_land_rule(inputs):
         RL = m.regions * m.rule_years
@@ -309,6 +338,17 @@ def add_destocking_cycle(m: pyo.ConcreteModel) -> None:
 
     m.cycle_max = pyo.Constraint(m.cycle_targets, rule=rule)
 
+    def floor(m, t):
+        row: TargetRow = m.target_rows[t]
+        rs = _members(m, row.scope)
+        return (
+            sum(m.inventory_end_10k_m2[r, row.year] for r in rs) + m.slack[t]
+            >= m.target_value[t] / 12.0 * sum(m.sales_10k_m2[r, row.year] for r in rs)
+        )
+
+    # the band floor (terminal band): cycle ≥ floor months, slack in 万m² of stock short of it
+    m.cycle_floor = pyo.Constraint(m.cycle_floor_targets, rule=floor)
+
 
 def add_inventory_band(m: pyo.ConcreteModel) -> None:
     """Stock outside the reasonable cycle band (§2.4.1, 12–18 months), r ∈ regions, y ∈ years:
@@ -333,6 +373,84 @@ def add_inventory_band(m: pyo.ConcreteModel) -> None:
     )
 
 
+def add_aim(m: pyo.ConcreteModel) -> None:
+    """Deviation from the aimed stock (``objective.aim_cycle_months``, default the band's middle,
+    15 months), either side, r ∈ regions, y ∈ years (万m²):
+
+    aim_above[r,y] ≥ inventory_end[r,y] − aim / 12 · sales[r,y]
+    aim_below[r,y] ≥ aim / 12 · sales[r,y] − inventory_end[r,y]
+
+    so the stock held is a stated safety margin, not an artefact of the band weights (stock short
+    of the aim costs more than stock above it: objective.aim_below / aim_above)."""
+    RY = m.regions * m.years
+    m.aim_above = pyo.Constraint(RY, rule=lambda m, r, y: (
+        m.aim_above_10k_m2[r, y]
+        >= m.inventory_end_10k_m2[r, y] - m.aim_cycle_months / 12.0 * m.sales_10k_m2[r, y]))
+    m.aim_below = pyo.Constraint(RY, rule=lambda m, r, y: (
+        m.aim_below_10k_m2[r, y]
+        >= m.aim_cycle_months / 12.0 * m.sales_10k_m2[r, y] - m.inventory_end_10k_m2[r, y]))
+
+
+def add_ramps(m: pyo.ConcreteModel) -> None:
+    """A realistic pace (``ramp.*``), y ∈ years not observed (万m², ha), for each ramp scope g
+    (``ramp.presale_scope``: the city and the main city by default) with Q[g,y] = Σ_{r∈g}
+    supply[r,y], and each region r:
+
+    Q[g,y] ≤ (1 + s) · Q[g,y−1] + up[g,y]
+    Q[g,y] ≥ (1 − s) · Q[g,y−1] − down[g,y]
+    land[r,y] ≤ cap[r] + land_over[r,y]
+
+    with Q[g,first−1] = the base year's presale (§2.2.1.1; ``presale_base``), s =
+    ``ramp.presale_change_share`` (0.4) and cap = ``ramp.land_multiple_of_history`` (1) × the
+    most land the region sold in one history year (表21). The slacks cost
+    ``ramp.*_penalty`` (soft), are fixed at 0 (hard) or free (off)."""
+    free = [y for y in m.years if y not in m.observed_years]
+
+    def q(g, y):
+        return sum(m.supply_10k_m2[r, y] for r in m.ramp_members[g])
+
+    def prev(g, y):
+        return m.presale_base_10k_m2[g] if y == m.years.first() else q(g, m.years.prev(y))
+
+    m.presale_ramp_up = pyo.Constraint(m.ramp_scopes, free, rule=lambda m, g, y: (
+        q(g, y) <= (1 + m.presale_change_share) * prev(g, y) + m.presale_ramp_up_10k_m2[g, y]))
+    m.presale_ramp_down = pyo.Constraint(m.ramp_scopes, free, rule=lambda m, g, y: (
+        q(g, y) >= (1 - m.presale_change_share) * prev(g, y) - m.presale_ramp_down_10k_m2[g, y]))
+    m.land_ramp = pyo.Constraint(m.regions, free, rule=lambda m, r, y: (
+        m.land_ha[r, y] <= m.land_cap_ha[r] + m.land_ramp_ha[r, y]))
+
+
+def add_terminal(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
+    """Nothing ends in the last plan year Y (``terminal.*``), r ∈ regions (万m²): floor area ready
+    and not presold by the end of Y, plus what land sold by Y (and the opening pipeline) makes
+    ready in Y + 1, covers ``feed_share`` × the last year's demand:
+
+        carry[r] + Σ_{τ≤Y} pipeline_ready[r,τ] + pipeline_ready[r,Y+1]
+          + ρ_r Σ_{t≤Y} (F_{Y+1−t} − F_{o−t}) land[r,t] − Σ_{τ≤Y} supply[r,τ]
+          + short[r] ≥ feed_share · demand[r,Y]
+
+    (sums over the years not observed; o the last observed year, as in add_presale_ready)."""
+    years = list(inputs.years)
+    free = [y for y in years if y not in inputs.observed_years]
+    last_obs = years.index(inputs.observed_years[-1]) if inputs.observed_years else -1
+    n = len(years)
+
+    def cum(j):
+        return m.ready_share_cum[j] if j >= 0 else 0.0
+
+    def rule(m, r):
+        held = m.carry_ready_10k_m2[r] + sum(
+            m.pipeline_ready_10k_m2[r, t] - m.supply_10k_m2[r, t] for t in free)
+        land = sum((cum(n - j) - cum(last_obs - j)) * m.land_ha[r, years[j]] for j in range(n))
+        ready_next = m.pipeline_ready_next_10k_m2[r] + m.plot_ratio_10k_m2_per_ha[r] * land
+        above_aim = (m.inventory_end_10k_m2[r, years[-1]]
+                     - m.aim_cycle_months / 12.0 * m.sales_10k_m2[r, years[-1]])
+        return (held + ready_next + above_aim + m.terminal_short_10k_m2[r]
+                >= m.terminal_feed_share * m.demand_10k_m2[r, years[-1]])
+
+    m.terminal_feed = pyo.Constraint(m.regions, rule=rule)
+
+
 def add_land_rule(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
     """The land rule on the start-of-year cycle c[r,y] (§2.2.3; §9.3 strict variant), exactly.
 
@@ -346,7 +464,9 @@ def add_land_rule(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
         land[r,y] ≤ land_max[r,y] · (1 − suspend[r,y])                         (suspend ⇒ no land)
         inventory_end[r,y−1] − R/12 · sales[r,y−1] ≤ M · revitalise_band[r,y]  (c > R ⇒ band = 1)
         land[r,y] ≤ land_max[r,y] − (land_max[r,y] − revitalised[r,y]) · revitalise_band[r,y]
-    (S = 36, R = 18 months for §2.2.3; S = 18, no R for §9.3.) The feasible set is exactly
+    (S = 36, R = 18 months for §2.2.3; S = 18, no R for §9.3; each less
+    ``land.rule_margin_months``, 1 by default, so that a plan keeps its cycle a month inside a
+    threshold it relies on.) The feasible set is exactly
     {c ≤ S or land = 0} ∩ {c ≤ R or land ≤ revitalised}: the binaries only choose a side.
 
     Mid-term review: observed years are data (their breaches are reported, not prevented); the
@@ -401,7 +521,9 @@ def add_totals(m: pyo.ConcreteModel) -> None:
     """Five-year totals (第五章, 表34), each a target t:
 
     Σ_{r,y} supply[r,y] − slack[t] ≤ supply_total[t]        (万m²; 1089.46)
-    Σ_{r,y} land[r,y] − slack[t] ≤ land_total[t]            (ha; 574.93)
+    Σ_{r,y} (land[r,y] + subsidised_land[r,y]) − slack[t] ≤ land_total[t]   (ha; 574.93)
+
+    (表34's land total is new residential land, subsidised housing's included.)
     """
     m.supply_total_max = pyo.Constraint(
         m.supply_total_targets,
@@ -413,7 +535,8 @@ def add_totals(m: pyo.ConcreteModel) -> None:
     m.land_total_max = pyo.Constraint(
         m.land_total_targets,
         rule=lambda m, t: (
-            sum(m.land_ha[r, y] for r in m.regions for y in m.years) - m.slack[t]
+            sum(m.land_ha[r, y] + m.subsidised_land_ha[r, y] for r in m.regions for y in m.years)
+            - m.slack[t]
             <= m.target_value[t]
         ),
     )
@@ -471,10 +594,22 @@ def add_subsidised_housing(m: pyo.ConcreteModel) -> None:
 
     Σ_r (subsidised_new[r,y] + purchased[r,y]) + slack[t] ≥ share[t] · Σ_r supply[r,y]   (万m²)
     Σ_r (subsidised_new[r,y] + purchased[r,y]) + slack[t] ≥ volume[t]                    (万m²)
-    """
 
-    def provided(m, y):
-        return sum(m.subsidised_new_10k_m2[r, y] + m.purchased_10k_m2[r, y] for r in m.regions)
+    New subsidised building uses land, counted in the land total (add_totals) and valued at the
+    land revenue it forgoes (add_money), r ∈ regions, y ∈ years:
+
+    subsidised_new[r,y] ≤ subsidised_plot_ratio[r] · subsidised_land[r,y]
+    """
+    m.subsidised_land = pyo.Constraint(
+        m.regions * m.years,
+        rule=lambda m, r, y: (
+            m.subsidised_new_10k_m2[r, y] <= m.subsidised_plot_ratio[r] * m.subsidised_land_ha[r, y]
+        ),
+    )
+
+    def provided(m, y, scope="city"):
+        return sum(m.subsidised_new_10k_m2[r, y] + m.purchased_10k_m2[r, y]
+                   for r in _members(m, scope))
 
     m.subsidised_share_min = pyo.Constraint(
         m.subsidised_share_targets,
@@ -485,7 +620,10 @@ def add_subsidised_housing(m: pyo.ConcreteModel) -> None:
     )
     m.subsidised_volume_min = pyo.Constraint(
         m.subsidised_volume_targets,
-        rule=lambda m, t: (provided(m, m.target_rows[t].year) + m.slack[t] >= m.target_value[t]),
+        rule=lambda m, t: (
+            provided(m, m.target_rows[t].year, m.target_rows[t].scope) + m.slack[t]
+            >= m.target_value[t]
+        ),
     )
 
 
@@ -496,6 +634,7 @@ def add_money(m: pyo.ConcreteModel) -> None:
         purchase_spending     = purchased · price[r] · purchase_price_factor ÷ 1e4
         build_spending        = subsidised_new · build_cost ÷ 1e4
         public_spending       = purchase_spending + build_spending
+        land_forgone          = subsidised_land · land_price[r] ÷ 1e4  (revenue the land would fetch)
         development_finance   = supply · price[r] · dev_finance_share ÷ 1e4
     Limit t (city, year y): Σ_r account[r,y] − slack[t] ≤ limit (max), or + slack ≥ limit (min).
     """
@@ -512,6 +651,9 @@ def add_money(m: pyo.ConcreteModel) -> None:
     )
     m.build_spending_100m_yuan = pyo.Expression(
         RY, rule=lambda m, r, y: (m.subsidised_new_10k_m2[r, y] * m.build_cost_yuan_m2 * k)
+    )
+    m.land_forgone_100m_yuan = pyo.Expression(
+        RY, rule=lambda m, r, y: (m.subsidised_land_ha[r, y] * m.land_price_10k_yuan_per_ha[r] * k)
     )
     m.public_spending_100m_yuan = pyo.Expression(
         RY,
@@ -539,14 +681,20 @@ UNMET_EARLY_PREMIUM = 0.1  # per year earlier; see add_objective
 
 
 def add_objective(m: pyo.ConcreteModel) -> None:
-    """Minimise a weighted sum (points; 1 point = 1 亿元 of public money by default):
+    """Minimise a weighted sum (points; 1 point = 1 亿元 of public money; docs/formulation.md §7
+    gives each weight's meaning and size):
 
-    w_unmet · Σ (1 + UNMET_EARLY_PREMIUM)^(Y_last − y) · unmet + w_above · Σ above_band
-    + w_below · Σ below_band + w_hold · Σ inventory_end + w_land · Σ land
-    + w_public · Σ public_spending + Σ_t penalty[t] · slack[t]   (Σ over regions r and years y)
+    w_unmet · Σ (1 + UNMET_EARLY_PREMIUM)^(Y_last − y) · unmet
+    + w_ramp · Σ (ramp_up + ramp_down) + w_land_ramp · Σ land_over + w_terminal · Σ short
+    + w_above · Σ above_band + w_below · Σ below_band + w_aim_below · Σ aim_below
+    + w_aim_above · Σ aim_above
+    + w_hold · Σ inventory_end + w_land · Σ (land + subsidised_land)
+    + w_public · Σ (public_spending + land_forgone) + Σ_t penalty[t] · slack[t]
 
     The premium on early unmet demand makes buyers first come, first served: stock is never held
     back from this year's buyers to serve next year's (the market replay cannot do that either).
+    Subsidised building is charged its construction and the land revenue its land forgoes, so
+    buying unsold stock wins exactly when it costs less in money and land.
     """
     RY = [(r, y) for r in m.regions for y in m.years]
     last = max(m.years)
@@ -555,11 +703,19 @@ def add_objective(m: pyo.ConcreteModel) -> None:
         expr=(
             m.weight_unmet_demand * sum(
                 (1.0 + UNMET_EARLY_PREMIUM) ** (last - i[1]) * m.unmet_demand_10k_m2[i] for i in RY)
+            + m.weight_presale_ramp * sum(
+                m.presale_ramp_up_10k_m2[i] + m.presale_ramp_down_10k_m2[i]
+                for i in m.presale_ramp_up_10k_m2)
+            + m.weight_land_ramp * sum(m.land_ramp_ha[i] for i in RY)
+            + m.weight_terminal * sum(m.terminal_short_10k_m2[r] for r in m.regions)
             + m.weight_inventory_above_band * sum(m.inventory_above_band_10k_m2[i] for i in RY)
             + m.weight_inventory_below_band * sum(m.inventory_below_band_10k_m2[i] for i in RY)
+            + m.weight_aim_below * sum(m.aim_below_10k_m2[i] for i in RY)
+            + m.weight_aim_above * sum(m.aim_above_10k_m2[i] for i in RY)
             + m.weight_inventory_holding * sum(m.inventory_end_10k_m2[i] for i in RY)
-            + m.weight_land * sum(m.land_ha[i] for i in RY)
-            + m.weight_public_money * sum(m.public_spending_100m_yuan[i] for i in RY)
+            + m.weight_land * sum(m.land_ha[i] + m.subsidised_land_ha[i] for i in RY)
+            + m.weight_public_money * sum(
+                m.public_spending_100m_yuan[i] + m.land_forgone_100m_yuan[i] for i in RY)
             + sum(m.target_penalty[t] * m.slack[t] for t in m.targets)
         ),
     )
@@ -627,24 +783,39 @@ def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> Changes:
         put(name, getattr(inputs, name))
     put("land_allowed_first_year_ha", inputs.land_allowed_first_year_ha)
     put("ready_share_cum", dict(enumerate(tm.cumulative_shares(inputs.ready_shares,
-                                                               len(inputs.years)))))
+                                                               len(inputs.years) + 1))))
     put("pipeline_ready_10k_m2", inputs.pipeline_ready_10k_m2)
     put("carry_ready_10k_m2", {r: inputs.carry_ready_10k_m2.get(r, 0.0) for r in inputs.regions})
-    put("suspend_above_months", min(inputs.suspend_above_months, 1e6))
-    put("revitalise_above_months", inputs.revitalise_above_months or 0.0)
+    put("pipeline_ready_next_10k_m2",
+        {r: inputs.pipeline_ready_next_10k_m2.get(r, 0.0) for r in inputs.regions})
+    put("aim_cycle_months", inputs.aim_cycle_months)
+    put("presale_base_10k_m2", dict(inputs.presale_base_10k_m2))
+    put("presale_change_share", inputs.presale_change_share)
+    put("land_cap_ha", {r: inputs.land_cap_ha.get(r, 0.0) for r in inputs.regions})
+    put("terminal_feed_share", inputs.terminal_feed_share)
+    put("subsidised_plot_ratio",
+        {r: inputs.subsidised_plot_ratio.get(r, inputs.plot_ratio_10k_m2_per_ha[r])
+         for r in inputs.regions})
+    # the optimiser keeps rule_margin_months inside each threshold (add_land_rule)
+    margin = inputs.rule_margin_months
+    put("suspend_above_months", max(min(inputs.suspend_above_months, 1e6) - margin, 0.0))
+    put("revitalise_above_months", max((inputs.revitalise_above_months or 0.0) - margin, 0.0))
     total_demand = sum(inputs.demand_10k_m2.values())
     put("subsidised_new_max_10k_m2", max(total_demand, 1.0) if inputs.allow_new_build else 0.0)
-    for w in (
-        "unmet_demand",
-        "inventory_above_band",
-        "inventory_below_band",
-        "inventory_holding",
-        "land",
-        "public_money",
-    ):
+    for w in WEIGHTS:
         put(f"weight_{w}", getattr(inputs, f"weight_{w}"))
     put("target_value", {t.key: t.value for t in inputs.targets})
     put("target_penalty", {t.key: (t.penalty if t.mode == "soft" else 0.0) for t in inputs.targets})
+    for name, mode, var in (("ramp", inputs.ramp_mode, m.presale_ramp_up_10k_m2),
+                            ("ramp", inputs.ramp_mode, m.presale_ramp_down_10k_m2),
+                            ("ramp", inputs.ramp_mode, m.land_ramp_ha),
+                            ("terminal", inputs.terminal_mode, m.terminal_short_10k_m2)):
+        key = f"_mode_{var.name}"
+        if written.get(key) != mode:
+            for v in var.values():
+                v.setub(0.0 if mode == "hard" else None)
+                changes.variables.append(v)
+            written[key] = mode
     modes = written.setdefault("_modes", {})
     for t in inputs.targets:
         if modes.get(t.key) != t.mode:

@@ -37,6 +37,7 @@ PLAN_COLUMNS = [
 ]
 PLAN_EXTRA_COLUMNS = [
     "name_zh",
+    "subsidised_land_ha",
     "demand_10k_m2",
     "inventory_start_10k_m2",
     "cycle_start_months",
@@ -72,10 +73,16 @@ MONEY_COLUMNS = [
     "purchase_spending_100m_yuan",
     "subsidised_build_spending_100m_yuan",
     "public_spending_100m_yuan",
+    "land_forgone_100m_yuan",
     "development_finance_100m_yuan",
 ]
 ZERO = 1e-9
 CYCLE_TOL_MONTHS = 1e-4
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or zeros when a table (an older plan.csv, a fixed plan) does not have it."""
+    return frame[name] if name in frame.columns else pd.Series(0.0, index=frame.index)
 
 
 def _clean(x: float) -> float:
@@ -121,6 +128,7 @@ def plan_table(inputs: ModelInputs, sol: Solution) -> pd.DataFrame:
                 "unmet_demand_10k_m2": _clean(v["unmet_demand_10k_m2"][k]),
                 "purchased_10k_m2": _clean(v["purchased_10k_m2"][k]),
                 "subsidised_new_10k_m2": _clean(v["subsidised_new_10k_m2"][k]),
+                "subsidised_land_ha": _clean(v.get("subsidised_land_ha", {}).get(k, 0.0)),
                 "inventory_end_10k_m2": _clean(v["inventory_end_10k_m2"][k]),
                 "name_zh": inputs.names_zh.get(r, r),
                 "demand_10k_m2": inputs.demand_10k_m2[k],
@@ -224,6 +232,8 @@ def money_table(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFrame:
                 "purchase_spending_100m_yuan": purchase,
                 "subsidised_build_spending_100m_yuan": build,
                 "public_spending_100m_yuan": purchase + build,
+                "land_forgone_100m_yuan": row.get("subsidised_land_ha", 0.0)
+                * inputs.land_price_10k_yuan_per_ha[r] * k,
                 "development_finance_100m_yuan": row["supply_10k_m2"]
                 * price
                 * inputs.dev_finance_share
@@ -250,12 +260,15 @@ def achieved(
     members = set(inputs.scope_members(t.scope))
     in_scope = plan[plan["region"].isin(members)]
     tol = 1e-6 * max(1.0, abs(t.value))
-    if t.target_id == "cycle_months":
+    if t.target_id in ("cycle_months", "cycle_floor_months"):
         rows = in_scope[in_scope["year"] == t.year]
         inv, sales = rows["inventory_end_10k_m2"].sum(), rows["sales_10k_m2"].sum()
         value = cycle_months(inv, sales)
-        met = inv <= t.value / 12.0 * sales + 1e-6 * max(1.0, inv)
-        return value, met, (0.0 if met else value - t.value)
+        if t.sense == "max":
+            met = inv <= t.value / 12.0 * sales + 1e-6 * max(1.0, inv)
+            return value, met, (0.0 if met else value - t.value)
+        met = inv >= t.value / 12.0 * sales - 1e-6 * max(1.0, inv)
+        return value, met, (0.0 if met else t.value - value)
     if t.target_id == "vacancy_share":
         row = vacancy[(vacancy["scope"] == t.scope) & (vacancy["year"] == t.year)].iloc[0]
         value = float(row["vacancy_share"])
@@ -264,9 +277,9 @@ def achieved(
     if t.target_id == "supply_total_10k_m2":
         value = float(plan["supply_10k_m2"].sum())
     elif t.target_id == "land_total_ha":
-        value = float(plan["land_ha"].sum())
+        value = float(plan["land_ha"].sum() + _col(plan, "subsidised_land_ha").sum())
     elif t.target_id in ("subsidised_share", "subsidised_volume_10k_m2"):
-        rows = plan[plan["year"] == t.year]
+        rows = in_scope[in_scope["year"] == t.year]
         provided = float(rows["subsidised_new_10k_m2"].sum() + rows["purchased_10k_m2"].sum())
         if t.target_id == "subsidised_volume_10k_m2":
             value = provided
@@ -316,8 +329,110 @@ def targets_table(inputs: ModelInputs, sol: Solution, plan: pd.DataFrame) -> pd.
                 "note": "",
             }
         )
+    rows += demand_rows(inputs, plan)
+    rows += pace_rows(inputs, plan)
     rows += land_rule_rows(inputs, plan)
     return pd.DataFrame(rows, columns=TARGET_COLUMNS)
+
+
+PACE_IDS = ("presale_ramp", "land_ramp", "terminal_feed")
+
+
+def _rule_row(key, target_id, scope, zh, period, unit, sense, mode, required, achieved,
+              met, shortfall, source, note, penalty=math.nan) -> dict:
+    return {"target_key": key, "target_id": target_id, "scope": scope, "scope_zh": zh,
+            "period": str(period), "unit": unit, "sense": sense, "mode": mode,
+            "required": required, "achieved": achieved, "shortfall": 0.0 if met else shortfall,
+            "met": bool(met), "slack": math.nan, "slack_unit": "", "penalty": penalty,
+            "source": source, "note": note}
+
+
+def demand_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
+    """Demand served, city and main city over the plan: unmet demand must be 0 (a plan that
+    leaves buyers without stock is reported as missing it, never met)."""
+    rows = []
+    scopes = [("city", inputs.regions)]
+    if inputs.main_city_members:
+        scopes.append(("main_city", inputs.main_city_members))
+    for scope, members in scopes:
+        part = plan[plan["region"].isin(members)]
+        unmet = float(part["unmet_demand_10k_m2"].sum())
+        tol = 1e-6 * max(1.0, float(part["demand_10k_m2"].sum()))
+        years = ", ".join(str(y) for y in sorted(part.loc[
+            part["unmet_demand_10k_m2"] > 1e-6, "year"].unique()))
+        rows.append(_rule_row(
+            f"unmet_demand_10k_m2[{scope},{inputs.period}]", "unmet_demand_10k_m2", scope,
+            inputs.names_zh.get(scope, scope), inputs.period, "10k_m2", "max",
+            "evaluate" if inputs.evaluate_only else "report", 0.0, unmet, unmet <= tol, unmet,
+            "demand (表31 or demand.source)",
+            f"unmet in {years}" if years else ""))
+    return rows
+
+
+def pace_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
+    """The pace rules where they bind or are broken (ramp.*, terminal.*): each ramp scope-year
+    whose presale change reaches ±ramp.presale_change_share of the year before (the base-year
+    presale for the first year), each region-year whose land reaches the take-up cap, and each
+    region whose land sold by the last year leaves less ready for the next year than
+    terminal.feed_share × its last-year demand. Computed from the plan itself, so the rows also
+    judge a fixed plan (plan_as_written)."""
+    rows, tol = [], 1e-6
+    mode = "evaluate" if inputs.evaluate_only else inputs.ramp_mode
+    share = inputs.presale_change_share
+    idx = plan.set_index(["region", "year"])
+    for scope, members in inputs.ramp_scopes:
+        prev = inputs.presale_base_10k_m2.get(scope, 0.0)
+        for y in inputs.years:
+            q = float(sum(idx.loc[(r, y), "supply_10k_m2"] for r in members))
+            if y not in inputs.observed_years and prev > 0:
+                hi, lo = (1 + share) * prev, (1 - share) * prev
+                change = q / prev - 1
+                if q >= hi - tol or q <= lo + tol:
+                    over = q > hi + tol * max(1, hi)
+                    under = q < lo - tol * max(1, lo)
+                    rows.append(_rule_row(
+                        f"presale_ramp[{scope},{y}]", "presale_ramp", scope,
+                        inputs.names_zh.get(scope, scope), y, "10k_m2",
+                        "max" if q >= hi - tol else "min", mode, hi if q >= hi - tol else lo, q,
+                        not (over or under), (q - hi) if over else (lo - q),
+                        f"ramp.presale_change_share ±{share:.0%} of the year before",
+                        f"presale {change:+.0%} on {y - 1}", inputs.weight_presale_ramp))
+            prev = q
+    for r in inputs.regions:
+        cap = inputs.land_cap_ha.get(r)
+        if cap is None:
+            continue
+        for y in inputs.years:
+            land = float(idx.loc[(r, y), "land_ha"])
+            if y in inputs.observed_years or land < cap - tol:
+                continue
+            rows.append(_rule_row(
+                f"land_ramp[{r},{y}]", "land_ramp", r, inputs.names_zh.get(r, r), y, "ha", "max",
+                mode, cap, land, land <= cap + tol * max(1, cap), land - cap,
+                "ramp.land_multiple_of_history × mean land sold in the history years (表21)",
+                "land beyond what developers took up", inputs.weight_land_ramp))
+    tmode = "evaluate" if inputs.evaluate_only else inputs.terminal_mode
+    last = inputs.final_year
+    for r in inputs.regions:
+        part = idx.loc[r]
+        held = float(part.loc[last, "ready_held_end_10k_m2"]) \
+            if "ready_held_end_10k_m2" in part.columns else 0.0
+        ready_next = inputs.pipeline_ready_next_10k_m2.get(r, 0.0) + \
+            inputs.plot_ratio_10k_m2_per_ha[r] * sum(
+                tm.share_at(inputs.ready_shares, last + 1 - y) * float(part.loc[y, "land_ha"])
+                for y in inputs.years)
+        above_aim = float(part.loc[last, "inventory_end_10k_m2"]) \
+            - inputs.aim_cycle_months / 12 * float(part.loc[last, "sales_10k_m2"])
+        have = held + ready_next + above_aim
+        need = inputs.terminal_feed_share * inputs.demand_10k_m2[(r, last)]
+        if have <= need + tol * max(1, need):
+            rows.append(_rule_row(
+                f"terminal_feed[{r},{last + 1}]", "terminal_feed", r, inputs.names_zh.get(r, r),
+                last + 1, "10k_m2", "min", tmode, need, have, have >= need - 1e-4 * max(1, need),
+                need - have,
+                f"terminal.feed_share × {last} demand ready for {last + 1} (timing model)",
+                "ready + held back + stock above the aim", inputs.weight_terminal))
+    return rows
 
 
 def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
@@ -372,6 +487,14 @@ def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
 # Duals
 # ---------------------------------------------------------------------------------------------
 DUAL_UNITS = {
+    "aim_above": "10k_m2",
+    "aim_below": "10k_m2",
+    "presale_ramp_up": "10k_m2",
+    "presale_ramp_down": "10k_m2",
+    "land_ramp": "ha",
+    "terminal_feed": "10k_m2",
+    "subsidised_land": "10k_m2",
+    "cycle_floor": "10k_m2",
     "inventory_balance": "10k_m2",
     "demand_balance": "10k_m2",
     "presale_ready": "10k_m2",
@@ -399,6 +522,7 @@ def _effect(dual: float) -> str:
 
 TARGET_FAMILIES = (
     "cycle_max",
+    "cycle_floor",
     "vacancy_max",
     "supply_total_max",
     "land_total_max",
@@ -415,6 +539,12 @@ def dual_reading(
     if family in TARGET_FAMILIES:
         t = next(t for t in inputs.targets if t.key == index[0])
         return t.scope, t.period, _target_reading(inputs, family, t, dual, plan)
+    if family == "terminal_feed":
+        region = index[0]
+        where = inputs.names_zh.get(region, region)
+        return (region, str(inputs.final_year),
+                f"one more 万m² needed ready for {inputs.final_year + 1} in {where} (terminal "
+                f"condition) would {_effect(dual)}")
     if family == "land_rule_first_year":
         region = index[0]
         where = inputs.names_zh.get(region, region)
@@ -436,6 +566,11 @@ def _target_reading(
 ) -> str:
     eff = _effect(dual)
     where = f"{inputs.names_zh.get(t.scope, t.scope)} {t.period}"
+    if family == "cycle_floor":
+        return (
+            f"allowing one more 万m² of stock below the {t.value:g}-month band floor ({where}) "
+            f"would {eff}"
+        )
     if family == "cycle_max":
         rows = plan[plan["region"].isin(inputs.scope_members(t.scope)) & (plan["year"] == t.year)]
         per_month = dual * rows["sales_10k_m2"].sum() / 12.0
@@ -474,6 +609,13 @@ def _region_year_reading(
         "inventory_below_band": f"one more 万m² of stock shortfall tolerated below the band in "
         f"{where} would {eff}",
         "land_rule_suspend": f"one more hectare in {where} (land rule, suspend) would {eff}",
+        "aim_above": f"one more 万m² of stock tolerated above the aim in {where} would {eff}",
+        "aim_below": f"one more 万m² of stock tolerated below the aim in {where} would {eff}",
+        "presale_ramp_up": f"allowing presale to rise by one more 万m² in {where} would {eff}",
+        "presale_ramp_down": f"allowing presale to fall by one more 万m² in {where} would {eff}",
+        "land_ramp": f"one more hectare within the land take-up cap in {where} would {eff}",
+        "subsidised_land": f"one more 万m² of subsidised floor area per its land in {where} would "
+        f"{eff}",
         "land_rule_revitalise": f"one more hectare in {where} (land rule, revitalised-land cap) "
         f"would {eff}",
         "cycle_above_suspend": f"{stock_before} before the suspend threshold shuts its land in "
@@ -636,7 +778,8 @@ def headline(inputs: ModelInputs, plan: pd.DataFrame, targets: pd.DataFrame) -> 
         "vacancy_share_main_city": float(vac_final["main_city"])
         if "main_city" in vac_final
         else None,
-        "land_total_ha": float(plan["land_ha"].sum()),
+        "land_total_ha": float(plan["land_ha"].sum() + _col(plan, "subsidised_land_ha").sum()),
+        "subsidised_land_ha": float(_col(plan, "subsidised_land_ha").sum()),
         "supply_total_10k_m2": float(plan["supply_10k_m2"].sum()),
         "sales_total_10k_m2": float(plan["sales_10k_m2"].sum()),
         "unmet_demand_10k_m2": float(plan["unmet_demand_10k_m2"].sum()),
@@ -662,9 +805,17 @@ def objective_terms(inputs: ModelInputs, plan: pd.DataFrame, sol: Solution) -> d
         * sum(v["inventory_above_band_10k_m2"].values()),
         "inventory_below_band": inputs.weight_inventory_below_band
         * sum(v["inventory_below_band_10k_m2"].values()),
+        "aim_below": inputs.weight_aim_below * sum(v["aim_below_10k_m2"].values()),
+        "aim_above": inputs.weight_aim_above * sum(v["aim_above_10k_m2"].values()),
+        "presale_ramp": inputs.weight_presale_ramp * (
+            sum(v["presale_ramp_up_10k_m2"].values())
+            + sum(v["presale_ramp_down_10k_m2"].values())),
+        "land_ramp": inputs.weight_land_ramp * sum(v["land_ramp_ha"].values()),
+        "terminal": inputs.weight_terminal * sum(v.get("terminal_short_10k_m2", {}).values()),
         "inventory_holding": inputs.weight_inventory_holding * plan["inventory_end_10k_m2"].sum(),
-        "land": inputs.weight_land * plan["land_ha"].sum(),
-        "public_money": inputs.weight_public_money * public,
+        "land": inputs.weight_land * (plan["land_ha"].sum() + plan["subsidised_land_ha"].sum()),
+        "public_money": inputs.weight_public_money * (
+            public + money[money["region"] == "city"]["land_forgone_100m_yuan"].sum()),
         "target_slacks": slack_pen,
     }
     return {k: float(v) for k, v in terms.items()}
@@ -737,8 +888,9 @@ def missed_targets(targets: pd.DataFrame) -> pd.DataFrame:
 def _missed_lines(targets: pd.DataFrame, limit: int = 15) -> list[str]:
     """The targets missed, then one line on the land rule (restricted region-years, breaches)."""
     rule = targets[targets["target_id"] == "land_rule"]
+    pace = targets[targets["target_id"].isin(PACE_IDS)]
     missed = missed_targets(targets)
-    missed = missed[missed["target_id"] != "land_rule"]
+    missed = missed[~missed["target_id"].isin(("land_rule", *PACE_IDS))]
     lines = ["  every target met" if missed.empty else f"  targets missed ({len(missed)}):"]
     for row in missed.head(limit).itertuples(index=False):
         lines.append(
@@ -760,6 +912,17 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15) -> list[str]:
                 else "respected in all"
             )
         )
+    for tid, what, unit in (("presale_ramp", "presale pace", "万m²"),
+                            ("land_ramp", "land take-up cap", "ha"),
+                            ("terminal_feed", "land for the year after the plan", "万m²")):
+        part = pace[pace["target_id"] == tid]
+        if part.empty:
+            continue
+        broken = part[~part["met"]]
+        text = (f"broken in {len(broken)} ({', '.join(broken['target_key'].head(4))}"
+                f"{' …' if len(broken) > 4 else ''}), by {broken['shortfall'].sum():.2f} {unit}"
+                if len(broken) else "held")
+        lines.append(f"  {what} ({tid} rows): binds in {len(part)}; {text}")
     return lines
 
 

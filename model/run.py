@@ -28,7 +28,7 @@ import pandas as pd
 from model import market, readings, results
 from model.config import ConfigError, RunConfig, as_dict, to_settings, with_overrides
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
-from model.inputs import InputError, ModelInputs, build_inputs
+from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
 from model.optimise import StructureChanged
 from model.solve import PlanModel, solver_versions
 
@@ -176,7 +176,7 @@ def solve_and_report(
                 replayed = replay_plan(settings, ds, inputs, plan)
             except ValueError as exc:  # a replay parameter the replay itself rejects
                 return _input_error([f"sim: {exc}"])
-            tables.update(replay_tables(replayed))
+            tables.update(replay_tables(replayed, inputs))
             base["replay"] = replay_headline(replayed)
             messages += market.summary_lines(replayed)
         base.update(
@@ -248,17 +248,30 @@ def replay_plan(
         shared["enforce_land_rule"] = False  # the city follows the plan as written
     if settings.sim.enforce_presale_timing is None and inputs.evaluate_only:
         shared["enforce_presale_timing"] = False  # presale on the plan's schedule (deliverability)
+    if settings.sim.presell_to_aim and not inputs.evaluate_only:
+        shared["presell_below_months"] = inputs.aim_cycle_months
     params = market.ReplayParams.from_config(settings.sim, **shared)
     return market.replay(plan, ds, params, level=inputs.level,
                          revitalised_ha=inputs.revitalised_ha,
                          plot_ratio=inputs.plot_ratio_10k_m2_per_ha, pipeline=inputs.pipeline)
 
 
-def replay_tables(result: market.ReplayResult) -> dict[str, pd.DataFrame]:
-    """The replay's files in a run directory (monthly.csv, replay_summary.csv, replay_land.csv)."""
-    return {"monthly": market.monthly_table(result),
-            "replay_summary": market.replay_summary(result),
-            "replay_land": market.land_review_table(result)}
+def replay_tables(result: market.ReplayResult,
+                  inputs: ModelInputs | None = None) -> dict[str, pd.DataFrame]:
+    """The replay's files in a run directory (monthly.csv, replay_summary.csv, replay_land.csv;
+    with the run's inputs also replay_money.csv: money on the simulated price paths)."""
+    tables = {"monthly": market.monthly_table(result),
+              "replay_summary": market.replay_summary(result),
+              "replay_land": market.land_review_table(result)}
+    if inputs is not None:
+        def value(price: float) -> float:
+            return residual_land_value_yuan_m2(price, inputs.developer_build_cost_yuan_m2,
+                                               inputs.tax_share_of_price,
+                                               inputs.margin_share_of_price)
+
+        tables["replay_money"] = market.replay_money_table(
+            result, inputs.price_yuan_m2, value, inputs.purchase_price_factor)
+    return tables
 
 
 def replay_headline(result: market.ReplayResult) -> dict[str, Any]:

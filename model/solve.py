@@ -44,6 +44,13 @@ VALUE_FAMILIES = (
     "inventory_end_10k_m2",
     "inventory_above_band_10k_m2",
     "inventory_below_band_10k_m2",
+    "aim_above_10k_m2",
+    "aim_below_10k_m2",
+    "presale_ramp_up_10k_m2",
+    "presale_ramp_down_10k_m2",
+    "land_ramp_ha",
+    "terminal_short_10k_m2",
+    "subsidised_land_ha",
     "slack",
     "suspend",
     "revitalise_band",
@@ -396,13 +403,7 @@ class PlanModel:
 
 def _scaled_weights(inputs: ModelInputs, eps: float) -> ModelInputs:
     return dataclasses.replace(
-        inputs,
-        weight_unmet_demand=inputs.weight_unmet_demand * eps,
-        weight_inventory_above_band=inputs.weight_inventory_above_band * eps,
-        weight_inventory_below_band=inputs.weight_inventory_below_band * eps,
-        weight_inventory_holding=inputs.weight_inventory_holding * eps,
-        weight_land=inputs.weight_land * eps,
-        weight_public_money=inputs.weight_public_money * eps,
+        inputs, **{f"weight_{w}": getattr(inputs, f"weight_{w}") * eps for w in optimise.WEIGHTS}
     )
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -233,6 +233,18 @@ class Pipeline:
     remaining: Mapping[str, float]
     ready: Mapping[tuple[str, int], float]
     how: str
+    held_back: Mapping[str, float] = field(default_factory=dict)  # ready, not presold: year 1
+
+
+def with_held_back(pipeline: Pipeline, held_back_10k_m2: Mapping[str, float],
+                   first_year: int, how: str) -> Pipeline:
+    """The pipeline plus floor area that was ready at the end of the base year but not presold
+    (万m² per region): presaleable from the first plan year."""
+    held = {r: float(v) for r, v in held_back_10k_m2.items() if v > 0}
+    remaining = {r: v + held.get(r, 0.0) for r, v in pipeline.remaining.items()}
+    ready = {k: v + (held.get(k[0], 0.0) if k[1] == first_year else 0.0)
+             for k, v in pipeline.ready.items()}
+    return Pipeline(pipeline.tranches, remaining, ready, f"{pipeline.how}; {how}", held)
 
 
 def opening_pipeline(floor_area_sold_10k_m2: Mapping[tuple[str, int], float],
