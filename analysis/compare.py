@@ -319,12 +319,14 @@ def targets_long(runs: Sequence[Run]) -> pd.DataFrame:
 
 
 def attainment(long: pd.DataFrame, runs: Sequence[Run]) -> pd.DataFrame:
-    """One row per target (land-rule rows folded into one, ``land_rule[all]``), one block of
+    """One row per target (land-rule and pace rows folded into one each, ``land_rule[region-years]``,
+    ``presale_ramp[region-years]``, …), one block of
     columns per run: achieved, required, met and the relative shortfall (shortfall ÷ required).
 
     Returned long: target_key, unit, sense, run, required, achieved, met, shortfall_rel."""
     rows = []
-    rule = long["target_id"] == "land_rule"
+    folded = ("land_rule", "presale_ramp", "land_ramp", "terminal_feed")  # per region-year rules
+    rule = long["target_id"].isin(folded)
     for rec in long[~rule].itertuples(index=False):
         required = _number(rec.required)
         shortfall = _number(rec.shortfall)
@@ -333,15 +335,16 @@ def attainment(long: pd.DataFrame, runs: Sequence[Run]) -> pd.DataFrame:
             "required": required, "achieved": _number(rec.achieved), "met": bool(rec.met),
             "shortfall_rel": _relative(shortfall, required),
         })
-    for run in runs:
-        sub = long[rule & (long["run"] == run.label)]
-        if len(sub):
-            broken = int((~sub["met"]).sum())
-            rows.append({
-                "target_key": "land_rule[region-years]", "unit": "region-years broken",
-                "sense": "max", "run": run.label, "required": 0.0, "achieved": float(broken),
-                "met": broken == 0, "shortfall_rel": broken / len(sub),
-            })
+    for tid in folded:
+        for run in runs:
+            sub = long[(long["target_id"] == tid) & (long["run"] == run.label)]
+            if len(sub):
+                broken = int((~sub["met"]).sum())
+                rows.append({
+                    "target_key": f"{tid}[region-years]", "unit": "region-years broken",
+                    "sense": "max", "run": run.label, "required": 0.0, "achieved": float(broken),
+                    "met": broken == 0, "shortfall_rel": broken / len(sub),
+                })
     order = list(dict.fromkeys(r["target_key"] for r in rows))
     out = pd.DataFrame(rows)
     if len(out):

@@ -249,7 +249,9 @@ class TargetsConfig:
     # the band floor (§2.4.1: 12 months; null = objective.band_low_months) at the end of the last
     # plan year, city and main city: a plan that runs its stock out misses it (terminal band)
     cycle_floor_months: Optional[float] = None
-    cycle_floor: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    # 5 points per 万m² of stock short of the floor: below unmet demand's 10, so buyers are never
+    # turned away to keep stock on the shelf; above the pace penalties (docs/formulation.md §7)
+    cycle_floor: TargetMode = field(default_factory=lambda: TargetMode(penalty=5.0))
     vacancy_share_city_2030: Optional[float] = None  # null = targets.csv (0.20)
     vacancy_share_main_city_2030: Optional[float] = None  # null = targets.csv (0.18)
     vacancy: TargetMode = field(default_factory=lambda: TargetMode(penalty=1.0))
@@ -263,6 +265,9 @@ class TargetsConfig:
     subsidised_share: float = 0.0  # min share of new commercial supply (表47 blank)
     # null = 表34's 2552 urban-village households × 2025 dwelling size ÷ plan years
     subsidised_volume_10k_m2_per_year: Optional[float] = None
+    # where the volume is provided: main_city (default: 表34's urban-village households are
+    # main-city renewal, 城中村改造, as vacancy.main_city_removal_share) or city
+    subsidised_scope: str = "main_city"
     subsidised: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
     purchase_budget_100m_yuan_per_year: Optional[float] = None  # null = no limit
     purchase_budget: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
@@ -276,6 +281,7 @@ class TargetsConfig:
     def __post_init__(self) -> None:
         _one_of("targets.cycle_path", self.cycle_path, CYCLE_PATHS)
         _one_of("targets.cycle_scope", self.cycle_scope, CYCLE_SCOPES)
+        _one_of("targets.subsidised_scope", self.subsidised_scope, ("main_city", "city"))
         _at_least("targets.cycle_months_2030", self.cycle_months_2030, 0.0)
         _at_least("targets.cycle_floor_months", self.cycle_floor_months, 0.0)
         for year, months in self.cycle_months_by_year.items():

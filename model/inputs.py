@@ -491,7 +491,8 @@ def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipelin
     if not any(v > 0 for v in held.values()):
         return pipe
     return tm.with_held_back(pipe, held, years[0],
-                             f"plus {sum(held.values()):.2f} 万m² ready in {base} but not presold")
+                             f"plus floor area ready in {base} but not presold "
+                             f"({sum(held.values()):.2f} 万m² city-wide)")
 
 
 def _main_members(ds: Dataset, level: str) -> tuple[str, ...]:
@@ -850,10 +851,8 @@ def subsidised_targets(cfg: RunConfig, ds: Dataset, p: dict) -> tuple[list[Targe
                 )
             )
     volume, how = subsidised_volume(cfg, ds, p["years"])
-    # the derived volume rehouses urban-village households: 城中村改造 is main-city renewal (as
-    # vacancy.main_city_removal_share = 1), so it is provided there; a configured volume is city-wide
-    scope = ("main_city" if cfg.targets.subsidised_volume_10k_m2_per_year is None
-             and p["main_members"] else "city")
+    # targets.subsidised_scope: the urban-village households are main-city renewal by default
+    scope = cfg.targets.subsidised_scope if p["main_members"] else "city"
     if volume > 0:
         for y in p["years"]:
             rows.append(
@@ -1148,7 +1147,7 @@ def residual_land_value_yuan_m2(price_yuan_m2: float, build_cost_yuan_m2: float,
                                 tax_share: float, margin_share: float) -> float:
     """What a developer can pay for land per m² of floor area it carries (元/m², the residual
     method): sale price × (1 − taxes − margin) − construction and development cost, never below
-    0. With the defaults (3000 元/m², 10% taxes, 8% margin): main city 7006 → 2745 元/m²
+    0. With the defaults (3000 元/m², 10% taxes, 8% margin): main city 7006 → 2744.92 元/m²
     (× 2.03 万m²/ha = 372 万元/亩; the plan's one land price, 高铁 2023, is 430.27 万元/亩, §8.2.1.5),
     the other regions 4742 → 888 元/m² (118 万元/亩)."""
     return max(0.0, price_yuan_m2 * (1.0 - tax_share - margin_share) - build_cost_yuan_m2)

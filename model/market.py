@@ -803,7 +803,7 @@ class _Market:
         (already presold, in the base-year stock)."""
         if self.p.deterministic:
             return
-        self.ready_pool = self.ready_pool + self.x.held_back_10k_m2
+        self.arrivals[0] += self.x.held_back_10k_m2    # ready at the start, not yet presold
         months, amounts = self.x.pipeline_months, self.x.pipeline_10k_m2
         keep = amounts.any(axis=1) & (months + tm.max_lag_months(self.p.timing) >= 0)
         months, amounts = months[keep], amounts[keep]

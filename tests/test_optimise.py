@@ -48,6 +48,15 @@ HAND_WEIGHTS = {
     # land sold in a month is presaleable in the same month (a_0 = 1): the instance above
     "timing.lag_months_mean": 0.0,
     "timing.completed_share": 0.0,
+    # none of the adoptable-plan terms (tested on their own below): no aim, pace, terminal
+    # condition, band floor or margin inside the land rule's thresholds
+    "objective.aim_below_per_10k_m2": 0.0,
+    "objective.aim_above_per_10k_m2": 0.0,
+    "ramp.mode": "off",
+    "terminal.mode": "off",
+    "targets.cycle_floor.mode": "off",
+    "land.rule_margin_months": 0.0,
+    "targets.cycle_scope": "both",
 }
 TOL = 1e-6
 HAND_TIMING = HERE / "data" / "hand_timing"
@@ -196,8 +205,8 @@ def test_hand_infeasible_hard_set_relaxation(hand):
     # cycle with a hard zero purchase budget cannot hold. Relaxing the cycle alone needs
     # 12·27/10 − 1 = 31.4 months; relaxing the budget alone needs ≈ (27 − 10/12) × 0.5 亿元.
     settings = default_settings(
-        **HAND_WEIGHTS,
         **{
+            **HAND_WEIGHTS,
             "demand.multiplier": 0.2,
             "land.rule": "none",
             "targets.cycle_scope": "city",
@@ -205,7 +214,7 @@ def test_hand_infeasible_hard_set_relaxation(hand):
             "targets.cycle.mode": "hard",
             "targets.purchase_budget_100m_yuan_per_year": 0,
             "targets.purchase_budget.mode": "hard",
-        },
+        }
     )
     inputs = build_inputs(settings, hand)
     pm = PlanModel(inputs, settings.solver)
