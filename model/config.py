@@ -73,6 +73,10 @@ REMOVED_LAND_KEYS = {
     "total or {region: value})",
 }
 REMOVED_SIM_KEYS = {
+    "price_elasticity": "the price response is one signed coefficient: sim.price_response "
+    "(> 0 falling prices draw buyers, < 0 deter them, 0 none; docs/replay.md)",
+    "price_sensitivity": "the price response is one signed coefficient: sim.price_response "
+    "(> 0 falling prices draw buyers, < 0 deter them, 0 none; docs/replay.md)",
     "lag_months_mean": "the replay draws its lags from the shared timing model: "
     "timing.lag_months_mean",
     "lag_months_sd": "the replay draws its lags from the shared timing model: timing.lag_months_sd",
@@ -494,9 +498,16 @@ class SimConfig:
     seed: int = 20260101
     deterministic: bool = False
     seasonality: List[float] = field(default_factory=lambda: list(DEFAULT_SEASONALITY))
-    price_elasticity: float = -0.5
-    # monthly −Δ ln(price index) per unit of ln(cycle ÷ band edge) outside the 12–18 month band
-    price_sensitivity: float = 0.01
+    # d ln(new-home demand) / d(−ln price index): > 0 falling prices draw buyers (absorbing),
+    # < 0 falling prices deter them (买涨不买跌, as in 2021–25: prices and sales fell together),
+    # 0 no feedback (default); documented range −1 to +1 (docs/replay.md "Price response")
+    price_response: float = 0.0
+    # sd of the persistent log demand level (one draw per replication for the horizon):
+    # judgement 0.10, range 0–0.2; the level's deep uncertainty is the named demand cases
+    demand_level_sd: float = 0.10
+    # removed keys (one line says what replaced them)
+    price_elasticity: Optional[Any] = None
+    price_sensitivity: Optional[Any] = None
     shock_sd: float = 0.10
     shock_correlation: float = 0.5
     shock_persistence: float = 0.6
@@ -545,6 +556,57 @@ class SimConfig:
         _removed("sim", self, REMOVED_SIM_KEYS)
         if self.land_rule is not None:
             _one_of("sim.land_rule", str(self.land_rule), ("2.2.3", "9.3"))
+
+
+UNCERTAINTY_CASES = ("plan", "sales_2025", "sales_2025_decline", "csv")
+
+
+@dataclass
+class UncertaintyConfig:
+    """How likely the plan is to hold (model/uncertainty.py, docs/uncertainty.md): every demand
+    case × price behaviour replayed, never one blended number, and the break-even values."""
+
+    enabled: bool = True
+    # plan: 表31; sales_2025: the 2025 rate 表19 implies, flat; sales_2025_decline: that rate −3%
+    # a year; csv: uncertainty.demand_csv
+    demand_cases: List[str] = field(
+        default_factory=lambda: ["plan", "sales_2025", "sales_2025_decline"])
+    decline_per_year: float = 0.03
+    demand_csv: Optional[str] = None
+    # name → sim.price_response: deterring (买涨不买跌, as prices and sales fell together in
+    # 2021–25), none, absorbing (cheaper homes draw buyers); docs/replay.md for the range
+    price_behaviours: Dict[str, float] = field(
+        default_factory=lambda: {"deterring": -0.5, "none": 0.0, "absorbing": 0.5})
+    replications: Optional[int] = None  # null = sim.replications
+    breakeven: bool = True
+    breakeven_replications: int = 100
+    price_response_range: List[float] = field(default_factory=lambda: [-1.5, 1.5])
+    demand_multiple_range: List[float] = field(default_factory=lambda: [0.4, 2.0])
+
+    def __post_init__(self) -> None:
+        for case in self.demand_cases:
+            _one_of("uncertainty.demand_cases", case, UNCERTAINTY_CASES)
+        if not self.demand_cases:
+            raise ConfigError("uncertainty.demand_cases is empty; expected at least one of: "
+                              + ", ".join(UNCERTAINTY_CASES))
+        _share("uncertainty.decline_per_year", self.decline_per_year)
+        for name, value in self.price_behaviours.items():
+            if not _is_number(value) or not -3 <= value <= 3:
+                raise ConfigError(f"uncertainty.price_behaviours.{name} = {value!r} is not "
+                                  f"valid; expected a number in [-3, 3]")
+        if not self.price_behaviours:
+            raise ConfigError("uncertainty.price_behaviours is empty; expected at least one "
+                              "name: coefficient")
+        _at_least("uncertainty.replications", self.replications, 1)
+        _at_least("uncertainty.breakeven_replications", self.breakeven_replications, 1)
+        for key in ("price_response_range", "demand_multiple_range"):
+            pair = list(getattr(self, key))
+            if len(pair) != 2 or not all(_is_number(v) for v in pair) or pair[0] >= pair[1]:
+                raise ConfigError(f"uncertainty.{key} = {pair!r} is not valid; expected [low, "
+                                  f"high] with low < high")
+        if self.demand_multiple_range[0] <= 0:
+            raise ConfigError(f"uncertainty.demand_multiple_range = "
+                              f"{list(self.demand_multiple_range)!r}; expected low > 0")
 
 
 REVIEW_FUTURE_DEMAND = ("forecast", "observed_ratio")
@@ -628,6 +690,7 @@ class RunConfig:
     terminal: TerminalConfig = field(default_factory=TerminalConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)  # the mid-term review (§10.2)
 
     def __post_init__(self) -> None:

@@ -57,6 +57,11 @@ LAND_RULES = ("2.2.3", "9.3")
 SHOCK_DISTRIBUTIONS = ("lognormal", "normal")
 MONTHS_PER_YEAR = 12
 PERCENTILES = (10, 50, 90)
+#: Monthly −Δ ln(price index) per unit of ln(cycle ÷ band edge) outside the 12–18-month band: a
+#: cycle of 36 months (twice the band's top) lowers prices by ln 2 × 1% ≈ 0.7% a month, about 8%
+#: a year — the order of 2025's resale price fall (−12%, DESIGN). How buyers respond to that path
+#: is the one uncertain coefficient, ``price_response``.
+PRICE_ADJUSTMENT_PER_MONTH = 0.01
 #: Cycle bounds used only inside the price equation, so an empty or sold-out region does not
 #: send the index to 0 or infinity in one step (months).
 PRICE_CYCLE_CLIP_MONTHS = (1.0, 120.0)
@@ -93,8 +98,13 @@ class ReplayParams:
     seed: int = 20260101
     deterministic: bool = False
     seasonality: tuple[float, ...] = DEFAULT_SEASONALITY
-    price_elasticity: float = -0.5          # d ln demand / d ln price_index
-    price_sensitivity: float = 0.01         # monthly −Δln price per unit ln(cycle ÷ band edge)
+    # d ln demand / d(−ln price index): > 0 falling prices draw buyers ("absorbing"), < 0 they
+    # deter them (买涨不买跌), 0 no feedback (default); docs/replay.md "Price response"
+    price_response: float = 0.0
+    # sd of a persistent log demand level, one draw per replication and region for the whole
+    # horizon (correlated across regions like the shocks): how far the level of demand may sit
+    # from the plan's; 0 = the plan's level exactly
+    demand_level_sd: float = 0.0
     shock_sd: float = 0.10                  # sd of log monthly demand shock (stationary)
     shock_correlation: float = 0.5          # correlation of shocks across regions
     shock_persistence: float = 0.6          # AR(1) coefficient of shocks month to month
@@ -172,8 +182,8 @@ class ReplayParams:
             return replace(self, enforce_land_rule=enforce, enforce_presale_timing=ready)
         return replace(
             self, enforce_land_rule=enforce, enforce_presale_timing=ready,
-            seasonality=(1.0,) * MONTHS_PER_YEAR, price_elasticity=0.0, price_sensitivity=0.0,
-            shock_sd=0.0)
+            seasonality=(1.0,) * MONTHS_PER_YEAR, price_response=0.0, shock_sd=0.0,
+            demand_level_sd=0.0)
 
 
 def _is_sequence(value: Any) -> bool:
@@ -231,8 +241,9 @@ def _param_problems(p: ReplayParams) -> list[str]:
         bad("enforce_presale_timing", "true, false or null (null: enforce unless the plan is only "
                                       "evaluated)")
     ranges = {
-        "price_elasticity": (-10.0, 0.0, "a number in [-10, 0] (demand falls as prices rise)"),
-        "price_sensitivity": (0.0, 1.0, "a number in [0, 1]"),
+        "price_response": (-3.0, 3.0, "a number in [-3, 3] (> 0: falling prices draw buyers; "
+                                      "< 0: they deter buyers, 买涨不买跌; 0: no feedback)"),
+        "demand_level_sd": (0.0, 1.0, "a number in [0, 1] (sd of the log demand level)"),
         "shock_sd": (0.0, 2.0, "a number in [0, 2]"),
         "shock_correlation": (0.0, 1.0, "a number in [0, 1]"),
         "shock_persistence": (0.0, 0.999, "a number in [0, 0.999]"),
@@ -524,7 +535,8 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
                   level: str = "region",
                   revitalised_ha: Mapping[tuple[str, int], float] | None = None,
                   plot_ratio: Mapping[str, float] | None = None,
-                  pipeline: tm.Pipeline | None = None) -> ReplayInputs:
+                  pipeline: tm.Pipeline | None = None,
+                  demand_10k_m2: Mapping[tuple[str, int], float] | None = None) -> ReplayInputs:
     """Monthly arrays from a plan table and the dataset; ``params`` must be resolved.
 
     ``revitalised_ha`` ((region, year) → ha, the optimiser's assumption) caps the land the §2.2.3
@@ -532,7 +544,9 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     ``params.revitalised_land_share`` × planned land. ``plot_ratio`` (region → 万m² per ha) and
     ``pipeline`` (the opening pipeline, :func:`model.timing.opening_pipeline`) are the
     optimiser's; without them they are derived from the dataset the same way
-    (Σ表45 ÷ Σ表48 per region; 表21 land under ``params.timing``)."""
+    (Σ表45 ÷ Σ表48 per region; 表21 land under ``params.timing``). ``demand_10k_m2`` ((region,
+    year) → 万m² a year) replaces the plan's own demand (its sales + unmet): a fixed plan stressed
+    under another demand case."""
     ids = level_regions(dataset, level)[0]
     years = tuple(dataset.plan_years)
     problems = check_plan(plan, ids, years)
@@ -545,6 +559,9 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
         return np.repeat(_plan_matrix(plan, column, ids, years), MONTHS_PER_YEAR, axis=0) * twelfth
 
     demand = monthly("sales_10k_m2") + monthly("unmet_demand_10k_m2")
+    if demand_10k_m2 is not None:
+        annual = np.array([[float(demand_10k_m2[(r, y)]) for r in ids] for y in years])
+        demand = np.repeat(annual, MONTHS_PER_YEAR, axis=0) * twelfth
     supply = monthly("supply_10k_m2")
     months = tuple(f"{y}-{m:02d}" for y in years for m in range(1, 13))
 
@@ -727,9 +744,13 @@ class _Market:
         R, N, T = params.replications, len(inputs.region_ids), inputs.n_months
         S = len(inputs.scopes)
         self.R, self.N, self.T = R, N, T
-        shock_seed, lag_seed = np.random.SeedSequence(params.seed).spawn(2)
+        shock_seed, lag_seed, level_seed = np.random.SeedSequence(params.seed).spawn(3)
         self.rng_shock = np.random.default_rng(shock_seed)   # buyers' stream
         self.rng_lag = np.random.default_rng(lag_seed)       # developers' stream
+        # the persistent demand level: one draw per replication and region for the horizon
+        z = correlated_normals(np.random.default_rng(level_seed), R, N, params.shock_correlation)
+        sd = params.demand_level_sd
+        self.level = np.exp(sd * z - 0.5 * sd * sd) if sd > 0 else np.ones((R, N))
         self.lag_table = tm.lag_table(params.timing)
         self.rows = np.arange(R)[:, None]
         self.cols = np.arange(N)[None, :]
@@ -862,7 +883,9 @@ class _Market:
     def demand(self, t: int) -> np.ndarray:
         """Plan demand ÷ 12 × seasonality × price_index^elasticity × shock."""
         base = self.x.demand_10k_m2_per_month[t] * self.p.seasonality[t % MONTHS_PER_YEAR]
-        multiplier = self.price_index ** self.p.price_elasticity if self.p.price_elasticity else 1.0
+        multiplier = self.level
+        if self.p.price_response:
+            multiplier = multiplier * self.price_index ** (-self.p.price_response)
         if self.p.shock_sd > 0:
             eps = correlated_normals(self.rng_shock, self.R, self.N, self.p.shock_correlation)
             phi = self.p.shock_persistence
@@ -891,7 +914,7 @@ class _Market:
     def update_prices(self) -> None:
         p = self.p
         self.price_index = next_price_index(self.price_index, self.cycle, p.price_band_low_months,
-                                            p.price_band_high_months, p.price_sensitivity)
+                                            p.price_band_high_months, PRICE_ADJUSTMENT_PER_MONTH)
 
     # -- dwellings --------------------------------------------------------------------------
     def _schedule_prior_completions(self) -> None:
@@ -1078,14 +1101,16 @@ def replay(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams | None = N
            level: str = "region",
            revitalised_ha: Mapping[tuple[str, int], float] | None = None,
            plot_ratio: Mapping[str, float] | None = None,
-           pipeline: tm.Pipeline | None = None) -> ReplayResult:
+           pipeline: tm.Pipeline | None = None,
+           demand_10k_m2: Mapping[tuple[str, int], float] | None = None) -> ReplayResult:
     """Replay a plan table (plan.csv format) month by month over ``params.replications``
     (arguments: :func:`replay_inputs`)."""
     params = (params or ReplayParams()).resolve(dataset, level)
     started = time.perf_counter()
-    inputs = replay_inputs(plan, dataset, params, level, revitalised_ha, plot_ratio, pipeline)
+    inputs = replay_inputs(plan, dataset, params, level, revitalised_ha, plot_ratio, pipeline,
+                           demand_10k_m2)
     result = simulate(inputs, params)
-    log.info("replay: %d replications × %d %ss × %d months in %.2f s (seed %d, rule §%s, %s)",
+    log.debug("replay: %d replications × %d %ss × %d months in %.2f s (seed %d, rule §%s, %s)",
              params.replications, len(inputs.region_ids), level, inputs.n_months,
              time.perf_counter() - started, params.seed, params.land_rule,
              "deterministic" if params.deterministic else "stochastic")
@@ -1343,6 +1368,7 @@ def summary_lines(result: ReplayResult) -> list[str]:
     regions = summary.loc[list(result.region_ids)]
     risky = regions[regions.p_cycle_le_target_2030 < 0.5].sort_values("p_cycle_le_target_2030")
     if not risky.empty:
-        lines.append("  regions with P(cycle target met) < 0.5: " + ", ".join(
-            f"{r} {v:.2f}" for r, v in risky.p_cycle_le_target_2030.items()))
+        lines.append(f"  regions likely above {p.cycle_threshold_months:g} months in {end_month} "
+                     "(P below 0.5; the plan's goal is city-wide): " + ", ".join(
+                         f"{r} {v:.2f}" for r, v in risky.p_cycle_le_target_2030.items()))
     return lines

@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from model import market, readings, results
+from model import market, readings, results, uncertainty
 from model.config import ConfigError, RunConfig, as_dict, to_settings, with_overrides
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
 from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
@@ -164,13 +164,14 @@ def solve_and_report(
                 "binding_constraints": len(duals.rows),
             }
         head = results.headline(inputs, plan, targets)
-        messages = []
+        # the printed summary leads with the plan's own arithmetic, then how likely it is to hold
+        lead, detail = uncertainty.own_arithmetic_lines(plan, inputs), []
         if inputs.plan_fixed:
             tables["deliverability"] = readings.deliverability_table(inputs, plan)
-            messages += readings.deliverability_lines(tables["deliverability"])
+            detail += readings.deliverability_lines(tables["deliverability"])
             if settings.fixed_plan == "guidance" and not inputs.observed_years:
                 tables["plan_readings"] = readings.plan_readings_table(ds, inputs)
-                messages = readings.readings_lines(tables["plan_readings"]) + messages
+                lead += readings.readings_lines(tables["plan_readings"])
         if settings.sim.enabled:
             try:
                 replayed = replay_plan(settings, ds, inputs, plan)
@@ -178,7 +179,15 @@ def solve_and_report(
                 return _input_error([f"sim: {exc}"])
             tables.update(replay_tables(replayed, inputs))
             base["replay"] = replay_headline(replayed)
-            messages += market.summary_lines(replayed)
+            detail += market.summary_lines(replayed)
+            if settings.uncertainty.enabled:
+                try:
+                    found = uncertainty_outcome(settings, ds, inputs, plan)
+                except InputError as exc:
+                    return _input_error(exc.problems)
+                tables.update(found[0])
+                base["uncertainty"] = found[1]
+                lead += found[2]
         base.update(
             status="optimal",
             headline=head,
@@ -186,6 +195,7 @@ def solve_and_report(
             targets_missed=results.missed_targets(targets)["target_key"].tolist(),
             total_time_s=perf_counter() - t_start,
         )
+        summary = results.human_summary(base, targets, None)
         return Outcome(
             "optimal",
             EXIT_OK,
@@ -193,7 +203,7 @@ def solve_and_report(
             head,
             tables,
             base,
-            tuple(results.human_summary(base, targets, None)) + tuple(messages),
+            tuple(summary[:1] + lead + summary[1:] + detail),
         )
 
     if sol.status == "infeasible":
@@ -224,12 +234,45 @@ def solve_and_report(
     return Outcome("solver_error", EXIT_SOLVER, pm.problem_type, {}, {}, base, (msg,))
 
 
+def uncertainty_outcome(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
+                        plan: pd.DataFrame) -> tuple[dict, dict, list[str]]:
+    """The plan replayed under every demand case × price behaviour, and the break-even values:
+    (tables uncertainty/breakeven, a summary.json block, printed lines)."""
+
+    def replay_fn(demand, **overrides):
+        return replay_plan(settings, ds, inputs, plan, demand, **overrides)
+
+    table = uncertainty.uncertainty_table(settings, ds, inputs, replay_fn)
+    tables = {"uncertainty": table}
+    lines = uncertainty.uncertainty_lines(table)
+    block: dict[str, Any] = {"cells": len(table)}
+    if settings.uncertainty.breakeven:
+        be = uncertainty.breakeven_table(settings, inputs, plan, replay_fn)
+        tables["breakeven"] = be
+        lines += ["Break-even (the other assumption at its default):"]
+        lines += uncertainty.breakeven_lines(be)
+        block["breakeven"] = be.to_dict(orient="records")
+    return tables, block, lines
+
+
 def replay_plan(
-    settings: RunConfig, ds: Dataset, inputs: ModelInputs, plan: pd.DataFrame
+    settings: RunConfig, ds: Dataset, inputs: ModelInputs, plan: pd.DataFrame,
+    demand_10k_m2: Mapping[tuple[str, int], float] | None = None, **overrides: Any,
 ) -> market.ReplayResult:
     """The market replay of a plan under the optimiser's own assumptions: its timing model, plot
     ratios and opening pipeline, dwelling size, household formation, removals and revitalised
-    land (so both stages describe the same city)."""
+    land (so both stages describe the same city). ``demand_10k_m2`` replaces the plan's demand
+    (a stress case); ``overrides`` replace replay parameters (price_response, replications…)."""
+    params = replay_params(settings, ds, inputs, **overrides)
+    return market.replay(plan, ds, params, level=inputs.level,
+                         revitalised_ha=inputs.revitalised_ha,
+                         plot_ratio=inputs.plot_ratio_10k_m2_per_ha, pipeline=inputs.pipeline,
+                         demand_10k_m2=demand_10k_m2)
+
+
+def replay_params(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
+                  **overrides: Any) -> market.ReplayParams:
+    """The replay's parameters: ``sim.*`` plus the optimiser's shared assumptions."""
     city = ds.city.region_id
     shared: dict[str, Any] = {"timing": inputs.timing}
     if settings.sim.land_rule is None:  # follow the optimiser's rule; "none" → record only
@@ -250,10 +293,7 @@ def replay_plan(
         shared["enforce_presale_timing"] = False  # presale on the plan's schedule (deliverability)
     if settings.sim.presell_to_aim and not inputs.evaluate_only:
         shared["presell_below_months"] = inputs.aim_cycle_months
-    params = market.ReplayParams.from_config(settings.sim, **shared)
-    return market.replay(plan, ds, params, level=inputs.level,
-                         revitalised_ha=inputs.revitalised_ha,
-                         plot_ratio=inputs.plot_ratio_10k_m2_per_ha, pipeline=inputs.pipeline)
+    return market.ReplayParams.from_config(settings.sim, **{**shared, **overrides})
 
 
 def replay_tables(result: market.ReplayResult,
@@ -381,6 +421,9 @@ def _hydra_main() -> None:
 
         def run_once() -> int:
             outcome = run_model(cfg, run_dir=run_dir)
+            if "uncertainty" in outcome.tables:  # the heat table, before summary.json
+                uncertainty.uncertainty_chart(outcome.tables["uncertainty"],
+                                              Path(run_dir) / "uncertainty.png")
             results.write_run(
                 run_dir,
                 outcome.tables,

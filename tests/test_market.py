@@ -62,7 +62,7 @@ def assert_reproduces(plan: pd.DataFrame, result: mk.ReplayResult, atol: float):
 @pytest.mark.parametrize("field, value", [
     ("replications", -1), ("replications", 0), ("land_rule", "2.2"), ("land_rule", "none"),
     ("seasonality", (1.0,) * 11), ("seasonality", (2.0,) * 12), ("shock_correlation", 1.5),
-    ("price_elasticity", 0.3), ("seed", -5), ("enforce_presale_timing", "yes"),
+    ("price_response", 5.0), ("seed", -5), ("enforce_presale_timing", "yes"),
 ])
 def test_bad_parameter_names_field_value_and_valid_values(field, value):
     with pytest.raises(ValueError) as err:
@@ -257,8 +257,8 @@ def plans_and_params(draw):
             completed_share=draw(st.floats(0.0, 1.0)),
         ),
         enforce_presale_timing=draw(st.booleans()),
-        price_sensitivity=draw(st.floats(0.0, 0.2)),
-        price_elasticity=draw(st.floats(-2.0, 0.0)),
+        price_response=draw(st.floats(-2.0, 2.0)),
+        demand_level_sd=draw(st.floats(0.0, 0.3)),
     )
     return plan, params
 
@@ -352,7 +352,7 @@ def test_random_lags_keep_floor_area_and_match_the_annual_shares_on_average():
     over replications is the timing model's annual shares (the optimiser's view)."""
     ds = chifeng()
     plan = mk.plan_as_written(ds)
-    base = dict(replications=400, shock_sd=0.0, enforce_land_rule=False, price_sensitivity=0.0)
+    base = dict(replications=400, shock_sd=0.0, demand_level_sd=0.0, enforce_land_rule=False)
     res = mk.replay(plan, ds, mk.ReplayParams(**base))
     m, x = res.monthly, res.inputs
     made = m["ready_10k_m2"].sum(axis=0) + res.pipeline_after_horizon_10k_m2

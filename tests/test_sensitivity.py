@@ -131,7 +131,7 @@ def test_default_config_composes_and_every_input_is_a_model_key():
     assert base.sim.replications == cfg.replications
     need = {"demand.multiplier", "demand.growth", "vacancy.household_formation_10k_per_year",
             "land.plot_ratio", "timing.lag_months_mean", "timing.pipeline_10k_m2",
-            "sim.price_elasticity", "sim.shock_sd",
+            "sim.price_response", "sim.shock_sd",
             "targets.purchase_budget_100m_yuan_per_year"}
     assert need <= set(cfg.inputs)
     text = (REPO_ROOT / "conf" / "sensitivity" / "default.yaml").read_text()
@@ -187,5 +187,5 @@ def test_cli_workers_reuse_their_built_model(tmp_path):
                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     samples = pd.read_csv(out / "samples.csv")
-    assert len(samples) == 2 * (10 + 2)
+    assert len(samples) == 2 * (10 + 2)  # 10 inputs (docs/sensitivity.md)
     assert samples["model_build"].nunique() <= 2
