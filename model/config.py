@@ -625,6 +625,9 @@ class ReviewConfig:
     enabled: bool = False  # fix the observed years to review.actuals and re-plan the rest
     # actuals CSV (format: scenarios/SCHEMA.yaml, actuals); null = the shipped worked example
     actuals: Optional[str] = None
+    # the plan the city adopted, the review's baseline: null = the plan as written (表45 presale,
+    # 表48 land); a CSV of land and presale by region and year (a run's plan.csv works)
+    original: Optional[str] = None
     # demand for the years still to plan: forecast (表31 as is) | observed_ratio (表31 × each
     # region's observed sales ÷ forecast demand over the observed years)
     future_demand: str = "forecast"

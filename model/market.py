@@ -25,7 +25,6 @@ and every default are documented in ``docs/replay.md``.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
@@ -460,6 +459,18 @@ class VacancyScope:
 
 
 @dataclass(frozen=True)
+class ReplayStart:
+    """An observed state the replay starts from (the mid-term review): stock at the end of the
+    year before ``first_year`` and the trailing mean monthly sales (万m²) per region, and the
+    price index (None: 1)."""
+
+    first_year: int
+    inventory_10k_m2: Mapping[str, float]
+    sales_10k_m2_per_month: Mapping[str, float]
+    price_index: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
 class ReplayInputs:
     """The plan and dataset as monthly arrays (T months × N regions); read-only."""
 
@@ -482,6 +493,7 @@ class ReplayInputs:
     pipeline_10k_m2: np.ndarray                  # (K, N) its floor area, per month sold
     pipeline_ready_10k_m2: np.ndarray            # (Y, N) the part ready in each plan year
     held_back_10k_m2: np.ndarray                 # (N,) ready at the start, not yet presold
+    opening_price_index: np.ndarray              # (N,) 1, or the observed index (review)
     rule: LandRule
     cycle_target_months: np.ndarray              # (N,) target at the end of the last plan year
     aggregate_cycle_target_months: float
@@ -536,7 +548,8 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
                   revitalised_ha: Mapping[tuple[str, int], float] | None = None,
                   plot_ratio: Mapping[str, float] | None = None,
                   pipeline: tm.Pipeline | None = None,
-                  demand_10k_m2: Mapping[tuple[str, int], float] | None = None) -> ReplayInputs:
+                  demand_10k_m2: Mapping[tuple[str, int], float] | None = None,
+                  start: "ReplayStart | None" = None) -> ReplayInputs:
     """Monthly arrays from a plan table and the dataset; ``params`` must be resolved.
 
     ``revitalised_ha`` ((region, year) → ha, the optimiser's assumption) caps the land the §2.2.3
@@ -546,9 +559,14 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     optimiser's; without them they are derived from the dataset the same way
     (Σ表45 ÷ Σ表48 per region; 表21 land under ``params.timing``). ``demand_10k_m2`` ((region,
     year) → 万m² a year) replaces the plan's own demand (its sales + unmet): a fixed plan stressed
-    under another demand case."""
+    under another demand case. ``start`` (the mid-term review) replays only the years from
+    ``start.first_year`` on, from an observed state: its stock, its trailing sales (the cycle the
+    land rule reads) and its price index; ``pipeline`` must then be the pipeline at that point."""
     ids = level_regions(dataset, level)[0]
     years = tuple(dataset.plan_years)
+    if start is not None:
+        years = tuple(y for y in years if y >= start.first_year)
+        plan = plan[pd.to_numeric(plan["year"], errors="coerce").isin(years)]
     problems = check_plan(plan, ids, years)
     if problems:
         raise ValueError("; ".join(problems))
@@ -565,10 +583,17 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     supply = monthly("supply_10k_m2")
     months = tuple(f"{y}-{m:02d}" for y in years for m in range(1, 13))
 
-    opening_inventory = by_level(dataset, level, dataset.inventory_10k_m2, dataset.inventory_10k_m2)
-    opening_cycle = by_level(dataset, level, dataset.cycle_months, dataset.cycle_months)
-    inventory = np.array([opening_inventory[r] for r in ids], dtype=float)
-    cycle = np.array([opening_cycle[r] for r in ids], dtype=float)
+    if start is None:
+        opening_inventory = by_level(dataset, level, dataset.inventory_10k_m2,
+                                     dataset.inventory_10k_m2)
+        opening_cycle = by_level(dataset, level, dataset.cycle_months, dataset.cycle_months)
+        inventory = np.array([opening_inventory[r] for r in ids], dtype=float)
+        cycle = np.array([opening_cycle[r] for r in ids], dtype=float)
+    else:
+        inventory = np.array([float(start.inventory_10k_m2[r]) for r in ids])
+        monthly_sales = np.array([float(start.sales_10k_m2_per_month[r]) for r in ids])
+        cycle = destocking_cycle(inventory, monthly_sales, params.cycle_cap_months)
+        cycle = np.where(monthly_sales > 0, cycle, 0.0)
     history = np.where(cycle > 0, inventory / np.where(cycle > 0, cycle, 1.0), demand[0])
     for r, c in zip(ids, cycle):
         if c <= 0:
@@ -584,6 +609,8 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     if pipeline is None:
         pipeline = default_pipeline(dataset, level, ids, plot_ratio, shares)
     pipe_months, pipe_amounts = _pipeline_tranches(pipeline, ids, years[0])
+    price0 = np.ones(len(ids)) if start is None or start.price_index is None else np.array(
+        [float(start.price_index.get(r, 1.0)) for r in ids])
     target = _target(dataset, "cycle_months", dataset.city.region_id)
     target = float(target) if target is not None else float(params.cycle_threshold_months)
     targets = np.array([_target(dataset, "cycle_months", r) or target for r in ids], dtype=float)
@@ -604,6 +631,7 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
         pipeline_ready_10k_m2=_frozen(np.array(
             [[float(pipeline.ready.get((r, y), 0.0)) for r in ids] for y in years])),
         held_back_10k_m2=_frozen(np.array([float(pipeline.held_back.get(r, 0.0)) for r in ids])),
+        opening_price_index=_frozen(price0),
         rule=land_rule_from(dataset, params),
         cycle_target_months=_frozen(targets),
         aggregate_cycle_target_months=float(
@@ -758,7 +786,7 @@ class _Market:
         self.inventory = np.tile(inputs.opening_inventory_10k_m2, (R, 1))
         self.sales_window = np.tile(inputs.history_sales_10k_m2_per_month, (MONTHS_PER_YEAR, R, 1))
         self.cycle = np.tile(inputs.opening_cycle_months, (R, 1))
-        self.price_index = np.ones((R, N))
+        self.price_index = np.tile(inputs.opening_price_index, (R, 1))
         self.shock_state: np.ndarray | None = None
         self.land_factor = np.ones((R, N))
         # floor area becoming ready for presale, by month (index T: after the horizon); the ready
@@ -1102,13 +1130,14 @@ def replay(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams | None = N
            revitalised_ha: Mapping[tuple[str, int], float] | None = None,
            plot_ratio: Mapping[str, float] | None = None,
            pipeline: tm.Pipeline | None = None,
-           demand_10k_m2: Mapping[tuple[str, int], float] | None = None) -> ReplayResult:
+           demand_10k_m2: Mapping[tuple[str, int], float] | None = None,
+           start: ReplayStart | None = None) -> ReplayResult:
     """Replay a plan table (plan.csv format) month by month over ``params.replications``
     (arguments: :func:`replay_inputs`)."""
     params = (params or ReplayParams()).resolve(dataset, level)
     started = time.perf_counter()
     inputs = replay_inputs(plan, dataset, params, level, revitalised_ha, plot_ratio, pipeline,
-                           demand_10k_m2)
+                           demand_10k_m2, start)
     result = simulate(inputs, params)
     log.debug("replay: %d replications × %d %ss × %d months in %.2f s (seed %d, rule §%s, %s)",
              params.replications, len(inputs.region_ids), level, inputs.n_months,

@@ -43,7 +43,8 @@ from model import market, results
 from model.actuals import EXAMPLE_ACTUALS, load_actuals
 from model.config import ConfigError, RunConfig, with_overrides
 from model.data import Dataset, DatasetError, load_dataset
-from model.run import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
+from model.inputs import build_inputs
+from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,15 @@ ADJUSTMENT_COLUMNS = [
     "candidate",
     "kind",
     "overrides",
+    "target_change",
+    "target_change_share",
     "feasible",
     "status",
+    "changes_nothing",
+    "rank",
+    "smallest_change",
     "relaxation",
     "relaxation_alone",
-    "objective_points",
-    "cost_vs_keep_points",
     "unmet_demand_10k_m2",
     "land_total_ha",
     "land_remaining_ha",
@@ -103,17 +107,21 @@ ADJUSTMENT_COLUMNS = [
     "delta_unmet_demand_10k_m2",
     "delta_land_ha",
     "delta_public_spending_100m_yuan",
+    "delta_cycle_months_city",
     "cycle_target_months",
     "cycle_months_city_2030",
+    "cycle_months_main_city_2030",
     "vacancy_target_city",
     "vacancy_share_city_2030",
     "targets_missed",
     "binding",
     "p_cycle_target_met",
+    "p_cycle_in_band",
     "p_vacancy_target_met",
-    "cheapest_feasible",
+    "plan_signature",
 ]
 KEEP = "keep_targets"
+RULE_IDS = ("land_rule", "presale_ramp", "land_ramp", "terminal_feed")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,17 +133,21 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     ``run_dir`` when given (the caller then writes the run's tables and summary.json)."""
     t0 = perf_counter()
     run_dir = Path(run_dir) if run_dir is not None else None
+    # the re-plan is optimised whatever the scenario says about evaluating a fixed plan (with
+    # +scenario=plan_as_written the adopted plan is the plan as written: the default baseline)
+    settings = with_overrides(settings, {"evaluate_only": False, "fixed_plan": "none"})
     replan = optimise_run(settings, ds, run_dir)
     if replan.status != "optimal":
         return replan  # bad actuals (one line each), an infeasible or failed re-plan
     actuals = load_actuals(actuals_path(settings), ds)  # checked already by build_inputs
 
-    plain = with_overrides(settings, {"review.enabled": False, "review.adjust": False})
-    original = optimise_run(plain, ds, _subdir(run_dir, "original"))
+    original = optimise_run(original_settings(settings), ds, _subdir(run_dir, "original"))
     if original.status != "optimal":
+        if original.status == "input_error":
+            return original
         return _input_error(
-            [f"review: the original plan (same config, no actuals) is {original.status}; "
-             f"fix the config first ({'; '.join(original.messages[:1])})"]
+            [f"review: the adopted plan ({settings.review.original or 'the plan as written'}) "
+             f"could not be evaluated ({original.status}): {'; '.join(original.messages[:1])}"]
         )
     course = None
     if settings.review.current_course:
@@ -145,6 +157,7 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     if settings.review.adjust:
         adjustments = evaluate_adjustments(settings, ds)
         tables["adjustments"] = adjustments
+    tables["review_headline"]["adjustment_needed"] = adjustment_needed(adjustments)
     summary = dict(replan.summary)
     summary["review"] = {
         "actuals": str(actuals.path),
@@ -156,16 +169,20 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         .loc[tables["review_targets"]["at_risk"], "target_key"]
         .tolist(),
         "adjustments": None if adjustments is None else int(len(adjustments)),
-        "cheapest_feasible": _cheapest(adjustments),
+        "adjustment_needed": adjustment_needed(adjustments),
+        "smallest_change": _smallest(adjustments),
         "review_time_s": perf_counter() - t0,
     }
     messages = list(replan.messages) + review_lines(tables)
     if run_dir is not None:
         meta = {k: summary["review"][k] for k in ("actuals", "observed_years", "future_demand")}
         meta["hard"] = list(settings.review.hard)
+        meta["main_city_id"] = ds.main_city_id
+        meta["replications"] = settings.sim.replications
         write_review(run_dir, tables, original, course, meta)
         summary["review"]["files"] = sorted(p.name for p in run_dir.glob("review_*")) + (
-            ["adjustments.csv", "adjustments.png"] if adjustments is not None else []
+            ["adjustments.csv", "adjustments.png", "adjustments_en.png"]
+            if adjustments is not None else []
         )
         messages.append(f"  officials' note: {run_dir / 'review_note.html'}")
     return Outcome(
@@ -177,6 +194,15 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         summary,
         tuple(messages),
     )
+
+
+def original_settings(settings: RunConfig) -> RunConfig:
+    """The baseline: the plan the city adopted — the plan as written (表45/表48 rows) or
+    ``review.original`` (a CSV of land and presale) — evaluated over all plan years without the
+    actuals: every target and rule reported, none enforced."""
+    return with_overrides(settings, {
+        "review.enabled": False, "review.adjust": False, "evaluate_only": True,
+        "fixed_plan": settings.review.original or "guidance"})
 
 
 def actuals_path(settings: RunConfig) -> Path:
@@ -364,8 +390,12 @@ def targets_comparison(
             ]
     course_missed = table["met_course"].eq(False) if "course" in frames else table[
         "met_replan"].eq(False)
-    table["at_risk"] = course_missed & ~table["observed_year"]
-    table["replan_fixes"] = table["at_risk"] & table["met_replan"].eq(True)
+    # a target is one of the plan's goals; rules (the land rule, the pace and terminal rows) are
+    # how a plan may get there, reported beside them (kind = rule)
+    table["kind"] = np.where(table["target_id"].isin(RULE_IDS), "rule", "target")
+    table["at_risk"] = course_missed & ~table["observed_year"] & (table["kind"] == "target")
+    table["rule_broken"] = course_missed & ~table["observed_year"] & (table["kind"] == "rule")
+    table["replan_fixes"] = (table["at_risk"] | table["rule_broken"]) & table["met_replan"].eq(True)
     return table
 
 
@@ -401,6 +431,7 @@ def headline_comparison(
     for scope in ("city", "main_city"):
         for col, unit, meaning in (
             ("p_cycle_le_target_2030", "probability", "replay: P(cycle ≤ 18-month target, end)"),
+            ("p_cycle_in_band_end", "probability", "replay: P(cycle in the 12–18-month band, end)"),
             ("p_vacancy_le_target_end", "probability", "replay: P(vacancy ≤ target, end)"),
         ):
             row = {"indicator": f"{col}[{scope}]", "unit": unit, "meaning": meaning}
@@ -486,10 +517,41 @@ def evaluate_adjustments(settings: RunConfig, ds: Dataset) -> pd.DataFrame:
         rows = [row for part in parts for row in part]
     order = {c.name: i for i, c in enumerate(cands)}
     frame = pd.DataFrame(rows).sort_values("candidate", key=lambda s: s.map(order))
+    keep_inputs = build_inputs(base, ds)
+    changes = {c.name: target_change(keep_inputs, build_inputs(with_overrides(
+        base, dict(c.overrides)), ds)) for c in cands}
+    frame["target_change"] = frame["candidate"].map(lambda n: changes[n][0])
+    frame["target_change_share"] = frame["candidate"].map(lambda n: changes[n][1])
     frame = _costs_against_keep(frame.reset_index(drop=True))
     log.info("review: %d candidates evaluated in %.1f s on %d worker(s)", len(frame),
              perf_counter() - t0, workers)
     return frame[ADJUSTMENT_COLUMNS]
+
+
+def target_change(keep, other) -> tuple[str, float]:
+    """How a candidate changes the targets, in each target's own unit, against keeping them:
+    ``("cycle_months[city] 18 → 21 months (+3)", 0.1667)`` — the text, and the largest relative
+    change of any target group (the size used to rank candidates). Groups are a target over all
+    its years (model.solve.target_group)."""
+    from model.solve import target_group
+
+    before = {t.key: t for t in keep.targets}
+    parts, share = {}, 0.0
+    for t in other.targets:
+        old = before.get(t.key)
+        if old is None or abs(t.value - old.value) <= 1e-9 * max(1.0, abs(old.value)):
+            if old is not None and old.mode != t.mode:
+                parts.setdefault(target_group(t.target_id, t.scope), f"{t.target_id}[{t.scope}] "
+                                 f"{old.mode} → {t.mode}")
+            continue
+        group = target_group(t.target_id, t.scope)
+        delta = t.value - old.value
+        rel = abs(delta) / abs(old.value) if old.value else 1.0
+        if rel > share:
+            share = rel
+        parts.setdefault(group, f"{group} {_g(old.value)} → {_g(t.value)} {t.unit} "
+                                f"({delta:+.4g})")
+    return ("; ".join(parts.values()) or "none"), share
 
 
 def _evaluate_batch(base: RunConfig, dataset: Dataset | str, batch: list[Candidate]) -> list:
@@ -536,14 +598,28 @@ def _adjustment_row(c: Candidate, out: Outcome, settings: RunConfig, ds: Dataset
         land_revenue_100m_yuan=h["land_revenue_100m_yuan"],
         purchased_10k_m2=h["purchased_10k_m2"],
         cycle_months_city_2030=h["cycle_months_city"],
+        cycle_months_main_city_2030=h["cycle_months_main_city"],
         vacancy_share_city_2030=h["vacancy_share_city"],
+        plan_signature=plan_signature(plan),
         targets_missed=int((~out.tables["targets"]["met"]
                             & ~out.tables["targets"]["mode"].isin(["off", "observed"])).sum()),
         binding=binding_text(out.tables.get("duals"), out.tables["targets"]),
     )
-    p_cycle, p_vac = replay_probabilities(settings, ds, inputs, plan, replications, cyc, vac)
-    row["p_cycle_target_met"], row["p_vacancy_target_met"] = p_cycle, p_vac
+    p_cycle, p_band, p_vac = replay_probabilities(settings, ds, inputs, plan, replications, cyc,
+                                                  vac)
+    row["p_cycle_target_met"], row["p_cycle_in_band"], row["p_vacancy_target_met"] = \
+        p_cycle, p_band, p_vac
     return row
+
+
+def plan_signature(plan: pd.DataFrame) -> str:
+    """A short hash of a plan's decisions (land, presale, purchases, subsidised building by
+    region and year, to 0.001): equal signatures = the same plan."""
+    import hashlib
+
+    cols = ["land_ha", "supply_10k_m2", "purchased_10k_m2", "subsidised_new_10k_m2"]
+    text = plan.sort_values(["region", "year"])[cols].round(3).to_csv(index=False)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def relaxation_text(relax: pd.DataFrame, how: str) -> str:
@@ -596,19 +672,23 @@ def binding_text(duals: pd.DataFrame | None, targets: pd.DataFrame | None = None
 
 
 def replay_probabilities(settings: RunConfig, ds: Dataset, inputs, plan: pd.DataFrame,
-                         replications: int, cycle_target, vacancy_target) -> tuple[float, float]:
-    """The replay of a candidate's plan: P(city cycle ≤ the candidate's cycle target) and
-    P(city vacancy ≤ its vacancy target) at the end of the final year."""
+                         replications: int, cycle_target, vacancy_target
+                         ) -> tuple[float, float, float]:
+    """The replay of a candidate's plan from the observed state: P(city cycle ≤ the candidate's
+    cycle target), P(city cycle in the 12–18-month band) and P(city vacancy ≤ its vacancy
+    target) at the end of the final year."""
     sim = with_overrides(settings, {"sim.enabled": True, "sim.replications": replications})
     try:
         result = replay_plan(sim, ds, inputs, plan)
     except ValueError as exc:
         log.warning("review: replay failed (%s)", exc)
-        return np.nan, np.nan
+        return np.nan, np.nan, np.nan
     end = result.inputs.n_months - 1
     p_cycle = np.nan
+    cycle = market.aggregate_series(result)["cycle_months"][end]
+    band = (inputs.band_low_months, inputs.band_high_months)
+    p_band = float(np.mean((cycle >= band[0]) & (cycle <= band[1])))
     if cycle_target is not None:
-        cycle = market.aggregate_series(result)["cycle_months"][end]
         p_cycle = float(np.mean(cycle <= cycle_target.value + 1e-9))
     p_vac = np.nan
     city = ds.city.region_id
@@ -616,33 +696,52 @@ def replay_probabilities(settings: RunConfig, ds: Dataset, inputs, plan: pd.Data
         if scope.scope_id == city and vacancy_target is not None:
             p_vac = float(np.mean(result.vacancy["vacancy_share"][end, :, i]
                                   <= vacancy_target.value + 1e-12))
-    return p_cycle, p_vac
+    return p_cycle, p_band, p_vac
 
 
 def _costs_against_keep(frame: pd.DataFrame) -> pd.DataFrame:
-    """Costs relative to keeping the targets as they stand, and the cheapest feasible
-    adjustment (the feasible candidate, other than keep_targets, with the lowest objective)."""
+    """Each candidate against keeping the targets as they stand, in policy units (unmet demand
+    万m², land ha, public spending 亿元, the final city cycle in months — never objective points);
+    ``changes_nothing`` when its plan is the same plan; and, only when the targets cannot all be
+    kept, ``rank``: feasible candidates by the size of the change they make to the targets
+    (``target_change_share``), smallest first — ``smallest_change`` marks the first."""
     for col in ADJUSTMENT_COLUMNS:
         if col not in frame.columns:
             frame[col] = np.nan
     keep = frame[frame["candidate"] == KEEP]
-    keep_ok = len(keep) and bool(keep["feasible"].iloc[0])
-    for col, delta in (("objective_points", "cost_vs_keep_points"),
-                       ("unmet_demand_10k_m2", "delta_unmet_demand_10k_m2"),
+    keep_ok = bool(len(keep)) and bool(keep["feasible"].iloc[0])
+    for col, delta in (("unmet_demand_10k_m2", "delta_unmet_demand_10k_m2"),
                        ("land_total_ha", "delta_land_ha"),
-                       ("public_spending_100m_yuan", "delta_public_spending_100m_yuan")):
+                       ("public_spending_100m_yuan", "delta_public_spending_100m_yuan"),
+                       ("cycle_months_city_2030", "delta_cycle_months_city")):
         frame[delta] = frame[col] - (float(keep[col].iloc[0]) if keep_ok else np.nan)
-    frame["cheapest_feasible"] = False
-    adj = frame[(frame["candidate"] != KEEP) & frame["feasible"]]
-    if len(adj):
-        frame.loc[adj["objective_points"].astype(float).idxmin(), "cheapest_feasible"] = True
+    signature = keep["plan_signature"].iloc[0] if keep_ok else None
+    frame["changes_nothing"] = (frame["candidate"] != KEEP) & frame["feasible"].astype(bool) & (
+        frame["plan_signature"] == signature)
+    frame["rank"] = np.nan
+    frame["smallest_change"] = False
+    if not keep_ok:
+        ok = frame[(frame["candidate"] != KEEP) & frame["feasible"].astype(bool)]
+        order = ok.sort_values(["target_change_share", "delta_unmet_demand_10k_m2"]).index
+        frame.loc[order, "rank"] = np.arange(1, len(order) + 1)
+        if len(order):
+            frame.loc[order[0], "smallest_change"] = True
     return frame
 
 
-def _cheapest(adjustments: pd.DataFrame | None) -> str | None:
+def adjustment_needed(adjustments: pd.DataFrame | None) -> bool | None:
+    """True when the targets of review.hard cannot all be kept by any re-plan from the observed
+    state (keep_targets infeasible); None when the adjustments were not evaluated."""
     if adjustments is None:
         return None
-    hit = adjustments[adjustments["cheapest_feasible"]]
+    keep = adjustments[adjustments["candidate"] == KEEP]
+    return bool(len(keep)) and not bool(keep["feasible"].iloc[0])
+
+
+def _smallest(adjustments: pd.DataFrame | None) -> str | None:
+    if adjustments is None:
+        return None
+    hit = adjustments[adjustments["smallest_change"].astype(bool)]
     return None if hit.empty else str(hit["candidate"].iloc[0])
 
 
@@ -650,11 +749,14 @@ def _cheapest(adjustments: pd.DataFrame | None) -> str | None:
 # Terminal lines, files, charts
 # ---------------------------------------------------------------------------------------------
 def review_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
-    """A few lines for the terminal: targets at risk, and the adjustments."""
+    """A few lines for the terminal, the answer first: targets at risk on the current course,
+    whether an adjustment is needed, then the candidates (policy units only)."""
     t = tables["review_targets"]
     risk = t[t["at_risk"]]
-    lines = [f"Mid-term review: {len(risk)} target rows at risk on the current course"]
-    for row in risk.head(10).itertuples(index=False):
+    groups = at_risk_groups(t)
+    lines = [f"Mid-term review: {len(groups)} target(s) at risk on the current course"
+             + (f" ({', '.join(groups)})" if groups else "")]
+    for row in risk.head(8).itertuples(index=False):
         lines.append(
             f"    {row.target_key}: required {row.sense} {_g(row.required)} {row.unit}, "
             f"course {_g(row.achieved_course)}, re-plan {_g(row.achieved_replan)}"
@@ -662,14 +764,31 @@ def review_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
         )
     adj = tables.get("adjustments")
     if adj is not None:
-        n_ok = int(adj["feasible"].sum())
-        lines.append(f"  adjustments: {n_ok} of {len(adj)} candidates feasible")
-        best = adj[adj["cheapest_feasible"]]
-        if len(best):
-            b = best.iloc[0]
-            lines.append(f"  cheapest feasible adjustment: {b.candidate} ({b.overrides}), "
-                         f"objective {b.objective_points:.2f} points")
+        needed = adjustment_needed(adj)
+        keep = adj[adj["candidate"] == KEEP].iloc[0]
+        if not needed:
+            lines.append("  adjustment needed: no — a re-plan from the observed state keeps every "
+                         f"target of review.hard; the candidates are a trade-off table only")
+        else:
+            lines.append(f"  adjustment needed: yes — keeping the targets is infeasible "
+                         f"({keep['relaxation']})")
+            best = adj[adj["smallest_change"].astype(bool)]
+            if len(best):
+                b = best.iloc[0]
+                lines.append(f"  smallest change that restores feasibility: {b.candidate} "
+                             f"({b.target_change}); unmet demand {_g(b.unmet_demand_10k_m2)} 万m², "
+                             f"land {_g(b.land_total_ha)} ha")
+        same = adj[adj["changes_nothing"].astype(bool)]
+        if len(same):
+            lines.append(f"  candidates that change nothing (the same plan): "
+                         f"{', '.join(same['candidate'])}")
     return lines
+
+
+def at_risk_groups(targets: pd.DataFrame) -> list[str]:
+    """The targets at risk, one name per target over all its years (``cycle_months[city]``)."""
+    risk = targets[targets["at_risk"]]
+    return list(dict.fromkeys(f"{r.target_id}[{r.scope}]" for r in risk.itertuples(index=False)))
 
 
 def write_review(run_dir: Path, tables: Mapping[str, pd.DataFrame], original: Outcome,
@@ -685,88 +804,99 @@ def write_review(run_dir: Path, tables: Mapping[str, pd.DataFrame], original: Ou
         frame.to_csv(run_dir / f"{name}.csv", index=False, encoding="utf-8", float_format="%.10g")
     (run_dir / "review_meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                               encoding="utf-8")
-    paths_chart(run_dir)
-    if "adjustments" in tables:
-        adjustments_chart(run_dir)
+    for lang in ("zh", "en"):
+        paths_chart(run_dir, lang)
+        if "adjustments" in tables:
+            adjustments_chart(run_dir, lang)
     write_note(run_dir)
 
 
 def _plt():
-    import matplotlib
+    from model.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    cjk = [n for n in ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei")
-           if n in names]
-    plt.rcParams["font.family"] = ["DejaVu Sans", *cjk]
-    return plt
+    return pyplot()
 
 
 PATH_STYLE = {"original": ("tab:blue", "--"), "actual": ("black", "-"),
               "course": ("tab:orange", ":"), "replan": ("tab:green", "-")}
 
 
-def paths_chart(run_dir: Path) -> Path:
-    """review_paths.png: city land, supply, sales and end-of-year stock and cycle by year on the
-    four paths (read from review_comparison.csv)."""
+CHART_TEXT = {
+    "zh": {"land_ha": "住宅用地出让（公顷）", "supply_10k_m2": "商品住宅预售（万㎡）",
+           "inventory_end_10k_m2": "年末库存（万㎡）", "cycle_end_months": "去化周期（个月）",
+           "original": "原规划", "actual": "实际", "course": "现行路径", "replan": "重新规划",
+           "paths": "全市：原规划、实际、现行路径与重新规划",
+           "p_band": "重放：2030年12月全市去化周期处于12—18个月的概率",
+           "delta_unmet": "未满足需求变化（万㎡）", "infeasible": "不可行",
+           "adjust": "各项目标调整：相对保持目标的变化"},
+    "en": {"land_ha": "land sold, ha", "supply_10k_m2": "presale, 万m²",
+           "inventory_end_10k_m2": "unsold stock, end of year, 万m²",
+           "cycle_end_months": "destocking cycle, months",
+           "original": "adopted plan", "actual": "actual", "course": "current course",
+           "replan": "re-plan", "paths": "City: adopted plan, actual, current course, re-plan",
+           "p_band": "replay: P(city cycle in 12–18 months, December 2030)",
+           "delta_unmet": "change in unmet demand, 万m²", "infeasible": "infeasible",
+           "adjust": "each adjustment against keeping the targets"},
+}
+
+
+def paths_chart(run_dir: Path, lang: str = "zh") -> Path:
+    """review_paths.png (review_paths_en.png): city land, presale, end-of-year stock and cycle by
+    year on the four paths (read from review_comparison.csv); Chinese labels by default."""
     plt = _plt()
+    text = CHART_TEXT[lang]
     comp = pd.read_csv(run_dir / "review_comparison.csv")
     city = comp[comp["region"] == "city"].sort_values("year")
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-    for ax, (q, title) in zip(axes, (("land_ha", "land sold, ha"),
-                                     ("sales_10k_m2", "sales, 10k m²"),
-                                     ("inventory_end_10k_m2", "unsold stock, end of year, 10k m²"),
-                                     ("cycle_end_months", "destocking cycle, months"))):
+    for ax, q in zip(axes, ("land_ha", "supply_10k_m2", "inventory_end_10k_m2",
+                            "cycle_end_months")):
         for path in PATHS:
             col = f"{q}_{path}"
             if col in city and city[col].notna().any():
                 color, style = PATH_STYLE[path]
                 ax.plot(city["year"], city[col], style, color=color, marker="o", ms=3,
-                        label=PATH_LABELS[path])
-        ax.set_title(title, fontsize=9)
+                        label=text[path])
+        ax.set_title(text[q], fontsize=9)
         ax.set_xticks(sorted(city["year"]))
         ax.tick_params(labelsize=8)
-    axes[-1].axhline(18, color="grey", lw=0.8)
+    axes[-1].axhspan(12, 18, color="green", alpha=0.08)
     axes[0].legend(fontsize=7)
-    fig.suptitle("City: original plan, actual, current course and re-plan", fontsize=10)
+    fig.suptitle(text["paths"], fontsize=10)
     fig.tight_layout()
-    out = run_dir / "review_paths.png"
+    out = run_dir / ("review_paths.png" if lang == "zh" else "review_paths_en.png")
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
 
 
-def adjustments_chart(run_dir: Path) -> Path:
-    """adjustments.png: cost against keeping the targets (feasible candidates) and the replay's
-    probability of meeting the cycle target; infeasible candidates marked (from adjustments.csv)."""
+def adjustments_chart(run_dir: Path, lang: str = "zh") -> Path:
+    """adjustments.png (adjustments_en.png): for each candidate, the change in unmet demand
+    against keeping the targets (万m²) and the replay's probability that the city ends December
+    of the last year in the 12–18-month band; infeasible candidates marked."""
     plt = _plt()
+    text = CHART_TEXT[lang]
     adj = pd.read_csv(run_dir / "adjustments.csv")
     n = len(adj)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.45 * n + 1.6), sharey=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.42 * n + 1.6), sharey=True)
     y = np.arange(n)[::-1]
-    cost = adj["objective_points"].fillna(0.0)
-    colors = ["tab:green" if c else ("tab:blue" if f else "lightgrey")
-              for c, f in zip(adj["cheapest_feasible"], adj["feasible"])]
-    ax1.barh(y, cost, color=colors)
-    for yi, f, c in zip(y, adj["feasible"], cost):
-        if not f:
-            ax1.text(0, yi, "  infeasible (see relaxation)", va="center", fontsize=7)
-        else:
-            ax1.text(c, yi, f" {c:.1f}", va="center", fontsize=7)
+    feasible = adj["feasible"].astype(bool)
+    delta = adj["delta_unmet_demand_10k_m2"].fillna(0.0)
+    colors = ["tab:green" if bool(s) else ("tab:blue" if f else "lightgrey")
+              for s, f in zip(adj["smallest_change"], feasible)]
+    ax1.barh(y, delta, color=colors)
+    for yi, f, d in zip(y, feasible, delta):
+        ax1.text(0, yi, f"  {text['infeasible']}" if not f else f" {d:+.1f}", va="center",
+                 fontsize=7)
     ax1.set_yticks(y)
     ax1.set_yticklabels(adj["candidate"], fontsize=8)
-    ax1.set_xlabel("objective, points (1 point = 1 亿元 of public money)", fontsize=8)
-    ax1.set_title("cost of each adjustment (green: cheapest feasible)", fontsize=9)
-    p = adj["p_cycle_target_met"]
-    ax2.barh(y, p.fillna(0.0), color=["tab:blue" if f else "lightgrey" for f in adj["feasible"]])
+    ax1.set_xlabel(text["delta_unmet"], fontsize=8)
+    ax1.set_title(text["adjust"], fontsize=9)
+    ax2.barh(y, adj["p_cycle_in_band"].fillna(0.0),
+             color=["tab:blue" if f else "lightgrey" for f in feasible])
     ax2.set_xlim(0, 1)
-    ax2.set_xlabel("replay: P(city cycle ≤ the candidate's target, end 2030)", fontsize=8)
-    ax2.set_title("probability of meeting the cycle target", fontsize=9)
+    ax2.set_xlabel(text["p_band"], fontsize=8)
     fig.tight_layout()
-    out = run_dir / "adjustments.png"
+    out = run_dir / ("adjustments.png" if lang == "zh" else "adjustments_en.png")
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
@@ -809,151 +939,303 @@ def _row(frame: pd.DataFrame, **match) -> pd.Series:
     return hit.iloc[0]
 
 
-def note_blocks(run_dir: Path) -> list[tuple]:
-    """The note as blocks — ("h1"|"h2"|"p", text), ("ul", [items]), ("table", frame, caption),
-    ("img", file, alt) — built only from the CSV files of ``run_dir``."""
-    comp = pd.read_csv(run_dir / "review_comparison.csv")
-    changes = pd.read_csv(run_dir / "review_changes.csv")
-    targets = pd.read_csv(run_dir / "review_targets.csv")
-    head = pd.read_csv(run_dir / "review_headline.csv")
+NOTE_TEXT = {
+    "zh": {
+        "title": "住房发展规划中期评估：供会议使用的要点",
+        "years": "{obs}年为实际数据（{file}），{rest}年重新规划。面积单位万㎡，用地单位公顷，金额单位亿元；"
+                 "所有数字均取自本次运行的文件（见附件）。",
+        "risk": "按现行路径（{rest}年沿用已通过规划的用地与预售），{n}项目标存在风险：{items}。",
+        "norisk": "按现行路径（{rest}年沿用已通过规划的用地与预售），没有目标存在风险。",
+        "noadj": "不需要调整目标：从{last}年末的实际状态重新规划，可同时保持{hard}等目标"
+                 "（{final}年去化周期：全市{c}个月，主城区{m}个月）。下表中的调整仅为取舍参考。",
+        "adj": "需要调整目标：保持现有目标不可行（{relax}）；能恢复可行的最小调整为“{cand}”：{change}。",
+        "notested": "本次未评估目标调整（review.adjust=false）。",
+        "replan": "重新规划：{rest}年新增住宅用地分别为{land}公顷（已通过规划{oland}），"
+                  "商品住宅预售分别为{sale}万㎡（已通过规划{osale}）。",
+        "happened": "{obs}年实际出让住宅用地{land}公顷，为已通过规划（{oland}公顷）的{pct}；"
+                    "{last}年末库存{stock}万㎡，去化周期{cyc}个月（已通过规划为{ocyc}个月）。",
+        "vacancy": "空置率目标（全市{vc}、主城区{vm}）在任何供应方案下都无法实现：需要租赁转化、收购、"
+                   "拆除等供应以外的手段。",
+        "s1": "一、{obs}年实际情况与已通过规划",
+        "s2": "二、不作调整时的风险",
+        "s3": "三、{rest}年重新规划",
+        "s4": "四、目标调整的取舍",
+        "annex": "附件",
+        "cols_happened": ["范围", "指标", "已通过规划", "实际"],
+        "cols_replan": ["年份", "范围", "用地（公顷）", "预售（万㎡）", "销售（万㎡）", "年末库存（万㎡）",
+                        "去化周期（个月）"],
+        "cols_adj": ["候选调整", "目标变化", "可行", "与保持目标相同", "未满足需求变化（万㎡）",
+                     "用地变化（公顷）", "公共支出变化（亿元）", "全市2030年去化周期（个月）",
+                     "P(12—18个月)"],
+        "risk_item": "{t}：要求{sense}{req}{unit}，现行路径{course}，重新规划{replan}",
+        "rules": "规则：现行路径下土地规则、节奏或期末供地在{n}个区县·年份不满足（见review_targets.csv，"
+                 "kind = rule）。",
+        "replay": "市场重放（{reps}次重复，从{last}年末实际状态起）：{final}年12月全市去化周期处于12—18个月的"
+                  "概率为{p}。",
+        "quantities": {"land_ha": "出让用地（公顷）", "supply_10k_m2": "预售（万㎡）",
+                       "sales_10k_m2": "销售（万㎡）", "inventory_end_10k_m2": "年末库存（万㎡）",
+                       "cycle_end_months": "去化周期（个月）"},
+        "scopes": {"city": "全市", "main_city": "主城区"},
+        "caveats": "说明：实际数据只记录销售、不记录需求，因此已观测年份的未满足需求记为0；"
+                   "随附的实际数据为示例，并非统计数据。",
+        "files": ["review_comparison.csv：已通过规划、实际、现行路径、重新规划，按区县和年份对照",
+                  "review_targets.csv：每项目标在各路径上的结果（at_risk为风险目标）",
+                  "review_headline.csv、review_changes.csv：主要指标与变化",
+                  "plan.csv、targets.csv：重新规划；original/、course/：已通过规划与现行路径",
+                  "adjustments.csv：每项候选调整（均以万㎡、公顷、亿元计）"],
+        "yes": "是", "no": "否", "max": "不高于", "min": "不低于", "sep": "、",
+        "none": "无",
+    },
+    "en": {
+        "title": "Mid-term review of the housing plan: points for the meeting",
+        "years": "{obs} observed ({file}); {rest} re-planned. Floor area in 万m², land in hectares, "
+                 "money in 亿元; every number is read from this run's files (see the annex).",
+        "risk": "On the current course (the adopted plan's land and presale for {rest}), {n} "
+                "target(s) are at risk: {items}.",
+        "norisk": "On the current course (the adopted plan's land and presale for {rest}), no "
+                  "target is at risk.",
+        "noadj": "No target needs adjusting: a re-plan from the observed end of {last} keeps "
+                 "{hard} (final-year cycle {c} months city-wide, {m} in the main city). The "
+                 "adjustments below are a trade-off table only.",
+        "adj": "An adjustment is needed: keeping the targets is infeasible ({relax}); the smallest "
+               "change that restores feasibility is '{cand}': {change}.",
+        "notested": "Target adjustments were not evaluated (review.adjust=false).",
+        "replan": "The re-plan: new residential land {land} ha in {rest} (adopted plan {oland}), "
+                  "presale {sale} 万m² (adopted plan {osale}).",
+        "happened": "In {obs} the city sold {land} ha of residential land, {pct} of the adopted "
+                    "plan's {oland} ha; at the end of {last} the stock is {stock} 万m², a {cyc}-month "
+                    "cycle (adopted plan {ocyc} months).",
+        "vacancy": "The vacancy targets (city {vc}, main city {vm}) are out of reach of any supply "
+                   "plan: they need instruments beyond supply (conversion to rental, purchase, "
+                   "demolition).",
+        "s1": "1. What happened in {obs}, against the adopted plan",
+        "s2": "2. Risks if nothing changes",
+        "s3": "3. The re-plan for {rest}",
+        "s4": "4. Adjusting targets: the trade-offs",
+        "annex": "Annex",
+        "cols_happened": ["scope", "indicator", "adopted plan", "actual"],
+        "cols_replan": ["year", "scope", "land, ha", "presale, 万m²", "sales, 万m²",
+                        "stock at year end, 万m²", "cycle, months"],
+        "cols_adj": ["candidate", "target change", "feasible", "same plan as keeping targets",
+                     "Δ unmet demand, 万m²", "Δ land, ha", "Δ public spending, 亿元",
+                     "city cycle 2030, months", "P(12–18 months)"],
+        "risk_item": "{t}: required {sense} {req}{unit}, current course {course}, re-plan {replan}",
+        "rules": "Rules: on the current course the land rule, the pace or the land for the year "
+                 "after the plan are not met in {n} region-years (review_targets.csv, kind = rule).",
+        "replay": "Market replay ({reps} replications, from the observed end of {last}): P(city "
+                  "cycle in 12–18 months, December {final}) = {p}.",
+        "quantities": {"land_ha": "land sold, ha", "supply_10k_m2": "presale, 万m²",
+                       "sales_10k_m2": "sales, 万m²", "inventory_end_10k_m2": "stock at year end, 万m²",
+                       "cycle_end_months": "cycle, months"},
+        "scopes": {"city": "city", "main_city": "main city"},
+        "caveats": "Caveats: the actuals record sales, not demand, so unmet demand in the observed "
+                   "years counts as 0; the shipped actuals are an illustrative example, not "
+                   "statistics.",
+        "files": ["review_comparison.csv: adopted plan, actual, current course and re-plan per "
+                  "region and year",
+                  "review_targets.csv: every target on each path (at_risk)",
+                  "review_headline.csv, review_changes.csv: headline indicators and changes",
+                  "plan.csv, targets.csv: the re-plan; original/, course/: the other paths",
+                  "adjustments.csv: every candidate, in 万m², ha and 亿元"],
+        "yes": "yes", "no": "no", "max": "at most", "min": "at least", "sep": ", ",
+        "none": "none",
+    },
+}
+
+
+def _join(values, digits: int = 2) -> str:
+    return " / ".join(_f(v, digits) for v in values)
+
+
+def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
+    """The note as blocks — ("h1"|"h2"|"p"|"key", text), ("ul", [items]), ("table", frame,
+    caption), ("img", file, alt), ("annex",) — built only from the CSV files of ``run_dir``. The
+    first five paragraphs are the answer (the key message); tables follow; charts and the list of
+    files go to the annex."""
+    tx = NOTE_TEXT[lang]
+    comp = pd.read_csv(run_dir / "review_comparison.csv", encoding="utf-8-sig")
+    targets = pd.read_csv(run_dir / "review_targets.csv", encoding="utf-8-sig")
+    head = pd.read_csv(run_dir / "review_headline.csv", encoding="utf-8-sig")
     meta = json.loads((run_dir / "review_meta.json").read_text(encoding="utf-8"))
     adj_path = run_dir / "adjustments.csv"
-    adj = pd.read_csv(adj_path) if adj_path.exists() else None
+    adj = pd.read_csv(adj_path, encoding="utf-8-sig") if adj_path.exists() else None
 
     obs_years = sorted(comp.loc[comp["observed"], "year"].unique())
     all_years = sorted(comp["year"].unique())
     rest = [y for y in all_years if y not in obs_years]
-    p_obs, p_rest = _period(obs_years), _period(rest)
-    final = all_years[-1]
-    def ch(q, period=p_obs, region="city"):
-        return _row(changes, region=region, period=period, quantity=q)
-
-    blocks: list[tuple] = [("h1", "Mid-term review of the housing plan: a reading for officials")]
-    blocks.append(("p", f"Observed years {p_obs} ({Path(meta['actuals']).name}); years re-planned "
-                        f"{p_rest}, with demand '{meta['future_demand']}'. Every figure below is "
-                        f"read from this run's files, named under each table. Floor area in 万m² "
-                        f"(10,000 m²), land in hectares, money in 亿元."))
-    # 1. what happened
-    land, sales, stock, cyc = ch("land_ha"), ch("sales_10k_m2"), ch("inventory_end_10k_m2"), \
-        ch("cycle_end_months")
-    supply = ch("supply_10k_m2")
-    blocks.append(("h2", f"1. What happened in {p_obs}"))
-    blocks.append(("p", (
-        f"The city sold {_f(land['actual'], 2)} ha of residential land against "
-        f"{_f(land['original'], 2)} ha in the original plan, put {_f(supply['actual'])} 万m² of "
-        f"new housing on the market (plan {_f(supply['original'])}) and sold "
-        f"{_f(sales['actual'])} 万m² (plan {_f(sales['original'])}). At the end of "
-        f"{obs_years[-1]} the unsold stock is {_f(stock['actual'])} 万m², a "
-        f"{_f(cyc['actual'])}-month destocking cycle, against {_f(stock['original'])} 万m² and "
-        f"{_f(cyc['original'])} months in the original plan.")))
-    reg = changes[(changes["region"] != "city") & (changes["period"] == p_obs)]
-    s = reg[reg["quantity"] == "sales_10k_m2"].set_index("region")
-    weak = s[s["actual"] < 0.9 * s["original"]]
-    items = [f"{r} ({row['name_zh']}): sold {_f(row['actual'])} 万m² against "
-             f"{_f(row['original'])} planned ({_f(100 * row['actual'] / row['original'], 0)}%)"
-             for r, row in weak.iterrows() if row["original"] > 0]
-    if items:
-        blocks.append(("p", "Sales fell more than 10% short of the plan in:"))
-        blocks.append(("ul", items))
-    # 2. targets at risk
-    blocks.append(("h2", "2. Targets at risk if nothing changes"))
-    risk = targets[targets["at_risk"]]
-    blocks.append(("p", (
-        "The current course keeps the original plan's land, supply and purchases for "
-        f"{p_rest} and starts from the observed stock (course/targets.csv). "
-        + (f"{len(risk)} target rows would be missed:" if len(risk) else
-           "No target would be missed."))))
-    if len(risk):
-        items = []
-        for row in risk[risk["target_id"] != "land_rule"].itertuples(index=False):
-            fix = ("the re-plan meets it" if row.met_replan else
-                   f"the re-plan reaches {_g(row.achieved_replan)} (still missed)")
-            items.append(f"{row.target_key}: required {row.sense} {_g(row.required)} "
-                         f"{row.unit}; current course {_g(row.achieved_course)}; {fix}")
-        rule = risk[risk["target_id"] == "land_rule"]
-        for region, rows in rule.groupby("scope", sort=False):
-            excess = (rows["achieved_course"] - rows["required"]).sum()
-            fixed = "the re-plan keeps to it" if rows["met_replan"].all() else "still broken"
-            items.append(
-                f"land rule in {region}: the original plan's land in "
-                f"{', '.join(map(str, rows['period']))} exceeds what the rule now allows, by "
-                f"{_f(excess, 2)} ha in all; {fixed}")
-        blocks.append(("ul", items))
-    # 3. re-plan
-    blocks.append(("h2", f"3. The re-plan for {p_rest}"))
+    p_obs, p_rest = _period(obs_years).replace("-", "—"), _period(rest).replace("-", "—")
+    final, last = all_years[-1], obs_years[-1]
+    city = comp[comp["region"] == "city"].set_index("year")
+    main_id = meta.get("main_city_id")
     h = head.set_index("indicator")
-    blocks.append(("p", (
-        f"Re-optimised from the observed stock, the plan ends {final} at a city cycle of "
-        f"{_f(h.loc['cycle_months_city', 'replan'])} months (original plan "
-        f"{_f(h.loc['cycle_months_city', 'original'])}, current course "
-        f"{_f(h.loc['cycle_months_city', 'course'])}), with "
-        f"{_f(h.loc['land_total_ha', 'replan'], 2)} ha of land over {all_years[0]}–{final} "
-        f"(original {_f(h.loc['land_total_ha', 'original'], 2)}) and {_f(h.loc['unmet_demand_10k_m2', 'replan'])} 万m² of unmet demand. "
-        f"The land rule applies to the observed end-{obs_years[-1]} cycles.")))
-    shown = head[["indicator", "unit", "original", "course", "replan"]].copy()
-    blocks.append(("table", shown, "review_headline.csv"))
-    lr = changes[(changes["region"] != "city") & (changes["period"] == p_rest)
-                 & (changes["quantity"] == "land_ha")].copy()
-    lr = lr.reindex(lr["change"].abs().sort_values(ascending=False).index).head(6)
-    blocks.append(("p", f"Largest changes in land for {p_rest}, re-plan against the original:"))
-    blocks.append(("table", lr[["region", "name_zh", "original", "course", "replan", "change"]],
-                   "review_changes.csv (quantity land_ha)"))
-    # 4. adjustments
+
+    blocks: list[tuple] = [("h1", tx["title"]),
+                           ("p", tx["years"].format(obs=p_obs, rest=p_rest,
+                                                    file=Path(meta["actuals"]).name))]
+    # -- the key message: five lines ---------------------------------------------------------
+    groups = at_risk_groups(targets)
+    risk = targets[targets["at_risk"]]
+    if groups:
+        items = []
+        for g in groups:
+            rows = risk[[f"{r.target_id}[{r.scope}]" == g for r in risk.itertuples(index=False)]]
+            r = rows.iloc[-1]
+            value = f"{_v(r.achieved_course, r.unit)}{_unit(r.unit, lang)}"
+            items.append(f"{_target_name(r, lang)}（{value}）" if lang == "zh" else
+                         f"{_target_name(r, lang)} ({value})")
+        blocks.append(("key", tx["risk"].format(rest=p_rest, n=len(groups),
+                                                items=tx["sep"].join(items))))
+    else:
+        blocks.append(("key", tx["norisk"].format(rest=p_rest)))
+    needed = adjustment_needed(adj)
+    if needed is None:
+        blocks.append(("key", tx["notested"]))
+    elif not needed:
+        hard = tx["sep"].join(GROUP_NAMES.get(g, (g, g))[0 if lang == "zh" else 1]
+                              for g in meta.get("hard", []))
+        blocks.append(("key", tx["noadj"].format(
+            last=last, hard=hard, final=final, c=_f(h.loc["cycle_months_city", "replan"]),
+            m=_f(h.loc["cycle_months_main_city", "replan"]))))
+    else:
+        keep = adj[adj["candidate"] == KEEP].iloc[0]
+        best = adj[adj["smallest_change"].astype(bool)]
+        b = best.iloc[0] if len(best) else None
+        blocks.append(("key", tx["adj"].format(
+            relax=keep["relaxation"], cand=b["candidate"] if b is not None else tx["none"],
+            change=b["target_change"] if b is not None else tx["none"])))
+    blocks.append(("key", tx["replan"].format(
+        rest=p_rest, land=_join(city.loc[rest, "land_ha_replan"]),
+        oland=_join(city.loc[rest, "land_ha_original"]),
+        sale=_join(city.loc[rest, "supply_10k_m2_replan"]),
+        osale=_join(city.loc[rest, "supply_10k_m2_original"]))))
+    land_obs = city.loc[obs_years, "land_ha_actual"].sum()
+    land_orig = city.loc[obs_years, "land_ha_original"].sum()
+    blocks.append(("key", tx["happened"].format(
+        obs=p_obs, land=_f(land_obs, 2), oland=_f(land_orig, 2),
+        pct=f"{land_obs / land_orig:.0%}" if land_orig else "–", last=last,
+        stock=_f(city.loc[last, "inventory_end_10k_m2_actual"]),
+        cyc=_f(city.loc[last, "cycle_end_months_actual"]),
+        ocyc=_f(city.loc[last, "cycle_end_months_original"]))))
+    vac = risk[(risk["target_id"] == "vacancy_share") & ~risk["met_replan"].astype(bool)]
+    if len(vac):
+        req = vac.set_index("scope")["required"]
+        blocks.append(("key", tx["vacancy"].format(vc=_v(req.get("city"), "share"),
+                                                   vm=_v(req.get("main_city"), "share"))))
+    # -- 1. what happened --------------------------------------------------------------------
+    blocks.append(("h2", tx["s1"].format(obs=p_obs)))
+    rows = []
+    for scope in ("city", main_id):
+        part = comp[comp["region"] == scope].set_index("year") if scope else None
+        if part is None or part.empty:
+            continue
+        name = tx["scopes"]["city" if scope == "city" else "main_city"]
+        for q in ("land_ha", "supply_10k_m2", "sales_10k_m2"):
+            rows.append([name, tx["quantities"][q], _f(part.loc[obs_years, f"{q}_original"].sum()),
+                         _f(part.loc[obs_years, f"{q}_actual"].sum())])
+        for q in ("inventory_end_10k_m2", "cycle_end_months"):
+            rows.append([name, f"{tx['quantities'][q]} {last}", _f(part.loc[last, f"{q}_original"]),
+                         _f(part.loc[last, f"{q}_actual"])])
+    blocks.append(("table", pd.DataFrame(rows, columns=tx["cols_happened"]),
+                   "review_comparison.csv"))
+    # -- 2. risks ----------------------------------------------------------------------------
+    blocks.append(("h2", tx["s2"]))
+    items = [tx["risk_item"].format(t=_target_name(r, lang), sense=tx[r.sense],
+                                    req=_v(r.required, r.unit), unit=_unit(r.unit, lang),
+                                    course=_v(r.achieved_course, r.unit),
+                                    replan=_v(r.achieved_replan, r.unit))
+             for r in risk.itertuples(index=False)]
+    blocks.append(("ul", items or [tx["norisk"].format(rest=p_rest)]))
+    rules = targets[targets["rule_broken"]] if "rule_broken" in targets else targets.iloc[:0]
+    if len(rules):
+        blocks.append(("p", tx["rules"].format(n=len(rules))))
+    # -- 3. the re-plan ----------------------------------------------------------------------
+    blocks.append(("h2", tx["s3"].format(rest=p_rest)))
+    rows = []
+    for y in rest:
+        for scope in ("city", main_id):
+            part = comp[(comp["region"] == scope) & (comp["year"] == y)] if scope else None
+            if part is None or part.empty:
+                continue
+            r = part.iloc[0]
+            rows.append([y, tx["scopes"]["city" if scope == "city" else "main_city"],
+                         _f(r["land_ha_replan"], 2), _f(r["supply_10k_m2_replan"]),
+                         _f(r["sales_10k_m2_replan"]), _f(r["inventory_end_10k_m2_replan"]),
+                         _f(r["cycle_end_months_replan"])])
+    blocks.append(("table", pd.DataFrame(rows, columns=tx["cols_replan"]),
+                   "review_comparison.csv (re-plan)"))
+    key = "p_cycle_in_band_end[city]"
+    if key in h.index and h.loc[key, "replan"] == h.loc[key, "replan"]:
+        blocks.append(("p", tx["replay"].format(reps=meta.get("replications", ""), last=last,
+                                                final=final, p=_f(h.loc[key, "replan"], 2))))
+    # -- 4. adjustments ----------------------------------------------------------------------
     if adj is not None:
-        blocks.append(("h2", "4. Target adjustments tested"))
-        keep = adj[adj["candidate"] == KEEP]
-        n_ok = int(adj["feasible"].sum())
-        text = (f"{len(adj)} cases were solved with the targets of review.hard as hard limits; "
-                f"{n_ok} are feasible. ")
-        if len(keep):
-            k = keep.iloc[0]
-            text += ("Keeping the targets as they stand is feasible"
-                     f" (objective {_f(k['objective_points'], 2)} points). "
-                     if k["feasible"] else
-                     f"Keeping the targets as they stand is infeasible: {k['relaxation']}. ")
-        best = adj[adj["cheapest_feasible"]]
-        if len(best):
-            b = best.iloc[0]
-            text += (f"The cheapest feasible adjustment is {b['candidate']} ({b['overrides']}): "
-                     f"objective {_f(b['objective_points'], 2)} points"
-                     + (f" ({_f(b['cost_vs_keep_points'], 2)} against keeping the targets)"
-                        if b["cost_vs_keep_points"] == b["cost_vs_keep_points"] else "")
-                     + f", unmet demand {_f(b['unmet_demand_10k_m2'])} 万m², land "
-                     f"{_f(b['land_total_ha'], 2)} ha, public spending "
-                     f"{_f(b['public_spending_100m_yuan'], 2)} 亿元; the replay meets its cycle "
-                     f"target with probability {_f(b['p_cycle_target_met'], 2)}.")
-        else:
-            text += "No adjustment tested is feasible."
-        blocks.append(("p", text))
-        bad = adj[~adj["feasible"]]
-        if len(bad):
-            blocks.append(("p", "Infeasible, with the smallest relaxation of the hard targets "
-                                "that would make them feasible:"))
-            blocks.append(("ul", [f"{r.candidate}: {r.relaxation}" for r in
-                                  bad.itertuples(index=False)]))
-        cols = ["candidate", "feasible", "cost_vs_keep_points", "delta_unmet_demand_10k_m2",
-                "delta_land_ha", "delta_public_spending_100m_yuan", "p_cycle_target_met",
-                "binding"]
-        blocks.append(("table", adj[cols], "adjustments.csv"))
-    # 5. evidence
-    blocks.append(("h2", "Evidence"))
-    for name, alt in (("review_paths.png", "city paths: original, actual, course, re-plan"),
-                      ("adjustments.png", "cost and replay probability of each adjustment")):
+        blocks.append(("h2", tx["s4"]))
+        shown = adj[adj["candidate"] != KEEP]
+        frame = pd.DataFrame({
+            c: v for c, v in zip(tx["cols_adj"], (
+                shown["candidate"], shown["target_change"],
+                [tx["yes"] if f else tx["no"] for f in shown["feasible"].astype(bool)],
+                [tx["yes"] if f else tx["no"] for f in shown["changes_nothing"].astype(bool)],
+                shown["delta_unmet_demand_10k_m2"].map(lambda x: _f(x, 1)),
+                shown["delta_land_ha"].map(lambda x: _f(x, 1)),
+                shown["delta_public_spending_100m_yuan"].map(lambda x: _f(x, 2)),
+                shown["cycle_months_city_2030"].map(lambda x: _f(x, 1)),
+                shown["p_cycle_in_band"].map(lambda x: _f(x, 2))))})
+        blocks.append(("table", frame, "adjustments.csv"))
+    # -- annex -------------------------------------------------------------------------------
+    blocks.append(("annex",))
+    blocks.append(("h2", tx["annex"]))
+    suffix = "" if lang == "zh" else "_en"
+    for name in (f"review_paths{suffix}.png", f"adjustments{suffix}.png"):
         if (run_dir / name).exists():
-            blocks.append(("img", name, alt))
-    blocks.append(("ul", [
-        "review_comparison.csv: original plan, actual, current course and re-plan per region "
-        "and year, side by side",
-        "review_changes.csv, review_targets.csv, review_headline.csv: what changed, every "
-        "target on each path, headline indicators",
-        "plan.csv, targets.csv, duals.csv: the re-plan; original/ and course/: the other paths",
-        "adjustments.csv: every candidate adjustment",
-    ]))
-    blocks.append(("p", "Caveats: the actuals record sales, not demand, so unmet demand in the "
-                        "observed years is unknown and counted as 0; the market replay "
-                        "re-simulates the observed years around what was sold; the shipped "
-                        "actuals are an illustrative example, not observed data."))
+            blocks.append(("img", name, name))
+    blocks.append(("ul", tx["files"]))
+    blocks.append(("p", tx["caveats"]))
     return blocks
+
+
+TARGET_NAMES = {
+    "cycle_months": ("去化周期", "destocking cycle"),
+    "cycle_floor_months": ("去化周期下限", "cycle floor"),
+    "vacancy_share": ("空置率", "vacancy"),
+    "supply_total_10k_m2": ("商品住宅供应总量", "supply total"),
+    "land_total_ha": ("住宅用地总量", "land total"),
+    "subsidised_volume_10k_m2": ("保障性住房", "subsidised housing"),
+    "subsidised_share": ("保障性住房占比", "subsidised share"),
+    "unmet_demand_10k_m2": ("未满足需求", "unmet demand"),
+}
+UNITS_ZH = {"months": "个月", "share": "", "10k_m2": "万㎡", "ha": "公顷", "100m_yuan": "亿元"}
+
+
+def _target_name(row, lang: str) -> str:
+    zh, en = TARGET_NAMES.get(row.target_id, (row.target_id, row.target_id))
+    scope = NOTE_TEXT[lang]["scopes"].get(row.scope, row.scope)
+    period = str(row.period)
+    return f"{scope}{zh}（{period}）" if lang == "zh" else f"{en}, {scope} ({period})"
+
+
+UNITS_EN = {"months": " months", "share": "", "10k_m2": " 万m²", "ha": " ha",
+            "100m_yuan": " 亿元"}
+
+
+def _unit(unit: str, lang: str) -> str:
+    return UNITS_ZH.get(unit, unit) if lang == "zh" else UNITS_EN.get(unit, f" {unit}")
+
+
+def _v(value: Any, unit: str) -> str:
+    """A target value as officials write it: shares as percentages, months to 0.1, 万m² and ha
+    to 0.01."""
+    if not isinstance(value, (int, float, np.integer, np.floating)) or value != value:
+        return "–"
+    if unit == "share":
+        return f"{value:.1%}"
+    return f"{value:.1f}" if unit == "months" else f"{value:.2f}"
+
+
+GROUP_NAMES = {"cycle": ("去化周期", "cycle"), "land_total": ("用地总量", "land total"),
+               "supply_total": ("供应总量", "supply total"),
+               "subsidised": ("保障性住房", "subsidised housing"),
+               "vacancy": ("空置率", "vacancy"), "cycle_floor": ("去化周期下限", "cycle floor")}
 
 
 def _cell(x: Any) -> str:
@@ -974,29 +1256,36 @@ def render_markdown(blocks: list[tuple]) -> str:
             out.append(f"# {b[1]}\n")
         elif kind == "h2":
             out.append(f"## {b[1]}\n")
+        elif kind == "key":
+            out.append(f"**{b[1]}**\n")
         elif kind == "p":
             out.append(f"{b[1]}\n")
         elif kind == "ul":
             out.append("\n".join(f"- {i}" for i in b[1]) + "\n")
         elif kind == "table":
             frame, caption = b[1], b[2]
-            lines = ["| " + " | ".join(frame.columns) + " |",
+            lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
                      "|" + "---|" * len(frame.columns)]
             lines += ["| " + " | ".join(_cell(v).replace("|", "/") for v in row) + " |"
                       for row in frame.itertuples(index=False)]
-            out.append("\n".join(lines) + f"\n\n*Source: {caption}*\n")
+            out.append("\n".join(lines) + f"\n\n*{caption}*\n")
         elif kind == "img":
             out.append(f"![{b[2]}]({b[1]})\n")
+        elif kind == "annex":
+            out.append("---\n")
     return "\n".join(out)
 
 
-def render_html(blocks: list[tuple], run_dir: Path) -> str:
-    """A self-contained page: the same blocks, images embedded as base64."""
+def render_html(blocks: list[tuple], run_dir: Path, lang: str = "zh") -> str:
+    """A self-contained page (images embedded); printed, the body fits two A4 pages and the
+    annex starts on a new page; wide tables wrap instead of being cut off."""
     body = []
     for b in blocks:
         kind = b[0]
         if kind in ("h1", "h2"):
             body.append(f"<{kind}>{escape(b[1])}</{kind}>")
+        elif kind == "key":
+            body.append(f"<p class='key'>{escape(b[1])}</p>")
         elif kind == "p":
             body.append(f"<p>{escape(b[1])}</p>")
         elif kind == "ul":
@@ -1007,27 +1296,37 @@ def render_html(blocks: list[tuple], run_dir: Path) -> str:
             rows = "".join("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row)
                            + "</tr>" for row in frame.itertuples(index=False))
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-                        f"<p class='src'>Source: {escape(caption)}</p>")
+                        f"<p class='src'>{escape(caption)}</p>")
         elif kind == "img":
             body.append(f"<figure><img src='{image_data_uri(run_dir / b[1])}' "
-                        f"alt='{escape(b[2])}'><figcaption>{escape(b[2])} ({escape(b[1])})"
-                        f"</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.45}"
-             "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;"
-             "padding:2px 6px;text-align:right}th{background:#f0f0f0}img{max-width:100%}"
-             ".src{font-size:0.8em;color:#666}")
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            "<title>Mid-term review</title>"
+                        f"alt='{escape(b[2])}'><figcaption>{escape(b[1])}</figcaption></figure>")
+        elif kind == "annex":
+            body.append("<div class='annex'></div>")
+    style = ("body{font-family:'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei',"
+             "'PingFang SC',sans-serif;max-width:1000px;margin:1.5em auto;line-height:1.45;"
+             "font-size:14px}h1{font-size:1.35em}h2{font-size:1.1em;margin:1em 0 .3em}"
+             ".key{margin:.25em 0;font-weight:600}"
+             "table{border-collapse:collapse;font-size:.8em;width:100%;table-layout:auto}"
+             "td,th{border:1px solid #ccc;padding:2px 4px;text-align:right;word-break:break-word}"
+             "td:first-child,td:nth-child(2),th{text-align:left}"
+             "th{background:#f0f0f0}img{max-width:100%}.src{font-size:.75em;color:#666;margin:0}"
+             "@page{size:A4;margin:14mm}@media print{body{font-size:11px;margin:0}"
+             ".annex{page-break-before:always}figure{page-break-inside:avoid}}")
+    title = NOTE_TEXT[lang]["title"]
+    return (f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head>"
+            f"<meta charset='utf-8'><title>{escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
 
 
 def write_note(run_dir: Path) -> tuple[Path, Path]:
-    """review_note.md and review_note.html from the run's files."""
-    blocks = note_blocks(run_dir)
-    md, page = run_dir / "review_note.md", run_dir / "review_note.html"
-    md.write_text(render_markdown(blocks), encoding="utf-8")
-    page.write_text(render_html(blocks, run_dir), encoding="utf-8")
-    return md, page
+    """review_note.md / review_note.html (Chinese) and review_note_en.md / review_note_en.html
+    (English), from the run's files."""
+    for lang, suffix in (("zh", ""), ("en", "_en")):
+        blocks = note_blocks(run_dir, lang)
+        (run_dir / f"review_note{suffix}.md").write_text(render_markdown(blocks), encoding="utf-8")
+        (run_dir / f"review_note{suffix}.html").write_text(render_html(blocks, run_dir, lang),
+                                                           encoding="utf-8")
+    return run_dir / "review_note.md", run_dir / "review_note.html"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,9 @@
 """``python -m model.run [+scenario=NAME] [key=value ...]``: optimise (or evaluate) a housing plan.
 
-This module only wires the stages: config → dataset → inputs → model + HiGHS → tables → run
-directory. :func:`run_model` is the same pipeline as a plain function (config in, named outcomes
-out, nothing written) for sweeps, sensitivity analysis and the mid-term review; :class:`Sweep`
-re-solves one built model for many dotted overrides without rebuilding it. Scenarios combine as
+This module only wires the stages: config → dataset → (mid-term review or one optimiser run,
+model/pipeline.py) → run directory. :func:`run_model` is the same as a plain function (config in,
+named outcomes out, nothing written) for sweeps and sensitivity analysis; :class:`Sweep`
+(model/pipeline.py, re-exported here) re-solves one built model for many dotted overrides. Scenarios combine as
 a list: ``'+scenario=[district,tight_land]'`` (later files win).
 
 Exit codes: 0 a plan (every soft target reported met or missed); 1 bad input (config, dataset,
@@ -15,45 +15,35 @@ stopped without an optimal answer (time limit, numerical trouble).
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter
-from typing import Any, Mapping
+from typing import Any
 
-import pandas as pd
 
-from model import market, readings, results, uncertainty
-from model.config import ConfigError, RunConfig, as_dict, to_settings, with_overrides
-from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
-from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
-from model.optimise import StructureChanged
-from model.solve import PlanModel, solver_versions
+from model import results, uncertainty
+from model.config import ConfigError, to_settings
+from model.data import REPO_ROOT, Dataset, DatasetError, load_dataset
+from model.pipeline import (  # noqa: F401 (the public API: python -m model.run's functions)
+    EXIT_INFEASIBLE,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_SOLVER,
+    Outcome,
+    Sweep,
+    _input_error,
+    optimise_run,
+    replay_headline,
+    replay_params,
+    replay_plan,
+    replay_tables,
+    resolve_dataset,
+    solve_and_report,
+    uncertainty_outcome,
+)
+from model.review import run_review
 
 log = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Named outcomes of one run. ``tables`` are the files a run directory holds (without .csv)."""
-
-    status: str  # optimal | infeasible | input_error | solver_error
-    exit_code: int
-    problem_type: str | None = None
-    headline: dict[str, Any] = field(default_factory=dict)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-    messages: tuple[str, ...] = ()  # input errors, one line each; or the human summary
-
-
-def resolve_dataset(path: str | None) -> Path:
-    """The dataset folder: the bundled Chifeng plan by default; a relative path is taken from the
-    directory the command was run in."""
-    return DEFAULT_DATASET if path in (None, "") else Path(path).expanduser().resolve()
 
 
 def run_model(
@@ -74,326 +64,8 @@ def run_model(
     except DatasetError as exc:
         return _input_error(exc.problems)
     if settings.review.enabled:
-        from model.review import run_review  # the review wraps this module's functions
-
         return run_review(settings, ds, run_dir)
     return optimise_run(settings, ds, run_dir, t_start)
-
-
-def optimise_run(
-    settings: RunConfig,
-    ds: Dataset,
-    run_dir: str | Path | None = None,
-    t_start: float | None = None,
-) -> Outcome:
-    """One optimiser run (build inputs, build the model, solve, report) — :func:`run_model`
-    without the mid-term review's extra stage."""
-    t_start = perf_counter() if t_start is None else t_start
-    try:
-        inputs = build_inputs(settings, ds)
-    except (DatasetError, InputError) as exc:
-        return _input_error(exc.problems)
-
-    pm = PlanModel(inputs, settings.solver)
-    if run_dir is not None:
-        pm.log_to(Path(run_dir) / "highs.log")
-        if settings.solver.write_mps:
-            pm.write_mps(Path(run_dir) / "model.mps")
-    log.info(
-        "built %s with %d columns, %d rows, %d binaries in %.3f s",
-        pm.problem_type,
-        pm.size["columns"],
-        pm.size["rows"],
-        pm.size["binaries"],
-        pm.build_time_s,
-    )
-    return solve_and_report(settings, ds, inputs, pm, t_start)
-
-
-class Sweep:
-    """One built model re-solved for many overrides (sweeps, sensitivity, the mid-term review).
-
-    ``Sweep(cfg).run({"demand.multiplier": 0.9, "targets.cycle_months_2030": 21})`` applies the
-    dotted overrides to the base config and re-solves the model already built, without
-    rebuilding it (only if an override changes the model's shape — level, lag, land rule, which
-    targets exist — is a new model built). Returns the same :class:`Outcome` as :func:`run_model`.
-    Set ``solver.duals=false`` in the base config to skip the duals' extra LP per point."""
-
-    def __init__(self, cfg: Any, dataset: Dataset | None = None):
-        self.settings = to_settings(cfg)
-        self.dataset = dataset or load_dataset(resolve_dataset(self.settings.dataset))
-        self.model = PlanModel(build_inputs(self.settings, self.dataset), self.settings.solver)
-        self.rebuilds = 0
-
-    def run(self, overrides: Mapping[str, Any] | None = None) -> Outcome:
-        t_start = perf_counter()
-        try:
-            settings = with_overrides(self.settings, overrides or {})
-            inputs = build_inputs(settings, self.dataset)
-        except ConfigError as exc:
-            return _input_error([str(exc)])
-        except InputError as exc:
-            return _input_error(exc.problems)
-        try:
-            self.model.update(inputs)
-            self.model.configure(settings.solver)
-        except StructureChanged:
-            self.model = PlanModel(inputs, settings.solver)
-            self.rebuilds += 1
-        return solve_and_report(settings, self.dataset, inputs, self.model, t_start)
-
-
-def solve_and_report(
-    settings: RunConfig, ds: Dataset, inputs: ModelInputs, pm: PlanModel, t_start: float
-) -> Outcome:
-    """Solve the model as it stands and turn the answer into an Outcome (tables, summary)."""
-    sol = pm.solve()
-    base = _summary_base(settings, ds, inputs, pm, sol)
-
-    if sol.ok:
-        plan = results.plan_table(inputs, sol)
-        targets = results.targets_table(inputs, sol, plan)
-        tables = {"plan": plan, "targets": targets, "money": results.money_table(inputs, plan)}
-        if settings.solver.duals:
-            duals = pm.duals()
-            tables["duals"] = results.duals_table(inputs, duals, plan)
-            base["duals"] = {
-                "status": duals.status,
-                "from": "LP with binaries fixed" if duals.fixed_binaries else "the LP",
-                "lp_objective": duals.lp_objective,
-                "binding_constraints": len(duals.rows),
-            }
-        head = results.headline(inputs, plan, targets)
-        # the printed summary leads with the plan's own arithmetic, then how likely it is to hold
-        lead, detail = uncertainty.own_arithmetic_lines(plan, inputs), []
-        if inputs.plan_fixed:
-            tables["deliverability"] = readings.deliverability_table(inputs, plan)
-            detail += readings.deliverability_lines(tables["deliverability"])
-            if settings.fixed_plan == "guidance" and not inputs.observed_years:
-                tables["plan_readings"] = readings.plan_readings_table(ds, inputs)
-                lead += readings.readings_lines(tables["plan_readings"])
-        if settings.sim.enabled:
-            try:
-                replayed = replay_plan(settings, ds, inputs, plan)
-            except ValueError as exc:  # a replay parameter the replay itself rejects
-                return _input_error([f"sim: {exc}"])
-            tables.update(replay_tables(replayed, inputs))
-            base["replay"] = replay_headline(replayed)
-            detail += market.summary_lines(replayed)
-            if settings.uncertainty.enabled:
-                try:
-                    found = uncertainty_outcome(settings, ds, inputs, plan)
-                except InputError as exc:
-                    return _input_error(exc.problems)
-                tables.update(found[0])
-                base["uncertainty"] = found[1]
-                lead += found[2]
-        base.update(
-            status="optimal",
-            headline=head,
-            objective_terms=results.objective_terms(inputs, plan, sol),
-            targets_missed=results.missed_targets(targets)["target_key"].tolist(),
-            total_time_s=perf_counter() - t_start,
-        )
-        summary = results.human_summary(base, targets, None)
-        return Outcome(
-            "optimal",
-            EXIT_OK,
-            pm.problem_type,
-            head,
-            tables,
-            base,
-            tuple(summary[:1] + lead + summary[1:] + detail),
-        )
-
-    if sol.status == "infeasible":
-        relax = pm.relaxation() if settings.solver.relaxation else None
-        table = results.relaxation_table(inputs, relax)
-        base.update(
-            status="infeasible",
-            total_time_s=perf_counter() - t_start,
-            conflict=table.loc[table["in_conflict"], "target_key"].tolist(),
-            hard_targets=table["target_key"].tolist(),
-            conflict_note=_conflict_note(inputs, relax),
-        )
-        return Outcome(
-            "infeasible",
-            EXIT_INFEASIBLE,
-            pm.problem_type,
-            {},
-            {"relaxation": table},
-            base,
-            tuple(results.human_summary(base, None, table)),
-        )
-
-    base.update(status="solver_error", total_time_s=perf_counter() - t_start)
-    msg = (
-        f"HiGHS stopped without an optimal answer ({sol.model_status}); no plan is reported. "
-        f"Try solver.time_limit_s or solver.mip_rel_gap."
-    )
-    return Outcome("solver_error", EXIT_SOLVER, pm.problem_type, {}, {}, base, (msg,))
-
-
-def uncertainty_outcome(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
-                        plan: pd.DataFrame) -> tuple[dict, dict, list[str]]:
-    """The plan replayed under every demand case × price behaviour, and the break-even values:
-    (tables uncertainty/breakeven, a summary.json block, printed lines)."""
-
-    def replay_fn(demand, **overrides):
-        return replay_plan(settings, ds, inputs, plan, demand, **overrides)
-
-    table = uncertainty.uncertainty_table(settings, ds, inputs, replay_fn)
-    tables = {"uncertainty": table}
-    lines = uncertainty.uncertainty_lines(table)
-    block: dict[str, Any] = {"cells": len(table)}
-    if settings.uncertainty.breakeven:
-        be = uncertainty.breakeven_table(settings, inputs, plan, replay_fn)
-        tables["breakeven"] = be
-        lines += ["Break-even (the other assumption at its default):"]
-        lines += uncertainty.breakeven_lines(be)
-        block["breakeven"] = be.to_dict(orient="records")
-    return tables, block, lines
-
-
-def replay_plan(
-    settings: RunConfig, ds: Dataset, inputs: ModelInputs, plan: pd.DataFrame,
-    demand_10k_m2: Mapping[tuple[str, int], float] | None = None, **overrides: Any,
-) -> market.ReplayResult:
-    """The market replay of a plan under the optimiser's own assumptions: its timing model, plot
-    ratios and opening pipeline, dwelling size, household formation, removals and revitalised
-    land (so both stages describe the same city). ``demand_10k_m2`` replaces the plan's demand
-    (a stress case); ``overrides`` replace replay parameters (price_response, replications…)."""
-    params = replay_params(settings, ds, inputs, **overrides)
-    return market.replay(plan, ds, params, level=inputs.level,
-                         revitalised_ha=inputs.revitalised_ha,
-                         plot_ratio=inputs.plot_ratio_10k_m2_per_ha, pipeline=inputs.pipeline,
-                         demand_10k_m2=demand_10k_m2)
-
-
-def replay_params(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
-                  **overrides: Any) -> market.ReplayParams:
-    """The replay's parameters: ``sim.*`` plus the optimiser's shared assumptions."""
-    city = ds.city.region_id
-    shared: dict[str, Any] = {"timing": inputs.timing}
-    if settings.sim.land_rule is None:  # follow the optimiser's rule; "none" → record only
-        if inputs.land_rule in ("2.2.3", "9.3"):
-            shared["land_rule"] = inputs.land_rule
-        else:
-            shared.update(land_rule="2.2.3", enforce_land_rule=False)
-    if city in inputs.dwelling_size_m2:
-        shared["dwelling_size_m2"] = inputs.dwelling_size_m2[city]
-    for name, series in (("household_formation_10k_per_year", inputs.household_formation_10k),
-                         ("demolitions_10k_per_year", inputs.removals_10k)):
-        values = [series[(city, y)] for y in inputs.years if (city, y) in series]
-        if values:
-            shared[name] = sum(values) / len(values)
-    if settings.sim.enforce_land_rule is None and inputs.evaluate_only:
-        shared["enforce_land_rule"] = False  # the city follows the plan as written
-    if settings.sim.enforce_presale_timing is None and inputs.evaluate_only:
-        shared["enforce_presale_timing"] = False  # presale on the plan's schedule (deliverability)
-    if settings.sim.presell_to_aim and not inputs.evaluate_only:
-        shared["presell_below_months"] = inputs.aim_cycle_months
-    return market.ReplayParams.from_config(settings.sim, **{**shared, **overrides})
-
-
-def replay_tables(result: market.ReplayResult,
-                  inputs: ModelInputs | None = None) -> dict[str, pd.DataFrame]:
-    """The replay's files in a run directory (monthly.csv, replay_summary.csv, replay_land.csv;
-    with the run's inputs also replay_money.csv: money on the simulated price paths)."""
-    tables = {"monthly": market.monthly_table(result),
-              "replay_summary": market.replay_summary(result),
-              "replay_land": market.land_review_table(result)}
-    if inputs is not None:
-        def value(price: float) -> float:
-            return residual_land_value_yuan_m2(price, inputs.developer_build_cost_yuan_m2,
-                                               inputs.tax_share_of_price,
-                                               inputs.margin_share_of_price)
-
-        tables["replay_money"] = market.replay_money_table(
-            result, inputs.price_yuan_m2, value, inputs.purchase_price_factor)
-    return tables
-
-
-def replay_headline(result: market.ReplayResult) -> dict[str, Any]:
-    """The replay's headline probabilities for summary.json, for the aggregate and main city."""
-    summary = market.replay_summary(result).set_index("region")
-    out: dict[str, Any] = {"replications": result.params.replications,
-                           "seed": result.params.seed,
-                           "deterministic": result.params.deterministic,
-                           "land_rule": result.params.land_rule}
-    for rid in (result.inputs.aggregate_id, result.inputs.main_city_id):
-        if rid in summary.index:
-            row = summary.loc[rid]
-            out[rid] = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-    return out
-
-
-def _conflict_note(inputs, relax) -> str:
-    """Why relaxing targets cannot help, when it cannot."""
-    if relax is None:
-        return "relaxation not computed (solver.relaxation=false)"
-    if relax.joint is not None:
-        return ""
-    if inputs.fixed_land_ha is not None and inputs.land_rule != "none":
-        return (
-            "infeasible even with every hard target relaxed: the land rule forbids land the fixed "
-            "plan uses; evaluate the plan with evaluate_only=true (as +scenario=plan_as_written "
-            "does) or set land.rule=none"
-        )
-    return (
-        "infeasible even with every hard target relaxed: the fixed decisions cannot hold together"
-    )
-
-
-def _input_error(problems: list[str]) -> Outcome:
-    summary = {
-        "status": "input_error",
-        "errors": list(problems),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    return Outcome("input_error", EXIT_INPUT, summary=summary, messages=tuple(problems))
-
-
-def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) -> dict[str, Any]:
-    return {
-        "status": sol.status,
-        "scenario": settings.scenario,
-        "problem_type": pm.problem_type,
-        "solver_status": sol.model_status,
-        "solver": solver_versions(),
-        "objective": sol.objective,
-        "mip_gap": sol.mip_gap,
-        "solve_time_s": sol.solve_time_s,
-        "build_time_s": pm.build_time_s,
-        "model_size": pm.size,
-        "dataset": {"name": ds.name, "path": str(ds.root), "data_hash": ds.data_hash},
-        "data_hash": ds.data_hash,
-        "level": inputs.level,
-        "evaluate_only": inputs.evaluate_only,
-        "land_rule": inputs.land_rule,
-        "git_commit": _git_commit(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "derived_inputs": [
-            {"name": d.name, "value": d.value, "unit": d.unit, "how": d.how}
-            for d in inputs.derivations
-        ],
-        "config": as_dict(settings),
-    }
-
-
-def _git_commit() -> str | None:
-    """The repository's HEAD commit (read-only), or None outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def report(outcome: Outcome) -> None:

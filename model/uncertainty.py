@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import math
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable
 
 import numpy as np
 import pandas as pd
