@@ -13,7 +13,7 @@ import pytest
 
 from model.actuals import EXAMPLE_ACTUALS, load_actuals
 from model.config import default_settings
-from model.review import candidate_list, evaluate_adjustments
+from model.review import adjustment_needed, candidate_list, evaluate_adjustments
 from model.run import run_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ def test_example_replan_starts_from_observed_stock_and_obeys_the_land_rule(chife
     assert "land_rule[main_city,2027]" in set(rule.loc[~rule["met"], "target_key"])
 
 
-def test_candidates_feasible_infeasible_and_cheapest(chifeng):
+def test_candidates_in_policy_units_and_those_that_change_nothing(chifeng):
     settings = review_settings(**{
         "review.candidates": {
             "cycle_24": ["targets.cycle_months_2030=24"],
@@ -90,11 +90,17 @@ def test_candidates_feasible_infeasible_and_cheapest(chifeng):
     assert [c.name for c in candidate_list(settings)] == [
         "keep_targets", "cycle_24", "vacancy_20", "land_minus_80", "cycle_24+land_minus_80"]
     adj = evaluate_adjustments(settings, chifeng).set_index("candidate")
-    assert adj.loc["keep_targets", "feasible"] and adj.loc["cycle_24", "feasible"]
-    assert adj.loc["cycle_24", "cost_vs_keep_points"] <= 1e-9  # a laxer target never costs more
-    assert adj.loc["cycle_24", "cheapest_feasible"]
-    assert 0 <= adj.loc["cycle_24", "p_cycle_target_met"] <= 1
-    assert adj.loc["cycle_24", "cycle_target_months"] == 24
+    assert "objective_points" not in adj.columns and "cost_vs_keep_points" not in adj.columns
+    # the targets can be kept: no adjustment is needed, and none is ranked
+    assert adj.loc["keep_targets", "feasible"] and not adjustment_needed(adj.reset_index())
+    assert adj["rank"].isna().all() and not adj["smallest_change"].any()
+    # a laxer cycle target that does not bind is the same plan, and says so
+    c = adj.loc["cycle_24"]
+    assert c["feasible"] and c["changes_nothing"]
+    assert c["target_change"].startswith("cycle_months[city] 18 → 24 months (+6)")
+    assert c["delta_unmet_demand_10k_m2"] == pytest.approx(0.0, abs=1e-6)
+    assert c["delta_land_ha"] == pytest.approx(0.0, abs=1e-6)
+    assert 0 <= c["p_cycle_in_band"] <= 1 and c["cycle_target_months"] == 24
     # vacancy 20% is out of reach whatever the plan: infeasible, with its relaxation
     v = adj.loc["vacancy_20"]
     assert not v["feasible"] and v["status"] == "infeasible"
@@ -105,6 +111,103 @@ def test_candidates_feasible_infeasible_and_cheapest(chifeng):
     land = adj.loc["land_minus_80"]
     assert not land["feasible"] and "land_total_ha[city] 100 → 116.2" in land["relaxation"]
     assert not adj.loc["cycle_24+land_minus_80", "feasible"]
+
+
+def test_when_targets_cannot_all_be_kept_the_smallest_change_comes_first(chifeng):
+    """Subsidised housing in the main city may only be bought (no new building) within a hard
+    budget of 3 亿元 a year: 5.99 万m² × 7006 元/m² = 4.20 亿元 cannot be kept. Lowering the volume to
+    4 万m² (2.80 亿元, a 33% change) restores feasibility, to 2 万m² too (67%), to 5.5 万m² not
+    (3.85 亿元): the smallest change that restores it is ranked first."""
+    settings = review_settings(**{
+        "subsidised.allow_new_build": False,
+        "targets.purchase_budget_100m_yuan_per_year": 3.0,
+        "targets.purchase_budget.mode": "hard",
+        "review.hard": ["subsidised"],
+        "review.candidates": {
+            "volume_5_5": ["targets.subsidised_volume_10k_m2_per_year=5.5"],
+            "volume_2": ["targets.subsidised_volume_10k_m2_per_year=2"],
+            "volume_4": ["targets.subsidised_volume_10k_m2_per_year=4"],
+        },
+        "review.workers": 1,
+        "review.replications": 10,
+    })
+    adj = evaluate_adjustments(settings, chifeng)
+    assert adjustment_needed(adj)
+    a = adj.set_index("candidate")
+    assert not a.loc["keep_targets", "feasible"] and not a.loc["volume_5_5", "feasible"]
+    assert a.loc["volume_4", "feasible"] and a.loc["volume_2", "feasible"]
+    assert a.loc["volume_4", "rank"] == 1 and a.loc["volume_2", "rank"] == 2
+    assert a.loc["volume_4", "smallest_change"] and not a.loc["volume_2", "smallest_change"]
+    assert a.loc["volume_4", "target_change_share"] == pytest.approx(1 - 4 / 5.994, abs=1e-3)
+    assert "subsidised_volume_10k_m2[main_city] 5.994 → 4 10k_m2" in a.loc["volume_4",
+                                                                          "target_change"]
+
+
+def test_actuals_on_the_adopted_plans_path_need_no_adjustment(tmp_path, chifeng):
+    """Actuals equal to the plan as written's own 2026–2027 (表48 land, 表45 presale, its
+    arithmetic's sales and stock): the current course is the adopted plan itself, so nothing is
+    at risk that the plan does not miss by itself, and no adjustment is needed."""
+    from model.market import plan_as_written
+
+    plan = plan_as_written(chifeng)
+    observed = plan[plan["year"] <= 2027].rename(columns={"region": "region_id"})
+    actuals = observed[["region_id", "year", "land_ha", "supply_10k_m2", "sales_10k_m2",
+                        "purchased_10k_m2", "inventory_end_10k_m2"]].assign(
+        vacancy_share="", source="the plan as written's own path")
+    path = tmp_path / "adopted.csv"
+    actuals.to_csv(path, index=False, float_format="%.12g")
+    settings = review_settings(**{"review.actuals": str(path), "review.current_course": True,
+                                  "review.adjust": True, "review.workers": 1,
+                                  "review.replications": 10, "review.candidates": {},
+                                  "review.combinations": []})
+    out = run_model(settings)
+    assert out.status == "optimal"
+    t = out.tables["review_targets"]
+    own_misses = set(t.loc[t["met_original"].eq(False), "target_key"])
+    assert set(t.loc[t["at_risk"], "target_key"]) <= own_misses
+    assert out.summary["review"]["adjustment_needed"] is False
+    assert not out.tables["review_headline"]["adjustment_needed"].any()
+
+
+def test_replan_keeps_the_presale_that_observed_land_makes_ready(chifeng):
+    """The shipped example sold main-city land in 2026–27; under the timing model that land makes
+    ρ · (a_1 · land₂₀₂₇ + a_2 · land₂₀₂₆) of floor area ready in 2028, on top of the opening
+    pipeline's part: the re-plan's 2028 main-city presale_ready counts all of it."""
+    from model import timing as tm
+    from model.inputs import build_inputs
+
+    settings = review_settings()
+    out = run_model(settings)
+    plan = out.tables["plan"].set_index(["region", "year"])
+    inputs = build_inputs(settings, chifeng)
+    land = load_actuals(EXAMPLE_ACTUALS, chifeng).value("land_ha")
+    rho = inputs.plot_ratio_10k_m2_per_ha["main_city"]
+    a = inputs.ready_shares
+    from_observed = rho * (tm.share_at(a, 1) * land[("main_city", 2027)]
+                           + tm.share_at(a, 2) * land[("main_city", 2026)])
+    assert from_observed > 20  # 35.35 ha in 2027 alone
+    expected = inputs.pipeline_ready_10k_m2[("main_city", 2028)] + from_observed + rho * tm.share_at(
+        a, 0) * plan.loc[("main_city", 2028), "land_ha"]
+    assert plan.loc[("main_city", 2028), "presale_ready_10k_m2"] == pytest.approx(expected,
+                                                                                  rel=1e-6)
+    assert plan.loc[("main_city", 2028), "supply_10k_m2"] > 10
+
+
+def test_the_review_replay_starts_from_the_observed_end_of_2027(chifeng):
+    """The replay of the re-plan simulates 2028–2030 only, from the observed stock: its opening
+    city stock is the observed 365.5 万m² in every replication."""
+    from model.inputs import build_inputs
+    from model.pipeline import replay_plan
+
+    settings = review_settings(**{"sim.enabled": True, "sim.replications": 25})
+    out = run_model(settings)
+    inputs = build_inputs(settings, chifeng)
+    result = replay_plan(settings, chifeng, inputs, out.tables["plan"])
+    assert result.months[0] == "2028-01" and len(result.months) == 36
+    opening = result.monthly["inventory_open_10k_m2"][0].sum(axis=1)     # per replication
+    observed = sum(load_actuals(EXAMPLE_ACTUALS, chifeng).inventory_end_10k_m2().values())
+    assert observed == pytest.approx(365.5, abs=0.05)
+    assert opening == pytest.approx([observed] * 25, abs=1e-9)
 
 
 def cli(tmp_path: Path, *overrides: str, timeout: int = 180):
@@ -134,17 +237,23 @@ def test_cli_midterm_review_end_to_end(tmp_path):
     assert len(adj) == 1 + 11 + 3 and adj["feasible"].any() and (~adj["feasible"]).any()
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["review"]["observed_years"] == [2026, 2027]
-    best = adj.loc[adj["cheapest_feasible"], "candidate"].iloc[0]
-    assert summary["review"]["cheapest_feasible"] == best
-    note = (run_dir / "review_note.md").read_text(encoding="utf-8")
-    assert f"The cheapest feasible adjustment is {best}" in note
-    # the note's numbers are the files' numbers
-    b = adj[adj["cheapest_feasible"]].iloc[0]
-    assert f"objective {b['objective_points']:,.2f} points" in note
+    assert summary["review"]["adjustment_needed"] is False
     head = pd.read_csv(run_dir / "review_headline.csv").set_index("indicator")
-    assert f"city cycle of {head.loc['cycle_months_city', 'replan']:,.1f} months" in note
+    assert not head["adjustment_needed"].any()
+    note = (run_dir / "review_note.md").read_text(encoding="utf-8")
+    key = note.split("\n## ")[0]           # the key message: before the first section
+    assert "不需要调整目标" in key and "存在风险" in key and "重新规划" in key
+    assert "points" not in note and "积分" not in note
+    # the note's numbers are the files' numbers, and its count is the table's
+    targets = pd.read_csv(run_dir / "review_targets.csv")
+    groups = {f"{r.target_id}[{r.scope}]" for r in targets[targets["at_risk"]].itertuples()}
+    assert f"{len(groups)}项目标存在风险" in key
+    assert f"全市13.6个月" in key or f"全市{head.loc['cycle_months_city', 'replan']:.1f}个月" in key
+    english = (run_dir / "review_note_en.md").read_text(encoding="utf-8")
+    assert "No target needs adjusting" in english and f"{len(groups)} target(s)" in english
     page = (run_dir / "review_note.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 2 and "src='review_" not in page
+    assert "lang='zh-CN'" in page and "page-break-before:always" in page
 
 
 @pytest.mark.parametrize("old, new, fragment", [
