@@ -134,19 +134,25 @@ def typo_candidates(ds: Dataset, c: Check) -> list[str]:
     return regular or (raw if len(raw) == 1 else [])
 
 
-def _value_index(ds: Dataset) -> list[tuple[float, str, str]]:
-    """(value, unit, where) of every printed total, target and fact: for copy detection."""
+UNIT_ZH = {"10k_m2": "万㎡", "ha": "公顷", "months": "个月", "dwellings": "套", "share": "比例"}
+
+
+def _value_index(ds: Dataset) -> list[tuple[float, str, str, str]]:
+    """(value, unit, where, where in Chinese) of every printed total, target and fact."""
     out = []
     if ds.has_table("printed_totals"):
         for r in ds.table("printed_totals").itertuples(index=False):
             row = "" if r.row_id == ALL else f" {ds.name_zh(r.row_id)}"
             year = "" if r.year == ALL else f" {r.year}"
+            src = source_of(ds, r.table)
             out.append((float(r.value), column_unit(ds, r.table, r.column),
-                        f"{source_of(ds, r.table)} total{row}{year}"))
-    for t in ds.targets():
-        out.append((t.value, t.unit, f"{t.source} target {t.target_id}"))
+                        f"{src} total{row}{year}", f"{src}{row.strip()}{year.strip()}合计"))
+    targets = ds.table("targets")
+    for r in targets.itertuples(index=False):
+        out.append((float(r.value), str(r.unit), f"{r.source} target {r.target_id}",
+                    f"{r.source}目标“{r.indicator_zh}”"))
     for r in ds.table("facts").itertuples(index=False):
-        out.append((float(r.value), str(r.unit), f"{r.source} {r.fact}"))
+        out.append((float(r.value), str(r.unit), f"{r.source} {r.fact}", f"{r.source}（{r.fact}）"))
     return out
 
 
@@ -159,11 +165,12 @@ def _base_unit(unit: str) -> str:
     return unit.removesuffix("_per_year")
 
 
-def copy_places(ds: Dataset, c: Check) -> list[str]:
-    """Where else the printed figure is printed as another quantity (another unit)."""
+def copy_places(ds: Dataset, c: Check) -> list[tuple[str, str]]:
+    """Where else the printed figure is printed as another quantity (another unit): (en, zh)."""
     if missing(c.printed) or _significant(c.printed) < 4 or not c.unit:
         return []
-    return sorted({f"{where} ({unit})" for value, unit, where in _value_index(ds)
+    return sorted({(f"{where} ({unit})", f"{where_zh}（{UNIT_ZH.get(unit, unit)}）")
+                   for value, unit, where, where_zh in _value_index(ds)
                    if abs(value - c.printed) < 1e-9 and unit
                    and _base_unit(unit) != _base_unit(c.unit)})
 
@@ -177,8 +184,9 @@ def _classify(ds: Dataset, c: Check) -> Check:
     places = copy_places(ds, c)
     if places:
         return c.with_(verdict=COPY, note=c.note + f"; {c.printed:g} is also printed as "
-                       + ", ".join(places),
-                       note_zh=c.note_zh + f"；{c.printed:g} 同时作为" + "、".join(places) + "出现")
+                       + ", ".join(p[0] for p in places),
+                       note_zh=c.note_zh + f"；{c.printed:g} 同时是" + "、".join(p[1] for p in places)
+                       + "的数值")
     return c.with_(verdict=UNCLEAR)
 
 

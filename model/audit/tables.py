@@ -250,7 +250,8 @@ def fixed_profile(frame: pd.DataFrame, column: str, key: str = "region_id") -> d
     """The common yearly profile of a region × year table, if every row follows it.
 
     Returns {year: share} when each row's yearly values equal its total × the same shares within
-    the table's printed precision (half a unit of the last digit), else None.
+    the table's printed precision (1.5 units of the last digit: each cell and the totals are
+    rounded), else None.
     """
     if "year" not in frame.columns or frame.empty:
         return None
@@ -258,12 +259,11 @@ def fixed_profile(frame: pd.DataFrame, column: str, key: str = "region_id") -> d
     totals = wide.sum(axis=1)
     if (totals <= 0).any() or len(wide) < 2:
         return None
-    shares = wide.div(totals, axis=0)
-    profile = shares.median()
+    profile = wide.sum() / totals.sum()  # pooled shares: robust to rounding in small rows
     implied = np.outer(totals, profile)
     step = 10 ** -max(1, max((len(f"{v:.10g}".split(".")[1]) if "." in f"{v:.10g}" else 0)
                              for v in frame[column].dropna()))
-    if np.all(np.abs(wide.values - implied) <= step + 1e-6):
+    if np.all(np.abs(wide.values - implied) <= 1.5 * step + 1e-6):
         return {int(y): float(s) for y, s in profile.items()}
     return None
 
@@ -469,7 +469,9 @@ def check_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
             out.append(Check("implied ratio", tables_label, scope_label(ds, row, year),
                              typical if reference is None else reference, ratio,
                              "; ".join(bits), status, key=f"ratio:{i}:{row}:{year}", unit=unit,
-                             note_zh=f"{tables_label} 隐含比值 {ratio:.3f}（常见值 {typical:.3f}）",
+                             note_zh=f"{rel.get('name_zh', rel['name'])}：{ratio:.2f}（各年常见值 "
+                             f"{typical:.2f}" + (f"，参考值 {reference:.2f}" if reference else "")
+                             + (f"，超出合理区间 {band[0]:g}—{band[1]:g}" if outside else "") + "）",
                              scope_id=row, year=str(year), step=0.001))
     return out
 
