@@ -314,6 +314,10 @@ class _PathContext:
         self.years = ds.plan_years
         self.last = self.years[-1]
         self.rules = rule_thresholds(ds)
+        labels = [r[0] for r in self.rules]
+        self.rule_names = {(label, s): (f"land rule {label}" if labels.count(label) == 1
+                                        else f"land rule {label} (> {s:g} months)")
+                           for label, s, _ in self.rules}
         self.method_key = f"method:{rel['supply']}"
         self.profile_key = f"profile:{rel['supply']}"
 
@@ -398,7 +402,7 @@ class _PathContext:
             ha = sum(land[y] for y in hits)
             detail = ", ".join(f"{y} (opening cycle {opening[y]:.1f}, {land[y]:g} ha)" for y in hits)
             out.append(Check(
-                f"land rule {label} on the plan's path", f"{self.tables}; "
+                f"{self.rule_names[(label, suspend)]} on the plan's path", f"{self.tables}; "
                 f"{source_of(ds, self.rel['land_table'])}", scope_label(ds, rid, years_label(hits)),
                 ha, 0.0,
                 f"{label}: no new land while the cycle is above {suspend:g} months; on the plan's own "

@@ -13,12 +13,13 @@ from model.audit.core import (
 from model.audit.market import implied_sales_10k_m2
 
 
-def rule_names(ds: Dataset) -> dict[str, str]:
-    """Check name per rule label; the suspension threshold is added when two rules share a source."""
+def rule_names(ds: Dataset) -> dict[tuple[str, float], str]:
+    """Check name per rule (label, threshold); the suspension threshold is added to the name when
+    two rules share a source label."""
     rules = rule_thresholds(ds)
     labels = [r[0] for r in rules]
-    return {label: (f"land rule {label}" if labels.count(label) == 1
-                    else f"land rule {label} (> {suspend:g} months)")
+    return {(label, suspend): (f"land rule {label}" if labels.count(label) == 1
+                               else f"land rule {label} (> {suspend:g} months)")
             for label, suspend, _ in rules}
 
 
@@ -41,7 +42,7 @@ def check_land_rules(ds: Dataset, relations: list[dict]) -> list[Check]:
         for rid, cycle in zip(cyc["region_id"], cyc["cycle_months"]):
             planned = float(land_first.get(rid, 0.0))
             for label, suspend, revitalise in rule_thresholds(ds):
-                name = names[label]
+                name = names[(label, suspend)]
                 key = f"rule:{label}:{suspend:g}:{rel['land_table']}:{rid}"
                 if cycle > suspend:
                     status = FINDING if planned > 0 else OK
