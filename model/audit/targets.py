@@ -63,6 +63,11 @@ def check_growth_rates(ds: Dataset, relations: list[dict]) -> list[Check]:
             note = (f"{r.name_zh} {r.start_year}→{r.end_year}: start {how} = {start:,.2f}, end "
                     f"{r.end_value:,g} → {computed:+.2%} a year over {years} years; stated "
                     f"{r.annual_growth_share:+.1%}{period_note}")
+            why = getattr(r, "why", None)
+            if status == FINDING and isinstance(why, str) and why:
+                note += f"; {why}"
+            verdict = getattr(r, "verdict", None)
+            verdict = verdict if isinstance(verdict, str) and verdict else UNCLEAR
             step = 10 ** -text_decimals(raw["annual_growth_share"].iloc[i])
             out.append(Check(
                 "stated growth rate", f"{r.source}", scope_label(ds, r.scope, years_label(
@@ -70,7 +75,7 @@ def check_growth_rates(ds: Dataset, relations: list[dict]) -> list[Check]:
                 float(r.annual_growth_share), computed, note, status,
                 key=f"growth:{r.quantity}:{r.scope}:{r.start_year}:{r.end_year}", unit="share",
                 scope_id=r.scope, year=f"{r.start_year}-{r.end_year}", step=step, decision=False,
-                verdict=UNCLEAR if status == FINDING else "",
+                verdict=verdict if status == FINDING else "",
                 severity=severity_of(r.annual_growth_share, computed, step, decision=False)
                 if status == FINDING else "",
                 note_zh=f"{r.name_zh}：{r.start_year}年 {start:,.2f}，{r.end_year}年 {r.end_value:,g}，"
@@ -199,7 +204,7 @@ def _vacancy(ds: Dataset, rel: dict) -> list[Check]:
             f"against the target {target.value:.0%} ({target.source})")
     if missed:
         note += (f"; {still:.2f} 万 low-use dwellings more would have to be occupied, converted or "
-                 f"demolished, a flow the plan does not set out")
+                 f"demolished, a flow of that size the plan does not set out")
     return [Check(
         "target vs flows", f"{target.source}; {low.label}; {s_src}",
         scope_label(ds, scope, target.period), target.value, best, note,
