@@ -114,7 +114,8 @@ def check_forecast_vs_market(ds: Dataset, relations: list[dict]) -> list[Check]:
     """The first plan year's demand forecast against the base-year market.
 
     Relation: {demand, inventory, sales_fact, presale_fact, tolerance_share, claim: {name, source,
-    scope}}.
+    scope[, also]}}; ``also`` lists other figures the claim could mean (selectors): the claim is a
+    finding only when no reading is within the tolerance.
     - Scopes with a reported base-year sales figure: first-year demand against it; a finding
       beyond ± tolerance_share.
     - The text's claim (at claim.scope) that first-year demand "basically matches" base-year
@@ -162,8 +163,16 @@ def check_forecast_vs_market(ds: Dataset, relations: list[dict]) -> list[Check]:
                         f"({value / reported - 1:+.1%}; tolerance ±{tol:.0%})")
                 if scope == aggregate and not missing(printed_first):
                     note += f"; printed {first} total {printed_first:g}"
+                also_zh = ""
                 if is_claim:
                     note = f"{claim.get('source', '')} claims the forecast {name}; " + note
+                    for alt in claim.get("also", []):
+                        other = resolve(ds, alt)
+                        note += (f"; read as {other.label} ({other.value:g}) the claim is "
+                                 f"{other.value / reported - 1:+.1%} off")
+                        also_zh += f"；若指{other.label}（{other.value:g}）则相差 {other.value / reported - 1:+.1%}"
+                        if abs(other.value / reported - 1) <= tol:
+                            status = OK
                 tables = f"{d_src}; {fact_source(ds, fact, scope)}"
                 out.append(Check(
                     "claim: forecast matches market" if is_claim else f"forecast vs {base} {label.split()[0]}",
@@ -171,7 +180,7 @@ def check_forecast_vs_market(ds: Dataset, relations: list[dict]) -> list[Check]:
                     key=f"forecast:{rel['demand']}:{fact}:{scope}", unit="10k_m2",
                     note_zh=(f"{claim.get('source', '')}称“{name}”：" if is_claim else "")
                     + f"{first}年{ds.name_zh(scope)}需求预测 {value:.2f} 万㎡，{base}年{label_zh} "
-                    f"{reported:g} 万㎡（{value / reported - 1:+.1%}）",
+                    f"{reported:g} 万㎡（{value / reported - 1:+.1%}）" + also_zh,
                     scope_id=scope, year=str(first), step=0.1, verdict=UNCLEAR,
                     severity=MATERIAL if status == FINDING else ""))
         out.extend(_uplift_by_row(ds, rel, inv, first_demand, tol, aggregate, d_src, i_src))
