@@ -107,7 +107,7 @@ def test_table21_totals_agree_within_rounding(checks):
 def test_table31_column_totals_use_the_rows_precision(checks):
     # Rows have one decimal: 11 rows carry ±0.55 of rounding, so 251.85 vs 252.2 is rounding,
     # 247 vs 247.8 and 256.8 vs 251.9 are not.
-    col = lambda y: one(checks, "printed total", "表31", f"all rows, {y}")  # noqa: E731
+    col = lambda y: one(checks, "printed total", "表31", f"all rows, {y}")
     assert col(2029).status == "rounding"
     assert col(2028).status == FINDING and col(2028).difference == pytest.approx(-0.8)
     assert col(2030).status == FINDING and col(2030).severity == "material"
@@ -399,7 +399,7 @@ def test_floor_area_per_person_against_the_flows(checks):
 
 
 def test_stated_ranges(checks):
-    share = lambda y: key(checks, f"range:0:{y}")  # noqa: E731
+    share = lambda y: key(checks, f"range:0:{y}")
     assert share(2021).status == FINDING and share(2021).computed == pytest.approx(43.11 / 77.41)
     assert share(2023).status == FINDING and share(2023).computed == pytest.approx(35.90 / 98.47)
     assert share(2022).status == share(2024).status == "ok"

@@ -21,6 +21,7 @@ links.py gives each finding its verdict, severity, cause and id; report.py write
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -167,7 +168,7 @@ def format_findings(ds: Dataset, checks: list[Check]) -> str:
 
 
 def _fmt(x) -> str:
-    if x is None or (isinstance(x, float) and x != x):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
     return f"{x:,.4g}" if abs(x) < 1 else f"{x:,.2f}"
 

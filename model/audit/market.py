@@ -78,11 +78,10 @@ def check_stock_flows(ds: Dataset, relations: list[dict]) -> list[Check]:
     base = str(ds.base_year)
     for rel in relations:
         scope = rel.get("scope", "city")
-        sel = lambda fact, p: resolve(ds, {"fact": fact, "scope": scope, "period": p})  # noqa: E731
-        opening = sel(rel["inventory_fact"], first)
-        supply = sel(rel["supply_fact"], period)
-        sales = sel(rel["sales_fact"], period)
-        closing = sel(rel["inventory_fact"], base)
+        opening, supply, sales, closing = (
+            resolve(ds, {"fact": rel[fact], "scope": scope, "period": p})
+            for fact, p in (("inventory_fact", first), ("supply_fact", period),
+                            ("sales_fact", period), ("inventory_fact", base)))
         computed = opening.value + supply.value - sales.value
         tol = 0.5 * sum(r.step for r in (opening, supply, sales, closing)) + 1e-9
         status = status_of(closing.value, computed, tol)
@@ -139,12 +138,9 @@ def check_forecast_vs_market(ds: Dataset, relations: list[dict]) -> list[Check]:
         city_demand = float(first_demand.sum())
         printed_first = printed_total(ds, rel["demand"], "demand_10k_m2", ALL, first)
 
-        def demand_of(scope):
-            return city_demand if scope == aggregate else float(first_demand.get(scope, math.nan))
-
         scopes = [aggregate] + list(first_demand.index)
         for scope in scopes:
-            value = demand_of(scope)
+            value = city_demand if scope == aggregate else float(first_demand.get(scope, math.nan))
             for fact, label, label_zh in ((rel["sales_fact"], "sales", "销售"),
                                           (rel.get("presale_fact"), "presale (批准入市)", "新增供应（批准入市）")):
                 if not fact:
@@ -352,7 +348,6 @@ class _PathContext:
                 note += " — target missed"
         elif missed:
             note += f" (the {self.target:g}-month target is set for {self.target_scope}, not this row)"
-        agg = rid == self.aggregate
         out.append(Check(
             f"{last} cycle from the plan's tables", self.tables, scope_label(ds, rid, last),
             self.target, end.cycle_months, note, status, key=f"cycle:{self.rel['supply']}:{rid}",
