@@ -35,6 +35,24 @@ TYPO_CHECKS = {"printed total", "same quantity", "districts vs main city"}
 LINKABLE = TYPO_CHECKS | {"derived figure", "printed share"}
 SEVERITY_ORDER = {MATERIAL: 0, MINOR: 1, ROUNDING: 2}
 
+# Themes in the order an official should read them: how the plan was built and what it does to
+# the stock first, then its rules and forecasts, then the arithmetic of its tables and text.
+THEME_ORDER = [
+    "supply method", "supply profile", " cycle from the plan's tables", " cycle at ",
+    "peak cycle on the plan's path", "land rule", "district land directive", "forecast vs",
+    "claim: forecast matches market", "forecast uplift vs stock", "target vs flows",
+    "stock-flow history", "implied sales", "plot ratio", "same quantity",
+    "districts vs main city", "printed total", "derived figure", "implied ratio",
+    "printed share", "target vs current level", "stated growth rate", "stated range",
+]
+
+
+def theme_rank(check: str) -> int:
+    for i, key in enumerate(THEME_ORDER):
+        if check.startswith(key) or (key.startswith(" ") and key in check):
+            return i
+    return len(THEME_ORDER)
+
 
 def finalise(ds: Dataset, checks: list[Check]) -> list[Check]:
     """Verdicts, causes, severities and ids for every finding (returns new Checks)."""
@@ -277,9 +295,11 @@ def _inherit_verdicts(checks: list[Check]) -> list[Check]:
 
 
 def _number(checks: list[Check]) -> list[Check]:
-    """Ids F01, F02, ... for the findings: material first, then minor, then rounding."""
+    """Ids F001, F002, ... for the findings: material first, then minor, then rounding; within
+    each, in the order an official should read them (THEME_ORDER), then as the checks ran."""
     order = sorted((i for i, c in enumerate(checks) if c.status == FINDING),
-                   key=lambda i: (SEVERITY_ORDER.get(checks[i].severity, 3), i))
+                   key=lambda i: (SEVERITY_ORDER.get(checks[i].severity, 3),
+                                  theme_rank(checks[i].check), i))
     width = max(2, len(str(len(order))))
     ids = {checks[i].key: f"F{n + 1:0{width}d}" for n, i in enumerate(order)}
     return [c.with_(extra={**c.extra, "id": ids.get(c.key, ""),

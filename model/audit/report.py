@@ -13,6 +13,7 @@ from pathlib import Path
 from model.audit.core import (
     ALL, COPY, DIFFERENT, FINDING, INFO, MATERIAL, MINOR, ROUNDING, TYPO, UNCLEAR, Check, Dataset,
 )
+from model.audit.links import theme_rank
 
 SEVERITY_ZH = {MATERIAL: "重大", MINOR: "一般", ROUNDING: "舍入级"}
 SEVERITY_EN = {MATERIAL: "material", MINOR: "minor", ROUNDING: "rounding"}
@@ -72,25 +73,6 @@ def fmt_diff(value: float, unit: str) -> str:
     if unit == "ratio":
         return f"{value:+.2f}"
     return f"{value:+,.2f} {UNIT_ZH.get(unit, unit)}".strip()
-
-
-# Themes in the order an official should read them: how the plan was built and what it does to
-# the stock first, then its rules and forecasts, then the arithmetic of its tables and text.
-THEME_ORDER = [
-    "supply method", "supply profile", " cycle from the plan's tables", " cycle at ",
-    "peak cycle on the plan's path", "land rule", "district land directive", "forecast vs",
-    "claim: forecast matches market", "forecast uplift vs stock", "target vs flows",
-    "stock-flow history", "implied sales", "plot ratio", "same quantity",
-    "districts vs main city", "printed total", "derived figure", "implied ratio",
-    "printed share", "target vs current level", "stated growth rate", "stated range",
-]
-
-
-def theme_rank(check: str) -> int:
-    for i, key in enumerate(THEME_ORDER):
-        if check.startswith(key) or (key.startswith(" ") and key in check):
-            return i
-    return len(THEME_ORDER)
 
 
 def _name_zh(ds: Dataset, key: str) -> str:
@@ -196,10 +178,23 @@ def _cells(ds: Dataset, r: Check, under: list[Check]) -> list[str]:
             r.note_zh or r.note, follows]
 
 
+def key_points(ds: Dataset, checks: list[Check]) -> list[str]:
+    """One line per theme of the material problems: the theme, how many, their ids."""
+    out = []
+    rows = list(_rows(ds, checks, MATERIAL))
+    themes: dict[str, list[str]] = {}
+    for r, _ in rows:
+        themes.setdefault(theme_zh(r.check), []).append(r.extra["id"])
+    for theme, ids in themes.items():
+        out.append(f"{theme}：{len(ids)} 项（{'、'.join(ids)}）")
+    return out
+
+
 def report_markdown(ds: Dataset, checks: list[Check]) -> str:
     title, zh, en = _intro(ds, checks)
     lines = [f"# {title}", "", "*Plan audit report: the plan checked against itself*", "", zh, "",
-             en, ""]
+             en, "", "**要点（重大问题按类型） Key points (material problems by kind)**", ""]
+    lines += [f"- {line}" for line in key_points(ds, checks)] + [""]
     for n, severity in enumerate((MATERIAL, MINOR, ROUNDING), start=1):
         rows = list(_rows(ds, checks, severity))
         lines += [f"## {'一二三'[n - 1]}、{SEVERITY_ZH[severity]}问题 "
@@ -209,7 +204,9 @@ def report_markdown(ds: Dataset, checks: list[Check]) -> str:
             continue
         lines += ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
         for r, under in rows:
-            cells = [str(x).replace("|", "／").replace("\n", " ") for x in _cells(ds, r, under)]
+            cells = _cells(ds, r, under)
+            cells[8] = f"{cells[8]}<br>*{r.note}*"
+            cells = [str(x).replace("|", "／").replace("\n", " ") for x in cells]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += _method_lines()
@@ -245,7 +242,9 @@ def report_html(ds: Dataset, checks: list[Check]) -> str:
         "td.num{text-align:right;white-space:nowrap}.en{color:#555;font-size:0.9em}</style>",
         "</head>", "<body>", f"<h1>{e(title)}</h1>",
         '<p class="en"><em>Plan audit report: the plan checked against itself</em></p>',
-        f"<p>{e(zh)}</p>", f'<p class="en">{e(en)}</p>']
+        f"<p>{e(zh)}</p>", f'<p class="en">{e(en)}</p>',
+        "<h3>要点（重大问题按类型） <span class=\"en\">Key points (material problems by kind)</span></h3>",
+        "<ul>" + "".join(f"<li>{e(line)}</li>" for line in key_points(ds, checks)) + "</ul>"]
     for n, severity in enumerate((MATERIAL, MINOR, ROUNDING), start=1):
         rows = list(_rows(ds, checks, severity))
         parts.append(f"<h2>{'一二三'[n - 1]}、{SEVERITY_ZH[severity]}问题 "
