@@ -576,8 +576,12 @@ def _method_check(ds, rel, sup, dem, inv, tables, all_equal, profile_key) -> lis
                f"{ds.base_year}年末库存 {stock:.2f}；按规划所述方法（扣减库存至{target.value:g}个月）"
                f"应为 {implied:.2f}")
     if not missing(printed_tot):
-        note += f"; the printed total {printed_tot:g} nets {demand - printed_tot:.2f} instead"
-        note_zh += f"；印出的合计 {printed_tot:g} 则扣减了 {demand - printed_tot:.2f}"
+        printed_dem = printed_total(ds, rel["demand"], "demand_10k_m2")
+        note += (f"; the printed supply total {printed_tot:g} is {demand - printed_tot:.2f} below the "
+                 f"demand rows" + ("" if missing(printed_dem) else
+                                   f" ({printed_dem - printed_tot:.2f} below the printed demand "
+                                   f"total {printed_dem:g})"))
+        note_zh += f"；印出的供应合计 {printed_tot:g} 比需求各行之和少 {demand - printed_tot:.2f}"
     return [Check("supply method", tables + f"; {source_of(ds, rel['inventory'])}",
                   scope_label(ds, scope), supply, implied, note,
                   FINDING if abs(supply - implied) > 0.5 else OK,

@@ -113,8 +113,8 @@ def check_target_levels(ds: Dataset, relations: list[dict]) -> list[Check]:
                         & (facts["scope"] == rel["current"].get("scope", "city"))]
             cur_years = len(period_years(str(hit["period"].iloc[0]))) if not hit.empty else plan_n
             value = cur.value / cur_years * plan_n
-            how = (f"{cur.label}: {cur.value:g} over {cur_years} years = {cur.value / cur_years:.2f} a "
-                   f"year, {value:.2f} over {plan_n}")
+            how = (f"{cur.label}: {cur.value:g} over {cur_years} years, {cur.value / cur_years:.2f} a "
+                   f"year; the same pace over the plan's {plan_n} years")
         met = value >= target.value if target.sense == "min" else value <= target.value
         keep = met and target.unit == "share" and target.value >= 1.0 and abs(value - target.value) < 1e-9
         status = (INFO if keep else FINDING) if met else OK
