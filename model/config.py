@@ -97,7 +97,11 @@ def _removed(group: str, node: Any, removed: Mapping[str, str]) -> None:
 class DemandConfig:
     """Where the demand the plan must serve comes from (万m² of commercial housing per year)."""
 
-    source: str = "plan"  # plan: 表31/表32 forecast; sales_2025: 表19 inventory ÷ cycle × 12; csv
+    # sales_2025 (default): each region's 2025 sales rate implied by 表19 (inventory ÷ cycle × 12),
+    # the central case — 表31's forecast is 16% above it city-wide and up to 2.76× by region,
+    # highest where stock is worst, so the optimiser does not plan on it as if certain; plan:
+    # 表31/表32 (a demand case of every run's uncertainty table); csv: a user file
+    source: str = "sales_2025"
     multiplier: float = 1.0  # scales whichever source is used
     growth: float = 0.0  # per year, compounding from the base year (sales_2025 source only)
     csv: Optional[str] = None  # path to a CSV with region_id, year, demand_10k_m2 (source=csv)
@@ -253,9 +257,11 @@ class TargetsConfig:
     # the band floor (§2.4.1: 12 months; null = objective.band_low_months) at the end of the last
     # plan year, city and main city: a plan that runs its stock out misses it (terminal band)
     cycle_floor_months: Optional[float] = None
-    # 5 points per 万m² of stock short of the floor: below unmet demand's 10, so buyers are never
-    # turned away to keep stock on the shelf; above the pace penalties (docs/formulation.md §7)
-    cycle_floor: TargetMode = field(default_factory=lambda: TargetMode(penalty=5.0))
+    # 3 points per 万m² of stock short of the floor (held against demand): a 万m² sold in the main
+    # city counts against both the city's and the main city's floor (6), plus the aim (0.5) and
+    # the terminal feed (1): 7.5, below unmet demand's 10, so buyers are never turned away to keep
+    # stock on the shelf (docs/formulation.md §7)
+    cycle_floor: TargetMode = field(default_factory=lambda: TargetMode(penalty=3.0))
     vacancy_share_city_2030: Optional[float] = None  # null = targets.csv (0.20)
     vacancy_share_main_city_2030: Optional[float] = None  # null = targets.csv (0.18)
     vacancy: TargetMode = field(default_factory=lambda: TargetMode(penalty=1.0))
@@ -336,7 +342,10 @@ class SubsidisedConfig:
     allow_new_build: bool = True
     # public cost of building 1 m²; null = money.build_cost_yuan_m2 (the same construction cost)
     build_cost_yuan_m2: Optional[float] = None
-    purchase_price_factor: float = 1.0  # share of the regional price paid for unsold stock
+    # share of the regional price paid for unsold stock: public purchases for subsidised,
+    # resettlement or talent housing (§6.1.1) buy completed homes at prices subsidised rents can
+    # carry, well below market (DESIGN); judgement 0.7, range 0.6–0.8
+    purchase_price_factor: float = 0.7
     max_purchase_share_of_stock: float = 1.0  # per region-year, of the start-of-year unsold stock
     # 万m² of subsidised floor area per ha of land it uses; null = the region's plot ratio
     plot_ratio: Optional[float] = None
@@ -355,8 +364,10 @@ class MoneyConfig:
     # land value by the residual method (docs/formulation.md §3.5): what a developer can pay per
     # m² of floor area = price × (1 − taxes − margin) − construction cost, never below 0
     build_cost_yuan_m2: float = 3000.0  # construction and development cost; judgement 2500–3500
-    tax_share_of_price: float = 0.10  # VAT and surcharges on sales; judgement 0.08–0.15
-    margin_share_of_price: float = 0.08  # developer's margin; judgement 0.05–0.15
+    # VAT and surcharges on sales plus the land appreciation tax prepaid; judgement 0.10–0.15
+    tax_share_of_price: float = 0.12
+    # developer's margin with financing and selling costs; judgement 0.08–0.15
+    margin_share_of_price: float = 0.12
     dev_finance_share: float = 0.30  # development loans as a share of sales value
     price_by_region_yuan_m2: Dict[str, float] = field(default_factory=dict)  # overrides
     # removed key: land value now follows the residual method above
@@ -428,9 +439,10 @@ class RampConfig:
     would take up there).
 
     Defaults: ±40% a year (the largest year-on-year move in the plan's history: new-home sales
-    fell from about 306 万m² a year in 2021–23 to 183 in 2024; range 0.2–0.5) and the best
-    history year (land offered is not land sold: 2025 sold 16.92 ha against 87 a year in
-    2021–24; range 0.5–1.5). Soft by default: each 万m² of presale beyond the ramp costs 5 points,
+    fell from about 306 万m² a year in 2021–23 to 183 in 2024; range 0.2–0.5) and a quarter above
+    the best history year (land offered is not land sold: 2025 sold 16.92 ha against 87 a year in
+    2021–24; at 1.0 the main city's best year, 43.11 ha, cannot carry even the 2025 sales rate,
+    about 48.6 ha a year at its plot ratio; range 1.0–1.5). Soft by default: each 万m² of presale beyond the ramp costs 5 points,
     more than a year of stock short of the aim (0.5) so the pace holds unless a stock-out or unmet
     demand (10 per 万m²) would follow; each ha of land beyond the take-up cap costs 5 (about 2.5
     per 万m² of floor area, more than holding the aim for four years), so land offered beyond
@@ -441,7 +453,7 @@ class RampConfig:
     # for both, §2.2.1.1); region = each region; both
     presale_scope: str = "plan"
     presale_change_share: float = 0.4
-    land_multiple_of_history: float = 1.0
+    land_multiple_of_history: float = 1.25
     presale_penalty_per_10k_m2: float = 5.0
     land_penalty_per_ha: float = 5.0
 
@@ -558,7 +570,7 @@ class SimConfig:
             _one_of("sim.land_rule", str(self.land_rule), ("2.2.3", "9.3"))
 
 
-UNCERTAINTY_CASES = ("plan", "sales_2025", "sales_2025_decline", "csv")
+UNCERTAINTY_CASES = ("run", "plan", "sales_2025", "sales_2025_decline", "csv")
 
 
 @dataclass
@@ -567,10 +579,10 @@ class UncertaintyConfig:
     case × price behaviour replayed, never one blended number, and the break-even values."""
 
     enabled: bool = True
-    # plan: 表31; sales_2025: the 2025 rate 表19 implies, flat; sales_2025_decline: that rate −3%
-    # a year; csv: uncertainty.demand_csv
+    # run: the run's own demand; plan: 表31; sales_2025: the 2025 rate 表19 implies, flat;
+    # sales_2025_decline: that rate −3% a year; csv: uncertainty.demand_csv
     demand_cases: List[str] = field(
-        default_factory=lambda: ["plan", "sales_2025", "sales_2025_decline"])
+        default_factory=lambda: ["run", "plan", "sales_2025", "sales_2025_decline"])
     decline_per_year: float = 0.03
     demand_csv: Optional[str] = None
     # name → sim.price_response: deterring (买涨不买跌, as prices and sales fell together in

@@ -419,27 +419,28 @@ def pipeline_fields(
 ) -> tm.Pipeline:
     """The opening pipeline (model/timing.py :func:`~model.timing.opening_pipeline`): land sold
     in the history years (表21) × the region's plot ratio, less what the timing model has made
-    presaleable by the end of the base year; or ``timing.pipeline_10k_m2`` (a city total split
-    like the derived pipeline, or per region). No land history → no pipeline, said so."""
+    presaleable by the end of the base year, calibrated to the printed base-year presale
+    (:func:`held_back_pipeline`); or ``timing.pipeline_10k_m2`` — per region (the other regions
+    keep the derived pipeline), or a city total split like the derived one. No land history →
+    no pipeline, said so."""
     sold = land_sold_by_level(ds, level) if ds.has_table("land_sold") else {}
     area = {(r, y): v * plot_ratio[r] for (r, y), v in sold.items() if r in plot_ratio}
-    override = cfg.timing.pipeline_10k_m2
-    if override is not None and not isinstance(override, Mapping):
-        derived = tm.opening_pipeline(area, tuple(regions), ds.base_year, years, shares)
-        total = sum(derived.remaining.values())
-        weights = (
-            {r: v / total for r, v in derived.remaining.items()}
-            if total > 0
-            else {r: 1.0 / len(regions) for r in regions}
-        )
-        override = {r: float(override) * w for r, w in weights.items()}
-    pipe = tm.opening_pipeline(
-        area, tuple(regions), ds.base_year, years, shares,
-        {str(r): float(v) for r, v in (override or {}).items()},
-    )
-    if sold and not override:
+    pipe = tm.opening_pipeline(area, tuple(regions), ds.base_year, years, shares)
+    if sold:
         pipe = held_back_pipeline(ds, level, regions, years, pipe, shares, notes)
-    how = pipe.how if sold or override else "no land history (land_sold) in the dataset: no pipeline"
+    override = cfg.timing.pipeline_10k_m2
+    if override is not None:
+        if isinstance(override, Mapping):
+            totals = {str(r): float(v) for r, v in override.items()}
+        else:
+            derived = sum(pipe.remaining.values())
+            weights = ({r: v / derived for r, v in pipe.remaining.items()} if derived > 0
+                       else {r: 1.0 / len(regions) for r in regions})
+            totals = {r: float(override) * w for r, w in weights.items()}
+        pipe = tm.scale_regions(pipe, totals, ds.base_year, years, shares,
+                                "config timing.pipeline_10k_m2 for " + ", ".join(sorted(totals)))
+    how = pipe.how if sold or override is not None else \
+        "no land history (land_sold) in the dataset: no pipeline"
     notes.append(
         Derivation("pipeline_10k_m2[city]", sum(pipe.remaining.values()), "10k_m2", how)
     )
@@ -461,12 +462,17 @@ def pipeline_fields(
 
 def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipeline, shares,
                        notes: list) -> tm.Pipeline:
-    """Floor area ready but not presold at the end of the base year: where the timing model gives
-    more base-year presale from the history land than the plan prints (§2.2.1.1), the difference
-    was ready and held back (developers wait in a falling market); it is presaleable from the
-    first plan year. Checked for the main city (its printed figure) and the rest of the city
-    (city − main city), each split over its regions by their model presale; a group whose printed
-    presale is above the model's holds nothing back. Notes record both figures."""
+    """The pipeline calibrated to the base year's printed presale (§2.2.1.1), both ways, for the
+    main city and for the rest of the city (city − main city), each split over its regions by
+    their model presale:
+
+    * the timing model gives *more* presale from the history land than was printed: the
+      difference was ready and not presold (developers wait in a falling market) — it stays
+      presaleable from the first plan year;
+    * it gives *less*: developers presold floor area the model still counts as pipeline — the
+      remaining pipeline is cut by the difference (never below 0).
+
+    Notes record both figures for each group."""
     base = ds.base_year
     main = _main_members(ds, level)
     main_printed = ds.fact_or_none("new_supply_10k_m2", ds.main_city_id, base)
@@ -475,24 +481,34 @@ def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipelin
     groups = [("main_city", main, main_printed),
               ("rest_of_city", rest, None if city is None else city - (main_printed or 0.0))]
     held: dict[str, float] = {}
+    cut: dict[str, float] = {}
     for name, members, printed in groups:
         implied = {r: tm.backcast_presale(pipe, base, shares, (r,)) for r in members}
         total = sum(implied.values())
         if printed is None or total <= 0:
             continue
-        extra = max(0.0, total - printed)
+        gap = total - printed
         for r in members:
-            held[r] = extra * implied[r] / total
+            if gap > 0:
+                held[r] = gap * implied[r] / total
+            elif gap < 0:
+                cut[r] = min(-gap * implied[r] / total, pipe.remaining[r])
+        verb = ("was ready and not presold (held back): presaleable from " + str(years[0])
+                if gap > 0 else "was presold beyond what the model made ready: the remaining "
+                "pipeline is cut by as much")
         notes.append(Derivation(
             f"presale_{base}_implied_10k_m2[{name}]", total, "10k_m2",
             f"presale the timing model gives in {base} from {ds.history_years[0]}–{base} land, "
-            f"against {printed:.2f} printed (§2.2.1.1); the excess {extra:.2f} was ready and "
-            f"not presold (held back): presaleable from {years[0]}"))
-    if not any(v > 0 for v in held.values()):
-        return pipe
-    return tm.with_held_back(pipe, held, years[0],
-                             f"plus floor area ready in {base} but not presold "
-                             f"({sum(held.values()):.2f} 万m² city-wide)")
+            f"against {printed:.2f} printed (§2.2.1.1); the difference {abs(gap):.2f} {verb}"))
+    if cut:
+        pipe = tm.scale_regions(pipe, {r: pipe.remaining[r] - c for r, c in cut.items()}, base,
+                                years, shares,
+                                f"less {sum(cut.values()):.2f} 万m² presold beyond the model in {base}")
+    if any(v > 0 for v in held.values()):
+        pipe = tm.with_held_back(pipe, held, years[0],
+                                 f"plus floor area ready in {base} but not presold "
+                                 f"({sum(held.values()):.2f} 万m² city-wide)")
+    return pipe
 
 
 def _main_members(ds: Dataset, level: str) -> tuple[str, ...]:
@@ -1147,9 +1163,9 @@ def residual_land_value_yuan_m2(price_yuan_m2: float, build_cost_yuan_m2: float,
                                 tax_share: float, margin_share: float) -> float:
     """What a developer can pay for land per m² of floor area it carries (元/m², the residual
     method): sale price × (1 − taxes − margin) − construction and development cost, never below
-    0. With the defaults (3000 元/m², 10% taxes, 8% margin): main city 7006 → 2744.92 元/m²
-    (× 2.03 万m²/ha = 372 万元/亩; the plan's one land price, 高铁 2023, is 430.27 万元/亩, §8.2.1.5),
-    the other regions 4742 → 888 元/m² (118 万元/亩)."""
+    0. With the defaults (3000 元/m², 12% taxes, 12% margin): main city 7006 → 2324.56 元/m²
+    (× 2.03 万m²/ha = 315 万元/亩; the plan's one land price, 高铁 2023, is 430.27 万元/亩, §8.2.1.5),
+    the other regions 4742 → 604 元/m² (82 万元/亩)."""
     return max(0.0, price_yuan_m2 * (1.0 - tax_share - margin_share) - build_cost_yuan_m2)
 
 

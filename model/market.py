@@ -39,8 +39,8 @@ import simpy
 from model import results
 from model import timing as tm
 from model.data import Dataset
-from model.inputs import (by_level, derived_plot_ratio, dwelling_stock, land_sold_by_level,
-                          level_regions)
+from model.inputs import (by_level, derived_plot_ratio, dwelling_stock,
+                          household_formation_default, land_sold_by_level, level_regions)
 from model.readings import annual_path
 
 log = logging.getLogger(__name__)
@@ -289,9 +289,10 @@ def derive_defaults(dataset: Dataset, level: str = "region") -> dict[str, float]
     * ``price_band_low_months``, ``price_band_high_months`` = the reasonable band (§2.4.1: 12, 18);
     * ``cycle_threshold_months`` = top of that band (18);
     * ``dwelling_size_m2`` = 2025 sales 万m² ÷ sales dwellings (§2.2.1.2: 117.4 m²);
-    * ``household_formation_10k_per_year`` = mean of the yearly rural-to-urban inflow
-      (§9.2: 2.3–2.5 万人) ÷ persons per occupied urban dwelling (resident population ×
-      urbanisation ÷ (dwellings − low-use dwellings)) ≈ 1.03 万户/year;
+    * ``household_formation_10k_per_year`` = the optimiser's derivation
+      (model.inputs.household_formation_default): rural-to-urban migrants (§9.2) less the urban
+      share of the resident-population decline (§2.1.7), per occupied urban dwelling ≈ 0.202
+      万户/year;
     * ``demolitions_10k_per_year`` = 表34 urban-village households ÷ plan years (≈ 0.05 万/year).
     Missing facts fall back to neutral values (12–18, 18, 100 m², 0, 0).
     """
@@ -302,17 +303,11 @@ def derive_defaults(dataset: Dataset, level: str = "region") -> dict[str, float]
     out["cycle_threshold_months"] = high if high else 18.0
     sales, dwellings = _fact(dataset, "sales_10k_m2"), _fact(dataset, "sales_dwellings")
     out["dwelling_size_m2"] = sales * 1e4 / dwellings if sales and dwellings else 100.0
-    inflow = [v for v in (_fact(dataset, "migrant_inflow_low_10k"),
-                          _fact(dataset, "migrant_inflow_high_10k")) if v is not None]
-    population = _fact(dataset, "population_resident_10k")
-    urban = _fact(dataset, "urbanisation_share")
     stock = _vacancy_stock(dataset, dataset.city.region_id)
-    if inflow and population and urban and stock:
-        occupied = stock[0] - stock[1]
-        persons_per_household = population * urban / occupied
-        out["household_formation_10k_per_year"] = float(np.mean(inflow)) / persons_per_household
-    else:
-        out["household_formation_10k_per_year"] = 0.0
+    # the optimiser's own derivation (model.inputs.household_formation_default): migrants less
+    # the urban share of the population decline, per occupied urban dwelling (0.202 万 a year)
+    formation = household_formation_default(dataset, *stock, None)[0] if stock else 0.0
+    out["household_formation_10k_per_year"] = max(formation, 0.0)
     villages = _target(dataset, "urban_village_households", dataset.city.region_id)
     out["demolitions_10k_per_year"] = villages / len(dataset.plan_years) / 1e4 if villages else 0.0
     if out["household_formation_10k_per_year"] == 0.0:
@@ -1273,6 +1268,10 @@ def replay_summary(result: ReplayResult) -> pd.DataFrame:
             "cycle_end_months_p90": float(np.percentile(series["cycle_months"][end], 90)),
             "p_cycle_in_band_end": float(np.mean(
                 (series["cycle_months"][end] >= band[0]) & (series["cycle_months"][end] <= band[1]))),
+            "p_cycle_below_band_end": float(np.mean(series["cycle_months"][end] < band[0])),
+            # some member region has no unsold stock at the end of some month (a sell-out)
+            "p_stock_out_any_month": float(np.mean(
+                (result.monthly["inventory_10k_m2"][:, :, members] <= 1e-9).any(axis=(0, 2)))),
             "price_index_end_p10": float(np.percentile(series["price_index"][end], 10)),
             "price_index_end_p50": float(np.percentile(series["price_index"][end], 50)),
             "price_index_end_p90": float(np.percentile(series["price_index"][end], 90)),
@@ -1384,7 +1383,8 @@ def summary_lines(result: ReplayResult) -> list[str]:
                 f"(p10–p90 {s.cycle_end_months_p10:.1f}–{s.cycle_end_months_p90:.1f}); "
                 f"P(cycle <= {s.cycle_target_months:g}) {s.p_cycle_le_target_2030:.2f}, "
                 f"P(in the {band}-month band) {s.p_cycle_in_band_end:.2f}; "
-                f"price index p10–p90 {s.price_index_end_p10:.2f}–{s.price_index_end_p90:.2f}; "
+                f"P(below the band) {s.p_cycle_below_band_end:.2f}, P(a region sells out in some "
+                f"month) {s.p_stock_out_any_month:.2f}; "
                 f"P(land rule suspends / cuts land in >= 1 year) "
                 f"{s.p_land_suspended_any_year:.2f} / {s.p_land_cut_any_year:.2f}; "
                 f"E[unmet demand] {s.expected_unmet_demand_10k_m2:.1f} 万m²; "

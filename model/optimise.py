@@ -343,10 +343,12 @@ def add_destocking_cycle(m: pyo.ConcreteModel) -> None:
         rs = _members(m, row.scope)
         return (
             sum(m.inventory_end_10k_m2[r, row.year] for r in rs) + m.slack[t]
-            >= m.target_value[t] / 12.0 * sum(m.sales_10k_m2[r, row.year] for r in rs)
+            >= m.target_value[t] / 12.0 * sum(m.demand_10k_m2[r, row.year] for r in rs)
         )
 
-    # the band floor (terminal band): cycle ≥ floor months, slack in 万m² of stock short of it
+    # the band floor (terminal band): stock ≥ floor months of *demand* (sales + unmet), slack in
+    # 万m² of stock short of it — measured against demand, not sales, so that turning buyers
+    # away never lowers the requirement (selling one more 万m² costs one 万m² of floor, no more)
     m.cycle_floor = pyo.Constraint(m.cycle_floor_targets, rule=floor)
 
 
@@ -354,7 +356,9 @@ def add_inventory_band(m: pyo.ConcreteModel) -> None:
     """Stock outside the reasonable cycle band (§2.4.1, 12–18 months), r ∈ regions, y ∈ years:
 
     above[r,y] ≥ inventory_end[r,y] − band_high / 12 · sales[r,y]       (万m²)
-    below[r,y] ≥ band_low / 12 · sales[r,y] − inventory_end[r,y]
+    below[r,y] ≥ band_low / 12 · demand[r,y] − inventory_end[r,y]
+
+    (the floor against demand: turning buyers away never lowers it)
     """
     RY = m.regions * m.years
     m.inventory_above_band = pyo.Constraint(
@@ -368,7 +372,7 @@ def add_inventory_band(m: pyo.ConcreteModel) -> None:
         RY,
         rule=lambda m, r, y: (
             m.inventory_below_band_10k_m2[r, y]
-            >= m.band_low_months / 12.0 * m.sales_10k_m2[r, y] - m.inventory_end_10k_m2[r, y]
+            >= m.band_low_months / 12.0 * m.demand_10k_m2[r, y] - m.inventory_end_10k_m2[r, y]
         ),
     )
 
@@ -378,7 +382,7 @@ def add_aim(m: pyo.ConcreteModel) -> None:
     15 months), either side, r ∈ regions, y ∈ years (万m²):
 
     aim_above[r,y] ≥ inventory_end[r,y] − aim / 12 · sales[r,y]
-    aim_below[r,y] ≥ aim / 12 · sales[r,y] − inventory_end[r,y]
+    aim_below[r,y] ≥ aim / 12 · demand[r,y] − inventory_end[r,y]      (demand: see the band floor)
 
     so the stock held is a stated safety margin, not an artefact of the band weights (stock short
     of the aim costs more than stock above it: objective.aim_below / aim_above)."""
@@ -388,7 +392,7 @@ def add_aim(m: pyo.ConcreteModel) -> None:
         >= m.inventory_end_10k_m2[r, y] - m.aim_cycle_months / 12.0 * m.sales_10k_m2[r, y]))
     m.aim_below = pyo.Constraint(RY, rule=lambda m, r, y: (
         m.aim_below_10k_m2[r, y]
-        >= m.aim_cycle_months / 12.0 * m.sales_10k_m2[r, y] - m.inventory_end_10k_m2[r, y]))
+        >= m.aim_cycle_months / 12.0 * m.demand_10k_m2[r, y] - m.inventory_end_10k_m2[r, y]))
 
 
 def add_ramps(m: pyo.ConcreteModel) -> None:
@@ -444,7 +448,7 @@ def add_terminal(m: pyo.ConcreteModel, inputs: ModelInputs) -> None:
         land = sum((cum(n - j) - cum(last_obs - j)) * m.land_ha[r, years[j]] for j in range(n))
         ready_next = m.pipeline_ready_next_10k_m2[r] + m.plot_ratio_10k_m2_per_ha[r] * land
         above_aim = (m.inventory_end_10k_m2[r, years[-1]]
-                     - m.aim_cycle_months / 12.0 * m.sales_10k_m2[r, years[-1]])
+                     - m.aim_cycle_months / 12.0 * m.demand_10k_m2[r, years[-1]])
         return (held + ready_next + above_aim + m.terminal_short_10k_m2[r]
                 >= m.terminal_feed_share * m.demand_10k_m2[r, years[-1]])
 

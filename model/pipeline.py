@@ -34,6 +34,9 @@ from model.solve import PlanModel, solver_versions
 
 log = logging.getLogger(__name__)
 
+#: targets.csv rows that judge a rule (the land rule, pace, terminal feed), not a plan target
+RULE_ROWS = ("land_rule", *results.PACE_IDS)
+
 EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 1, 2, 3
 
 
@@ -168,7 +171,10 @@ def solve_and_report(
             status="optimal",
             headline=head,
             objective_terms=results.objective_terms(inputs, plan, sol),
-            targets_missed=results.missed_targets(targets)["target_key"].tolist(),
+            targets_missed=[k for k, tid in zip(*results.missed_targets(targets)[
+                ["target_key", "target_id"]].T.values) if tid not in RULE_ROWS],
+            rules_broken=[k for k, tid in zip(*results.missed_targets(targets)[
+                ["target_key", "target_id"]].T.values) if tid in RULE_ROWS],
             total_time_s=perf_counter() - t_start,
         )
         summary = results.human_summary(base, targets, None)

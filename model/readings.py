@@ -199,8 +199,8 @@ def deliverability_table(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFram
     (``plan.supply_10k_m2``), the floor area its land (``plan.land_ha``) plus the opening
     pipeline makes ready under the timing model, and the presale that allows
     (:func:`model.timing.deliverable_presale`: schedule + backlog, capped by ready floor area not
-    yet presold). shortfall = planned − deliverable in the year (negative when a backlog is
-    caught up); backlog_end = planned − deliverable so far. City and main-city rows add up the
+    yet presold). shortfall = planned − deliverable in the year when positive (0 in a year that
+    catches up a backlog); backlog_end = planned − deliverable so far. City and main-city rows add up the
     regions. 万m², ha."""
     rows = []
     idx = plan.set_index(["region", "year"])
@@ -216,7 +216,8 @@ def deliverability_table(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFram
             backlog += planned[y] - done[y]
             rows.append({"region": r, "year": y, "presale_planned_10k_m2": planned[y],
                          "presale_deliverable_10k_m2": done[y],
-                         "shortfall_10k_m2": planned[y] - done[y], "backlog_end_10k_m2": backlog,
+                         "shortfall_10k_m2": max(planned[y] - done[y], 0.0),
+                         "backlog_end_10k_m2": backlog,
                          "ready_10k_m2": ready[y], "land_ha": land[y]})
     frame = pd.DataFrame(rows, columns=DELIVERABILITY_COLUMNS)
     totals = []

@@ -267,8 +267,11 @@ def achieved(
         if t.sense == "max":
             met = inv <= t.value / 12.0 * sales + 1e-6 * max(1.0, inv)
             return value, met, (0.0 if met else value - t.value)
-        met = inv >= t.value / 12.0 * sales - 1e-6 * max(1.0, inv)
-        return value, met, (0.0 if met else t.value - value)
+        # the floor is held against demand (sales + unmet): a stock-out never meets it
+        demand = rows["sales_10k_m2"].sum() + rows["unmet_demand_10k_m2"].sum()
+        met = inv >= t.value / 12.0 * demand - 1e-6 * max(1.0, inv)
+        return value, met, (0.0 if met else max(t.value - value, 0.0) or t.value / 12.0 * (
+            demand - sales))
     if t.target_id == "vacancy_share":
         row = vacancy[(vacancy["scope"] == t.scope) & (vacancy["year"] == t.year)].iloc[0]
         value = float(row["vacancy_share"])
@@ -422,7 +425,7 @@ def pace_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
                 tm.share_at(inputs.ready_shares, last + 1 - y) * float(part.loc[y, "land_ha"])
                 for y in inputs.years)
         above_aim = float(part.loc[last, "inventory_end_10k_m2"]) \
-            - inputs.aim_cycle_months / 12 * float(part.loc[last, "sales_10k_m2"])
+            - inputs.aim_cycle_months / 12 * inputs.demand_10k_m2[(r, last)]
         have = held + ready_next + above_aim
         need = inputs.terminal_feed_share * inputs.demand_10k_m2[(r, last)]
         if have <= need + tol * max(1, need):
@@ -842,7 +845,10 @@ def human_summary(
             f"main city {_num(h['cycle_months_main_city'], '.1f')} months",
             f"  {y} vacancy: city {_pct(h['vacancy_share_city'])}, "
             f"main city {_pct(h['vacancy_share_main_city'])}",
-            f"  land {_num(h['land_total_ha'], '.2f')} ha, "
+            f"  land {_num(h['land_total_ha'], '.2f')} ha"
+            + (f" (commercial {_num(h['land_total_ha'] - h.get('subsidised_land_ha', 0.0), '.2f')}"
+               f" + subsidised {_num(h['subsidised_land_ha'], '.2f')})"
+               if h.get("subsidised_land_ha") else "") + ", "
             f"supply {_num(h['supply_total_10k_m2'], '.2f')} 万m², "
             f"unmet demand {_num(h['unmet_demand_10k_m2'], '.2f')} 万m²",
             f"  public purchases {_num(h['purchased_10k_m2'], '.2f')} 万m², "
@@ -896,7 +902,7 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15) -> list[str]:
         lines.append(
             f"    {row.target_key} ({row.mode}): required {row.sense} "
             f"{_num(row.required)} {row.unit}, achieved {_num(row.achieved)} — "
-            f"short by {_num(row.shortfall)} {row.unit}"
+            f"{'over' if row.sense == 'max' else 'short'} by {_num(row.shortfall)} {row.unit}"
         )
     if len(missed) > limit:
         lines.append(f"    … {len(missed) - limit} more in targets.csv")

@@ -200,9 +200,11 @@ def original_settings(settings: RunConfig) -> RunConfig:
     """The baseline: the plan the city adopted — the plan as written (表45/表48 rows) or
     ``review.original`` (a CSV of land and presale) — evaluated over all plan years without the
     actuals: every target and rule reported, none enforced."""
-    return with_overrides(settings, {
-        "review.enabled": False, "review.adjust": False, "evaluate_only": True,
-        "fixed_plan": settings.review.original or "guidance"})
+    overrides = {"review.enabled": False, "review.adjust": False, "evaluate_only": True,
+                 "fixed_plan": settings.review.original or "guidance"}
+    if not settings.review.original:
+        overrides["demand.source"] = "plan"  # the plan as written with its own forecast (表31)
+    return with_overrides(settings, overrides)
 
 
 def actuals_path(settings: RunConfig) -> Path:

@@ -288,6 +288,32 @@ def opening_pipeline(floor_area_sold_10k_m2: Mapping[tuple[str, int], float],
     return Pipeline(tranches=tranches, remaining=remaining, ready=ready, how=how)
 
 
+def scale_regions(pipeline: Pipeline, totals: Mapping[str, float], base_year: int,
+                  plan_years: tuple[int, ...], shares: tuple[float, ...], how: str) -> Pipeline:
+    """The pipeline with the regions of ``totals`` (region → 万m² not yet presold at the end of the
+    base year) set to those totals: their history tranches scaled (a region without any gets one
+    tranche sold in the base year), their held-back floor area dropped; other regions unchanged."""
+    f0 = share_at(shares, 0)
+    tranches = dict(pipeline.tranches)
+    held = {r: v for r, v in pipeline.held_back.items() if r not in totals}
+    for r, total in totals.items():
+        mine = {k: v for k, v in tranches.items() if k[0] == r}
+        left = sum(a * (1.0 - sum(share_at(shares, k) for k in range(base_year - h + 1)))
+                   for (_r, h), a in mine.items() if h <= base_year)
+        if left > 1e-12:
+            tranches.update({k: v * float(total) / left for k, v in mine.items()})
+        else:
+            for k in mine:
+                tranches[k] = 0.0
+            tranches[(r, base_year)] = float(total) / (1.0 - f0) if f0 < 1 else 0.0
+    regions = tuple(pipeline.remaining)
+    fresh = opening_pipeline(tranches, regions, base_year, plan_years, shares)
+    remaining = {r: fresh.remaining[r] + held.get(r, 0.0) for r in regions}
+    ready = {k: v + (held.get(k[0], 0.0) if k[1] == plan_years[0] else 0.0)
+             for k, v in fresh.ready.items()}
+    return Pipeline(tranches, remaining, ready, f"{pipeline.how}; {how}", held)
+
+
 def backcast_presale(pipeline: Pipeline, year: int, shares: tuple[float, ...],
                      members: tuple[str, ...]) -> float:
     """Presale the timing model implies in a history ``year`` from the history land alone

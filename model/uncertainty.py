@@ -37,12 +37,16 @@ from model.inputs import InputError, ModelInputs, demand_by_source
 log = logging.getLogger(__name__)
 
 UNCERTAINTY_COLUMNS = [
-    "demand_case", "price_behaviour", "price_response", "scope", "demand_total_10k_m2",
-    "p_cycle_le_target", "p_cycle_in_band", "cycle_end_months_p10", "cycle_end_months_p50",
+    "demand_case", "demand_label", "price_behaviour", "price_response", "scope",
+    "demand_total_10k_m2", "replications", "p_cycle_le_target", "p_cycle_in_band",
+    "p_cycle_below_band", "p_stock_out_any_month", "cycle_end_months_p10", "cycle_end_months_p50",
     "cycle_end_months_p90", "expected_unmet_demand_10k_m2", "cycle_target_months",
 ]
-BREAKEVEN_COLUMNS = ["scope", "quantity", "breakeven", "searched_low", "searched_high",
-                     "at_default", "target_months", "statement"]
+BREAKEVEN_COLUMNS = ["scope", "quantity", "edge", "edge_months", "breakeven", "searched_low",
+                     "searched_high", "at_default_median_months", "at_default_p_in_band",
+                     "at_default_unmet_10k_m2", "statement"]
+CASE_LABELS = {"run": "this run's demand", "plan": "表31 forecast", "sales_2025": "2025 sales rate",
+               "sales_2025_decline": "2025 rate −3%/yr", "csv": "user CSV"}
 #: ReplayFn(demand or None for the plan's own, **replay parameter overrides) → ReplayResult
 ReplayFn = Callable[..., market.ReplayResult]
 
@@ -54,7 +58,7 @@ def demand_cases(cfg: RunConfig, ds: Dataset, inputs: ModelInputs
                  ) -> dict[str, tuple[dict[tuple[str, int], float], str]]:
     """name → (demand by (region, year) in 万m², how it was made), for ``uncertainty.demand_cases``.
 
-    plan: 表31 (表32 for districts) as printed; sales_2025: each region's 2025 sales rate implied
+    run: the run's own demand (what the plan was made for); plan: 表31 (表32 for districts) as printed; sales_2025: each region's 2025 sales rate implied
     by 表19 (inventory ÷ cycle × 12; 205.15 万m² a year city-wide), flat; sales_2025_decline: that
     rate × (1 − ``uncertainty.decline_per_year``)^(year − base year); csv: ``uncertainty.demand_csv``.
     None of them is multiplied by ``demand.multiplier``: a case is a level, not a scaling."""
@@ -67,7 +71,11 @@ def demand_cases(cfg: RunConfig, ds: Dataset, inputs: ModelInputs
         "csv": dict(source="csv", multiplier=1.0, csv=u.demand_csv),
     }
     out = {}
+    if "run" in u.demand_cases:
+        out["run"] = (dict(inputs.demand_10k_m2), "this run's own demand (demand.*)")
     for name in u.demand_cases:
+        if name == "run":
+            continue
         if name == "csv" and not u.demand_csv:
             raise InputError(["uncertainty.demand_cases lists 'csv' but uncertainty.demand_csv "
                               "is empty; give uncertainty.demand_csv=PATH (region_id, year, "
@@ -75,6 +83,10 @@ def demand_cases(cfg: RunConfig, ds: Dataset, inputs: ModelInputs
         case_cfg = dataclasses.replace(cfg, demand=dataclasses.replace(cfg.demand, **specs[name]))
         demand, how = demand_by_source(case_cfg, ds, inputs.regions, inputs.years,
                                        inputs.inventory0_10k_m2, inputs.cycle0_months)
+        if "run" in out and all(abs(demand[k] - v) <= 1e-9 * max(1.0, abs(v))
+                                for k, v in out["run"][0].items() if k in demand):
+            del out["run"]  # the run's demand is this case: listed once, under its name
+            how += " (this run's demand)"
         out[name] = (demand, how)
     return out
 
@@ -92,25 +104,43 @@ def scope_rows(result: market.ReplayResult, inputs: ModelInputs) -> dict[str, pd
     return out
 
 
+def behaviours(cfg: RunConfig) -> dict[str, float]:
+    """The price behaviours tested: ``uncertainty.price_behaviours``, plus the run's own
+    ``sim.price_response`` when it is none of them (as ``run``)."""
+    out = {k: float(v) for k, v in cfg.uncertainty.price_behaviours.items()}
+    x = float(cfg.sim.price_response)
+    if all(abs(x - v) > 1e-12 for v in out.values()):
+        out["run"] = x
+    return out
+
+
 def uncertainty_table(cfg: RunConfig, ds: Dataset, inputs: ModelInputs,
                       replay_fn: ReplayFn) -> pd.DataFrame:
     """uncertainty.csv: every demand case × price behaviour (``uncertainty.price_behaviours``,
-    name → coefficient), city and main city. Probabilities over the replay's replications
-    (``uncertainty.replications``, same seed in every cell: common random numbers)."""
+    name → coefficient; the run's own coefficient added when it is not one of them), city and main
+    city: P(cycle ≤ target), P(in band), P(below band), P(some region sells out in some month),
+    the last December's cycle p10/p50/p90 and expected unmet demand. Probabilities over the
+    replay's replications (``uncertainty.replications``, same seed in every cell: common random
+    numbers)."""
     u = cfg.uncertainty
     reps = u.replications or cfg.sim.replications
     rows = []
     for case, (demand, _how) in demand_cases(cfg, ds, inputs).items():
         total = sum(demand.values())
-        for behaviour, coefficient in u.price_behaviours.items():
+        for behaviour, coefficient in behaviours(cfg).items():
             result = replay_fn(demand, price_response=float(coefficient), replications=reps)
             for scope, s in scope_rows(result, inputs).items():
+                label = CASE_LABELS.get(case, case)
+                if "this run's" in _how and case != "run":
+                    label += " (run)"
                 rows.append({
-                    "demand_case": case, "price_behaviour": behaviour,
-                    "price_response": float(coefficient), "scope": scope,
-                    "demand_total_10k_m2": total,
+                    "demand_case": case, "demand_label": label,
+                    "price_behaviour": behaviour, "price_response": float(coefficient),
+                    "scope": scope, "demand_total_10k_m2": total, "replications": reps,
                     "p_cycle_le_target": float(s.p_cycle_le_target_2030),
                     "p_cycle_in_band": float(s.p_cycle_in_band_end),
+                    "p_cycle_below_band": float(s.p_cycle_below_band_end),
+                    "p_stock_out_any_month": float(s.p_stock_out_any_month),
                     "cycle_end_months_p10": float(s.cycle_end_months_p10),
                     "cycle_end_months_p50": float(s.cycle_end_months_p50),
                     "cycle_end_months_p90": float(s.cycle_end_months_p90),
@@ -123,107 +153,134 @@ def uncertainty_table(cfg: RunConfig, ds: Dataset, inputs: ModelInputs,
 # ---------------------------------------------------------------------------------------------
 # Break-even
 # ---------------------------------------------------------------------------------------------
-def _median_cycles(replay_fn: ReplayFn, inputs: ModelInputs, **kw) -> dict[str, float]:
+def _scope_stats(replay_fn: ReplayFn, inputs: ModelInputs, **kw) -> dict[str, pd.Series]:
     result = replay_fn(kw.pop("demand", None), **kw)
-    return {scope: float(s.cycle_end_months_p50) for scope, s in scope_rows(result, inputs).items()}
+    return scope_rows(result, inputs)
 
 
 def _solve(f: Callable[[float], float], low: float, high: float
            ) -> tuple[float | None, bool, bool]:
-    """(root of f in [low, high] by Brent or None when f keeps its sign, met at low, met at high)
-    where "met" is f ≤ 0 (the median cycle at or under the target)."""
+    """(root of f in [low, high] by Brent or None when f keeps its sign, f(low) ≤ 0, f(high) ≤ 0)."""
     f_low, f_high = f(low), f(high)
-    met_low, met_high = f_low <= 0, f_high <= 0
-    if met_low == met_high:
-        return None, met_low, met_high
-    return float(optimize.brentq(f, low, high, xtol=1e-3, rtol=1e-4, maxiter=40)), met_low, \
-        met_high
+    neg_low, neg_high = f_low <= 0, f_high <= 0
+    if neg_low == neg_high:
+        return None, neg_low, neg_high
+    return float(optimize.brentq(f, low, high, xtol=1e-3, rtol=1e-4, maxiter=40)), neg_low, \
+        neg_high
 
 
 def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
                     replay_fn: ReplayFn) -> pd.DataFrame:
-    """breakeven.csv, city and main city: the price-response coefficient (searched over
-    ``uncertainty.price_response_range``) and the multiple of the plan's own demand (over
-    ``uncertainty.demand_multiple_range``) at which the median last-December cycle equals the
-    cycle target, each with the other held at its default (sim.price_response; the plan's
-    demand). The replays use ``uncertainty.breakeven_replications`` and one seed, so the median
-    moves smoothly with the searched value."""
+    """breakeven.csv, city and main city: for each of the two uncertain assumptions — the price-
+    response coefficient (searched over ``uncertainty.price_response_range``) and the level of
+    demand as a multiple of the plan's own (``uncertainty.demand_multiple_range``), the other at
+    its default — the values at which the median December cycle of the last plan year crosses
+    each edge of the band: the top (the cycle target, 18 months) and the floor (12 months). The
+    statement gives the interval in which the median stays in the band, with P(in band) and
+    expected unmet demand at the default. Replays of ``uncertainty.breakeven_replications`` with
+    one seed, so the median moves smoothly with the searched value."""
     u = cfg.uncertainty
     reps = u.breakeven_replications
     base = {(r.region, int(r.year)): float(r.sales_10k_m2 + r.unmet_demand_10k_m2)
             for r in plan.itertuples(index=False)}
     default = float(cfg.sim.price_response)
-    at_default = _median_cycles(replay_fn, inputs, replications=reps, price_response=default)
+    at_default = _scope_stats(replay_fn, inputs, replications=reps, price_response=default)
     target = {t.scope: t.value for t in inputs.targets
               if t.target_id == "cycle_months" and t.year == inputs.final_year}
+    edges = {"top": None, "floor": inputs.band_low_months}
     rows = []
-    for scope in at_default:
-        goal = target.get(scope, target.get("city", 18.0))
+    for scope, stats in at_default.items():
+        top = target.get(scope, target.get("city", inputs.band_high_months))
+        for quantity, (low, high) in (("price_response", tuple(u.price_response_range)),
+                                      ("demand_multiple", tuple(u.demand_multiple_range))):
+            found = {}
+            for edge, months in (("top", top), ("floor", edges["floor"])):
+                def f(x: float, scope=scope, months=months, quantity=quantity) -> float:
+                    if quantity == "price_response":
+                        got = _scope_stats(replay_fn, inputs, replications=reps, price_response=x)
+                    else:
+                        got = _scope_stats(replay_fn, inputs, replications=reps,
+                                           price_response=default,
+                                           demand={k: v * x for k, v in base.items()})
+                    return float(got[scope].cycle_end_months_p50) - months
 
-        def by_response(x: float, scope=scope, goal=goal) -> float:
-            return _median_cycles(replay_fn, inputs, replications=reps,
-                                  price_response=x)[scope] - goal
-
-        def by_demand(m: float, scope=scope, goal=goal) -> float:
-            scaled = {k: v * m for k, v in base.items()}
-            return _median_cycles(replay_fn, inputs, demand=scaled, replications=reps,
-                                  price_response=default)[scope] - goal
-
-        for quantity, f, (low, high) in (
-            ("price_response", by_response, tuple(u.price_response_range)),
-            ("demand_multiple", by_demand, tuple(u.demand_multiple_range)),
-        ):
-            value, met_low, met_high = _solve(f, low, high)
-            rows.append({
-                "scope": scope, "quantity": quantity, "breakeven": value,
-                "searched_low": low, "searched_high": high,
-                "at_default": at_default[scope], "target_months": goal,
-                "statement": _statement(scope, quantity, value, met_low, met_high,
-                                        at_default[scope], goal, low, high, inputs.final_year),
-            })
+                value, neg_low, neg_high = _solve(f, low, high)
+                found[edge] = (months, value, neg_low, neg_high)
+            statement = _statement(scope, quantity, found, stats, low, high, inputs.final_year)
+            for edge, (months, value, _nl, _nh) in found.items():
+                rows.append({
+                    "scope": scope, "quantity": quantity, "edge": edge, "edge_months": months,
+                    "breakeven": value, "searched_low": low, "searched_high": high,
+                    "at_default_median_months": float(stats.cycle_end_months_p50),
+                    "at_default_p_in_band": float(stats.p_cycle_in_band_end),
+                    "at_default_unmet_10k_m2": float(stats.expected_unmet_demand_10k_m2),
+                    "statement": statement,
+                })
     return pd.DataFrame(rows, columns=BREAKEVEN_COLUMNS)
 
 
-def _statement(scope: str, quantity: str, value: float | None, met_low: bool, met_high: bool,
-               now: float, goal: float, low: float, high: float, year: int) -> str:
-    """One line: "met only if …" (not met at the default) or "met unless …"."""
-    what = {"price_response": "the price-response coefficient",
-            "demand_multiple": "demand (× the plan's)"}[quantity]
-    where = (f"{scope}: median December {year} cycle {now:.1f} months at the default, target "
-             f"≤ {goal:g}")
-    if value is None:
-        verdict = "met" if met_low else "not met"
-        return f"{where}; {verdict} for every value of {what} in [{low:g}, {high:g}]"
-    side = "at least" if met_high else "at most"
-    if quantity == "price_response":
-        meaning = (" (falling prices drawing buyers)" if met_high and value > 0 else
-                   " (falling prices deterring buyers no more than that)" if met_high else "")
-        cond = f"{what} is {side} {value:.2f}{meaning}"
+def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: float, high: float,
+               year: int) -> str:
+    """One line: the interval of the assumption in which the median December cycle stays in the
+    band (between the floor's and the top's crossings), and the default's figures."""
+    what = {"price_response": "price response", "demand_multiple": "demand"}[quantity]
+    unit = "" if quantity == "price_response" else "× the plan's"
+    top_m, top_v, top_nl, top_nh = found["top"]
+    floor_m, floor_v, fl_nl, fl_nh = found["floor"]
+    # the median falls as the assumption rises when f(high) ≤ f(low) at both edges
+    bounds = []
+    for value, neg_low, neg_high, months in ((top_v, top_nl, top_nh, top_m),
+                                             (floor_v, fl_nl, fl_nh, floor_m)):
+        bounds.append((value, neg_low, neg_high, months))
+    lo, hi = low, high
+    falls = (not top_nl and top_nh) or (not fl_nl and fl_nh) or (top_nl and fl_nl and not fl_nh)
+    if falls:  # median above the top at low values, below the floor at high values
+        lo = top_v if top_v is not None else (low if top_nl else None)
+        hi = floor_v if floor_v is not None else (high if not fl_nh else None)
     else:
-        cond = f"demand is {side} {value:.2f}× the plan's ({value - 1:+.0%})"
-    return f"{where}; met only if {cond}" if now > goal else f"{where}; met as long as {cond}"
+        lo = floor_v if floor_v is not None else (low if not fl_nl else None)
+        hi = top_v if top_v is not None else (high if top_nh else None)
+    now = (f"at the default the median is {stats.cycle_end_months_p50:.1f} months, P(in the "
+           f"{floor_m:g}–{top_m:g}-month band) {stats.p_cycle_in_band_end:.2f}, expected unmet "
+           f"demand {stats.expected_unmet_demand_10k_m2:.1f} 万m²")
+    head = f"{scope}, December {year}"
+    if lo is None or hi is None or lo >= hi:
+        return (f"{head}: the median cycle is outside the band for every {what} in "
+                f"[{low:g}, {high:g}]{unit and ' ' + unit}; {now}")
+    edge_note = []
+    if lo == low:
+        edge_note.append(f"from the searched low {low:g}")
+    if hi == high:
+        edge_note.append(f"to the searched high {high:g}")
+    extra = f" ({'; '.join(edge_note)})" if edge_note else ""
+    return (f"{head}: the median cycle stays in the band for {what} between {lo:.2f} and "
+            f"{hi:.2f}{unit and ' ' + unit}{extra}; {now}")
 
 
 def breakeven_lines(table: pd.DataFrame) -> list[str]:
-    """The break-even statements, one line each."""
-    return [f"  {s}" for s in table["statement"]]
+    """The break-even statements, one line per scope and assumption."""
+    return [f"  {s}" for s in dict.fromkeys(table["statement"])]
 
 
 def uncertainty_lines(table: pd.DataFrame) -> list[str]:
     """The uncertainty table as printed lines: one block per scope, a row per demand case, a
-    column per price behaviour: P(in band) / median last-December cycle."""
-    lines = ["How likely the plan is to hold (replay, last December): P(cycle in the band) / "
-             "median cycle in months, by demand case × price behaviour"]
-    behaviours = list(dict.fromkeys(table["price_behaviour"]))
+    column per price behaviour: P(in band) / P(below the band) / median last-December cycle."""
+    reps = int(table["replications"].iloc[0]) if len(table) else 0
+    lines = [f"How likely the plan is to hold (replay, {reps} replications, last December): "
+             "P(in band) / P(below band) / median cycle in months, by demand case × price "
+             "behaviour"]
+    names = list(dict.fromkeys(table["price_behaviour"]))
     for scope, part in table.groupby("scope", sort=False):
-        lines.append(f"  {scope:<20}" + "".join(
-            f"{b + ' (' + format(part[part.price_behaviour == b].price_response.iloc[0], '+g') + ')':>22}"
-            for b in behaviours))
+        head = "".join(
+            f"{b + ' (' + format(part[part.price_behaviour == b].price_response.iloc[0], '+g') + ')':>24}"
+            for b in names)
+        lines.append(f"  {scope:<22}{head}")
         for case, rows in part.groupby("demand_case", sort=False):
             cells = rows.set_index("price_behaviour")
-            lines.append(f"    {case:<18}" + "".join(
-                f"{cells.loc[b, 'p_cycle_in_band']:>13.2f} / {cells.loc[b, 'cycle_end_months_p50']:>5.1f}"
-                for b in behaviours))
+            label = rows["demand_label"].iloc[0]
+            lines.append(f"    {label:<20}" + "".join(
+                f"{cells.loc[b, 'p_cycle_in_band']:>10.2f} / {cells.loc[b, 'p_cycle_below_band']:.2f}"
+                f" / {cells.loc[b, 'cycle_end_months_p50']:>5.1f}" for b in names))
     return lines
 
 
@@ -233,13 +290,11 @@ def uncertainty_lines(table: pd.DataFrame) -> list[str]:
 def uncertainty_chart(table: pd.DataFrame, path: str | Path) -> Path:
     """uncertainty.png: one heat table per scope (demand cases × price behaviours), colour =
     P(cycle in the band), text = that probability and the median cycle."""
-    import matplotlib
+    from model.plotting import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     scopes = list(dict.fromkeys(table["scope"]))
-    cases = list(dict.fromkeys(table["demand_case"]))
+    cases = list(dict.fromkeys(table["demand_label"]))
     behaviours = list(dict.fromkeys(table["price_behaviour"]))
     fig, axes = plt.subplots(1, len(scopes), figsize=(4.2 * len(scopes), 0.55 * len(cases) + 1.6),
                              squeeze=False)
@@ -247,11 +302,11 @@ def uncertainty_chart(table: pd.DataFrame, path: str | Path) -> Path:
         part = table[table["scope"] == scope]
         grid = np.full((len(cases), len(behaviours)), np.nan)
         for row in part.itertuples(index=False):
-            grid[cases.index(row.demand_case), behaviours.index(row.price_behaviour)] = \
+            grid[cases.index(row.demand_label), behaviours.index(row.price_behaviour)] = \
                 row.p_cycle_in_band
         ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
         for row in part.itertuples(index=False):
-            i, j = cases.index(row.demand_case), behaviours.index(row.price_behaviour)
+            i, j = cases.index(row.demand_label), behaviours.index(row.price_behaviour)
             ax.text(j, i, f"{row.p_cycle_in_band:.2f}\n{row.cycle_end_months_p50:.1f} mo",
                     ha="center", va="center", fontsize=8)
         ax.set_xticks(range(len(behaviours)), [
@@ -275,8 +330,18 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs) -> list[str]:
         sales = part["sales_10k_m2"].sum()
         return math.inf if sales <= 0 else 12 * part["inventory_end_10k_m2"].sum() / sales
 
+    def lowest(members) -> str:
+        part = plan[plan["region"].isin(members)].groupby("year")[
+            ["inventory_end_10k_m2", "sales_10k_m2"]].sum()
+        cyc = 12 * part["inventory_end_10k_m2"] / part["sales_10k_m2"].where(
+            part["sales_10k_m2"] > 0)
+        return f"{cyc.min():.1f} ({int(cyc.idxmin())})"
+
     parts = [f"city {cycle(inputs.regions):.1f}"]
+    low = [f"city {lowest(inputs.regions)}"]
     if inputs.main_city_members:
         parts.append(f"main city {cycle(inputs.main_city_members):.1f}")
+        low.append(f"main city {lowest(inputs.main_city_members)}")
     return [f"The plan's own arithmetic: {inputs.final_year} destocking cycle "
-            + ", ".join(parts) + " months (its demand, no uncertainty)"]
+            + ", ".join(parts) + " months (its demand, no uncertainty); lowest year-end cycle "
+            "on the way: " + ", ".join(low)]

@@ -6,8 +6,8 @@ and unmet demand in the objective (weights below), a city-wide subsidised volume
 and same-year timing, so the choice is the hand arithmetic:
 
     buy stock:      2 万m² × 5000 元/m² × factor            → factor 0.3: 0.30 亿元; 1.0: 1.00
-    build:          2 万m² × (3000 construction + 1100 land forgone) = 0.82 亿元, + 1 ha of land
-                    (land value 5000 × (1 − 0.10 − 0.08) − 3000 = 1100 元/m² of floor area)
+    build:          2 万m² × (3000 construction + 800 land forgone) = 0.76 亿元, + 1 ha of land
+                    (land value 5000 × (1 − 0.12 − 0.12) − 3000 = 800 元/m² of floor area)
 """
 
 from __future__ import annotations
@@ -55,11 +55,11 @@ def test_land_value_never_exceeds_price_less_build_cost(chifeng):
         per_m2 = inputs.land_price_10k_yuan_per_ha[r] / inputs.plot_ratio_10k_m2_per_ha[r]
         assert 0 <= per_m2 <= inputs.price_yuan_m2[r] - 3000.0 + 1e-9, r
         assert per_m2 == pytest.approx(
-            max(0.0, inputs.price_yuan_m2[r] * 0.82 - 3000.0))
-    # main city 7006 元/m² → 2744.92 元/m² of floor area; the other regions 4741.9 → 888.4
+            max(0.0, inputs.price_yuan_m2[r] * 0.76 - 3000.0))
+    # main city 7006 元/m² → 2324.56 元/m² of floor area; the other regions 4741.9 → 603.8
     assert inputs.land_price_10k_yuan_per_ha["main_city"] / inputs.plot_ratio_10k_m2_per_ha[
-        "main_city"] == pytest.approx(7006 * 0.82 - 3000)
-    assert residual_land_value_yuan_m2(3000.0, 3000.0, 0.1, 0.08) == 0.0  # never below 0
+        "main_city"] == pytest.approx(7006 * 0.76 - 3000)
+    assert residual_land_value_yuan_m2(3000.0, 3000.0, 0.12, 0.12) == 0.0  # never below 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +77,7 @@ SUBSIDISED = {
 
 def test_buying_unsold_stock_wins_when_it_is_cheaper(hand):
     inputs, sol, plan = solve(hand, **{**SUBSIDISED, "subsidised.purchase_price_factor": 0.3})
+    # 2 万m² × 5000 × 0.3 = 0.30 亿元 a year against 0.76 to build
     by_year = plan.groupby("year")[["purchased_10k_m2", "subsidised_new_10k_m2",
                                     "subsidised_land_ha"]].sum()
     assert by_year["purchased_10k_m2"].tolist() == pytest.approx([2.0, 2.0], abs=TOL)
@@ -97,9 +98,9 @@ def test_building_wins_when_buying_costs_more_and_its_land_counts(hand):
     assert total == pytest.approx(plan.land_ha.sum() + 2.0, abs=TOL)
     money = results.money_table(inputs, plan)
     city = money[money.region == "city"]
-    # 2 万m² × 3000 元/m² = 0.6 亿元 built, 2 × 1100 = 0.22 亿元 of land revenue forgone, a year
+    # 2 万m² × 3000 元/m² = 0.6 亿元 built, 2 × 800 = 0.16 亿元 of land revenue forgone, a year
     assert city.subsidised_build_spending_100m_yuan.tolist() == pytest.approx([0.6, 0.6])
-    assert city.land_forgone_100m_yuan.tolist() == pytest.approx([0.22, 0.22])
+    assert city.land_forgone_100m_yuan.tolist() == pytest.approx([0.16, 0.16])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +153,7 @@ def test_every_pace_row_agrees_with_the_plan(default_plan):
 
 def test_tight_land_reports_its_stock_outs_as_missed(chifeng):
     inputs, sol, plan = solve(chifeng, **{"land.rule": "9.3", "targets.land_total_ha": 400,
+                                          "demand.source": "plan",
                                           "targets.land_total.mode": "hard"})
     targets = results.targets_table(inputs, sol, plan).set_index("target_key")
     unmet = targets.loc["unmet_demand_10k_m2[city,2026-2030]"]

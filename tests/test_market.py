@@ -108,7 +108,8 @@ def test_resolve_derives_defaults_from_the_facts():
     assert (p.price_band_low_months, p.price_band_high_months) == (12.0, 18.0)
     assert p.cycle_threshold_months == 18.0
     assert p.dwelling_size_m2 == pytest.approx(205.42e4 / 17492)
-    assert 0.9 < p.household_formation_10k_per_year < 1.2       # ≈ 2.4 万人 ÷ 2.34 人/户
+    # the optimiser's derivation: (2.4 − 3.4 × 0.5667) ÷ 2.34 ≈ 0.202 万户 a year
+    assert p.household_formation_10k_per_year == pytest.approx(0.202, abs=0.001)
     assert p.demolitions_10k_per_year == pytest.approx(2552 / 5 / 1e4)
     # explicit values win over derived ones
     assert mk.ReplayParams(dwelling_size_m2=90.0).resolve(chifeng()).dwelling_size_m2 == 90.0

@@ -115,7 +115,7 @@ def test_run_model_plan_as_written_headline():
     ] == pytest.approx(607.57)
     assert h["inventory_end_city_10k_m2"] == pytest.approx(482.01, abs=1e-6)
     assert h["cycle_months_city"] > 18 and h["targets_missed"] > 0
-    assert "land_rule[yuanbaoshan,2026]" in out.summary["targets_missed"]
+    assert "land_rule[yuanbaoshan,2026]" in out.summary["rules_broken"]
 
 
 @pytest.mark.parametrize("scenario", ["weak_demand", "purchase_push"])
