@@ -65,6 +65,7 @@ TARGET_COLUMNS = [
     "penalty",
     "source",
     "note",
+    "origin",
 ]
 MONEY_COLUMNS = [
     "region",
@@ -335,7 +336,19 @@ def targets_table(inputs: ModelInputs, sol: Solution, plan: pd.DataFrame) -> pd.
     rows += demand_rows(inputs, plan)
     rows += pace_rows(inputs, plan)
     rows += land_rule_rows(inputs, plan)
-    return pd.DataFrame(rows, columns=TARGET_COLUMNS)
+    frame = pd.DataFrame(rows, columns=TARGET_COLUMNS)
+    frame["origin"] = [target_origin(tid, src) for tid, src in zip(frame["target_id"],
+                                                                   frame["source"])]
+    return frame
+
+
+def target_origin(target_id: str, source: str) -> str:
+    """plan: a target the plan itself sets (a row of the dataset's targets.csv: 第五章, 表34);
+    rule: the land rule or a pace rule; model: a check or default of the tool (unmet demand, the
+    band floor, a subsidised volume derived because 表47 is blank, a configured limit)."""
+    if target_id in ("land_rule", *PACE_IDS):
+        return "rule"
+    return "plan" if str(source).startswith("targets.csv") else "model"
 
 
 PACE_IDS = ("presale_ramp", "land_ramp", "terminal_feed")

@@ -89,6 +89,7 @@ ADJUSTMENT_COLUMNS = [
     "kind",
     "overrides",
     "target_change",
+    "target_change_zh",
     "target_change_share",
     "feasible",
     "status",
@@ -179,7 +180,15 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         meta["hard"] = list(settings.review.hard)
         meta["main_city_id"] = ds.main_city_id
         meta["replications"] = settings.sim.replications
-        write_review(run_dir, tables, original, course, meta)
+        meta["original"] = settings.review.original
+        meta["presale_above_ready"] = {
+            d["name"][len("observed_presale_above_ready_10k_m2["):-1]: d["value"]
+            for d in replan.summary.get("derived_inputs", [])
+            if d["name"].startswith("observed_presale_above_ready_10k_m2[")}
+        # the note also reads the re-plan's plan and uncertainty table (written again, the same,
+        # with the run's other files)
+        own = {k: replan.tables[k] for k in ("plan", "uncertainty") if k in replan.tables}
+        write_review(run_dir, {**tables, **own}, original, course, meta)
         summary["review"]["files"] = sorted(p.name for p in run_dir.glob("review_*")) + (
             ["adjustments.csv", "adjustments.png", "adjustments_en.png"]
             if adjustments is not None else []
@@ -223,9 +232,13 @@ def _subdir(run_dir: Path | None, name: str) -> Path | None:
 def current_course(
     settings: RunConfig, ds: Dataset, original_plan: pd.DataFrame, run_dir: Path | None
 ) -> Outcome:
-    """The original plan's land, supply, purchases and subsidised building for the remaining
-    years, from the observed state (observed years fixed as in the re-plan), evaluated: every
-    target and the land rule reported, none enforced (like plan_as_written)."""
+    """The adopted plan continued from the observed state: its land, purchases and subsidised
+    building for the remaining years, and its presale *as far as the land can deliver it* under
+    the timing model — the adopted schedule plus any backlog, capped by floor area that the
+    pipeline at the end of the observed years (land sold before the plan and in the observed
+    years) and the adopted land have made ready (model.timing.deliverable_presale). The observed
+    years are fixed as in the re-plan; every target and the land rule are reported, none
+    enforced."""
     folder = _subdir(run_dir, "course")
     if folder is None:
         import tempfile
@@ -234,11 +247,39 @@ def current_course(
     path = folder / "original_plan_decisions.csv"
     cols = ["region", "year", "land_ha", "supply_10k_m2", "purchased_10k_m2",
             "subsidised_new_10k_m2"]
-    original_plan[cols].to_csv(path, index=False, float_format="%.12g")
+    decisions = deliverable_course(settings, ds, original_plan[cols])
+    decisions.to_csv(path, index=False, float_format="%.12g")
     cfg = with_overrides(
         settings, {"fixed_plan": str(path), "evaluate_only": True, "review.adjust": False}
     )
     return optimise_run(cfg, ds, folder if run_dir is not None else None)
+
+
+def deliverable_course(settings: RunConfig, ds: Dataset, decisions: pd.DataFrame) -> pd.DataFrame:
+    """The adopted decisions with each remaining year's presale replaced by what its land can
+    deliver from the observed state (see :func:`current_course`)."""
+    from model import timing as tm
+    from model.pipeline import observed_start
+
+    inputs = build_inputs(settings, ds)
+    observed = pd.DataFrame([
+        {"region": r, "year": y, "land_ha": inputs.fixed_land_ha[(r, y)],
+         "sales_10k_m2": inputs.fixed_sales_10k_m2[(r, y)],
+         "inventory_end_10k_m2": np.nan}
+        for r in inputs.regions for y in inputs.observed_years])
+    _start, pipe = observed_start(inputs, observed.assign(inventory_end_10k_m2=0.0))
+    rest = tuple(y for y in inputs.years if y not in inputs.observed_years)
+    out = decisions.copy()
+    idx = out.set_index(["region", "year"])
+    for r in inputs.regions:
+        land = {y: float(idx.loc[(r, y), "land_ha"]) for y in rest}
+        ready = tm.ready_by_year(land, inputs.plot_ratio_10k_m2_per_ha[r], inputs.ready_shares,
+                                 {y: pipe.ready.get((r, y), 0.0) for y in rest}, rest)
+        planned = {y: float(idx.loc[(r, y), "supply_10k_m2"]) for y in rest}
+        done = tm.deliverable_presale(planned, ready, rest)
+        for y in rest:
+            out.loc[(out["region"] == r) & (out["year"] == y), "supply_10k_m2"] = done[y]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,7 +402,7 @@ def targets_comparison(
     missed on the current course in a year still to plan (or a period total) — what will be
     missed if nothing changes; ``replan_fixes`` says whether the re-plan meets it."""
     cols = ["target_key", "target_id", "scope", "period", "unit", "sense", "required",
-            "achieved", "shortfall", "met"]
+            "achieved", "shortfall", "met", "origin"]
     frames = {}
     for name, out in (("original", original), ("course", course), ("replan", replan)):
         if out is None or out.status != "optimal":
@@ -372,7 +413,7 @@ def targets_comparison(
         if name in frames:
             keys += [k for k in frames[name].index if k not in keys]
     table = pd.DataFrame({"target_key": keys})
-    for field_ in ("target_id", "scope", "period", "unit", "sense", "required"):
+    for field_ in ("target_id", "scope", "period", "unit", "sense", "required", "origin"):
         values = []
         for k in keys:
             src = next(f for f in (frames.get("replan"), frames.get("course"),
@@ -392,12 +433,16 @@ def targets_comparison(
             ]
     course_missed = table["met_course"].eq(False) if "course" in frames else table[
         "met_replan"].eq(False)
-    # a target is one of the plan's goals; rules (the land rule, the pace and terminal rows) are
-    # how a plan may get there, reported beside them (kind = rule)
-    table["kind"] = np.where(table["target_id"].isin(RULE_IDS), "rule", "target")
-    table["at_risk"] = course_missed & ~table["observed_year"] & (table["kind"] == "target")
-    table["rule_broken"] = course_missed & ~table["observed_year"] & (table["kind"] == "rule")
-    table["replan_fixes"] = (table["at_risk"] | table["rule_broken"]) & table["met_replan"].eq(True)
+    # a target is one of the plan's own goals (origin plan: 第五章, 表34); checks are the tool's
+    # (unmet demand, the band floor, a default subsidised volume); rules (the land rule, pace and
+    # terminal rows) are how a plan may get there — each reported in its own column
+    table["kind"] = np.where(table["target_id"].isin(RULE_IDS), "rule",
+                             np.where(table["origin"] == "plan", "target", "check"))
+    open_year = course_missed & ~table["observed_year"]
+    table["at_risk"] = open_year & (table["kind"] == "target")
+    table["check_failed"] = open_year & (table["kind"] == "check")
+    table["rule_broken"] = open_year & (table["kind"] == "rule")
+    table["replan_fixes"] = (open_year & table["met_replan"].eq(True))
     return table
 
 
@@ -524,36 +569,41 @@ def evaluate_adjustments(settings: RunConfig, ds: Dataset) -> pd.DataFrame:
         base, dict(c.overrides)), ds)) for c in cands}
     frame["target_change"] = frame["candidate"].map(lambda n: changes[n][0])
     frame["target_change_share"] = frame["candidate"].map(lambda n: changes[n][1])
+    frame["target_change_zh"] = frame["candidate"].map(lambda n: changes[n][2])
     frame = _costs_against_keep(frame.reset_index(drop=True))
     log.info("review: %d candidates evaluated in %.1f s on %d worker(s)", len(frame),
              perf_counter() - t0, workers)
     return frame[ADJUSTMENT_COLUMNS]
 
 
-def target_change(keep, other) -> tuple[str, float]:
+def target_change(keep, other) -> tuple[str, float, str]:
     """How a candidate changes the targets, in each target's own unit, against keeping them:
-    ``("cycle_months[city] 18 → 21 months (+3)", 0.1667)`` — the text, and the largest relative
-    change of any target group (the size used to rank candidates). Groups are a target over all
-    its years (model.solve.target_group)."""
+    ``("cycle_months[city] 18 → 21 months (+3)", 0.1667, "全市去化周期 18 → 21 个月")`` — the text,
+    the largest relative change of any target group (the size used to rank candidates), and the
+    text in Chinese. Groups are a target over all its years (model.solve.target_group)."""
     from model.solve import target_group
 
     before = {t.key: t for t in keep.targets}
-    parts, share = {}, 0.0
+    parts, zh, share = {}, {}, 0.0
     for t in other.targets:
         old = before.get(t.key)
+        group = target_group(t.target_id, t.scope)
+        name = TARGET_NAMES.get(t.target_id, (t.target_id, t.target_id))[0]
+        scope = NOTE_TEXT["zh"]["scopes"].get(t.scope, t.scope)
         if old is None or abs(t.value - old.value) <= 1e-9 * max(1.0, abs(old.value)):
             if old is not None and old.mode != t.mode:
-                parts.setdefault(target_group(t.target_id, t.scope), f"{t.target_id}[{t.scope}] "
-                                 f"{old.mode} → {t.mode}")
+                parts.setdefault(group, f"{t.target_id}[{t.scope}] {old.mode} → {t.mode}")
+                zh.setdefault(group, f"{scope}{name}改为{'硬约束' if t.mode == 'hard' else t.mode}")
             continue
-        group = target_group(t.target_id, t.scope)
         delta = t.value - old.value
         rel = abs(delta) / abs(old.value) if old.value else 1.0
         if rel > share:
             share = rel
         parts.setdefault(group, f"{group} {_g(old.value)} → {_g(t.value)} {t.unit} "
                                 f"({delta:+.4g})")
-    return ("; ".join(parts.values()) or "none"), share
+        zh.setdefault(group, f"{scope}{name} {_v(old.value, t.unit)} → {_v(t.value, t.unit)}"
+                             f"{_unit(t.unit, 'zh')}")
+    return ("; ".join(parts.values()) or "none"), share, ("；".join(zh.values()) or "无")
 
 
 def _evaluate_batch(base: RunConfig, dataset: Dataset | str, batch: list[Candidate]) -> list:
@@ -829,7 +879,7 @@ CHART_TEXT = {
            "original": "原规划", "actual": "实际", "course": "现行路径", "replan": "重新规划",
            "paths": "全市：原规划、实际、现行路径与重新规划",
            "p_band": "重放：2030年12月全市去化周期处于12—18个月的概率",
-           "delta_unmet": "未满足需求变化（万㎡）", "infeasible": "不可行",
+           "delta_unmet": "用地变化（公顷，相对保持目标）", "infeasible": "不可行",
            "adjust": "各项目标调整：相对保持目标的变化"},
     "en": {"land_ha": "land sold, ha", "supply_10k_m2": "presale, 万m²",
            "inventory_end_10k_m2": "unsold stock, end of year, 万m²",
@@ -837,7 +887,8 @@ CHART_TEXT = {
            "original": "adopted plan", "actual": "actual", "course": "current course",
            "replan": "re-plan", "paths": "City: adopted plan, actual, current course, re-plan",
            "p_band": "replay: P(city cycle in 12–18 months, December 2030)",
-           "delta_unmet": "change in unmet demand, 万m²", "infeasible": "infeasible",
+           "delta_unmet": "change in land, ha (against keeping the targets)",
+           "infeasible": "infeasible",
            "adjust": "each adjustment against keeping the targets"},
 }
 
@@ -882,13 +933,14 @@ def adjustments_chart(run_dir: Path, lang: str = "zh") -> Path:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.42 * n + 1.6), sharey=True)
     y = np.arange(n)[::-1]
     feasible = adj["feasible"].astype(bool)
-    delta = adj["delta_unmet_demand_10k_m2"].fillna(0.0)
+    delta = adj["delta_land_ha"].fillna(0.0)
     colors = ["tab:green" if bool(s) else ("tab:blue" if f else "lightgrey")
               for s, f in zip(adj["smallest_change"], feasible)]
     ax1.barh(y, delta, color=colors)
     for yi, f, d in zip(y, feasible, delta):
         ax1.text(0, yi, f"  {text['infeasible']}" if not f else f" {d:+.1f}", va="center",
                  fontsize=7)
+    ax1.axvline(0, color="grey", lw=0.6)
     ax1.set_yticks(y)
     ax1.set_yticklabels(adj["candidate"], fontsize=8)
     ax1.set_xlabel(text["delta_unmet"], fontsize=8)
@@ -944,105 +996,136 @@ def _row(frame: pd.DataFrame, **match) -> pd.Series:
 NOTE_TEXT = {
     "zh": {
         "title": "住房发展规划中期评估：供会议使用的要点",
-        "years": "{obs}年为实际数据（{file}），{rest}年重新规划。面积单位万㎡，用地单位公顷，金额单位亿元；"
-                 "所有数字均取自本次运行的文件（见附件）。",
-        "risk": "按现行路径（{rest}年沿用已通过规划的用地与预售），{n}项目标存在风险：{items}。",
-        "norisk": "按现行路径（{rest}年沿用已通过规划的用地与预售），没有目标存在风险。",
-        "noadj": "不需要调整目标：从{last}年末的实际状态重新规划，可同时保持{hard}等目标"
-                 "（{final}年去化周期：全市{c}个月，主城区{m}个月）。下表中的调整仅为取舍参考。",
-        "adj": "需要调整目标：保持现有目标不可行（{relax}）；能恢复可行的最小调整为“{cand}”：{change}。",
+        "years": "{obs}年为实际数据（{file}），{rest}年重新规划；比较基准为{base}。面积单位万㎡，用地单位"
+                 "公顷，金额单位亿元；所有数字均取自本次运行的文件（见附件）。",
+        "base_plan": "已通过规划（表45批准预售、表48用地各行）",
+        "base_file": "基准方案（{file}）",
+        "risk": "按现行路径（{rest}年沿用{base_short}的用地，批准预售以其用地能形成的可售面积为限），"
+                "{n}项规划目标存在风险：{items}。",
+        "norisk": "按现行路径（{rest}年沿用{base_short}的用地与批准预售），规划目标均无风险。",
+        "noadj": "目标不需调整，但{rest}年的年度供地与批准预售安排须调整（见下）：从{last}年末实际状态"
+                 "重新规划可同时满足{hard}（{final}年去化周期：全市{c}个月，主城区{m}个月），需公共收购"
+                 "存量{buy}万㎡、公共支出{spend}亿元。",
+        "noadj_risk": "按市场重放，{final}年12月全市去化周期处于12—18个月的概率为{p}（各需求情景"
+                      "{lo}—{hi}），低于0.8：结果对需求水平敏感，2028年以后须按年复核。",
+        "adj": "需要调整目标：保持现有目标不可行（{relax}）；能恢复可行的最小调整为：{change}。",
         "notested": "本次未评估目标调整（review.adjust=false）。",
-        "replan": "重新规划：{rest}年新增住宅用地分别为{land}公顷（已通过规划{oland}），"
-                  "商品住宅预售分别为{sale}万㎡（已通过规划{osale}）。",
-        "happened": "{obs}年实际出让住宅用地{land}公顷，为已通过规划（{oland}公顷）的{pct}；"
-                    "{last}年末库存{stock}万㎡，去化周期{cyc}个月（已通过规划为{ocyc}个月）。",
-        "vacancy": "空置率目标（全市{vc}、主城区{vm}）在任何供应方案下都无法实现：需要租赁转化、收购、"
-                   "拆除等供应以外的手段。",
-        "s1": "一、{obs}年实际情况与已通过规划",
+        "replan": "重新规划：{rest}年新增住宅用地分别为{land}公顷（{base_short}{oland}），批准预售"
+                  "（新增供应）面积分别为{sale}万㎡（{base_short}{osale}）。",
+        "happened": "{obs}年实际出让住宅用地{land}公顷，为{base_short}（{oland}公顷）的{pct}；{last}年末"
+                    "库存{stock}万㎡，去化周期{cyc}个月（{base_short}为{ocyc}个月）。",
+        "vacancy": "空置率目标（全市{vc}、主城区{vm}）在任何供应方案下都无法实现：需要租赁转化、拆除等"
+                   "供应以外的手段（本模型未模拟）。",
+        "s1": "一、{obs}年实际情况与{base_short}",
         "s2": "二、不作调整时的风险",
         "s3": "三、{rest}年重新规划",
         "s4": "四、目标调整的取舍",
         "annex": "附件",
-        "cols_happened": ["范围", "指标", "已通过规划", "实际"],
-        "cols_replan": ["年份", "范围", "用地（公顷）", "预售（万㎡）", "销售（万㎡）", "年末库存（万㎡）",
-                        "去化周期（个月）"],
+        "cols_happened": ["范围", "指标", "{base_short}", "实际"],
+        "cols_replan": ["年份", "范围", "出让用地（公顷）", "批准预售（万㎡）", "销售（万㎡）",
+                        "年末库存（万㎡）", "去化周期（个月）"],
         "cols_adj": ["候选调整", "目标变化", "可行", "与保持目标相同", "未满足需求变化（万㎡）",
                      "用地变化（公顷）", "公共支出变化（亿元）", "全市2030年去化周期（个月）",
                      "P(12—18个月)"],
         "risk_item": "{t}：要求{sense}{req}{unit}，现行路径{course}，重新规划{replan}",
-        "rules": "规则：现行路径下土地规则、节奏或期末供地在{n}个区县·年份不满足（见review_targets.csv，"
-                 "kind = rule）。",
-        "replay": "市场重放（{reps}次重复，从{last}年末实际状态起）：{final}年12月全市去化周期处于12—18个月的"
-                  "概率为{p}。",
-        "quantities": {"land_ha": "出让用地（公顷）", "supply_10k_m2": "预售（万㎡）",
+        "checks": "模型检查（非规划目标）：{items}。",
+        "rules": "规则：现行路径下土地规则、供应节奏或期末供地在{n}个旗县区·年份不满足（见"
+                 "review_targets.csv，kind = rule）。",
+        "replay": "市场重放（{reps}次重复，从{last}年末实际状态起）：{final}年12月全市去化周期处于12—18个月"
+                  "的概率为{p}；按需求情景为{lo}—{hi}（uncertainty.csv）。",
+        "suspended": "重新规划中{final}年末去化周期仍高于36个月、土地继续暂停的旗县区：{items}。",
+        "same": "以下候选调整与保持目标得到同一方案（目标不起约束作用）：{items}。",
+        "quantities": {"land_ha": "出让用地（公顷）", "supply_10k_m2": "批准预售（万㎡）",
                        "sales_10k_m2": "销售（万㎡）", "inventory_end_10k_m2": "年末库存（万㎡）",
                        "cycle_end_months": "去化周期（个月）"},
         "scopes": {"city": "全市", "main_city": "主城区"},
         "caveats": "说明：实际数据只记录销售、不记录需求，因此已观测年份的未满足需求记为0；"
                    "随附的实际数据为示例，并非统计数据。",
-        "files": ["review_comparison.csv：已通过规划、实际、现行路径、重新规划，按区县和年份对照",
+        "presale_above": "实际批准预售超过时序模型由已出让土地形成的可售面积（共{x}万㎡，{where}），"
+                         "期初在途面积可能被低估。",
+        "files": ["review_comparison.csv：基准、实际、现行路径、重新规划，按旗县区和年份对照",
                   "review_targets.csv：每项目标在各路径上的结果（at_risk为风险目标）",
                   "review_headline.csv、review_changes.csv：主要指标与变化",
-                  "plan.csv、targets.csv：重新规划；original/、course/：已通过规划与现行路径",
+                  "plan.csv、targets.csv、uncertainty.csv：重新规划；original/、course/：基准与现行路径",
                   "adjustments.csv：每项候选调整（均以万㎡、公顷、亿元计）"],
         "yes": "是", "no": "否", "max": "不高于", "min": "不低于", "sep": "、",
         "none": "无",
     },
     "en": {
         "title": "Mid-term review of the housing plan: points for the meeting",
-        "years": "{obs} observed ({file}); {rest} re-planned. Floor area in 万m², land in hectares, "
-                 "money in 亿元; every number is read from this run's files (see the annex).",
-        "risk": "On the current course (the adopted plan's land and presale for {rest}), {n} "
-                "target(s) are at risk: {items}.",
-        "norisk": "On the current course (the adopted plan's land and presale for {rest}), no "
-                  "target is at risk.",
-        "noadj": "No target needs adjusting: a re-plan from the observed end of {last} keeps "
-                 "{hard} (final-year cycle {c} months city-wide, {m} in the main city). The "
-                 "adjustments below are a trade-off table only.",
+        "years": "{obs} observed ({file}); {rest} re-planned; the baseline is {base}. Floor area in "
+                 "万m², land in hectares, money in 亿元; every number is read from this run's files "
+                 "(see the annex).",
+        "base_plan": "the adopted plan (表45 presale approvals and 表48 land, rows)",
+        "base_file": "the baseline plan ({file})",
+        "risk": "On the current course ({base_short}'s land for {rest}, its presale approvals as "
+                "far as that land can make floor area ready), {n} of the plan's target(s) are at "
+                "risk: {items}.",
+        "norisk": "On the current course ({base_short}'s land and presale for {rest}), none of "
+                  "the plan's targets is at risk.",
+        "noadj": "No target needs adjusting, but the yearly land and presale for {rest} do (see "
+                 "below): a re-plan from the observed end of {last} keeps {hard} (final-year cycle "
+                 "{c} months city-wide, {m} in the main city), with {buy} 万m² of unsold stock "
+                 "bought by the public and {spend} 亿元 of public spending.",
+        "noadj_risk": "In the market replay the city cycle ends December {final} in 12–18 months "
+                      "with probability {p} (across demand cases {lo}–{hi}), below 0.8: the result "
+                      "depends on the level of demand; review it every year from 2028.",
         "adj": "An adjustment is needed: keeping the targets is infeasible ({relax}); the smallest "
-               "change that restores feasibility is '{cand}': {change}.",
+               "change that restores feasibility: {change}.",
         "notested": "Target adjustments were not evaluated (review.adjust=false).",
-        "replan": "The re-plan: new residential land {land} ha in {rest} (adopted plan {oland}), "
-                  "presale {sale} 万m² (adopted plan {osale}).",
-        "happened": "In {obs} the city sold {land} ha of residential land, {pct} of the adopted "
-                    "plan's {oland} ha; at the end of {last} the stock is {stock} 万m², a {cyc}-month "
-                    "cycle (adopted plan {ocyc} months).",
+        "replan": "The re-plan: new residential land {land} ha in {rest} ({base_short} {oland}), "
+                  "presale approvals (new supply) {sale} 万m² ({base_short} {osale}).",
+        "happened": "In {obs} the city sold {land} ha of residential land, {pct} of {base_short}'s "
+                    "{oland} ha; at the end of {last} the stock is {stock} 万m², a {cyc}-month "
+                    "cycle ({base_short} {ocyc} months).",
         "vacancy": "The vacancy targets (city {vc}, main city {vm}) are out of reach of any supply "
-                   "plan: they need instruments beyond supply (conversion to rental, purchase, "
-                   "demolition).",
-        "s1": "1. What happened in {obs}, against the adopted plan",
+                   "plan: they need instruments beyond supply (conversion to rental, demolition; "
+                   "not modelled).",
+        "s1": "1. What happened in {obs}, against {base_short}",
         "s2": "2. Risks if nothing changes",
         "s3": "3. The re-plan for {rest}",
         "s4": "4. Adjusting targets: the trade-offs",
         "annex": "Annex",
-        "cols_happened": ["scope", "indicator", "adopted plan", "actual"],
-        "cols_replan": ["year", "scope", "land, ha", "presale, 万m²", "sales, 万m²",
+        "cols_happened": ["scope", "indicator", "{base_short}", "actual"],
+        "cols_replan": ["year", "scope", "land sold, ha", "presale approvals, 万m²", "sales, 万m²",
                         "stock at year end, 万m²", "cycle, months"],
         "cols_adj": ["candidate", "target change", "feasible", "same plan as keeping targets",
                      "Δ unmet demand, 万m²", "Δ land, ha", "Δ public spending, 亿元",
                      "city cycle 2030, months", "P(12–18 months)"],
         "risk_item": "{t}: required {sense} {req}{unit}, current course {course}, re-plan {replan}",
+        "checks": "The tool's checks (not plan targets): {items}.",
         "rules": "Rules: on the current course the land rule, the pace or the land for the year "
                  "after the plan are not met in {n} region-years (review_targets.csv, kind = rule).",
         "replay": "Market replay ({reps} replications, from the observed end of {last}): P(city "
-                  "cycle in 12–18 months, December {final}) = {p}.",
-        "quantities": {"land_ha": "land sold, ha", "supply_10k_m2": "presale, 万m²",
-                       "sales_10k_m2": "sales, 万m²", "inventory_end_10k_m2": "stock at year end, 万m²",
+                  "cycle in 12–18 months, December {final}) = {p}; {lo}–{hi} across demand cases "
+                  "(uncertainty.csv).",
+        "suspended": "Regions still above 36 months at the end of {final} in the re-plan, with "
+                     "their land suspended: {items}.",
+        "same": "These candidates give the same plan as keeping the targets (the target does not "
+                "bind): {items}.",
+        "quantities": {"land_ha": "land sold, ha", "supply_10k_m2": "presale approvals, 万m²",
+                       "sales_10k_m2": "sales, 万m²",
+                       "inventory_end_10k_m2": "stock at year end, 万m²",
                        "cycle_end_months": "cycle, months"},
         "scopes": {"city": "city", "main_city": "main city"},
         "caveats": "Caveats: the actuals record sales, not demand, so unmet demand in the observed "
                    "years counts as 0; the shipped actuals are an illustrative example, not "
                    "statistics.",
-        "files": ["review_comparison.csv: adopted plan, actual, current course and re-plan per "
+        "presale_above": "Observed presale approvals exceed the floor area the timing model makes "
+                         "ready from land sold ({x} 万m² in all; {where}): the opening pipeline may "
+                         "be understated.",
+        "files": ["review_comparison.csv: baseline, actual, current course and re-plan per "
                   "region and year",
                   "review_targets.csv: every target on each path (at_risk)",
                   "review_headline.csv, review_changes.csv: headline indicators and changes",
-                  "plan.csv, targets.csv: the re-plan; original/, course/: the other paths",
+                  "plan.csv, targets.csv, uncertainty.csv: the re-plan; original/, course/: the "
+                  "baseline and the current course",
                   "adjustments.csv: every candidate, in 万m², ha and 亿元"],
         "yes": "yes", "no": "no", "max": "at most", "min": "at least", "sep": ", ",
         "none": "none",
     },
 }
+BASE_SHORT = {"zh": ("已通过规划", "基准方案"), "en": ("the adopted plan", "the baseline")}
 
 
 def _join(values, digits: int = 2) -> str:
@@ -1051,16 +1134,18 @@ def _join(values, digits: int = 2) -> str:
 
 def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     """The note as blocks — ("h1"|"h2"|"p"|"key", text), ("ul", [items]), ("table", frame,
-    caption), ("img", file, alt), ("annex",) — built only from the CSV files of ``run_dir``. The
-    first five paragraphs are the answer (the key message); tables follow; charts and the list of
-    files go to the annex."""
+    caption), ("img", file, alt), ("annex",) — built only from the files of ``run_dir``. The first
+    paragraphs (at most five) are the answer; tables follow; charts and files go to the annex."""
     tx = NOTE_TEXT[lang]
-    comp = pd.read_csv(run_dir / "review_comparison.csv", encoding="utf-8-sig")
-    targets = pd.read_csv(run_dir / "review_targets.csv", encoding="utf-8-sig")
-    head = pd.read_csv(run_dir / "review_headline.csv", encoding="utf-8-sig")
+    def read(name: str) -> pd.DataFrame:
+        return pd.read_csv(run_dir / name, encoding="utf-8-sig")
+
+    comp, targets, head = read("review_comparison.csv"), read("review_targets.csv"), \
+        read("review_headline.csv")
     meta = json.loads((run_dir / "review_meta.json").read_text(encoding="utf-8"))
-    adj_path = run_dir / "adjustments.csv"
-    adj = pd.read_csv(adj_path, encoding="utf-8-sig") if adj_path.exists() else None
+    adj = read("adjustments.csv") if (run_dir / "adjustments.csv").exists() else None
+    unc = read("uncertainty.csv") if (run_dir / "uncertainty.csv").exists() else None
+    plan = read("plan.csv")
 
     obs_years = sorted(comp.loc[comp["observed"], "year"].unique())
     all_years = sorted(comp["year"].unique())
@@ -1070,46 +1155,57 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     city = comp[comp["region"] == "city"].set_index("year")
     main_id = meta.get("main_city_id")
     h = head.set_index("indicator")
+    original = meta.get("original")
+    base_short = BASE_SHORT[lang][1 if original else 0]
+    base = tx["base_file"].format(file=Path(original).name) if original else tx["base_plan"]
+    fmt = dict(base_short=base_short)
 
     blocks: list[tuple] = [("h1", tx["title"]),
-                           ("p", tx["years"].format(obs=p_obs, rest=p_rest,
+                           ("p", tx["years"].format(obs=p_obs, rest=p_rest, base=base,
                                                     file=Path(meta["actuals"]).name))]
-    # -- the key message: five lines ---------------------------------------------------------
+    # -- the answer: at most five paragraphs ---------------------------------------------------
     groups = at_risk_groups(targets)
     risk = targets[targets["at_risk"]]
     if groups:
         items = []
         for g in groups:
-            rows = risk[[f"{r.target_id}[{r.scope}]" == g for r in risk.itertuples(index=False)]]
-            r = rows.iloc[-1]
+            r = risk[[f"{x.target_id}[{x.scope}]" == g for x in risk.itertuples(index=False)]
+                     ].iloc[-1]
             value = f"{_v(r.achieved_course, r.unit)}{_unit(r.unit, lang)}"
             items.append(f"{_target_name(r, lang)}（{value}）" if lang == "zh" else
                          f"{_target_name(r, lang)} ({value})")
         blocks.append(("key", tx["risk"].format(rest=p_rest, n=len(groups),
-                                                items=tx["sep"].join(items))))
+                                                items=tx["sep"].join(items), **fmt)))
     else:
-        blocks.append(("key", tx["norisk"].format(rest=p_rest)))
+        blocks.append(("key", tx["norisk"].format(rest=p_rest, **fmt)))
     needed = adjustment_needed(adj)
+    p_band = h["replan"].get("p_cycle_in_band_end[city]", np.nan)
+    spread = _case_spread(unc)
     if needed is None:
         blocks.append(("key", tx["notested"]))
     elif not needed:
         hard = tx["sep"].join(GROUP_NAMES.get(g, (g, g))[0 if lang == "zh" else 1]
                               for g in meta.get("hard", []))
-        blocks.append(("key", tx["noadj"].format(
-            last=last, hard=hard, final=final, c=_f(h.loc["cycle_months_city", "replan"]),
-            m=_f(h.loc["cycle_months_main_city", "replan"]))))
+        text = tx["noadj"].format(
+            rest=p_rest, last=last, hard=hard, final=final,
+            c=_f(h.loc["cycle_months_city", "replan"]),
+            m=_f(h.loc["cycle_months_main_city", "replan"]),
+            buy=_f(h.loc["purchased_10k_m2", "replan"]),
+            spend=_f(h.loc["public_spending_100m_yuan", "replan"], 2))
+        if p_band == p_band and p_band < 0.8:
+            text += tx["noadj_risk"].format(final=final, p=_f(p_band, 2), lo=spread[0],
+                                            hi=spread[1])
+        blocks.append(("key", text))
     else:
         keep = adj[adj["candidate"] == KEEP].iloc[0]
         best = adj[adj["smallest_change"].astype(bool)]
-        b = best.iloc[0] if len(best) else None
-        blocks.append(("key", tx["adj"].format(
-            relax=keep["relaxation"], cand=b["candidate"] if b is not None else tx["none"],
-            change=b["target_change"] if b is not None else tx["none"])))
+        change = (_change_text(best.iloc[0], lang) if len(best) else tx["none"])
+        blocks.append(("key", tx["adj"].format(relax=keep["relaxation"], change=change)))
     blocks.append(("key", tx["replan"].format(
         rest=p_rest, land=_join(city.loc[rest, "land_ha_replan"]),
         oland=_join(city.loc[rest, "land_ha_original"]),
         sale=_join(city.loc[rest, "supply_10k_m2_replan"]),
-        osale=_join(city.loc[rest, "supply_10k_m2_original"]))))
+        osale=_join(city.loc[rest, "supply_10k_m2_original"]), **fmt)))
     land_obs = city.loc[obs_years, "land_ha_actual"].sum()
     land_orig = city.loc[obs_years, "land_ha_original"].sum()
     blocks.append(("key", tx["happened"].format(
@@ -1117,14 +1213,14 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
         pct=f"{land_obs / land_orig:.0%}" if land_orig else "–", last=last,
         stock=_f(city.loc[last, "inventory_end_10k_m2_actual"]),
         cyc=_f(city.loc[last, "cycle_end_months_actual"]),
-        ocyc=_f(city.loc[last, "cycle_end_months_original"]))))
+        ocyc=_f(city.loc[last, "cycle_end_months_original"]), **fmt)))
     vac = risk[(risk["target_id"] == "vacancy_share") & ~risk["met_replan"].astype(bool)]
     if len(vac):
         req = vac.set_index("scope")["required"]
         blocks.append(("key", tx["vacancy"].format(vc=_v(req.get("city"), "share"),
                                                    vm=_v(req.get("main_city"), "share"))))
     # -- 1. what happened --------------------------------------------------------------------
-    blocks.append(("h2", tx["s1"].format(obs=p_obs)))
+    blocks.append(("h2", tx["s1"].format(obs=p_obs, **fmt)))
     rows = []
     for scope in ("city", main_id):
         part = comp[comp["region"] == scope].set_index("year") if scope else None
@@ -1137,8 +1233,12 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
         for q in ("inventory_end_10k_m2", "cycle_end_months"):
             rows.append([name, f"{tx['quantities'][q]} {last}", _f(part.loc[last, f"{q}_original"]),
                          _f(part.loc[last, f"{q}_actual"])])
-    blocks.append(("table", pd.DataFrame(rows, columns=tx["cols_happened"]),
-                   "review_comparison.csv"))
+    columns = [c.format(**fmt) for c in tx["cols_happened"]]
+    blocks.append(("table", pd.DataFrame(rows, columns=columns), "review_comparison.csv"))
+    above = meta.get("presale_above_ready") or {}
+    if above:
+        where = tx["sep"].join(f"{_region_name(comp, r, lang)} {_f(v)}" for r, v in above.items())
+        blocks.append(("p", tx["presale_above"].format(x=_f(sum(above.values())), where=where)))
     # -- 2. risks ----------------------------------------------------------------------------
     blocks.append(("h2", tx["s2"]))
     items = [tx["risk_item"].format(t=_target_name(r, lang), sense=tx[r.sense],
@@ -1146,7 +1246,12 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
                                     course=_v(r.achieved_course, r.unit),
                                     replan=_v(r.achieved_replan, r.unit))
              for r in risk.itertuples(index=False)]
-    blocks.append(("ul", items or [tx["norisk"].format(rest=p_rest)]))
+    blocks.append(("ul", items or [tx["norisk"].format(rest=p_rest, **fmt)]))
+    checks = targets[targets["check_failed"]] if "check_failed" in targets else targets.iloc[:0]
+    if len(checks):
+        blocks.append(("p", tx["checks"].format(items=tx["sep"].join(
+            f"{_target_name(r, lang)} {_v(r.achieved_course, r.unit)}{_unit(r.unit, lang)}"
+            for r in checks.drop_duplicates("target_id").itertuples(index=False)))))
     rules = targets[targets["rule_broken"]] if "rule_broken" in targets else targets.iloc[:0]
     if len(rules):
         blocks.append(("p", tx["rules"].format(n=len(rules))))
@@ -1165,25 +1270,35 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
                          _f(r["cycle_end_months_replan"])])
     blocks.append(("table", pd.DataFrame(rows, columns=tx["cols_replan"]),
                    "review_comparison.csv (re-plan)"))
-    key = "p_cycle_in_band_end[city]"
-    if key in h.index and h.loc[key, "replan"] == h.loc[key, "replan"]:
+    if p_band == p_band:
         blocks.append(("p", tx["replay"].format(reps=meta.get("replications", ""), last=last,
-                                                final=final, p=_f(h.loc[key, "replan"], 2))))
+                                                final=final, p=_f(p_band, 2), lo=spread[0],
+                                                hi=spread[1])))
+    end = plan[(plan["year"] == final) & (plan["cycle_end_months"] > 36)]
+    if len(end):
+        blocks.append(("p", tx["suspended"].format(final=final, items=tx["sep"].join(
+            f"{_region_name(comp, r.region, lang)} {_f(r.cycle_end_months)}"
+            for r in end.itertuples(index=False)))))
     # -- 4. adjustments ----------------------------------------------------------------------
     if adj is not None:
         blocks.append(("h2", tx["s4"]))
         shown = adj[adj["candidate"] != KEEP]
+        same = shown[shown["changes_nothing"].astype(bool)]
+        if len(same):
+            blocks.append(("p", tx["same"].format(items=tx["sep"].join(
+                _change_text(r, lang) for _i, r in same.iterrows()))))
+        shown = shown[~shown["changes_nothing"].astype(bool)]
         frame = pd.DataFrame({
             c: v for c, v in zip(tx["cols_adj"], (
-                shown["candidate"], shown["target_change"],
+                shown["candidate"], [_change_text(r, lang) for _i, r in shown.iterrows()],
                 [tx["yes"] if f else tx["no"] for f in shown["feasible"].astype(bool)],
-                [tx["yes"] if f else tx["no"] for f in shown["changes_nothing"].astype(bool)],
+                [tx["no"]] * len(shown),
                 shown["delta_unmet_demand_10k_m2"].map(lambda x: _f(x, 1)),
                 shown["delta_land_ha"].map(lambda x: _f(x, 1)),
                 shown["delta_public_spending_100m_yuan"].map(lambda x: _f(x, 2)),
                 shown["cycle_months_city_2030"].map(lambda x: _f(x, 1)),
                 shown["p_cycle_in_band"].map(lambda x: _f(x, 2))))})
-        blocks.append(("table", frame, "adjustments.csv"))
+        blocks.append(("table", frame.drop(columns=[tx["cols_adj"][3]]), "adjustments.csv"))
     # -- annex -------------------------------------------------------------------------------
     blocks.append(("annex",))
     blocks.append(("h2", tx["annex"]))
@@ -1194,6 +1309,32 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     blocks.append(("ul", tx["files"]))
     blocks.append(("p", tx["caveats"]))
     return blocks
+
+
+def _case_spread(unc: pd.DataFrame | None) -> tuple[str, str]:
+    """The lowest and highest city P(in band) across demand cases, price response 0."""
+    if unc is None or unc.empty:
+        return "–", "–"
+    part = unc[(unc["scope"] == "city") & (unc["price_response"].abs() < 1e-12)]
+    if part.empty:
+        part = unc[unc["scope"] == "city"]
+    return _f(part["p_cycle_in_band"].min(), 2), _f(part["p_cycle_in_band"].max(), 2)
+
+
+def _region_name(comp: pd.DataFrame, region: str, lang: str) -> str:
+    if lang != "zh":
+        return region
+    hit = comp.loc[comp["region"] == region, "name_zh"]
+    return str(hit.iloc[0]) if len(hit) else region
+
+
+def _change_text(row, lang: str) -> str:
+    """A candidate's change to the targets, in the note's language."""
+    text = str(row.get("target_change", ""))
+    if lang != "zh":
+        return f"{row['candidate']}: {text}"
+    zh = str(row.get("target_change_zh", "") or text)
+    return zh
 
 
 TARGET_NAMES = {

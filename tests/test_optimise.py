@@ -57,6 +57,9 @@ HAND_WEIGHTS = {
     "targets.cycle_floor.mode": "off",
     "land.rule_margin_months": 0.0,
     "targets.cycle_scope": "both",
+    # the hand instance's own demand table, and purchases at the regional price
+    "demand.source": "plan",
+    "subsidised.purchase_price_factor": 1.0,
 }
 TOL = 1e-6
 HAND_TIMING = HERE / "data" / "hand_timing"
@@ -324,7 +327,8 @@ def test_chifeng_district_level(chifeng):
 
 
 def test_plan_as_written_is_the_plans_own_arithmetic(chifeng):
-    inputs, pm, sol = solve(chifeng, evaluate_only=True, fixed_plan="guidance")
+    inputs, pm, sol = solve(chifeng, evaluate_only=True, fixed_plan="guidance",
+                            **{"demand.source": "plan"})
     assert pm.problem_type == "LP"
     plan = results.plan_table(inputs, sol)
     supply_rows = sum(chifeng.supply_guidance_10k_m2().values())  # Σ 表45 rows = 1231.31

@@ -114,13 +114,13 @@ def test_candidates_in_policy_units_and_those_that_change_nothing(chifeng):
 
 
 def test_when_targets_cannot_all_be_kept_the_smallest_change_comes_first(chifeng):
-    """Subsidised housing in the main city may only be bought (no new building) within a hard
-    budget of 3 亿元 a year: 5.99 万m² × 7006 元/m² = 4.20 亿元 cannot be kept. Lowering the volume to
-    4 万m² (2.80 亿元, a 33% change) restores feasibility, to 2 万m² too (67%), to 5.5 万m² not
-    (3.85 亿元): the smallest change that restores it is ranked first."""
+    """Subsidised housing in the main city may only be bought (no new building, at 0.7 × 7006
+    元/m²) within a hard budget of 2 亿元 a year: 5.99 万m² costs 2.94 亿元 and cannot be kept.
+    Lowering the volume to 4 万m² (1.96 亿元, a 33% change) restores feasibility, to 2 万m² too
+    (67%), to 5.5 万m² not (2.70 亿元): the smallest change that restores it is ranked first."""
     settings = review_settings(**{
         "subsidised.allow_new_build": False,
-        "targets.purchase_budget_100m_yuan_per_year": 3.0,
+        "targets.purchase_budget_100m_yuan_per_year": 2.0,
         "targets.purchase_budget.mode": "hard",
         "review.hard": ["subsidised"],
         "review.candidates": {

@@ -178,6 +178,7 @@ def test_cli_infeasible_hard_targets_exit_2(tmp_path):
     code, out, run_dir = cli(
         tmp_path,
         f"dataset={HAND}",
+        "demand.source=plan",
         "demand.multiplier=0.2",
         "land.rule=none",
         "targets.cycle_scope=city",

@@ -187,5 +187,5 @@ def test_cli_workers_reuse_their_built_model(tmp_path):
                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     samples = pd.read_csv(out / "samples.csv")
-    assert len(samples) == 2 * (10 + 2)  # 10 inputs (docs/sensitivity.md)
+    assert len(samples) == 2 * (11 + 2)  # 11 inputs (docs/sensitivity.md)
     assert samples["model_build"].nunique() <= 2
