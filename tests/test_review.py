@@ -242,15 +242,17 @@ def test_cli_midterm_review_end_to_end(tmp_path):
     assert not head["adjustment_needed"].any()
     note = (run_dir / "review_note.md").read_text(encoding="utf-8")
     key = note.split("\n## ")[0]           # the key message: before the first section
-    assert "不需要调整目标" in key and "存在风险" in key and "重新规划" in key
-    assert "points" not in note and "积分" not in note
+    assert "目标不需调整" in key and "存在风险" in key and "重新规划" in key
+    assert "公共收购" in key and "公共支出" in key  # what keeping the targets takes
+    assert "points" not in note and "目标函数" not in note  # no objective points
     # the note's numbers are the files' numbers, and its count is the table's
     targets = pd.read_csv(run_dir / "review_targets.csv")
     groups = {f"{r.target_id}[{r.scope}]" for r in targets[targets["at_risk"]].itertuples()}
-    assert f"{len(groups)}项目标存在风险" in key
+    assert f"{len(groups)}项规划目标存在风险" in key
     assert f"全市13.6个月" in key or f"全市{head.loc['cycle_months_city', 'replan']:.1f}个月" in key
     english = (run_dir / "review_note_en.md").read_text(encoding="utf-8")
-    assert "No target needs adjusting" in english and f"{len(groups)} target(s)" in english
+    assert "No target needs adjusting" in english
+    assert f"{len(groups)} of the plan's target(s)" in english
     page = (run_dir / "review_note.html").read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 2 and "src='review_" not in page
     assert "lang='zh-CN'" in page and "page-break-before:always" in page
