@@ -133,6 +133,9 @@ OUTCOMES: dict[str, OutcomeDef] = {
     "p_cycle_le_target_2030": OutcomeDef(
         "share", "replay: probability the city cycle is ≤ the 2030 target (18 months)",
         _replay("city", "p_cycle_le_target_2030")),
+    "p_cycle_in_band_2030": OutcomeDef(
+        "share", "replay: probability the city cycle is in the 12–18-month band, December 2030",
+        _replay("city", "p_cycle_in_band_end")),
     "feasible": OutcomeDef(
         "0/1", "1 if the optimiser found a plan, 0 if the hard targets cannot all hold",
         lambda o: 1.0 if o.status == "optimal" else 0.0 if o.status == "infeasible" else math.nan,
@@ -312,7 +315,7 @@ class ModelEvaluator:
         key = None
         try:
             key, sweep = _sweep_for(self.base)
-            outcome = sweep.run({k: float(v) for k, v in sample.items()})
+            outcome = sweep.run({k: float(v) for k, v in sample.items()}, outputs="outcomes")
             status, message = outcome.status, ""
             if status != "optimal":
                 message = "; ".join(outcome.messages)[:300]

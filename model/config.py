@@ -790,6 +790,57 @@ def with_overrides(settings: RunConfig, overrides: Mapping[str, Any]) -> RunConf
     return to_settings(node)
 
 
+def fast_overrides(settings: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
+    """:func:`with_overrides` without re-creating OmegaConf structured configs: each dotted key
+    replaces one scalar field with ``dataclasses.replace`` along its path, so every group's
+    ``__post_init__`` checks run as usual. A key it cannot handle this way (a map or list field, a
+    field now null, a value of another type) goes through :func:`with_overrides` — the same
+    result, the slow way. Used by sweeps and the sensitivity analysis (thousands of calls)."""
+    import dataclasses
+
+    out = settings
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        try:
+            out = _replace_path(out, parts, value)
+        except _NotScalar:
+            return with_overrides(settings, overrides)
+    return out
+
+
+class _NotScalar(Exception):
+    """A key :func:`fast_overrides` leaves to OmegaConf."""
+
+
+def _replace_path(node: Any, parts: list[str], value: Any) -> Any:
+    import dataclasses
+
+    name = parts[0]
+    if not is_dataclass(node) or name not in {f.name for f in fields(node)}:
+        raise _NotScalar(name)
+    current = getattr(node, name)
+    if len(parts) > 1:
+        return dataclasses.replace(node, **{name: _replace_path(current, parts[1:], value)})
+    if current is None:
+        kind = str(next(f.type for f in fields(node) if f.name == name))
+        numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if numeric and kind in ("Optional[float]", "Optional[Any]"):
+            return dataclasses.replace(node, **{name: float(value)})
+        raise _NotScalar(name)
+    if isinstance(current, bool) or isinstance(value, bool):
+        if not (isinstance(current, bool) and isinstance(value, bool)):
+            raise _NotScalar(name)
+    elif isinstance(current, float) and isinstance(value, (int, float)):
+        value = float(value)
+    elif isinstance(current, int) and isinstance(value, (int, float)):
+        if float(value) != int(value):
+            raise _NotScalar(name)
+        value = int(value)
+    elif not (isinstance(current, str) and isinstance(value, str)):
+        raise _NotScalar(name)
+    return dataclasses.replace(node, **{name: value})
+
+
 def default_settings(**overrides: Any) -> RunConfig:
     """Defaults plus dotted overrides: ``default_settings(**{"demand.multiplier": 0.9})``."""
     return with_overrides(RunConfig(), overrides)

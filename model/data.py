@@ -7,6 +7,8 @@ No Pyomo, no solver: this module only reads and checks.
 """
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -92,22 +94,32 @@ class Dataset:
         keys = zip(frame["region_id"], frame["year"].astype(int))
         return MappingProxyType(dict(zip(keys, frame[column].astype(float))))
 
+    @functools.cached_property
+    def _fact_index(self) -> dict[tuple[str, str], list[tuple[str, float]]]:
+        """(fact, scope) → [(period, value), …] in file order, built once (facts are looked up
+        thousands of times in a sensitivity analysis)."""
+        index: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        frame = self._tables["facts"]
+        for fact, scope, period, value in zip(frame["fact"], frame["scope"], frame["period"],
+                                              frame["value"]):
+            index.setdefault((str(fact), str(scope)), []).append((str(period), float(value)))
+        return index
+
     def fact_or_none(self, fact: str, scope: str = "city",
                      period: str | int | None = None) -> float | None:
         """One printed figure, or None when the dataset does not print it. Without ``period``:
         the fact's only row; else its plan-period row, its base-year row, or the latest."""
-        frame = self._tables["facts"]
-        rows = frame[(frame["fact"] == fact) & (frame["scope"] == scope)]
+        rows = self._fact_index.get((fact, scope), [])
         if period is not None:
-            rows = rows[rows["period"] == str(period)]
+            rows = [r for r in rows if r[0] == str(period)]
         elif len(rows) > 1:
             plan = f"{self.plan_years[0]}-{self.plan_years[-1]}" if self.plan_years else ""
-            preferred = rows[rows["period"].isin([plan, str(self.base_year)])]
-            if not preferred.empty:
-                rows = preferred.iloc[[int((preferred["period"] != plan).values.argmin())]]
+            preferred = [r for r in rows if r[0] in (plan, str(self.base_year))]
+            if preferred:
+                rows = [next((r for r in preferred if r[0] == plan), preferred[0])]
             else:
-                rows = rows.iloc[[int(rows["period"].str.split("-").str[-1].astype(int).values.argmax())]]
-        return None if rows.empty else float(rows["value"].iloc[0])
+                rows = [max(rows, key=lambda r: int(r[0].split("-")[-1]))]
+        return rows[0][1] if rows else None
 
     def fact(self, fact: str, scope: str = "city", period: str | int | None = None) -> float:
         """As :meth:`fact_or_none`, raising KeyError when the figure is not printed."""
@@ -121,6 +133,10 @@ class Dataset:
         return self.fact_or_none(fact, scope, period) is not None
 
     def targets(self) -> tuple[Target, ...]:
+        return self._targets
+
+    @functools.cached_property
+    def _targets(self) -> tuple[Target, ...]:
         frame = self._tables["targets"]
         return tuple(
             Target(r.target_id, r.scope, r.period, float(r.value), r.unit, r.sense, r.kind, r.source)

@@ -26,7 +26,7 @@ import pandas as pd
 
 from model import market, readings, results, uncertainty
 from model import timing as tm
-from model.config import ConfigError, RunConfig, as_dict, to_settings, with_overrides
+from model.config import ConfigError, RunConfig, as_dict, fast_overrides, to_settings
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
 from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
 from model.optimise import StructureChanged
@@ -104,10 +104,14 @@ class Sweep:
         self.model = PlanModel(build_inputs(self.settings, self.dataset), self.settings.solver)
         self.rebuilds = 0
 
-    def run(self, overrides: Mapping[str, Any] | None = None) -> Outcome:
+    def run(self, overrides: Mapping[str, Any] | None = None,
+            outputs: str = "full") -> Outcome:
+        """``outputs``: ``full`` — every table and summary a run directory holds; ``outcomes``
+        — only what an experiment reads (the headline indicators, the plan and the replay's
+        summary): no duals, uncertainty table, monthly tables or summary.json fields."""
         t_start = perf_counter()
         try:
-            settings = with_overrides(self.settings, overrides or {})
+            settings = fast_overrides(self.settings, overrides or {})
             inputs = build_inputs(settings, self.dataset)
         except ConfigError as exc:
             return _input_error([str(exc)])
@@ -119,7 +123,32 @@ class Sweep:
         except StructureChanged:
             self.model = PlanModel(inputs, settings.solver)
             self.rebuilds += 1
+        if outputs == "outcomes":
+            return solve_outcomes(settings, self.dataset, inputs, self.model)
         return solve_and_report(settings, self.dataset, inputs, self.model, t_start)
+
+
+def solve_outcomes(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
+                   pm: PlanModel) -> Outcome:
+    """The lean evaluation of experiments: solve, the plan, the headline indicators (targets
+    missed counted), and — with the replay on — the replay's summary table only."""
+    sol = pm.solve()
+    if not sol.ok:
+        status = "infeasible" if sol.status == "infeasible" else "solver_error"
+        code = EXIT_INFEASIBLE if status == "infeasible" else EXIT_SOLVER
+        return Outcome(status, code, pm.problem_type, {}, {}, {"status": status},
+                       (f"{status} ({sol.model_status})",))
+    plan = results.plan_table(inputs, sol)
+    tables = {"plan": plan}
+    head = results.headline(inputs, plan, None)
+    if settings.sim.enabled:
+        try:
+            replayed = replay_plan(settings, ds, inputs, plan)
+        except ValueError as exc:
+            return _input_error([f"sim: {exc}"])
+        tables["replay_summary"] = market.replay_summary(replayed)
+    return Outcome("optimal", EXIT_OK, pm.problem_type, head, tables,
+                   {"status": "optimal", "objective": sol.objective}, ())
 
 
 def solve_and_report(

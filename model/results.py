@@ -773,8 +773,10 @@ def relaxation_table(inputs: ModelInputs, relax: Relaxation | None) -> pd.DataFr
 # ---------------------------------------------------------------------------------------------
 # Headline and summary
 # ---------------------------------------------------------------------------------------------
-def headline(inputs: ModelInputs, plan: pd.DataFrame, targets: pd.DataFrame) -> dict[str, Any]:
-    """The indicators a reader looks at first (final plan year; 2030 for Chifeng)."""
+def headline(inputs: ModelInputs, plan: pd.DataFrame,
+             targets: pd.DataFrame | None) -> dict[str, Any]:
+    """The indicators a reader looks at first (final plan year; 2030 for Chifeng). Without
+    ``targets`` (an experiment's lean evaluation) ``targets_missed`` is None."""
     final = plan[plan["year"] == inputs.final_year]
 
     def cycle(members):
@@ -785,7 +787,7 @@ def headline(inputs: ModelInputs, plan: pd.DataFrame, targets: pd.DataFrame) -> 
     vac_final = vac[vac["year"] == inputs.final_year].set_index("scope")["vacancy_share"]
     money = money_table(inputs, plan)
     city_money = money[money["region"] == "city"]
-    missed = missed_targets(targets)
+    missed = missed_targets(targets) if targets is not None else None
     return {
         "final_year": inputs.final_year,
         "cycle_months_city": cycle(inputs.regions),
@@ -805,7 +807,7 @@ def headline(inputs: ModelInputs, plan: pd.DataFrame, targets: pd.DataFrame) -> 
         "land_revenue_100m_yuan": float(city_money["land_revenue_100m_yuan"].sum()),
         "public_spending_100m_yuan": float(city_money["public_spending_100m_yuan"].sum()),
         "development_finance_100m_yuan": float(city_money["development_finance_100m_yuan"].sum()),
-        "targets_missed": int(len(missed)),
+        "targets_missed": int(len(missed)) if missed is not None else None,
     }
 
 
