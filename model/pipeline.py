@@ -141,14 +141,15 @@ def solve_outcomes(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
     plan = results.plan_table(inputs, sol)
     tables = {"plan": plan}
     head = results.headline(inputs, plan, None)
+    summary: dict[str, Any] = {"status": "optimal", "objective": sol.objective}
     if settings.sim.enabled:
         try:
             replayed = replay_plan(settings, ds, inputs, plan)
         except ValueError as exc:
             return _input_error([f"sim: {exc}"])
         tables["replay_summary"] = market.replay_summary(replayed)
-    return Outcome("optimal", EXIT_OK, pm.problem_type, head, tables,
-                   {"status": "optimal", "objective": sol.objective}, ())
+        summary["replay"] = replay_headline(replayed, tables["replay_summary"])
+    return Outcome("optimal", EXIT_OK, pm.problem_type, head, tables, summary, ())
 
 
 def solve_and_report(
@@ -355,9 +356,12 @@ def replay_tables(result: market.ReplayResult,
     return tables
 
 
-def replay_headline(result: market.ReplayResult) -> dict[str, Any]:
-    """The replay's headline probabilities for summary.json, for the aggregate and main city."""
-    summary = market.replay_summary(result).set_index("region")
+def replay_headline(result: market.ReplayResult,
+                    table: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The replay's headline probabilities for summary.json, for the aggregate and main city
+    (``table``: the replay_summary table when already computed)."""
+    table = market.replay_summary(result) if table is None else table
+    summary = table.set_index("region")
     out: dict[str, Any] = {"replications": result.params.replications,
                            "seed": result.params.seed,
                            "deterministic": result.params.deterministic,

@@ -100,31 +100,40 @@ def test_breakeven_demand_multiple_of_a_hand_plan():
         return mk.replay(plan, ds, params, demand_10k_m2=demand)
 
     table = un.breakeven_table(settings, inputs, plan, replay_fn).set_index(
-        ["scope", "quantity"])
+        ["scope", "quantity", "edge"])
     opening = sum(ds.inventory_10k_m2().values())
     supply = plan.supply_10k_m2.sum()
     demand = (plan.sales_10k_m2 + plan.unmet_demand_10k_m2)
     d_last = demand[plan.year == 2027].sum()
     expected = 12 * (opening + supply) / (18 * d_last + 12 * demand.sum())
-    assert table.loc[("city", "demand_multiple"), "breakeven"] == pytest.approx(expected, rel=2e-3)
+    assert table.loc[("city", "demand_multiple", "top"), "breakeven"] == pytest.approx(
+        expected, rel=2e-3)
+    # the floor (12 months) by the same arithmetic: more demand than at the top
+    floor = 12 * (opening + supply) / (12 * d_last + 12 * demand.sum())
+    found = table.loc[("city", "demand_multiple", "floor"), "breakeven"]
+    if found == found:  # within the searched range
+        assert found == pytest.approx(floor, rel=2e-3) and found > expected
     # deterministic replays ignore the price response: no coefficient changes the answer
-    assert np.isnan(table.loc[("city", "price_response"), "breakeven"])
+    assert np.isnan(table.loc[("city", "price_response", "top"), "breakeven"])
 
 
 def test_plan_as_written_prints_the_table_and_the_break_even_lines(tmp_path):
     from model.run import run_model
 
     settings = default_settings(**{"evaluate_only": True, "fixed_plan": "guidance",
-                                   "sim.replications": 40,
+                                   "demand.source": "plan", "sim.replications": 40,
                                    "uncertainty.breakeven_replications": 30})
     outcome = run_model(settings)
     table = outcome.tables["uncertainty"]
     assert len(table) == 3 * 3 * 2                      # cases × behaviours × (city, main city)
+    assert set(table.demand_label) == {"表31 forecast (run)", "2025 sales rate",
+                                       "2025 rate −3%/yr"}
     assert set(table.scope) == {"city", "main_city"}
     text = "\n".join(outcome.messages)
     assert text.index("The plan's own arithmetic") < text.index("How likely the plan is to hold")
-    assert "met only if" in text
-    be = outcome.tables["breakeven"].set_index(["scope", "quantity"])
-    # the plan as written ends 2030 above 18 months at 表31 demand: it needs more buyers
-    assert be.loc[("city", "demand_multiple"), "breakeven"] > 1.0
-    assert be.loc[("city", "price_response"), "breakeven"] > 0.0
+    assert "stays in the band for" in text
+    be = outcome.tables["breakeven"].set_index(["scope", "quantity", "edge"])
+    # the plan as written ends 2030 above 18 months at 表31 demand: it needs more buyers, or
+    # falling prices that draw them
+    assert be.loc[("city", "demand_multiple", "top"), "breakeven"] > 1.0
+    assert be.loc[("city", "price_response", "top"), "breakeven"] > 0.0
