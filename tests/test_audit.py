@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from model.audit import (
-    AUDIT_COLUMNS, FINDING, INFO, SEVERITIES, VERDICTS, checks_frame, findings_frame, run_audit,
-    write_audit,
+    AUDIT_COLUMNS, FINDING, INFO, MERGED, PRINTED_AS, SEVERITIES, VERDICTS, checks_frame,
+    findings_frame, run_audit, write_audit,
 )
 from model.audit.links import one_edit
 from model.data import load_dataset
@@ -63,11 +63,37 @@ def test_main_city_row_of_table45_is_the_land_total_copied(checks):
     assert (row.printed, round(row.computed, 2), row.status) == (574.93, 598.51, FINDING)
     # 574.93 is the land total (表34, 表48, ha) printed as a floor area (万m²).
     assert row.verdict == "copy error" and "表48" in row.note and "(ha)" in row.note
-    land = one(checks, "printed total", "表48", "all rows")
-    assert (land.printed, round(land.computed, 2), land.verdict) == (574.93, 607.57, "copy error")
     # 表46's total repeats the same number: it follows from 表45's.
     t46 = one(checks, "printed total", "表46", "all rows")
-    assert t46.caused_by == row.id
+    assert t46.caused_by == row.id and t46.verdict == "copy error"
+
+
+def test_land_total_574_93_is_the_original_not_the_copy(checks):
+    # 574.93 belongs to hectares: it is 表34's land target, and §7.4's main-city land
+    # 278.55 = 574.93 × 48.45 % (表48's printed main-city share) is derived from it. So 表48's
+    # printed total is not a copy error; the floor-area printings (表45, 表46) are the copies.
+    assert 278.55 == pytest.approx(round(574.93 * 0.4845, 2))
+    land = one(checks, "printed total", "表48", "all rows")
+    assert (land.printed, round(land.computed, 2), land.verdict) == (574.93, 607.57, "unclear")
+    assert "278.55 = 574.93 × 48.45%" in land.note and "copies" in land.note
+    # 表34's land target against the rows: the same gap, following from it, not a copy either.
+    target = one(checks, "same quantity", "表34; 表48", "city 全市")
+    assert target.verdict == "unclear" and target.caused_by == land.id
+    # §7.4's 278.55 and 表49's printed total 278.55 are derived from 574.93: they follow from it.
+    s74 = one(checks, "same quantity", "§7.4; 表48 (printed)", "main_city 主城区")
+    assert s74.caused_by == land.id and "574.93 × 48.45%" in s74.note
+    t49 = one(checks, "printed total", "表49", "all rows")
+    assert t49.caused_by == land.id
+    # The generic rule: no copy-error verdict on a printing in the unit the number belongs to.
+    assert not ((checks["status"] == FINDING) & (checks["verdict"] == "copy error")
+                & (checks["printed"] == 574.93) & (checks["unit"] == "ha")).any()
+
+
+def test_a_self_share_is_no_derivation(checks):
+    # 50.87 = 598.5 × 8.50 % only because 8.50 % is 高铁's own share: no link, no such note.
+    gaotie = one(checks, "printed total", "表32", "gaotie 高铁片区")
+    assert gaotie.caused_by == "" or pd.isna(gaotie.caused_by)
+    assert "derived from" not in gaotie.note
 
 
 def test_gaotie_demand_total_is_a_dropped_digit(checks):
@@ -85,10 +111,32 @@ def test_gaotie_demand_total_is_a_dropped_digit(checks):
 def test_table45_column_totals_follow_from_its_grand_total(checks):
     grand = one(checks, "printed total", "表45", "all rows")
     cols = checks[(checks["check"] == "printed total") & (checks["tables"] == "表45")
-                  & checks["scope"].str.startswith("all rows, ")]
-    assert len(cols) == 5 and (cols["caused_by"] == grand.id).all()
+                  & checks["scope"].str.match(r"all rows, \d{4}$")]
+    # The five column totals are 1089.46 split 20/40/25/10/5 %: one finding over the years,
+    # following from the grand total.
+    series = one(checks, "printed total", "表45", "all rows, 2026–2030")
+    assert len(cols) == 5 and (cols["status"] == MERGED).all() and (cols["caused_by"] == series.id).all()
+    assert series.caused_by == grand.id and series.status == FINDING
     target = one(checks, "same quantity", "表34; 表45", "city 全市")
     assert target.caused_by == grand.id
+    # 表47's floor area by year repeats those column totals: one finding, following from them.
+    t47 = one(checks, "same quantity", "表47; 表45", "commercial, 2026–2030")
+    assert t47.caused_by == series.id
+
+
+def test_table48_column_totals_are_one_figure_split_by_the_profile(checks):
+    # 121.05, 242.10, 151.31, 60.53, 30.26 = 605.25 × 20/40/25/10/5 %, while the rows sum to
+    # 607.57: one inconsistency (a total neither printed nor the rows'), reported once.
+    cols = checks[(checks["check"] == "printed total") & (checks["tables"] == "表48")
+                  & checks["scope"].str.match(r"all rows, \d{4}$")]
+    assert len(cols) == 5 and (cols["status"] == MERGED).all()
+    series = one(checks, "printed total", "表48", "all rows, 2026–2030")
+    assert "605.25 split by the rows' yearly profile" in series.note
+    assert (series.severity, series.printed, series.computed) == ("minor", 242.10, pytest.approx(243.02))
+    # Independent typos in column totals stay separate findings (表32 2026 and 2029).
+    t32 = checks[(checks["check"] == "printed total") & (checks["tables"] == "表32")
+                 & (checks["status"] == FINDING) & checks["scope"].str.startswith("all rows, ")]
+    assert set(t32["scope"]) == {"all rows, 2026", "all rows, 2029"}
 
 
 def test_table47_dwellings_total_counts_blank_rows(checks):
@@ -120,8 +168,32 @@ def test_districts_do_not_add_up_to_the_main_city(checks):
     assert (inv.printed, round(inv.computed, 2)) == (271.53, 296.19)
     land27 = one(checks, "districts vs main city", "表49; 表48", "main_city 主城区, 2027")
     assert (land27.printed, round(land27.computed, 2)) == (117.83, 62.67)
-    # The yearly gaps follow from 表48 splitting every row 20/40/25/10/5 %.
-    assert land27.caused_by == key(checks, "profile:land_guidance")["id"]
+    # The yearly gaps follow from 表48 splitting every row 20/40/25/10/5 %, and are one finding.
+    assert land27.status == MERGED
+    series = one(checks, "districts vs main city", "表49; 表48", "main_city 主城区, 2026–2030")
+    assert land27.caused_by == series.id and series.status == FINDING
+    assert series.caused_by == key(checks, "profile:land_guidance")["id"]
+    assert series.verdict == "method" and series.printed == 117.83
+
+
+def test_main_city_row_against_its_districts_is_one_finding(checks):
+    # 表31's 主城区 row rises 115.3 → 120.9 while 表32's districts fall 132.95 → 97.31: one
+    # inconsistency (the two tables spread almost the same five-year total differently), not
+    # one finding per year.
+    years = checks[(checks["check"] == "districts vs main city") & (checks["tables"] == "表32; 表31")
+                   & checks["scope"].str.match(r"main_city 主城区, \d{4}$")]
+    series = one(checks, "districts vs main city", "表32; 表31", "main_city 主城区, 2026–2030")
+    assert len(years) == 5 and (years["status"] == MERGED).all()
+    assert (years["caused_by"] == series.id).all()
+    assert (series.printed, round(series.computed, 2), series.severity) == (120.9, 97.31, "material")
+    assert series.printed_as == "printed (2030, largest gap)"
+    for year, gap in ((2026, "-17.65"), (2027, "-9.23"), (2029, "+11.37"), (2030, "+23.59")):
+        assert f"{year}: " in series.note and gap in series.note
+    assert "115.30 → 120.90" in series.note and "132.95 → 97.31" in series.note
+    assert "differ by only +9.00" in series.note
+    # Only one finding of this comparison by year remains in audit.csv.
+    assert not ((checks["status"] == FINDING) & (checks["tables"] == "表32; 表31")
+                & checks["scope"].str.match(r"main_city 主城区, \d{4}$")).any()
 
 
 def test_land_totals_against_section_7_4(checks):
@@ -144,12 +216,25 @@ def test_text_reduction_103_is_a_one_digit_slip(checks):
     assert (row.printed, row.computed, row.verdict, row.severity) == (103.0, 103.3, "typo", "rounding")
 
 
+def test_dwelling_size_swings_with_the_supply_profile(checks):
+    # 表47's floor area is 表45's printed column totals (1089.46 split 20/40/25/10/5 %) while its
+    # dwellings rise ~2 % a year: the m² per dwelling swings because of the profile (F002's root).
+    profile = key(checks, "profile:supply_guidance")
+    years = checks[checks["key"].str.startswith("ratio:2:commercial:")
+                   & (checks["status"] == MERGED)]
+    assert set(years["scope"]) == {f"commercial, {y}" for y in (2027, 2028, 2029, 2030)}
+    series = one(checks, "implied ratio", "表47; 表47", "commercial, 2027–2030")
+    assert series.status == FINDING and series.caused_by == profile.id
+    assert series.verdict == "method" and "fixed yearly profile" in series.note
+    assert series.printed_as.startswith("derived")
+
+
 def test_plot_ratio_is_stable_but_dwelling_size_is_not(checks):
     plot = checks[(checks["check"] == "implied ratio") & (checks["tables"] == "表45; 表48")]
     assert len(plot) == 55 and (plot["status"] == "ok").all()
     assert plot["computed"].between(1.99, 2.06).all()
     size27 = one(checks, "implied ratio", "表47; 表47", "commercial, 2027")
-    assert size27.computed == pytest.approx(435.78e4 / 21060) and size27.status == FINDING
+    assert size27.computed == pytest.approx(435.78e4 / 21060) and size27.status == MERGED
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,6 +296,7 @@ def test_growth_rates_that_match_are_not_findings(checks):
 def test_every_finding_has_numbers_a_severity_and_a_verdict(audit):
     frame = findings_frame(audit)
     assert list(frame.columns) == AUDIT_COLUMNS
+    assert frame["printed_as"].map(lambda x: any(x.startswith(k) for k in PRINTED_AS)).all()
     assert frame["computed"].notna().all() and frame["difference"].notna().all()
     assert set(frame["severity"]) <= set(SEVERITIES) and set(frame["verdict"]) <= set(VERDICTS)
     assert frame["id"].is_unique and frame["id"].str.match(r"^F\d{3}$").all()
@@ -228,9 +314,15 @@ def test_stock_flow_2021_to_2025(checks):
     city = key(checks, "stockflow:city")
     # 962.48 + 1012.50 − 1307.35 = 667.63 against 482.00 at the end of 2025.
     assert (city.printed, round(city.computed, 2), round(city.difference, 2)) == (482.0, 667.63, -185.63)
-    assert (city.status, city.severity) == (FINDING, "material")
+    # §2.2.3 gives 962.48 as the stock "of 2021" (从2021年的962.48万m²降至2025年的482.00万m²):
+    # read like 482.00 (end of 2025) it is the end-2021 stock, 2021's flows drop out, and the
+    # figures close if 2021 presale exceeded 2021 sales by 185.63; the plan prints no 2021 flows
+    # apart, so the reading is ambiguous: minor, unclear, both readings in the note.
+    assert (city.status, city.severity, city.verdict) == (FINDING, "minor", "unclear")
+    assert "end of 2021" in city.note and "exceeded its sales by 185.63" in city.note
     main = key(checks, "stockflow:main_city")
     assert (main.printed, round(main.computed, 2), round(main.difference, 2)) == (271.53, 361.58, -90.05)
+    assert (main.severity, main.verdict) == ("minor", "unclear") and "by 90.05" in main.note
 
 
 def test_14th_plan_demand_is_not_what_sold(checks):
@@ -290,12 +382,32 @@ def test_district_cycles_imply_more_sales_than_the_main_city(checks):
 # ---------------------------------------------------------------------------------------------
 # How supply was built, and the destocking path it produces
 # ---------------------------------------------------------------------------------------------
+def test_supply_method_is_a_method_problem_and_its_figure_a_row_sum(checks, audit, chifeng, tmp_path):
+    method = key(checks, "method:supply_guidance")
+    # How the plan built supply (demand split by a fixed profile, no stock netted): "method".
+    assert (method.verdict, method.severity) == ("method", "material")
+    # 1231.31 is the sum of 表45's rows, not a printed figure; the printed total is 1089.46.
+    assert method.printed == pytest.approx(1231.31) and method.printed_as == "row sum"
+    assert "prints its total as 1089.46" in method.note
+    profile = key(checks, "profile:supply_guidance")
+    assert (profile.verdict, profile.printed_as) == ("method", "derived")
+    assert key(checks, "profile:land_guidance")["verdict"] == "method"
+    # Consequences of the method only (the cycle path) are method too.
+    assert key(checks, "cycle:supply_guidance:city")["verdict"] == "method"
+    assert key(checks, "peak:supply_guidance:city")["verdict"] == "method"
+    # The report does not call a row sum "printed", and names the verdict in Chinese.
+    write_audit(audit, tmp_path, chifeng)
+    md = (tmp_path / "audit_report.md").read_text(encoding="utf-8")
+    line = next(x for x in md.splitlines() if x.startswith(f"| {method.id} |"))
+    assert "1,231.31 万㎡（各行之和" in line and "方法问题 method" in line
+
+
 def test_supply_is_demand_split_by_a_fixed_profile(checks):
     method = key(checks, "method:supply_guidance")
     # 1231.30 − (482.00 − 18 × 251.9 / 12) = 1127.15: the stock is never netted.
     assert method.printed == pytest.approx(1231.31)
     assert method.computed == pytest.approx(1231.30 - (482.00 - 18 * 251.9 / 12))
-    assert (method.status, method.verdict) == (FINDING, "copy error")
+    assert (method.status, method.verdict) == (FINDING, "method")
     profile = key(checks, "profile:supply_guidance")
     assert profile.printed == pytest.approx(0.40, abs=1e-3) and profile.status == FINDING
     assert key(checks, "profile:land_guidance")["caused_by"] == profile.id
@@ -353,13 +465,21 @@ def test_district_land_directives(checks):
     # Annual sales 7.51 ÷ 16 × 12 = 5.63; + 20 % = 6.76 against 10.17 a year in 2026–2029.
     assert gaotie.computed == pytest.approx(7.51 / 16 * 12 * 1.2) and gaotie.printed == 10.17
     assert gaotie.scope == "gaotie 高铁片区, 2026–2029" and gaotie.status == FINDING
+    # The other reading (the plan's own forecast, 10.17 × 1.2 = 12.20) is met only because 表46
+    # repeats that forecast; 去化量 is sales, so the finding stands as material, and says why.
+    assert gaotie.severity == "material" and "12.20" in gaotie.note and "stands" in gaotie.note
     assert key(checks, "directive:restrict:hongshan")["status"] == INFO
+    # "stop land" totals are sums of 表49's rows, labelled so (和美 prints 20.1, the rows 20.08).
+    assert (hemei.printed_as, key(checks, "directive:stop_new_land:beiwazi")["printed_as"]) == (
+        "row sum", "row sum")
 
 
 def test_stated_plot_ratios(checks):
     songshan = key(checks, "far:songshan:most_new_plots")
     assert songshan.printed == 1.8 and songshan.computed == pytest.approx(154.41 / 76.20)
     assert (songshan.status, songshan.severity) == (FINDING, "material")
+    # 表49 is 表46 ÷ ~2.03 in every row-year: land derived from supply at one plot ratio (method).
+    assert songshan.verdict == "method" and "one plot ratio" in songshan.note
     city = key(checks, "far:city:project_type")
     assert city.computed == pytest.approx(1231.31 / 607.57)
     assert (city.severity, city.verdict) == ("minor", "different quantity")
@@ -396,6 +516,8 @@ def test_floor_area_per_person_against_the_flows(checks):
     history = key(checks, "flows:floor_area_history:city")
     assert history.computed == pytest.approx((40 - 31.40) * urban) and history.printed == 1307.35
     assert history.status == FINDING and "242.1 万" in history.note  # (40 × urban − 1307.35) ÷ 31.4
+    # 31.4 "of 2021" read as the end of 2021 only widens the gap: the finding holds either way.
+    assert "holds under either reading" in history.note
 
 
 def test_stated_ranges(checks):
@@ -421,6 +543,48 @@ def test_audit_is_generic_on_a_second_city(mini_city):
     county = rule[rule["scope"] == "county 外县, 2026"].iloc[0]
     assert county.printed == 2 and county.status == FINDING   # cycle 48 > 36 yet 2 ha planned
     assert (checks[checks["check"] == "printed total"]["status"] == "ok").all()
+
+
+def _mini_with_stock_flow(tmp_path, facts: str):
+    from tests.conftest import MINI_CITY
+    folder = tmp_path / "mini"
+    shutil.copytree(MINI_CITY, folder)
+    with open(folder / "facts.csv", "a", encoding="utf-8") as fh:
+        fh.write("inventory_10k_m2,city,2025,64,10k_m2,test\n"
+                 "new_supply_10k_m2,city,2024-2025,30,10k_m2,test\n"
+                 "sales_10k_m2,city,2024-2025,40,10k_m2,test\n" + facts)
+    manifest = yaml.safe_load((folder / "manifest.yaml").read_text(encoding="utf-8"))
+    manifest["relations"]["stock_flows"] = [{"scope": "city", "inventory_fact": "inventory_10k_m2",
+                                             "supply_fact": "new_supply_10k_m2",
+                                             "sales_fact": "sales_10k_m2"}]
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, allow_unicode=True), encoding="utf-8")
+    return key(checks_frame(run_audit(load_dataset(folder))), "stockflow:city")
+
+
+def test_stock_flow_readings_of_the_opening_stock(tmp_path):
+    # Only a stock "of 2024" (the first history year), no 2024 flows: ambiguous, minor, unclear.
+    flow = _mini_with_stock_flow(tmp_path / "a", "inventory_10k_m2,city,2024,70,10k_m2,test\n")
+    assert (flow.computed, flow.status, flow.severity, flow.verdict) == (60, FINDING, "minor", "unclear")
+    # The stock at the end of 2023 is known: the start of the period, unambiguous, material.
+    flow = _mini_with_stock_flow(tmp_path / "b", "inventory_10k_m2,city,2023,70,10k_m2,test\n")
+    assert (flow.computed, flow.status, flow.severity) == (60, FINDING, "material")
+    # 2024's flows are printed: the year-end reading 70 + (30 − 10) − (40 − 14) = 64 closes.
+    flow = _mini_with_stock_flow(tmp_path / "c", "inventory_10k_m2,city,2024,70,10k_m2,test\n"
+                                 "new_supply_10k_m2,city,2024,10,10k_m2,test\n"
+                                 "sales_10k_m2,city,2024,14,10k_m2,test\n")
+    assert flow.status == "ok" and "closes" in flow.note
+
+
+def test_copy_side_undecided_is_unclear(dataset_copy):
+    # If the plan also showed 574.93 as a floor-area figure (a target in 万m²), it would not show
+    # which printing is the copy: no copy-error verdict on either side.
+    with open(dataset_copy / "targets.csv", "a", encoding="utf-8") as fh:
+        fh.write("test_supply_10k_m2,测试,city,2026-2030,574.93,10k_m2,max,预期性,test\n")
+    checks = checks_frame(run_audit(load_dataset(dataset_copy)))
+    main = one(checks, "printed total", "表45", "main_city 主城区")
+    land = one(checks, "printed total", "表48", "all rows")
+    assert main.verdict == land.verdict == "unclear"
+    assert "does not show which unit" in main.note
 
 
 def test_new_families_run_on_another_city_with_its_own_years(tmp_path):

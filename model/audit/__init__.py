@@ -7,9 +7,11 @@
 Every relation in ``manifest.yaml`` becomes one or more checks; each compares a printed figure
 with the figure computed from the plan's own rows (or applies one of the plan's rules or targets
 to its own numbers). All checks go to ``audit_checks.csv`` with a status (ok, rounding, info,
-finding); the findings go to ``audit.csv`` with the columns ``check, tables, scope, printed,
-computed, difference, note, id, severity, verdict, caused_by, unit, note_zh`` (difference =
-printed − computed), and a short report for officials to ``audit_report.md`` / ``.html``.
+finding, merged); the findings go to ``audit.csv`` with the columns ``check, tables, scope,
+printed, computed, difference, note, id, severity, verdict, caused_by, unit, note_zh,
+printed_as`` (difference = printed − computed; printed_as says whether ``printed`` is a printed
+figure, a row sum or a derived figure), and a short report for officials to
+``audit_report.md`` / ``.html``.
 Exit code 0 when the audit ran (findings are results), 1 when the dataset cannot be read.
 
 The check families live in tables.py (totals, shares, districts, same quantity, derived figures,
@@ -27,8 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from model.audit.core import (
-    COPY, DIFFERENT, FINDING, INFO, MATERIAL, MINOR, OK, ROUNDING, SEVERITIES, TYPO, UNCLEAR,
-    VERDICTS, Check, RelationError,
+    COPY, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, MERGED, METHOD, MINOR, OK, PRINTED,
+    PRINTED_AS, ROUNDING, ROW_SUM, SEVERITIES, TYPO, UNCLEAR, VERDICTS, Check, RelationError,
 )
 from model.audit.links import finalise
 from model.audit.market import (
@@ -46,7 +48,7 @@ from model.data import Dataset, DatasetError
 log = logging.getLogger(__name__)
 
 AUDIT_COLUMNS = ["check", "tables", "scope", "printed", "computed", "difference", "note",
-                 "id", "severity", "verdict", "caused_by", "unit", "note_zh"]
+                 "id", "severity", "verdict", "caused_by", "unit", "note_zh", "printed_as"]
 CHECK_COLUMNS = AUDIT_COLUMNS + ["status", "key"]
 REPORTED = (FINDING,)  # statuses that go into audit.csv
 
@@ -95,12 +97,20 @@ def run_audit(ds: Dataset) -> list[Check]:
     return checks
 
 
+def printed_as_label(c: Check) -> str:
+    """What the ``printed`` figure is: printed, row sum or derived; for a finding reported once
+    over several years, the year shown (its largest gap)."""
+    year = c.extra.get("series_year")
+    return f"{c.printed_as} ({year}, largest gap)" if year else c.printed_as
+
+
 def _row(c: Check) -> dict:
     return {"check": c.check, "tables": c.tables, "scope": c.scope, "printed": c.printed,
             "computed": c.computed, "difference": c.difference, "note": c.note,
             "id": c.extra.get("id", ""), "severity": c.severity, "verdict": c.verdict,
             "caused_by": "; ".join(c.extra.get("caused_by_ids", ())), "unit": c.unit,
-            "note_zh": c.note_zh, "status": c.status, "key": c.key}
+            "note_zh": c.note_zh, "printed_as": printed_as_label(c), "status": c.status,
+            "key": c.key}
 
 
 def checks_frame(checks: list[Check]) -> pd.DataFrame:
@@ -136,7 +146,8 @@ def write_audit(checks: list[Check], out_dir: Path, ds: Dataset | None = None) -
 
 def summary_counts(checks: list[Check]) -> tuple[dict[str, int], dict[str, int]]:
     """(checks by status, findings by severity)."""
-    by_status = {s: sum(c.status == s for c in checks) for s in (FINDING, INFO, ROUNDING, OK)}
+    by_status = {s: sum(c.status == s for c in checks)
+                 for s in (FINDING, INFO, ROUNDING, OK, MERGED)}
     by_severity = {s: sum(c.status == FINDING and c.severity == s for c in checks)
                    for s in SEVERITIES}
     return by_status, by_severity
@@ -146,10 +157,15 @@ def format_findings(ds: Dataset, checks: list[Check]) -> str:
     """A readable findings table for the terminal: material first, grouped by check."""
     findings = findings_frame(checks)
     st, sev = summary_counts(checks)
-    lines = [f"Plan audit of {ds.name} ({ds.manifest.get('title', '')}): {len(checks)} checks, "
+    n_checks = sum(not c.extra.get("members") for c in checks)  # merged findings are not checks
+    lines = [f"Plan audit of {ds.name} ({ds.manifest.get('title', '')}): {n_checks} checks, "
              f"{st[FINDING]} findings ({sev[MATERIAL]} material, {sev[MINOR]} minor, "
              f"{sev[ROUNDING]} rounding), {st[INFO]} figures for information, {st[ROUNDING]} within "
-             f"rounding, {st[OK]} consistent. difference = printed − computed."]
+             f"rounding, {st[OK]} consistent"
+             + (f", {st[MERGED]} yearly findings reported within one finding over the years"
+                if st[MERGED] else "")
+             + ". difference = printed − computed; 'row sum' marks a printed column that is the "
+             "sum of the plan's rows, not a printed figure."]
     for severity in SEVERITIES:
         part = findings[findings["severity"] == severity]
         if part.empty:
@@ -159,7 +175,7 @@ def format_findings(ds: Dataset, checks: list[Check]) -> str:
         for check, group in part.groupby("check", sort=False):
             lines.append(f"== {check} ({len(group)}) ==")
             for r in group.itertuples(index=False):
-                nums = (f"printed {_fmt(r.printed)} | computed {_fmt(r.computed)} | "
+                nums = (f"{r.printed_as} {_fmt(r.printed)} | computed {_fmt(r.computed)} | "
                         f"diff {_fmt(r.difference)} {r.unit}".rstrip())
                 cause = f" ← {r.caused_by}" if r.caused_by else ""
                 lines.append(f"  {r.id} [{r.tables}] {r.scope}: {nums} ({r.verdict}){cause}")
@@ -179,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["AUDIT_COLUMNS", "CHECK_COLUMNS", "CHECK_FAMILIES", "Check", "FINDING", "INFO", "OK",
-           "ROUNDING", "MATERIAL", "MINOR", "TYPO", "COPY", "DIFFERENT", "UNCLEAR", "VERDICTS",
+           "ROUNDING", "MERGED", "MATERIAL", "MINOR", "TYPO", "COPY", "DIFFERENT", "METHOD",
+           "UNCLEAR", "VERDICTS", "PRINTED", "ROW_SUM", "DERIVED", "PRINTED_AS",
+           "printed_as_label",
            "SEVERITIES", "run_audit", "checks_frame", "findings_frame", "write_audit",
            "format_findings", "summary_counts", "project_cycle", "project_path", "main"]

@@ -26,10 +26,20 @@ import pandas as pd
 from model.data import ALL, Dataset
 
 OK, ROUNDING, FINDING, INFO = "ok", "rounding", "finding", "info"
+# A yearly finding reported in audit.csv as part of one finding over the years (its caused_by
+# names that finding): one inconsistency seen year by year is reported once.
+MERGED = "merged"
 MATERIAL, MINOR = "material", "minor"                  # severity (and ROUNDING)
 TYPO, COPY, DIFFERENT, UNCLEAR = "typo", "copy error", "different quantity", "unclear"
+# How the plan built its numbers (supply = demand split by a fixed profile, no stock netted, land
+# = supply ÷ one plot ratio, ...), as opposed to a slip in one figure.
+METHOD = "method"
 SEVERITIES = (MATERIAL, MINOR, ROUNDING)
-VERDICTS = (TYPO, COPY, DIFFERENT, UNCLEAR)
+VERDICTS = (TYPO, COPY, DIFFERENT, METHOD, UNCLEAR)
+# What a check's ``printed`` figure is: a figure as the plan prints it, a sum of the plan's rows
+# (not printed anywhere as such), or a figure derived from printed ones (a share, a ratio).
+PRINTED, ROW_SUM, DERIVED = "printed", "row sum", "derived"
+PRINTED_AS = (PRINTED, ROW_SUM, DERIVED)
 
 
 class RelationError(Exception):
@@ -40,12 +50,15 @@ class RelationError(Exception):
 class Check:
     """One comparison of a printed figure with the figure the plan's own rows or rules give.
 
-    ``status`` is ok, rounding (within printed precision), info (listed, not a contradiction) or
-    finding. A finding carries a ``severity`` (material / minor / rounding), a ``verdict`` (typo,
-    copy error, different quantity, unclear) and, when it follows from another finding, the keys
-    of that finding in ``caused_by``. ``step`` is one unit of the printed figure's last digit
+    ``status`` is ok, rounding (within printed precision), info (listed, not a contradiction),
+    finding, or merged (a yearly finding reported as part of one finding over the years). A
+    finding carries a ``severity`` (material / minor / rounding), a ``verdict`` (typo, copy
+    error, different quantity, method, unclear) and, when it follows from another finding, the
+    keys of that finding in ``caused_by``. ``step`` is one unit of the printed figure's last digit
     (0.01 for 574.93), in the check's ``unit``; ``decision`` marks figures the plan's supply,
-    land and targets rest on (as opposed to background statistics).
+    land and targets rest on (as opposed to background statistics). ``printed_as`` says what the
+    ``printed`` figure is: printed (as the plan prints it), row sum (the sum of the plan's rows,
+    printed nowhere as such) or derived (computed from printed figures).
     """
 
     check: str
@@ -65,6 +78,7 @@ class Check:
     year: str = ""
     step: float = math.nan
     decision: bool = True
+    printed_as: str = PRINTED
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -284,6 +298,7 @@ class Resolved:
     n_terms: int
     step: float
     unit: str = ""
+    kind: str = PRINTED   # printed, row sum (several rows summed) or derived (÷ another figure)
 
 
 def resolve(ds: Dataset, sel: dict, year=None) -> Resolved:
@@ -296,6 +311,7 @@ def resolve(ds: Dataset, sel: dict, year=None) -> Resolved:
     elif sel_year != ALL:
         sel_year = resolve_period(ds, sel_year)
     unit = ""
+    kind = PRINTED
     if "constant" in sel:
         value, label, n, step = float(sel["constant"]), "constant", 0, 0.0
     elif "fact" in sel:
@@ -336,6 +352,7 @@ def resolve(ds: Dataset, sel: dict, year=None) -> Resolved:
         else:
             value, n = table_value(ds, sel["table"], sel["column"], row, sel_year)
             step = step_of(column_decimals(ds, sel["table"], sel["column"]))
+            kind = ROW_SUM if n > 1 else PRINTED
         label = source_of(ds, sel["table"]) + (" (printed)" if sel.get("printed") else "")
     else:
         raise RelationError(f"selector {sel!r} names no table, fact, target or constant")
@@ -347,7 +364,8 @@ def resolve(ds: Dataset, sel: dict, year=None) -> Resolved:
         value = value / per.value if per.value else math.nan
         label, n = f"{label} ÷ {per.label}", n + per.n_terms
         step = math.nan
-    return Resolved(value, label, n, step, unit)
+        kind = DERIVED
+    return Resolved(value, label, n, step, unit, kind)
 
 
 def sum_terms(ds: Dataset, terms, year=None) -> tuple[float, list[str], int, float]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from scipy.stats import spearmanr
 
 from model.audit.core import (
-    ALL, FINDING, INFO, MATERIAL, OK, UNCLEAR, Check, Dataset, fact_source, missing,
+    ALL, FINDING, INFO, MATERIAL, MINOR, OK, PRINTED, ROW_SUM, UNCLEAR, Check, Dataset,
+    fact_source, missing,
     printed_total, resolve, resolve_period, rule_thresholds, scope_label, source_of, status_of,
     step_of, fact_decimals, years_label,
 )
@@ -70,39 +71,80 @@ def check_implied_sales(ds: Dataset, relations: list[dict]) -> list[Check]:
 def check_stock_flows(ds: Dataset, relations: list[dict]) -> list[Check]:
     """Stock at the start of the history period + presale (new supply) − sales over the period,
     against the stock at the base year, per scope: {scope, inventory_fact, supply_fact,
-    sales_fact}. The opening stock is the inventory fact of the first history year, the flows the
-    facts over the history period, the closing stock the base-year inventory."""
+    sales_fact}. The closing stock is the base-year inventory (a year-end stock).
+
+    The opening stock is the inventory of the year before the history period when the dataset
+    holds it (unambiguous: the stock at the start of the period). Otherwise it is the inventory
+    labelled with the first history year, which has two readings: the stock at the start of the
+    period (what the flows over the whole period need), or — read like the closing stock, a
+    year-end figure — the stock at the end of the first year, when that year's flows must be left
+    out. Where the first year's flows are printed, both readings are computed and the check is a
+    finding only if neither closes. Where they are not, the year-end reading cannot be computed:
+    the gap is what the first year's presale would have had to exceed its sales by, and the
+    finding is minor with verdict unclear (the reading, not the plan's arithmetic, is in doubt).
+    """
     out = []
     first = resolve_period(ds, "HISTORY_FIRST")
+    prior = str(int(first) - 1)
     period = resolve_period(ds, "HISTORY")
     base = str(ds.base_year)
     for rel in relations:
         scope = rel.get("scope", "city")
-        opening, supply, sales, closing = (
-            resolve(ds, {"fact": rel[fact], "scope": scope, "period": p})
-            for fact, p in (("inventory_fact", first), ("supply_fact", period),
-                            ("sales_fact", period), ("inventory_fact", base)))
+
+        def fact(name: str, p: str):
+            return resolve(ds, {"fact": rel[name], "scope": scope, "period": p})
+
+        start_known = ds.fact_or_none(rel["inventory_fact"], scope, prior) is not None
+        opening = fact("inventory_fact", prior if start_known else first)
+        supply, sales, closing = (fact("supply_fact", period), fact("sales_fact", period),
+                                  fact("inventory_fact", base))
         computed = opening.value + supply.value - sales.value
         tol = 0.5 * sum(r.step for r in (opening, supply, sales, closing)) + 1e-9
         status = status_of(closing.value, computed, tol)
         labels = sorted({opening.label, supply.label, sales.label, closing.label})
         gap = closing.value - computed
-        note = (f"stock {first} {opening.value:.2f} + presale {period} {supply.value:.2f} − sales "
+        when = f"the end of {prior}" if start_known else str(first)
+        note = (f"stock {when} {opening.value:.2f} + presale {period} {supply.value:.2f} − sales "
                 f"{sales.value:.2f} = {computed:.2f} 万m², against {closing.value:.2f} printed for "
                 f"the end of {base}")
+        note_zh = (f"{prior + '年末' if start_known else first + '年'}库存 {opening.value:.2f} + {period}新增供应 {supply.value:.2f} − 销售 "
+                   f"{sales.value:.2f} = {computed:.2f} 万㎡，但{base}年末库存印为 "
+                   f"{closing.value:.2f} 万㎡，相差 {abs(gap):.2f} 万㎡")
+        severity, verdict = "", UNCLEAR if status == FINDING else ""
         if status == FINDING:
-            note += (f"; {abs(gap):.2f} 万m² ({abs(gap) / closing.value:.0%} of the closing stock) "
-                     f"{'left' if gap < 0 else 'came into'} the stock without a recorded sale or "
-                     f"presale. If {opening.value:.2f} is the stock at the end of {first}, that "
-                     f"year's flows should be left out; the dataset does not hold them by year")
+            unrecorded = (f"{abs(gap):.2f} 万m² ({abs(gap) / closing.value:.0%} of the closing "
+                          f"stock) {'left' if gap < 0 else 'came into'} the stock without a "
+                          f"recorded sale or presale")
+            if start_known:
+                note += f"; {unrecorded}"
+            else:
+                first_supply = ds.fact_or_none(rel["supply_fact"], scope, first)
+                first_sales = ds.fact_or_none(rel["sales_fact"], scope, first)
+                if first_supply is not None and first_sales is not None:
+                    end_reading = computed - first_supply + first_sales
+                    note += (f"; read as the stock at the start of {first}, {unrecorded}; read as "
+                             f"the stock at the end of {first} (leaving out {first}'s presale "
+                             f"{first_supply:g} and sales {first_sales:g}) it gives "
+                             f"{end_reading:.2f}")
+                    if abs(closing.value - end_reading) <= tol:
+                        status, verdict = OK, ""
+                        note += ", which closes: the stock is the end-of-year figure"
+                else:
+                    net = -gap
+                    note += (f". Two readings: as the stock at the start of {first}, {unrecorded}; "
+                             f"read like the {base} figure (a year-end stock), {opening.value:.2f} "
+                             f"is the stock at the end of {first}, {first}'s flows drop out, and "
+                             f"the figures close if {first}'s presale exceeded its sales by "
+                             f"{net:.2f} 万m² — the plan does not print {first}'s flows apart, so "
+                             f"which reading holds cannot be told from it: minor, unclear")
+                    note_zh += (f"。若 {opening.value:.2f} 为{first}年末库存（与{base}年末口径一致），"
+                                f"则应扣除{first}年的供销，只要{first}年新增供应比销售多 {net:.2f} "
+                                f"万㎡ 即可衔接；规划未分年列出供销，无法判断哪种理解成立")
+                    severity = MINOR
         out.append(Check("stock-flow history", "; ".join(labels), scope_label(ds, scope, period),
                          closing.value, computed, note, status, key=f"stockflow:{scope}",
-                         unit="10k_m2",
-                         note_zh=f"{first}年库存 {opening.value:.2f} + {period}新增供应 "
-                         f"{supply.value:.2f} − 销售 {sales.value:.2f} = {computed:.2f} 万㎡，"
-                         f"但{base}年末库存印为 {closing.value:.2f} 万㎡，相差 {abs(gap):.2f} 万㎡",
-                         scope_id=scope, year=period, step=closing.step,
-                         verdict=UNCLEAR if status == FINDING else ""))
+                         unit="10k_m2", note_zh=note_zh, scope_id=scope, year=period,
+                         step=closing.step, verdict=verdict, severity=severity))
     return out
 
 
@@ -178,7 +220,9 @@ def check_forecast_vs_market(ds: Dataset, relations: list[dict]) -> list[Check]:
                     + f"{first}年{ds.name_zh(scope)}需求预测 {value:.2f} 万㎡，{base}年{label_zh} "
                     f"{reported:g} 万㎡（{value / reported - 1:+.1%}）" + also_zh,
                     scope_id=scope, year=str(first), step=0.1, verdict=UNCLEAR,
-                    severity=MATERIAL if status == FINDING else ""))
+                    severity=MATERIAL if status == FINDING else "",
+                    printed_as=ROW_SUM if scope == aggregate and len(first_demand) > 1
+                    else PRINTED))
         out.extend(_uplift_by_row(ds, rel, inv, first_demand, tol, aggregate, d_src, i_src))
     return out
 
@@ -413,6 +457,7 @@ class _PathContext:
                 f"path ({basis}) land is still planned in {detail}",
                 FINDING, key=f"pathrule:{label}:{self.rel['supply']}:{rid}", unit="ha", scope_id=rid,
                 year=years_label(hits), step=0.01, verdict=UNCLEAR, severity=MATERIAL,
+                printed_as=ROW_SUM if len(hits) > 1 or basis != "rows" else PRINTED,
                 caused_by=(f"rule:{label}:{suspend:g}:{self.rel['land_table']}:{rid}",
                            f"peak:{self.rel['supply']}:{rid}"),
                 note_zh=f"{label}规定去化周期超过 {suspend:g} 个月应暂停供地；按规划自身路径，"

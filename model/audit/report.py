@@ -11,13 +11,18 @@ import math
 from pathlib import Path
 
 from model.audit.core import (
-    ALL, COPY, DIFFERENT, FINDING, INFO, MATERIAL, MINOR, ROUNDING, TYPO, UNCLEAR, Check, Dataset,
+    ALL, COPY, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, PRINTED, ROUNDING,
+    ROW_SUM, TYPO, UNCLEAR, Check, Dataset,
 )
 from model.audit.links import theme_rank
 
 SEVERITY_ZH = {MATERIAL: "重大", MINOR: "一般", ROUNDING: "舍入级"}
 SEVERITY_EN = {MATERIAL: "material", MINOR: "minor", ROUNDING: "rounding"}
-VERDICT_ZH = {TYPO: "笔误", COPY: "抄录错误", DIFFERENT: "口径不同", UNCLEAR: "原因不明"}
+VERDICT_ZH = {TYPO: "笔误", COPY: "抄录错误", DIFFERENT: "口径不同", METHOD: "方法问题",
+              UNCLEAR: "原因不明"}
+# What the "printed" column holds when it is not a figure as printed.
+PRINTED_AS_ZH = {ROW_SUM: ("各行之和，非印出数字", "row sum, not printed"),
+                 DERIVED: ("由印出数字推算", "derived from printed figures")}
 UNIT_ZH = {"10k_m2": "万㎡", "10k_m2_per_year": "万㎡/年", "ha": "公顷", "months": "个月",
            "dwellings": "套", "ratio": "", "m2_per_person": "㎡/人", "m2_per_dwelling": "㎡/套",
            "10k_m2_per_ha": "万㎡/公顷", "yuan": "元", "100m_yuan": "亿元", "share": "%"}
@@ -128,7 +133,7 @@ def _summary(ds: Dataset, checks: list[Check]) -> dict:
     findings = [c for c in checks if c.status == FINDING]
     roots, _ = _roots(findings)
     return {
-        "checks": len(checks), "findings": len(findings),
+        "checks": sum(not c.extra.get("members") for c in checks), "findings": len(findings),
         "info": sum(c.status == INFO for c in checks),
         "by_severity": {s: sum(c.severity == s for c in findings) for s in SEVERITY_ZH},
         "roots_by_severity": {s: sum(c.severity == s for c in roots) for s in SEVERITY_ZH},
@@ -153,29 +158,43 @@ def _intro(ds: Dataset, checks: list[Check]) -> tuple[str, str, str]:
           f"{s['findings']} 处不一致：重大 {bs[MATERIAL]} 处、一般 {bs[MINOR]} 处、舍入级 "
           f"{bs[ROUNDING]} 处；其中许多由同一错误引起，归并后需要更正的独立问题为重大 "
           f"{rs[MATERIAL]} 项、一般 {rs[MINOR]} 项、舍入级 {rs[ROUNDING]} 项（下表每行一项，"
-          f"“由此引起”列出随之出错的其他数字）。差异 = 规划所印 − 复核计算。另有 {s['info']} 项"
+          f"“由此引起”列出随之出错的其他数字）。差异 = 规划数字 − 复核计算；“规划数字”一般为规划所印，注明"
+          f"“各行之和”的是表格各行相加所得。另有 {s['info']} 项"
           f"仅供参考，不属矛盾。")
     en = (f"This report checks the plan against its own figures (dataset {ds.name}, "
           f"{s['checks']} checks). It finds {s['findings']} inconsistencies: {bs[MATERIAL]} "
           f"material, {bs[MINOR]} minor, {bs[ROUNDING]} at rounding level. Many follow from the "
           f"same error; the independent problems to correct are {rs[MATERIAL]} material, "
           f"{rs[MINOR]} minor and {rs[ROUNDING]} rounding (one per row below; 'follows' lists the "
-          f"figures that are wrong because of it). Difference = printed − computed. "
+          f"figures that are wrong because of it). Difference = the plan's figure − computed; the "
+          f"plan's figure is as printed unless marked 'row sum' (the sum of its rows). "
           f"{s['info']} further figures are listed for information only and are not "
           f"contradictions.")
     return title, zh, en
 
 
-HEADERS = ["编号 ID", "问题类型 Kind", "出处 Source", "范围 Scope", "规划所印 Printed",
+HEADERS = ["编号 ID", "问题类型 Kind", "出处 Source", "范围 Scope", "规划数字 Plan's figure",
            "复核计算 Computed", "差异 Difference", "判断 Verdict", "说明 Explanation", "由此引起 Follows"]
 
 
 def _cells(ds: Dataset, r: Check, under: list[Check]) -> list[str]:
     follows = ", ".join(c.extra["id"] for c in under)
     return [r.extra["id"], theme_zh(r.check), r.tables, scope_zh(ds, r),
-            fmt_value(r.printed, r.unit), fmt_value(r.computed, r.unit),
+            plan_figure(r), fmt_value(r.computed, r.unit),
             fmt_diff(r.difference, r.unit), f"{VERDICT_ZH.get(r.verdict, r.verdict)} {r.verdict}",
             r.note_zh or r.note, follows]
+
+
+def plan_figure(r: Check) -> str:
+    """The plan's figure with what it is when it is not printed as such (a row sum, a derived
+    figure), and the year shown when the finding is one inconsistency over several years."""
+    text = fmt_value(r.printed, r.unit)
+    labels = []
+    if r.printed_as in PRINTED_AS_ZH:
+        labels.append("{}，{}".format(*PRINTED_AS_ZH[r.printed_as]))
+    if r.extra.get("series_year"):
+        labels.append(f"{r.extra['series_year']}年，差异最大 largest gap")
+    return text + "".join(f"（{lab}）" for lab in labels)
 
 
 def key_points(ds: Dataset, checks: list[Check]) -> list[str]:
@@ -222,10 +241,17 @@ def _method_lines() -> list[str]:
         "- 一般：背景统计、文字表述或较小的差异。 Minor: background statistics, wording, small differences.",
         "- 舍入级：差异在末位数字的量级（如截尾而非四舍五入）。 Rounding: a difference at the level of the "
         "last printed digit (e.g. truncated rather than rounded).",
-        "- 判断：笔误（改动一个字符即可一致）、抄录错误（同一数字在别处作为另一量出现）、口径不同（两处数字"
-        "计量的并非同一事物）、原因不明。 Verdict: typo (one character explains it), copy error (the "
-        "number is printed elsewhere as another quantity), different quantity (the two figures measure "
-        "different things), unclear.",
+        "- 判断：笔误（改动一个字符即可一致）、抄录错误（同一数字在别处作为另一量出现，且可判断哪一处是抄录）、"
+        "口径不同（两处数字计量的并非同一事物）、方法问题（规划编制数字的方法所致，如供应等于需求按固定比例分年、"
+        "未扣减现有库存）、原因不明。 Verdict: typo (one character explains it), copy error (the "
+        "number is printed elsewhere as another quantity, and this is the copied printing), different "
+        "quantity (the two figures measure different things), method (how the plan built its numbers: "
+        "supply = demand split by a fixed profile, no stock netted), unclear.",
+        "- “规划数字”一栏通常是规划印出的数字；注明“各行之和”的是规划表格各行相加所得（规划本身未印出此数），"
+        "注明“推算”的是由印出数字推算的比值或占比。同一不一致逐年出现时只列一项，显示差异最大的年份，各年见说明。"
+        " The plan's figure is as printed unless marked 'row sum' (the sum of the plan's rows, printed "
+        "nowhere as such) or 'derived'; one inconsistency seen year by year is one row, shown at its "
+        "largest gap, every year in the explanation.",
         "- 全部核对见 audit_checks.csv，全部问题见 audit.csv（含英文说明）。 Every check is in "
         "audit_checks.csv; every finding, with the English explanation, in audit.csv.", ""]
 

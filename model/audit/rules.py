@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 
 from model.audit.core import (
-    ALL, DIFFERENT, FINDING, INFO, MATERIAL, MINOR, OK, UNCLEAR, Check, Dataset, rule_thresholds,
-    printed_total, scope_label, source_of, years_label,
+    ALL, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, OK, ROW_SUM, UNCLEAR, Check, Dataset,
+    rule_thresholds, printed_total, scope_label, source_of, years_label,
 )
 from model.audit.market import implied_sales_10k_m2
 
@@ -99,6 +99,7 @@ def check_land_directives(ds: Dataset, relations: list[dict]) -> list[Check]:
                     + ", " + ", ".join(f"{int(y)}: {v:g}" for y, v in zip(land_r["year"], land_r["land_ha"])),
                     status, key=key, unit="ha", scope_id=rid, year=years_label(years), step=0.01,
                     verdict=UNCLEAR, severity=MATERIAL if status == FINDING else "",
+                    printed_as=ROW_SUM if len(land_r) > 1 else "printed",
                     note_zh=f"{d.source}要求{ds.name_zh(rid)}“{d.quote_zh}”，但{l_src}仍安排 "
                     f"{ha:.2f} 公顷"))
             elif d.directive == "cap_sales_plus_share":
@@ -116,8 +117,15 @@ def check_land_directives(ds: Dataset, relations: list[dict]) -> list[Check]:
                 fc = ""
                 if dem is not None and rid in set(dem["region_id"]):
                     first = float(dem[(dem["region_id"] == rid) & (dem["year"] == years[0])]["demand_10k_m2"].sum())
-                    fc = (f"; measured against the plan's own {years[0]} demand forecast ({first:g}) "
-                          f"instead, the cap would be {first * (1 + d.cap_share):.2f}")
+                    # 年度去化量 is the year's absorption, i.e. sales (the plan's footnote on the
+                    # cycle: 去化 means selling, measured from the previous 12 months' sales), not
+                    # a forecast; against the forecast the cap holds only because the supply
+                    # table repeats the demand table.
+                    fc = (f"; against the plan's own {years[0]} demand forecast ({first:g}) the cap "
+                          f"would be {first * (1 + d.cap_share):.2f} and met, but only because "
+                          f"{s_src} repeats that forecast, {first / sales:.2f}× today's sales rate; "
+                          f"absorption (去化量) is sales, as the plan's cycle is measured, so the "
+                          f"cap on today's sales stands")
                 out.append(Check(
                     "district land directive", f"{d.source}; {s_src}; {source_of(ds, rel['inventory'])}",
                     scope_label(ds, rid, years_label(sorted(over)) if over else years_label(years)),
@@ -174,8 +182,11 @@ def check_plot_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
                 pl = printed_total(ds, pair["land_table"], "land_ha")
                 if not (math.isnan(ps) or math.isnan(pl)):
                     printed_note = f"; with the printed totals {ps:g} ÷ {pl:g} = {ps / pl:.2f}"
+            uniform = _uniform_ratio(ds.table(pair["supply"]), ds.table(pair["land_table"]))
             if r.applies_to == "most_new_plots":
                 status, severity, verdict = (FINDING, MATERIAL, UNCLEAR) if above else (OK, "", "")
+                if above and uniform is not None:
+                    verdict = METHOD
             elif r.applies_to == "project_type":
                 status, severity, verdict = (FINDING, MINOR, DIFFERENT) if above else (OK, "", "")
             else:
@@ -186,12 +197,29 @@ def check_plot_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
                 "plot ratio", tables, scope_label(ds, r.region_id), float(r.plot_ratio_max), implied,
                 f"{r.source} states plot ratio {rng} (“{r.applies_to_zh}”, {r.applies_to}); supply "
                 f"{supply:.2f} 万m² ÷ land {ha:.2f} ha = {implied:.2f}{printed_note}; at {r.plot_ratio_max:g} "
-                f"the supply needs {need:.2f} ha, {need - ha:+.2f} ha on the tables",
+                f"the supply needs {need:.2f} ha, {need - ha:+.2f} ha on the tables"
+                + (f"; every row-year of {source_of(ds, pair['land_table'])} is "
+                   f"{source_of(ds, pair['supply'])} ÷ about {uniform:.2f} (within 5 %): the land "
+                   f"table was derived from supply at one plot ratio, not from the plots the text "
+                   f"describes" if verdict == METHOD else ""),
                 status, key=f"far:{r.region_id}:{r.applies_to}", unit="ratio",
                 scope_id=r.region_id, step=0.1, severity=severity, verdict=verdict,
                 note_zh=f"{r.source}称容积率{rng}（“{r.applies_to_zh}”），而规划供应 {supply:.2f} 万㎡ ÷ 用地 "
                 f"{ha:.2f} 公顷 = {implied:.2f}；按 {r.plot_ratio_max:g} 计需用地 {need:.2f} 公顷"))
     return out
+
+
+def _uniform_ratio(sup, land) -> float | None:
+    """The common supply ÷ land ratio when every row-year of the two tables is within 5 % of it
+    (the land table is the supply table ÷ one plot ratio), else None."""
+    join = [c for c in ("region_id", "year") if c in sup.columns and c in land.columns]
+    merged = sup[join + ["supply_10k_m2"]].merge(land[join + ["land_ha"]], on=join).dropna()
+    merged = merged[merged["land_ha"] > 0]
+    if len(merged) < 3:
+        return None
+    ratio = merged["supply_10k_m2"] / merged["land_ha"]
+    median = float(ratio.median())
+    return median if ((ratio / median - 1).abs() <= 0.05).all() else None
 
 
 def _pair_for(ds: Dataset, pairs: list[dict], region_id: str) -> dict | None:

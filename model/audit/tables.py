@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from model.audit.core import (
-    ALL, COPY, DIFFERENT, FINDING, INFO, OK, ROUNDING, Check, Dataset, RelationError,
+    ALL, COPY, DERIVED, FINDING, INFO, METHOD, OK, PRINTED, ROUNDING, ROW_SUM, Check, Dataset,
+    RelationError,
     column_decimals, column_unit, key_column, missing, period_years, printed_total,
     printed_total_decimals, resolve, resolve_period, rounding_tolerance, scope_label, source_of,
     status_of, step_of, sum_terms, table_value, years_label, zh_name,
@@ -111,6 +112,39 @@ def _link_total_structure(ds: Dataset, pt: pd.DataFrame, out: dict[str, Check]) 
             out[grand_key] = grand.with_(
                 caused_by=tuple(row_keys),
                 note=grand.note + "; the grand total is the sum of the printed row totals")
+    _mark_split_column_totals(ds, pt, out)
+
+
+def _mark_split_column_totals(ds: Dataset, pt: pd.DataFrame, out: dict[str, Check]) -> None:
+    """Printed column totals that are one figure S (their own sum) split by the rows' fixed yearly
+    profile are one inconsistency when S is not the rows' sum: each year's gap is S's gap times
+    that year's share. They are marked (extra ``split_total``) to be reported as one finding."""
+    for (table, column), group in pt.groupby(["table", "column"], sort=False):
+        frame = ds.table(table)
+        if "region_id" not in frame.columns or "year" not in frame.columns:
+            continue
+        cols = group[(group["row_id"] == ALL) & (group["year"] != ALL)]
+        keys = [total_key(table, column, ALL, y) for y in cols["year"]]
+        if len(cols) < 2 or not all(k in out for k in keys):
+            continue
+        profile = fixed_profile(frame, column)
+        if profile is None:
+            continue
+        total = float(cols["value"].sum())
+        split = all(abs(out[k].printed - total * profile.get(int(out[k].year), math.nan))
+                    <= 0.5 * out[k].step * (out[k].extra["n"] + 1) + 1e-9 for k in keys)
+        if not split:
+            continue
+        for k in keys:
+            c = out[k]
+            if c.status != FINDING:
+                continue
+            note = c.note
+            if "split by the rows' yearly profile" not in note:
+                rows_total = sum(out[j].computed for j in keys)
+                note += (f"; the printed column totals are {total:g} split by the rows' yearly "
+                         f"profile, and the rows sum to {rows_total:.2f}")
+            out[k] = c.with_(note=note, extra={**c.extra, "split_total": total})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +336,8 @@ def check_district_sums(ds: Dataset, relations: list[dict]) -> list[Check]:
             out.append(Check("districts vs main city", tables_label, scope_label(ds, main, y),
                              main_row, districts, note, status, key=f"districts:{dt}:{col}:{y}",
                              unit=column_unit(ds, rt, col), note_zh=note_zh, scope_id=main,
-                             year=str(y), step=d_step, caused_by=caused))
+                             year=str(y), step=d_step, caused_by=caused,
+                             printed_as=ROW_SUM if m > 1 else PRINTED))
     return out
 
 
@@ -341,7 +376,8 @@ def check_same_quantity(ds: Dataset, relations: list[dict]) -> list[Check]:
                 scope_label(ds, scope, y if each else ALL), ra.value, rb.value, note, status,
                 key=f"same:{i}:{y}", unit=ra.unit or rb.unit, note_zh=note_zh, scope_id=scope,
                 year=str(y) if each else "", step=min(_s(ra.step), _s(rb.step)) or math.nan,
-                decision=rel.get("weight") != "background", verdict=rel.get("verdict", "")))
+                decision=rel.get("weight") != "background", verdict=rel.get("verdict", ""),
+                printed_as=ra.kind))
     return out
 
 
@@ -383,7 +419,7 @@ def check_claims(ds: Dataset, relations: list[dict]) -> list[Check]:
                          computed, note, status, key=f"claim:{i}", unit=printed.unit,
                          note_zh=note_zh, scope_id=scope, step=printed.step,
                          decision=rel.get("weight") != "background",
-                         verdict=rel.get("verdict", "")))
+                         verdict=rel.get("verdict", ""), printed_as=printed.kind))
     return out
 
 
@@ -444,7 +480,9 @@ def check_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
         if merged.empty:
             continue
         merged["ratio"] = merged["_num"] / merged["_den"]
+        shares = _yearly_shares(merged, key) if "year" in join else {}
         typical = float(merged["ratio"].median())
+        uniform = bool(((merged["ratio"] / typical - 1).abs() <= 0.05).all()) if typical else False
         reference, ref_label = None, ""
         if rel.get("reference"):
             rnum, rden = resolve(ds, rel["reference"][0]), resolve(ds, rel["reference"][1])
@@ -459,7 +497,7 @@ def check_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
             outside = not band[0] <= ratio <= band[1]
             drift = abs(ratio / typical - 1) if typical else 0.0
             status = FINDING if outside or drift > 0.05 else OK
-            bits = [f"{rel['name']}: {ratio:.3f} {unit}", f"typical {typical:.3f}"]
+            bits = [rel["name"], f"{ratio:.3f} {unit}", f"typical {typical:.3f}"]
             if reference is not None:
                 bits.append(f"reference {reference:.3f} ({ref_label})")
             if outside:
@@ -472,7 +510,25 @@ def check_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
                              note_zh=f"{rel.get('name_zh', rel['name'])}：{ratio:.2f}（各年常见值 "
                              f"{typical:.2f}" + (f"，参考值 {reference:.2f}" if reference else "")
                              + (f"，超出合理区间 {band[0]:g}—{band[1]:g}" if outside else "") + "）",
-                             scope_id=row, year=str(year), step=0.001))
+                             scope_id=row, year=str(year), step=0.001, printed_as=DERIVED,
+                             extra={"yearly_shares": shares.get(row, {}),
+                                    "tables_num_den": (num_sel["table"], den_sel["table"]),
+                                    "sources_num_den": (source_of(ds, num_sel["table"]),
+                                                        source_of(ds, den_sel["table"])),
+                                    "typical": typical, "uniform": uniform}))
+    return out
+
+
+def _yearly_shares(merged: pd.DataFrame, key: str) -> dict:
+    """Per row: each year's share of the row's numerator and of its denominator over the years
+    ({row: {"num": {year: share}, "den": {year: share}}}), to tell which side of a ratio follows
+    a fixed yearly profile."""
+    out = {}
+    for row, part in merged.groupby(key, sort=False):
+        n, d = part["_num"].sum(), part["_den"].sum()
+        if n and d and len(part) > 1:
+            out[row] = {"num": {int(y): float(v) / n for y, v in zip(part["year"], part["_num"])},
+                        "den": {int(y): float(v) / d for y, v in zip(part["year"], part["_den"])}}
     return out
 
 
@@ -531,7 +587,8 @@ def check_supply_construction(ds: Dataset, relations: list[dict]) -> list[Check]
                 FINDING if differs else OK, key=profile_key, unit="share",
                 note_zh=f"{s_src}各行均按 {spread} 的固定比例分年，需求{peak}年只占 "
                 f"{d_profile.get(peak, 0):.1%}，供应却占 {profile[peak]:.0%}（前期集中供应，库存先升）",
-                scope_id=ALL, year=str(peak), step=0.01))
+                scope_id=ALL, year=str(peak), step=0.01, verdict=METHOD if differs else "",
+                printed_as=DERIVED, extra={"profile": profile}))
             land_table = rel.get("land_table")
             if land_table:
                 lp = fixed_profile(ds.table(land_table), "land_ha")
@@ -543,7 +600,9 @@ def check_supply_construction(ds: Dataset, relations: list[dict]) -> list[Check]
                         f"{spread} as {s_src}", FINDING if differs else OK,
                         key=f"profile:{land_table}", unit="share",
                         note_zh=f"{source_of(ds, land_table)}各行同样按 {spread} 分年",
-                        scope_id=ALL, year=str(peak), step=0.01, caused_by=(profile_key,)))
+                        scope_id=ALL, year=str(peak), step=0.01, caused_by=(profile_key,),
+                        verdict=METHOD if differs else "", printed_as=DERIVED,
+                        extra={"profile": lp}))
         out.extend(_method_check(ds, rel, sup, dem, inv, tables, all(equal_rows), profile_key))
     return out
 
@@ -563,30 +622,39 @@ def _method_check(ds, rel, sup, dem, inv, tables, all_equal, profile_key) -> lis
                       f"{s_src} summed over rows vs demand summed over rows"
                       + (": supply equals demand in every row, no stock netted" if all_equal else ""),
                       INFO, key=f"method:{rel['supply']}", unit="10k_m2", scope_id=scope,
-                      note_zh=f"{s_src}各行供应之和 {supply:.2f}，需求之和 {demand:.2f}", step=0.01)]
+                      note_zh=f"{s_src}各行供应之和 {supply:.2f}，需求之和 {demand:.2f}", step=0.01,
+                      printed_as=ROW_SUM)]
     target_stock = target.value * last_demand / 12
     implied = demand - (stock - target_stock)
     printed_tot = printed_total(ds, rel["supply"], "supply_10k_m2")
-    note = (f"{s_src} rows sum to {supply:.2f} 万m², the demand rows to {demand:.2f}"
-            + (" (every row equal: no stock netted)" if all_equal else "")
+    # The figure compared is the sum of the supply rows (what the plan allocates); the table's
+    # printed total, where it prints one, is another figure and is named as such.
+    printed_says = ("" if missing(printed_tot) else
+                    f"; {s_src} prints its total as {printed_tot:g}, not this sum")
+    note = (f"sum of {s_src}'s rows {supply:.2f} 万m² (a row sum{printed_says}) against the demand "
+            f"rows {demand:.2f}" + (": every row equals its demand, no stock netted" if all_equal
+                                    else "")
             + f"; netting the {ds.base_year} stock {stock:.2f} down to {target.value:g} months of "
             f"{last} demand ({target_stock:.2f}) leaves {implied:.2f}, the supply the plan's stated "
-            f"method (demand, the opening stock and the {target.value:g}-month goal) implies")
-    note_zh = (f"{s_src}各行供应之和 {supply:.2f} 万㎡，与需求之和 {demand:.2f} 相同，未扣减"
-               f"{ds.base_year}年末库存 {stock:.2f}；按规划所述方法（扣减库存至{target.value:g}个月）"
-               f"应为 {implied:.2f}")
+            f"method (demand, the opening stock and the {target.value:g}-month goal) implies: a "
+            f"problem of how the supply was built, not of one figure")
+    same_zh = "相同，未扣减" if all_equal else "相比，未按所述方法扣减"
+    note_zh = (f"{s_src}各行供应之和（非印出数字）{supply:.2f} 万㎡，与需求各行之和 {demand:.2f} "
+               f"{same_zh}{ds.base_year}年末库存 {stock:.2f}；按规划所述方法（扣减库存至"
+               f"{target.value:g}个月）应为 {implied:.2f}，属供应编制方法问题")
     if not missing(printed_tot):
         printed_dem = printed_total(ds, rel["demand"], "demand_10k_m2")
         note += (f"; the printed supply total {printed_tot:g} is {demand - printed_tot:.2f} below the "
                  f"demand rows" + ("" if missing(printed_dem) else
                                    f" ({printed_dem - printed_tot:.2f} below the printed demand "
                                    f"total {printed_dem:g})"))
-        note_zh += f"；印出的供应合计 {printed_tot:g} 比需求各行之和少 {demand - printed_tot:.2f}"
+        note_zh += (f"；{s_src}印出的供应合计为 {printed_tot:g}，比需求各行之和少 "
+                    f"{demand - printed_tot:.2f}")
     return [Check("supply method", tables + f"; {source_of(ds, rel['inventory'])}",
                   scope_label(ds, scope), supply, implied, note,
                   FINDING if abs(supply - implied) > 0.5 else OK,
                   key=f"method:{rel['supply']}", unit="10k_m2", note_zh=note_zh, scope_id=scope,
-                  step=0.01, verdict=COPY if all_equal else DIFFERENT)]
+                  step=0.01, verdict=METHOD, printed_as=ROW_SUM)]
 
 
 __all__ = ["check_totals", "check_shares", "check_district_sums", "check_same_quantity",

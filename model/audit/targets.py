@@ -272,13 +272,24 @@ def _floor_area(ds: Dataset, rel: dict) -> list[Check]:
         f"({sales.label}); the plan names no other source of that size. New sales alone would "
         f"close the gap only if the urban population had been {closing_pop:.1f} 万 at the start, "
         f"{closing_pop / urban_pop - 1:+.1%} on the latest (the plan prints no urban population by "
-        f"year)",
+        f"year)" + (f". Read as the level at the end of {ds.history_years[0]} (like the "
+                    f"{ds.base_year} figure), {start.value:g} leaves out {ds.history_years[0]}'s "
+                    f"sales and the gap only widens: the finding holds under either reading"
+                    if _first_history_year(ds, rel["history_level"]) else ""),
         FINDING if unexplained else OK, key=f"flows:floor_area_history:{scope}", unit="10k_m2",
         scope_id=scope, year=history_label(ds), step=0.01, decision=False,
         verdict=UNCLEAR if unexplained else "", severity=MINOR if unexplained else "",
         note_zh=f"人均住房面积由 {start.value:g} ㎡ 增至 {level.value:g} ㎡，按城镇人口不变需新增约 "
         f"{rise_needed:.1f} 万㎡，是同期新建商品住宅销售 {sales.value:g} 万㎡ 的 {ratio:.2f} 倍"))
     return out
+
+
+def _first_history_year(ds: Dataset, sel: dict) -> bool:
+    """True when a selector's period is the first history year (a level labelled with the year
+    the history flows start in: the start of that year or its end)."""
+    from model.audit.core import resolve_period
+    period = resolve_period(ds, sel.get("period"))
+    return bool(ds.history_years) and str(period) == str(ds.history_years[0])
 
 
 def history_label(ds: Dataset) -> str:
