@@ -24,7 +24,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 MODES = ("hard", "soft", "off")
 DEMAND_SOURCES = ("plan", "sales_2025", "csv")
-LAND_RULES = ("2.2.3", "9.3", "none")
+# national: the 2024 national rule the plan cites (no new land above 36 months, only the
+# revitalised land in 18–36; 自然资源部《关于做好2024年住宅用地供应有关工作的通知》); strict: a
+# stricter rule a plan may state (Chifeng §9.3: none above 18, more below 6); none. Thresholds
+# from the dataset's facts when it prints them (docs/formulation.md §2).
+LAND_RULES = ("national", "strict", "none")
+#: Older values naming Chifeng's sections, still accepted.
+LAND_RULE_ALIASES = {"2.2.3": "national", "9.3": "strict"}
 LEVELS = ("region", "district")
 # plan: city and main city (第五章 sets the goal city-wide; the main city is the plan's other
 # reported scope); city; region: each region; both: city, main city and each region
@@ -93,6 +99,22 @@ def _removed(group: str, node: Any, removed: Mapping[str, str]) -> None:
 # ---------------------------------------------------------------------------------------------
 # Groups
 # ---------------------------------------------------------------------------------------------
+GUIDANCE_SPLITS = ("base_sales", "base_inventory", "equal")
+
+
+@dataclass
+class GuidanceConfig:
+    """Guidance a plan prints only as city totals (an annual plan), split over the regions."""
+
+    # null = the dataset's manifest guidance_split (default base_sales): base_sales — each
+    # region's share of base-year sales; base_inventory — of base-year unsold stock; equal
+    split: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.split is not None:
+            _one_of("guidance.split", str(self.split), GUIDANCE_SPLITS)
+
+
 @dataclass
 class DemandConfig:
     """Where the demand the plan must serve comes from (万m² of commercial housing per year)."""
@@ -119,7 +141,7 @@ class DemandConfig:
 
 @dataclass
 class LandConfig:
-    """How land becomes supply, and the land rule (§2.2.3, or the stricter §9.3)."""
+    """How land becomes supply, and the land rule (the national 2024 rule, or a stricter one)."""
 
     # 万m² of floor area per ha; null = per region, Σ表45 ÷ Σ表48 (Σ表46 ÷ Σ表49 for districts)
     plot_ratio: Optional[float] = None
@@ -127,8 +149,8 @@ class LandConfig:
     lag_years: Optional[Any] = None
     pipeline_share: Optional[Any] = None
     pipeline_extra_ha: Optional[Any] = None
-    # 2.2.3 | 9.3 | none
-    rule: str = "2.2.3"
+    # national | strict | none (2.2.3 / 9.3 accepted for national / strict)
+    rule: str = "national"
     # land allowed per region-year in the 18–36 month band, ha; null = derived (docs §2)
     revitalised_ha: Optional[float] = None
     # revitalised land per year as a share of the region's mean annual land sold 2021–2025 (表21)
@@ -147,7 +169,8 @@ class LandConfig:
     rule_margin_months: float = 1.0
 
     def __post_init__(self) -> None:
-        _one_of("land.rule", str(self.rule), LAND_RULES)
+        self.rule = LAND_RULE_ALIASES.get(str(self.rule), str(self.rule))
+        _one_of("land.rule", self.rule, LAND_RULES)
         _at_least("land.plot_ratio", self.plot_ratio, 0.0, strict=True)
         _removed("land", self, REMOVED_LAND_KEYS)
         _at_least("land.revitalised_ha", self.revitalised_ha, 0.0)
@@ -526,7 +549,7 @@ class SimConfig:
     # removed keys (one line says what replaced them): the lag is timing.lag_months_*
     lag_months_mean: Optional[Any] = None
     lag_months_sd: Optional[Any] = None
-    # null = the optimiser's land.rule (the same rule in both stages); "2.2.3" or "9.3" to differ
+    # null = the optimiser's land.rule (the same rule in both stages); national or strict to differ
     land_rule: Optional[str] = None
     mid_year_review: bool = False
     # null = enforce the land rule on the simulated cycle, except when the plan is only evaluated
@@ -567,7 +590,8 @@ class SimConfig:
             )
         _removed("sim", self, REMOVED_SIM_KEYS)
         if self.land_rule is not None:
-            _one_of("sim.land_rule", str(self.land_rule), ("2.2.3", "9.3"))
+            self.land_rule = LAND_RULE_ALIASES.get(str(self.land_rule), str(self.land_rule))
+            _one_of("sim.land_rule", self.land_rule, ("national", "strict"))
 
 
 UNCERTAINTY_CASES = ("run", "plan", "sales_2025", "sales_2025_decline", "csv")
@@ -694,6 +718,7 @@ class RunConfig:
     evaluate_only: bool = False  # report every target and rule, enforce none (plan_as_written)
     fixed_plan: str = "none"  # none | guidance (表45/表48 rows) | path to a CSV of land & supply
     demand: DemandConfig = field(default_factory=DemandConfig)
+    guidance: GuidanceConfig = field(default_factory=GuidanceConfig)
     land: LandConfig = field(default_factory=LandConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
     targets: TargetsConfig = field(default_factory=TargetsConfig)

@@ -25,6 +25,18 @@ DEFAULT_DATASET = SCENARIOS_DIR / "chifeng"
 SCHEMA_PATH = SCENARIOS_DIR / "SCHEMA.yaml"
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Old table names → their year-neutral successors; a manifest, a relation or a printed_totals
+#: row may use either.
+TABLE_ALIASES = {"inventory_2025": "base_inventory",
+                 "district_inventory_2025": "district_base_inventory"}
+#: Period tokens of SCHEMA.yaml's required facts, resolved against the manifest's years.
+PERIOD_TOKENS = ("base", "plan")
+#: The three quantities of the base stock table; any two determine the third.
+STOCK_COLUMNS = ("inventory_10k_m2", "monthly_sales_10k_m2", "cycle_months")
+#: How guidance printed only as city totals is split over the regions.
+GUIDANCE_SPLITS = {"base_sales": "each region's share of base-year sales",
+                   "base_inventory": "each region's share of base-year unsold stock",
+                   "equal": "equal shares"}
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{4}))?$")
 ALL = "ALL"
 
@@ -66,30 +78,85 @@ class Dataset:
     manifest: Mapping[str, Any]
     data_hash: str
     city: Region
-    main_city_id: str
+    main_city_id: str | None          # None: the city has no main city (manifest main_city_id)
     regions: tuple[Region, ...]
     districts: tuple[Region, ...]
     base_year: int
     history_years: tuple[int, ...]
     plan_years: tuple[int, ...]
     _tables: Mapping[str, pd.DataFrame] = field(repr=False)
+    #: How guidance printed only as city totals is split over the regions (GUIDANCE_SPLITS):
+    #: the manifest's ``guidance_split``, or the run's ``guidance.split``.
+    guidance_split: str = "base_sales"
 
     # -- generic access -------------------------------------------------------------------
     def has_table(self, name: str) -> bool:
-        return name in self._tables
+        return TABLE_ALIASES.get(name, name) in self._tables
 
     def table(self, name: str) -> pd.DataFrame:
-        """A fresh copy of a typed table (numbers as floats, years as ints)."""
+        """A fresh copy of a typed table (numbers as floats, years as ints). Old table names
+        (``inventory_2025``) name their year-neutral successors (``base_inventory``)."""
+        name = TABLE_ALIASES.get(name, name)
         if name not in self._tables:
             raise KeyError(f"dataset {self.name!r} has no table {name!r}")
         return self._tables[name].copy()
 
-    def by_region(self, table: str, column: str) -> Mapping[str, float]:
+    @property
+    def has_main_city(self) -> bool:
+        """True when the manifest names a main city (主城区) that the districts split."""
+        return bool(self.main_city_id)
+
+    def guidance_is_city_total(self, table: str) -> bool:
+        """True when a guidance table (supply_guidance, land_guidance) gives only city totals
+        per year, to be split over the regions by the run's ``guidance.split`` rule."""
+        if table not in self._tables:
+            return False
+        return set(self._tables[table]["region_id"]) == {self.city.region_id}
+
+    def guidance_weights(self) -> dict[str, float]:
+        """region → its share of a city total under :attr:`guidance_split` (sums to 1):
+        ``base_sales`` its share of base-year sales (monthly sales), ``base_inventory`` of
+        base-year unsold stock, ``equal`` 1 ÷ regions."""
+        ids = self.region_ids
+        if self.guidance_split == "equal":
+            raw = {r: 1.0 for r in ids}
+        else:
+            col = ("monthly_sales_10k_m2" if self.guidance_split == "base_sales"
+                   else "inventory_10k_m2")
+            values = self.by_region("base_inventory", col)
+            raw = {r: max(float(values.get(r, 0.0)), 0.0) for r in ids}
+        total = sum(raw.values())
+        return {r: (v / total if total > 0 else 1.0 / len(ids)) for r, v in raw.items()}
+
+    def _guidance(self, table: str, column: str, level: str) -> Mapping[tuple[str, int], float]:
+        name = _level_table(table, level)
+        if level == "region" and self.guidance_is_city_total(name):
+            w = self.guidance_weights()
+            city = self.city_total_series(name, column)
+            return MappingProxyType({(r, y): v * w[r] for y, v in city.items() for r in w})
+        return self.series(name, column)
+
+    def city_total_series(self, table: str, column: str) -> Mapping[int, float]:
+        """year → city total of a region-year table: its city rows when it prints only city
+        totals, else the sum of its region rows."""
         frame = self._tables[table]
+        if self.guidance_is_city_total(table):
+            rows = frame
+        else:
+            rows = frame[frame["region_id"].isin(self.region_ids)]
+        return MappingProxyType({int(y): float(v) for y, v in
+                                 rows.groupby("year")[column].sum().items()})
+
+    def by_region(self, table: str, column: str) -> Mapping[str, float]:
+        frame = self._tables[TABLE_ALIASES.get(table, table)]
         return MappingProxyType(dict(zip(frame["region_id"], frame[column].astype(float))))
 
     def series(self, table: str, column: str) -> Mapping[tuple[str, int], float]:
-        """A (region_id, year) → value mapping of a region-year table."""
+        """A (region_id, year) → value mapping of a region-year table (empty if the dataset
+        does not have the table: land_sold and demand are optional)."""
+        table = TABLE_ALIASES.get(table, table)
+        if table not in self._tables:
+            return MappingProxyType({})
         frame = self._tables[table]
         keys = zip(frame["region_id"], frame["year"].astype(int))
         return MappingProxyType(dict(zip(keys, frame[column].astype(float))))
@@ -129,6 +196,19 @@ class Dataset:
                            + ("" if period is None else f", period {period}"))
         return value
 
+    def fact_source(self, fact: str, scope: str = "city") -> str | None:
+        """The source column of a fact's first row (Chifeng's land rule: §2.2.3), or None."""
+        frame = self._tables["facts"]
+        hit = frame[(frame["fact"] == fact) & (frame["scope"] == scope)]
+        return str(hit["source"].iloc[0]) if len(hit) and "source" in hit else None
+
+    def cite(self, table: str) -> str:
+        """How the dataset cites a table (its manifest ``source``: Chifeng's demand is 表31),
+        or the table's name when the manifest gives none."""
+        entry = (self.manifest.get("tables") or {}).get(TABLE_ALIASES.get(table, table)) or {}
+        source = entry.get("source") if isinstance(entry, dict) else None
+        return str(source) if source else TABLE_ALIASES.get(table, table)
+
     def has_fact(self, fact: str, scope: str = "city", period: str | int | None = None) -> bool:
         return self.fact_or_none(fact, scope, period) is not None
 
@@ -142,6 +222,13 @@ class Dataset:
             Target(r.target_id, r.scope, r.period, float(r.value), r.unit, r.sense, r.kind, r.source)
             for r in frame.itertuples(index=False)
         )
+
+    def target_name_zh(self, target_id: str, scope: str, period: str) -> str:
+        """A target's indicator as printed (targets.csv indicator_zh), or its id."""
+        frame = self._tables["targets"]
+        hit = frame[(frame["target_id"] == target_id) & (frame["scope"] == scope)
+                    & (frame["period"] == period)]
+        return str(hit["indicator_zh"].iloc[0]) if len(hit) else target_id
 
     def target_or_none(self, target_id: str, scope: str = "city") -> Target | None:
         return next((t for t in self.targets() if t.target_id == target_id and t.scope == scope),
@@ -170,26 +257,34 @@ class Dataset:
 
     @property
     def has_districts(self) -> bool:
-        return bool(self.districts) and all(
+        return self.has_main_city and bool(self.districts) and all(
             self.has_table(t)
-            for t in ("district_inventory_2025", "district_demand",
+            for t in ("district_base_inventory", "district_demand",
                       "district_supply_guidance", "district_land_guidance")
         )
 
     def inventory_10k_m2(self, level: str = "region") -> Mapping[str, float]:
-        return self.by_region(_level_table("inventory_2025", level), "inventory_10k_m2")
+        """Unsold stock at the end of the base year, 万m² (given, or cycle × monthly sales)."""
+        return self.by_region(_level_table("base_inventory", level), "inventory_10k_m2")
 
     def cycle_months(self, level: str = "region") -> Mapping[str, float]:
-        return self.by_region(_level_table("inventory_2025", level), "cycle_months")
+        """Destocking cycle at the end of the base year, months (given, or stock ÷ sales)."""
+        return self.by_region(_level_table("base_inventory", level), "cycle_months")
+
+    def monthly_sales_10k_m2(self, level: str = "region") -> Mapping[str, float]:
+        """Average monthly sales of the base year, 万m² a month (given, or stock ÷ cycle)."""
+        return self.by_region(_level_table("base_inventory", level), "monthly_sales_10k_m2")
 
     def demand_10k_m2(self, level: str = "region") -> Mapping[tuple[str, int], float]:
         return self.series(_level_table("demand", level), "demand_10k_m2")
 
     def supply_guidance_10k_m2(self, level: str = "region") -> Mapping[tuple[str, int], float]:
-        return self.series(_level_table("supply_guidance", level), "supply_10k_m2")
+        """Presale guidance per (region, year), 万m²; city totals split by guidance_split."""
+        return self._guidance("supply_guidance", "supply_10k_m2", level)
 
     def land_guidance_ha(self, level: str = "region") -> Mapping[tuple[str, int], float]:
-        return self.series(_level_table("land_guidance", level), "land_ha")
+        """Land guidance per (region, year), ha; city totals split by guidance_split."""
+        return self._guidance("land_guidance", "land_ha", level)
 
     def land_sold_ha(self) -> Mapping[tuple[str, int], float]:
         return self.series("land_sold", "land_ha")
@@ -219,18 +314,30 @@ def load_dataset(folder: str | Path = DEFAULT_DATASET) -> Dataset:
     manifest = _read_manifest(root, problems)
     if manifest is None:
         raise DatasetError(problems)
+    _normalise_table_names(manifest, schema)
     raw = _read_tables(root, manifest, schema, problems)
     years = {
         "plan_years": _year_range(manifest, "plan_years", problems),
         "history_years": _year_range(manifest, "history_years", problems),
     }
+    if "land_sold" in raw and "history_years" not in manifest:
+        problems.append(f"manifest.yaml: no history_years, but the dataset has a land history "
+                        f"({raw['land_sold'][0]}); expected history_years: [first_year, "
+                        f"last_year] naming the years it covers")
     typed: dict[str, pd.DataFrame] = {}
     for name, (fname, frame) in raw.items():
         typed[name] = _check_columns_and_types(fname, frame, schema["tables"][name], problems)
+    _rename_printed_refs(typed)
     levels = _check_regions(typed.get("regions"), manifest, problems)
+    city_id = manifest.get("city_id")
     for name, frame in typed.items():
-        check_rows(raw[name][0], frame, schema["tables"][name], levels, years, problems)
-    _check_required_facts(typed.get("facts"), schema, problems)
+        check_rows(raw[name][0], frame, schema["tables"][name], levels, years, problems,
+                   city_id=city_id)
+    for name in ("base_inventory", "district_base_inventory"):
+        if name in typed:
+            _fill_stock_columns(raw[name][0], typed[name], problems)
+    _check_required_facts(typed.get("facts"), schema, problems,
+                          manifest.get("base_year"), years["plan_years"])
     _check_printed_refs(raw, typed, problems)
     _check_relations(manifest, typed, schema, problems)
     if problems:
@@ -249,11 +356,82 @@ def read_csv_checked(path: Path, spec: dict, problems: list[str], label: str | N
 
 
 def check_rows(fname: str, frame: pd.DataFrame, spec: dict, levels: dict[str, str],
-               years: dict[str, tuple[int, ...]], problems: list[str]) -> None:
+               years: dict[str, tuple[int, ...]], problems: list[str],
+               city_id: str | None = None) -> None:
     """Row-level checks of one typed table: duplicate keys, region ids, coverage of ids and years."""
     _check_duplicates(fname, frame, spec, problems)
     _check_domains(fname, frame, spec, levels, problems)
-    _check_coverage(fname, frame, spec, levels, years, problems)
+    _check_coverage(fname, frame, spec, levels, years, problems, city_id)
+
+
+def _normalise_table_names(manifest: dict, schema: dict) -> None:
+    """Old table names (``inventory_2025``) → their year-neutral names, in the manifest's table
+    list and in every relation that names a table (the old names keep working)."""
+    tables = manifest.get("tables")
+    if isinstance(tables, dict):
+        manifest["tables"] = {TABLE_ALIASES.get(k, k): v for k, v in tables.items()}
+
+    def walk(node):
+        if isinstance(node, dict):
+            return {k: (TABLE_ALIASES.get(v, v) if isinstance(v, str) else walk(v))
+                    for k, v in node.items()}
+        if isinstance(node, list):
+            return [TABLE_ALIASES.get(v, v) if isinstance(v, str) else walk(v) for v in node]
+        return node
+
+    if isinstance(manifest.get("relations"), dict):
+        manifest["relations"] = walk(manifest["relations"])
+
+
+def _rename_printed_refs(typed: dict[str, pd.DataFrame]) -> None:
+    """printed_totals / printed_shares rows naming a table by its old name name the new one."""
+    for name in ("printed_totals", "printed_shares"):
+        frame = typed.get(name)
+        if frame is None or "table" not in frame.columns:
+            continue
+        frame["table"] = frame["table"].map(lambda t: TABLE_ALIASES.get(t, t))
+        if "denominator" in frame.columns:
+            frame["denominator"] = frame["denominator"].map(_rename_denominator)
+
+
+def _rename_denominator(value):
+    if isinstance(value, str) and ":" in value:
+        table, row = value.split(":", 1)
+        return f"{TABLE_ALIASES.get(table, table)}:{row}"
+    return value
+
+
+def _fill_stock_columns(fname: str, frame: pd.DataFrame, problems: list[str]) -> None:
+    """Any two of stock, monthly sales and cycle give the third (cycle = stock ÷ monthly
+    sales); a row with fewer than two, or three that disagree beyond rounding (half a month,
+    or 5% of a long cycle), is a problem. Fills the frame in place."""
+    if not set(STOCK_COLUMNS) <= set(frame.columns):
+        return
+    stock, sales, cycle = (frame[c].astype(float).copy() for c in STOCK_COLUMNS)
+    for n, i in enumerate(frame.index):
+        s, m, c = stock[i], sales[i], cycle[i]
+        given = [v == v for v in (s, m, c)]
+        where = f"{fname} line {n + 2}"
+        if sum(given) < 2:
+            problems.append(f"{where}: region {frame.at[i, 'region_id']!r} gives "
+                            f"{sum(given)} of inventory_10k_m2, monthly_sales_10k_m2, "
+                            f"cycle_months; expected any two (cycle = stock ÷ monthly sales)")
+            continue
+        if not given[0]:
+            stock[i] = c * m
+        elif not given[1]:
+            sales[i] = s / c if c > 0 else float("nan")
+        elif not given[2]:
+            cycle[i] = s / m if m > 0 else (0.0 if s == 0 else float("inf"))
+            if m <= 0 < s:
+                problems.append(f"{where}, column monthly_sales_10k_m2: value {m:g} — expected "
+                                f"monthly sales > 0 for {s:g} 10k_m2 of unsold stock")
+        elif m > 0 and abs(s / m - c) > max(0.5, 0.05 * c):
+            problems.append(f"{where}, column cycle_months: value {c:g} — the row's stock "
+                            f"{s:g} ÷ monthly sales {m:g} gives {s / m:.1f} months; expected "
+                            f"the three to agree (or leave one blank)")
+    frame["inventory_10k_m2"], frame["monthly_sales_10k_m2"], frame["cycle_months"] = (
+        stock, sales, cycle)
 
 
 def _read_manifest(root: Path, problems: list[str]) -> dict | None:
@@ -272,7 +450,9 @@ def _read_manifest(root: Path, problems: list[str]) -> dict | None:
     if not isinstance(manifest, dict):
         problems.append(f"{path}: expected a mapping of keys (name, base_year, plan_years, tables, ...)")
         return None
-    for key in ("name", "base_year", "plan_years", "history_years", "city_id", "main_city_id", "tables"):
+    # history_years (only with a land history) and main_city_id (a city may have none) are
+    # optional
+    for key in ("name", "base_year", "plan_years", "city_id", "tables"):
         if key not in manifest:
             problems.append(f"{path}: missing key {key!r}")
     if not isinstance(manifest.get("tables", {}), dict):
@@ -303,9 +483,16 @@ def _read_tables(root: Path, manifest: dict, schema: dict, problems: list[str]):
         entry = listed.get(name) or {}
         fname = entry.get("file", f"{name}.csv") if isinstance(entry, dict) else f"{name}.csv"
         path = root / fname
+        if not path.is_file() and name not in listed:  # an old default file name still works
+            for old in (a for a, new in TABLE_ALIASES.items() if new == name):
+                if (root / f"{old}.csv").is_file():
+                    fname, path = f"{old}.csv", root / f"{old}.csv"
         if not path.is_file():
             if spec.get("required"):
                 problems.append(f"{fname}: missing file (required table {name!r}: {spec['meaning']})")
+            elif name in listed:
+                problems.append(f"{fname}: missing file (manifest.yaml lists table {name!r}; "
+                                f"remove it from the manifest or add the file)")
             continue
         frame = _read_text_csv(path, fname, problems)
         if frame is not None:
@@ -326,8 +513,12 @@ def _read_text_csv(path: Path, label: str, problems: list[str]) -> pd.DataFrame 
 
 def _check_columns_and_types(fname: str, frame: pd.DataFrame, spec: dict, problems: list[str]):
     columns = spec["columns"]
+    frame = frame.copy()
     for col in columns:
         if col not in frame.columns:
+            if columns[col].get("optional"):
+                frame[col] = ""  # an optional column left out: every cell blank
+                continue
             problems.append(f"{fname}: missing column {col!r} ({columns[col]['meaning']})")
     for col in frame.columns:
         if col not in columns:
@@ -404,6 +595,13 @@ def _check_regions(frame: pd.DataFrame | None, manifest: dict, problems: list[st
         problems.append(f"manifest.yaml: city_id {city_id!r} is not a level-city row of regions.csv")
     if main_id and levels.get(main_id) != "region":
         problems.append(f"manifest.yaml: main_city_id {main_id!r} is not a level-region row of regions.csv")
+    split = manifest.get("guidance_split")
+    if split is not None and split not in GUIDANCE_SPLITS:
+        problems.append(f"manifest.yaml: guidance_split = {split!r} is not valid; expected one "
+                        f"of {', '.join(GUIDANCE_SPLITS)}")
+    if not main_id and any(lvl == "district" for lvl in levels.values()):
+        problems.append("regions.csv: district rows but manifest.yaml names no main_city_id; "
+                        "expected main_city_id: the region the districts split")
     if not any(lvl == "region" for lvl in levels.values()):
         problems.append("regions.csv: no row with level region (a dataset needs at least one planning region)")
     if "parent_id" in frame:
@@ -453,11 +651,22 @@ def _check_domains(fname, frame, spec, levels, problems):
                                 f"{levels[value]} — expected a {' or '.join(sorted(allowed))}")
 
 
-def _check_coverage(fname, frame, spec, levels, years, problems):
+def _check_coverage(fname, frame, spec, levels, years, problems, city_id=None):
     level = spec.get("coverage")
     if not level or not levels or "region_id" not in frame.columns:
         return
-    expected_ids = [rid for rid, lvl in levels.items() if lvl == level]
+    if level == "region_or_city_total":
+        # guidance printed per region, or only as city totals per year (split by the run)
+        ids = set(frame["region_id"])
+        if city_id in ids and ids != {city_id}:
+            problems.append(f"{fname}: rows for both the city ({city_id!r}) and regions; "
+                            f"expected one row per region and year, or city totals only")
+            return
+        expected_ids = [city_id] if ids == {city_id} else [
+            rid for rid, lvl in levels.items() if lvl == "region"]
+        level = "city" if ids == {city_id} else "region"
+    else:
+        expected_ids = [rid for rid, lvl in levels.items() if lvl == level]
     series = next((c.get("series") for c in spec["columns"].values() if c.get("series")), None)
     present = set(frame["region_id"])
     for rid in expected_ids:
@@ -465,6 +674,8 @@ def _check_coverage(fname, frame, spec, levels, years, problems):
             problems.append(f"{fname}: no row for {level} {rid!r} (every {level} in regions.csv needs one)")
     if series and "year" in frame.columns:
         want = years.get(series, ())
+        if not want:
+            return  # the manifest's years are missing or wrong: reported there
         for rid in expected_ids:
             if rid not in present:
                 continue
@@ -481,14 +692,33 @@ def _check_coverage(fname, frame, spec, levels, years, problems):
                                 f"in {want[0]}–{want[-1]}")
 
 
-def _check_required_facts(facts: pd.DataFrame | None, schema: dict, problems: list[str]):
+def period_label(years) -> str:
+    """'2026-2030' for a span of years, '2026' for one year (the facts' period column)."""
+    years = tuple(years)
+    return str(years[0]) if len(years) == 1 or years[0] == years[-1] else f"{years[0]}-{years[-1]}"
+
+
+def resolve_period(token: str, base_year, plan_years) -> str:
+    """A required fact's period: ``base`` → the manifest's base year, ``plan`` → its plan
+    period; anything else as written."""
+    token = str(token)
+    if token == "base" and base_year is not None:
+        return str(base_year)
+    if token == "plan" and plan_years:
+        return period_label(plan_years)
+    return token
+
+
+def _check_required_facts(facts: pd.DataFrame | None, schema: dict, problems: list[str],
+                          base_year=None, plan_years=()):
     if facts is None or not {"fact", "scope", "period", "unit", "value"} <= set(facts.columns):
         return
     have = set(zip(facts["fact"], facts["scope"], facts["period"]))
     for req in schema.get("required_facts", []):
-        if (req["fact"], req["scope"], str(req["period"])) not in have:
+        period = resolve_period(req["period"], base_year, plan_years)
+        if (req["fact"], req["scope"], period) not in have:
             problems.append(f"facts.csv: no row for fact {req['fact']!r}, scope {req['scope']!r}, "
-                            f"period {req['period']} ({req['meaning']}, in {req['unit']})")
+                            f"period {period} ({req['meaning']}, in {req['unit']})")
     for i, (unit, value) in enumerate(zip(facts["unit"], facts["value"])):
         if unit == "share" and value == value and not 0.0 <= value <= 1.0:
             problems.append(f"facts.csv line {i + 2}, column value: value {value!r} — expected a share "
@@ -556,7 +786,8 @@ def _build(root, manifest, typed, levels, years) -> Dataset:
         manifest=MappingProxyType(manifest),
         data_hash=dataset_hash(root),
         city=as_region[manifest["city_id"]],
-        main_city_id=manifest["main_city_id"],
+        main_city_id=manifest.get("main_city_id") or None,
+        guidance_split=str(manifest.get("guidance_split") or "base_sales"),
         regions=tuple(r for r in as_region.values() if r.level == "region"),
         districts=tuple(r for r in as_region.values() if r.level == "district"),
         base_year=int(manifest["base_year"]),

@@ -94,6 +94,7 @@ class ModelInputs:
     supply_max_10k_m2: Mapping[tuple[str, int], float]
     inventory_max_10k_m2: Mapping[tuple[str, int], float]
     land_rule: str
+    land_rule_source: str          # where the rule comes from (dataset source, national default)
     rule_margin_months: float
     suspend_above_months: float
     revitalise_above_months: float | None
@@ -153,6 +154,10 @@ class ModelInputs:
     tax_share_of_price: float = 0.0
     margin_share_of_price: float = 0.0
     derivations: tuple[Derivation, ...] = field(default=())
+    # one line each: what the dataset lacks and what the run did instead (no land history, no
+    # demand forecast, no main city, city-total guidance split, national land rule, targets not
+    # modelled); printed with the run summary and kept in summary.json
+    dataset_notes: tuple[str, ...] = field(default=())
     # the mid-term review (review.enabled): years fixed to the actuals, their sales, and the
     # observed values as read (see observed_fields)
     observed_years: tuple[int, ...] = ()
@@ -236,12 +241,12 @@ def level_regions(ds: Dataset, level: str) -> tuple[tuple[str, ...], tuple[str, 
     ``district``: the main city replaced by its districts (8 for Chifeng, §8.2.1 / 表32).
     """
     if level == "region":
-        return ds.region_ids, (ds.main_city_id,)
+        return ds.region_ids, ((ds.main_city_id,) if ds.has_main_city else ())
     if not ds.has_districts:
         raise InputError(
             [
                 f"level = 'district' but dataset {ds.name!r} has no district tables "
-                f"(district_inventory_2025, district_demand, district_supply_guidance, "
+                f"(district_base_inventory, district_demand, district_supply_guidance, "
                 f"district_land_guidance); use level=region"
             ]
         )
@@ -345,14 +350,20 @@ def demand_by_source(
     sales rate implied by 表19 growing at ``demand.growth`` a year, or a user CSV — times
     ``demand.multiplier``."""
     source = cfg.demand.source
+    fallback = ""
+    if source == "plan" and not ds.has_table("demand"):
+        source, fallback = "sales_2025", "the dataset prints no demand forecast (demand): "
     if source == "plan":
         base = by_level(ds, cfg.level, ds.demand_10k_m2, ds.demand_10k_m2)
-        how = "表31 forecast" + (" with 表32 for the districts" if cfg.level == "district" else "")
+        how = f"{ds.cite('demand')} forecast" + (
+            f" with {ds.cite('district_demand')} for the districts"
+            if cfg.level == "district" else "")
     elif source == "sales_2025":
         rate = sales_rate_2025(inventory0, cycle0)
         g = cfg.demand.growth
         base = {(r, y): rate[r] * (1.0 + g) ** (y - ds.base_year) for r in regions for y in years}
-        how = f"2025 sales rate from 表19 (inventory ÷ cycle × 12) growing {g:+.1%} a year"
+        how = (f"{fallback}{ds.base_year} sales rate from {ds.cite('base_inventory')} "
+               f"(inventory ÷ cycle × 12) growing {g:+.1%} a year")
     else:
         base = read_demand_csv(cfg.demand.csv, regions, years)
         how = f"user CSV {cfg.demand.csv}"
@@ -411,6 +422,8 @@ def revitalised_default(ds: Dataset, level: str, regions, share: float) -> dict[
     """
     sold = land_sold_by_level(ds, level)
     n = len(ds.history_years)
+    if not sold or not n:  # no land history: nothing to revitalise unless the config says
+        return {r: 0.0 for r in regions}
     return {r: share * sum(v for (rr, _y), v in sold.items() if rr == r) / n for r in regions}
 
 
@@ -475,7 +488,8 @@ def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipelin
     Notes record both figures for each group."""
     base = ds.base_year
     main = _main_members(ds, level)
-    main_printed = ds.fact_or_none("new_supply_10k_m2", ds.main_city_id, base)
+    main_printed = (ds.fact_or_none("new_supply_10k_m2", ds.main_city_id, base)
+                    if ds.has_main_city else None)
     city = ds.fact_or_none("new_supply_10k_m2", "city", base)
     rest = tuple(r for r in regions if r not in main)
     groups = [("main_city", main, main_printed),
@@ -497,9 +511,10 @@ def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipelin
                 if gap > 0 else "was presold beyond what the model made ready: the remaining "
                 "pipeline is cut by as much")
         notes.append(Derivation(
-            f"presale_{base}_implied_10k_m2[{name}]", total, "10k_m2",
+            f"presale_base_year_implied_10k_m2[{name}]", total, "10k_m2",
             f"presale the timing model gives in {base} from {ds.history_years[0]}–{base} land, "
-            f"against {printed:.2f} printed (§2.2.1.1); the difference {abs(gap):.2f} {verb}"))
+            f"against {printed:.2f} printed ({ds.fact_source('new_supply_10k_m2') or 'facts'}); "
+            f"the difference {abs(gap):.2f} {verb}"))
     if cut:
         pipe = tm.scale_regions(pipe, {r: pipe.remaining[r] - c for r, c in cut.items()}, base,
                                 years, shares,
@@ -511,13 +526,29 @@ def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipelin
     return pipe
 
 
+def _history(ds: Dataset) -> str:
+    """'2021–2025': the dataset's land-history years, for derivation notes."""
+    h = ds.history_years
+    return f"{h[0]}–{h[-1]}" if h else "no history years"
+
+
 def _main_members(ds: Dataset, level: str) -> tuple[str, ...]:
     return level_regions(ds, level)[1]
 
 
+#: The national rule every city falls under when its plan prints no thresholds of its own.
+NATIONAL_LAND_RULE = {"land_rule_suspend_above_months": 36.0,
+                      "land_rule_revitalise_above_months": 18.0}
+NATIONAL_LAND_RULE_SOURCE = "自然资源部《关于做好2024年住宅用地供应有关工作的通知》(2024, national default)"
+
+
 def rule_thresholds(cfg: RunConfig, ds: Dataset) -> tuple[float, float | None, float | None, list]:
-    """(suspend above, revitalise above, add below) months for the chosen land rule, from facts.csv
-    (§2.2.3: 36 / 18; §9.3: 18 / — / 6) unless overridden."""
+    """(suspend above, revitalise above, add below) months for the chosen land rule.
+
+    ``national``: the dataset's thresholds when it prints them (Chifeng §2.2.3: 36 / 18), else
+    the national 2024 rule's 36 / 18 months (:data:`NATIONAL_LAND_RULE`); ``strict``: the
+    stricter rule a plan may state (Chifeng §9.3: 18, more land below 6), which the dataset must
+    print or the config set. Config values override both."""
     rule, problems = str(cfg.land.rule), []
 
     def need(fact: str) -> float:
@@ -525,23 +556,41 @@ def rule_thresholds(cfg: RunConfig, ds: Dataset) -> tuple[float, float | None, f
         if v is None:
             problems.append(
                 f"land.rule = {rule!r} needs fact {fact!r} (scope city) in facts.csv, "
-                f"or set it in the config"
+                f"or set it in the config (land.suspend_above_months)"
             )
             return 0.0
         return v
 
+    def national(fact: str) -> float:
+        v = ds.fact_or_none(fact)
+        return NATIONAL_LAND_RULE[fact] if v is None else v
+
     if rule == "none":
         return math.inf, None, None, problems
-    if rule == "9.3":
+    if rule == "strict":
         s = cfg.land.suspend_above_months
         s = need("strict_rule_suspend_above_months") if s is None else s
         add = ds.fact_or_none("strict_rule_add_below_months")
         return s, None, add, problems
     s = cfg.land.suspend_above_months
-    s = need("land_rule_suspend_above_months") if s is None else s
+    s = national("land_rule_suspend_above_months") if s is None else s
     r = cfg.land.revitalise_above_months
-    r = need("land_rule_revitalise_above_months") if r is None else r
+    r = national("land_rule_revitalise_above_months") if r is None else r
     return s, r, None, problems
+
+
+def land_rule_source(cfg: RunConfig, ds: Dataset) -> str:
+    """Where the run's land rule comes from, for every line that cites it: the source the
+    dataset gives for its threshold fact (Chifeng: §2.2.3), the national 2024 notice when the
+    dataset prints none, or 'config' when the config sets the thresholds."""
+    rule = str(cfg.land.rule)
+    if rule == "none":
+        return "none"
+    fact = ("strict_rule_suspend_above_months" if rule == "strict"
+            else "land_rule_suspend_above_months")
+    if cfg.land.suspend_above_months is not None:
+        return "config"
+    return ds.fact_source(fact) or (NATIONAL_LAND_RULE_SOURCE if rule == "national" else "config")
 
 
 def first_year_allowance(
@@ -940,17 +989,89 @@ def build_targets(cfg: RunConfig, ds: Dataset, p: dict) -> tuple[list[TargetRow]
     return rows, [note]
 
 
+#: Dwelling-count targets the tool models as subsidised floor area (a dwelling of the base
+#: year's average size): households to rehouse (Chifeng 表34: urban-village renewal) and
+#: subsidised dwellings to provide (an annual plan's 保障性住房筹集).
+SUBSIDISED_DWELLING_TARGETS = ("urban_village_households", "subsidised_dwellings")
+
+
 def subsidised_volume(cfg: RunConfig, ds: Dataset, years) -> tuple[float, str]:
-    """Subsidised housing to provide a year (万m²). Default: the 2552 urban-village households of
-    表34 rehoused over the plan years in dwellings of the 2025 average size (§2.2.1.2)."""
+    """Subsidised housing to provide a year (万m²). Default: the dwellings the dataset's
+    targets ask for (:data:`SUBSIDISED_DWELLING_TARGETS`; Chifeng: 表34's 2552 urban-village
+    households) over the plan years, in dwellings of the base year's average size (sales floor
+    area ÷ dwellings sold)."""
     if cfg.targets.subsidised_volume_10k_m2_per_year is not None:
         return float(cfg.targets.subsidised_volume_10k_m2_per_year), "config"
-    hit = target_value(ds, "urban_village_households")
-    if hit is None:
-        return 0.0, "no urban_village_households target in targets.csv; 0"
+    hits = [(tid, target_value(ds, tid)) for tid in SUBSIDISED_DWELLING_TARGETS]
+    hits = [(tid, hit) for tid, hit in hits if hit is not None]
+    if not hits:
+        return 0.0, "no subsidised dwelling target in targets.csv; 0"
     size = dwelling_size_m2(ds, "city")
-    vol = hit[0] * size / M2_PER_10K_M2 / len(years)
-    return vol, f"{hit[0]:.0f} households ({hit[1]}) × {size:.2f} m² ÷ {len(years)} years"
+    count = sum(hit[0] for _tid, hit in hits)
+    vol = count * size / M2_PER_10K_M2 / len(years)
+    what = " + ".join(f"{hit[0]:.0f} {tid} ({hit[1]})" for tid, hit in hits)
+    return vol, f"{what} × {size:.2f} m² ÷ {len(years)} years"
+
+
+#: Dataset target ids the optimiser and the replay check; any other target is listed as not
+#: modelled (one line), never dropped.
+MODELLED_TARGETS = ("cycle_months", "vacancy_share", "supply_total_10k_m2", "land_total_ha",
+                    *SUBSIDISED_DWELLING_TARGETS)
+
+
+def not_modelled_targets(ds: Dataset, vacancy_scopes) -> list[str]:
+    """'id (name, scope period ≤/≥ value unit)' for each dataset target the tool does not model:
+    a kind it has no quantity for, or a vacancy target where the dataset prints no vacancy."""
+    out = []
+    for t in ds.targets():
+        modelled = t.target_id in MODELLED_TARGETS and not (
+            t.target_id == "vacancy_share" and not vacancy_scopes)
+        if not modelled:
+            sense = "≤" if t.sense == "max" else "≥"
+            name = ds.target_name_zh(t.target_id, t.scope, t.period)
+            out.append(f"{t.target_id} ({name}, {t.scope} {t.period} {sense} {t.value:g} "
+                       f"{t.unit})")
+    return out
+
+
+def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str) -> list[str]:
+    """One line per thing the dataset lacks and what the run did instead."""
+    notes = []
+    first = ds.plan_years[0]
+    if not ds.has_table("land_sold"):
+        notes.append(
+            "no land history (land_sold): no opening pipeline of land already sold"
+            + ("" if cfg.timing.pipeline_10k_m2 is not None else
+               f" — presale in {first} can come only from land sold in {first}; set "
+               f"timing.pipeline_10k_m2 if land is already in the pipeline")
+            + "; land take-up not capped; no revitalised land in the land rule's middle band")
+    if not ds.has_table("demand"):
+        notes.append(f"no demand forecast (demand): demand is {demand_how}; the uncertainty "
+                     f"table has no plan-forecast case")
+    if not ds.has_main_city:
+        notes.append("no main city (manifest main_city_id): main-city outputs are omitted")
+    split = [t for t in ("supply_guidance", "land_guidance") if ds.guidance_is_city_total(t)]
+    if split:
+        from model.data import GUIDANCE_SPLITS
+
+        w = ds.guidance_weights()
+        notes.append(
+            f"{' and '.join(f'{t} ({ds.cite(t)})' for t in split)} give city totals only: "
+            f"split over the regions by {GUIDANCE_SPLITS[ds.guidance_split]} "
+            f"(guidance.split={ds.guidance_split}): "
+            + ", ".join(f"{r} {v:.1%}" for r, v in w.items()))
+    if str(cfg.land.rule) == "national" and cfg.land.suspend_above_months is None \
+            and ds.fact_or_none("land_rule_suspend_above_months") is None:
+        notes.append(f"the dataset prints no land-rule thresholds: the national rule applies, "
+                     f"{NATIONAL_LAND_RULE_SOURCE}: none above 36 months, revitalised land only "
+                     f"above 18")
+    if not vacancy_scopes:
+        notes.append("no base-year vacancy figures (vacancy_share, low_use_households_10k): "
+                     "vacancy is not modelled")
+    missing = not_modelled_targets(ds, vacancy_scopes)
+    if missing:
+        notes.append("targets not modelled: " + "; ".join(missing))
+    return notes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1077,7 +1198,9 @@ def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes
                 f"plot_ratio_10k_m2_per_ha[{r}]",
                 plot_ratio[r],
                 "10k_m2_per_ha",
-                "Σ表45 ÷ Σ表48" if r in ds.region_ids else "Σ表46 ÷ Σ表49",
+                f"Σ{ds.cite('supply_guidance')} ÷ Σ{ds.cite('land_guidance')}"
+                if r in ds.region_ids else
+                f"Σ{ds.cite('district_supply_guidance')} ÷ Σ{ds.cite('district_land_guidance')}",
             )
             for r in regions
         ]
@@ -1123,7 +1246,10 @@ def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes
                 sum(revit.values()),
                 "ha",
                 f"{cfg.land.revitalised_share} × mean annual land sold "
-                f"{ds.history_years[0]}–{ds.history_years[-1]} (表21), per region",
+                f"{_history(ds)} ({ds.cite('land_sold')}), per region"
+                if ds.has_table("land_sold") else
+                "no land history (land_sold): 0 — a region in the land rule's middle band gets "
+                "no new land unless land.revitalised_ha or land.revitalised_by_region_ha is set",
             )
         )
     revit.update({r: float(v) for r, v in cfg.land.revitalised_by_region_ha.items()})
@@ -1149,6 +1275,7 @@ def land_fields(cfg: RunConfig, ds: Dataset, regions, years, market: dict, notes
         "supply_max_10k_m2": supply_max,
         "inventory_max_10k_m2": inventory_max,
         "land_rule": str(cfg.land.rule),
+        "land_rule_source": land_rule_source(cfg, ds),
         "rule_margin_months": float(cfg.land.rule_margin_months),
         "suspend_above_months": suspend,
         "revitalise_above_months": revitalise,
@@ -1225,7 +1352,7 @@ def base_presale(ds: Dataset, level: str, regions, inventory0: Mapping, cycle0: 
 
     out: dict[str, float] = {}
     groups: list[tuple[float | None, list[str], str]] = []
-    main = ds.main_city_id
+    main = ds.main_city_id or ""
     main_members = [r for r in regions if r not in ds.region_ids]  # districts, if any
     known = {r: printed(r) for r in regions if r in ds.region_ids}
     known = {r: v for r, v in known.items() if v is not None}
@@ -1245,9 +1372,11 @@ def base_presale(ds: Dataset, level: str, regions, inventory0: Mapping, cycle0: 
             else:
                 out[r] = rate[r]
     notes.append(Derivation(
-        f"presale_{base}_10k_m2[city]", sum(out.values()), "10k_m2",
-        "the ramp's starting level: printed presale (§2.2.1.1) where a region has it, the rest "
-        "split by the sales rate 表19 implies (inventory ÷ cycle × 12)"))
+        "presale_base_year_10k_m2[city]", sum(out.values()), "10k_m2",
+        f"the ramp's starting level ({base}): printed presale "
+        f"({ds.fact_source('new_supply_10k_m2') or 'not printed'}) where a region has it, the "
+        f"rest split by the sales rate {ds.cite('base_inventory')} implies (inventory ÷ cycle × "
+        f"12)"))
     return out
 
 
@@ -1270,12 +1399,13 @@ def pace_fields(cfg: RunConfig, ds: Dataset, regions, market: dict, notes: list)
     sold = land_sold_by_level(ds, cfg.level) if ds.has_table("land_sold") else {}
     take_up = {r: max([v for (rr, _y), v in sold.items() if rr == r], default=0.0)
                for r in regions}
-    cap = {r: r_cfg.land_multiple_of_history * take_up[r] for r in regions}
+    # no land history: no take-up to scale from, so no cap (the rows are not written)
+    cap = {r: r_cfg.land_multiple_of_history * take_up[r] for r in regions} if sold else {}
     notes.append(Derivation(
         "land_cap_ha_per_year[city]", sum(cap.values()), "ha",
         f"{r_cfg.land_multiple_of_history:g} × the most land each region sold in one year of "
-        f"{ds.history_years[0]}–{ds.history_years[-1]} (表21), summed"
-        if sold else "no land history: no take-up to cap land by (soft rows still reported)"))
+        f"{_history(ds)} ({ds.cite('land_sold')}), summed"
+        if sold else "no land history (land_sold) in the dataset: land take-up is not capped"))
     evaluate = bool(cfg.evaluate_only)
     return {
         "ramp_mode": "off" if evaluate else r_cfg.mode,
@@ -1456,6 +1586,9 @@ def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
         evaluate_only=bool(cfg.evaluate_only),
         targets=tuple(targets),
         derivations=tuple(notes + target_notes),
+        dataset_notes=tuple(dataset_notes(
+            cfg, ds, vacancy["vacancy_scopes"],
+            next(d.how for d in notes if d.name == "demand_total_10k_m2"))),
         **frozen,
     )
 

@@ -52,7 +52,8 @@ PLAN_COLUMNS = tuple(results.PLAN_COLUMNS)  # the plan.csv contract, as the opti
 #: Plan columns the replay reads (the rest are carried for the deterministic check).
 PLAN_INPUT_COLUMNS = ("region", "year", "land_ha", "supply_10k_m2", "sales_10k_m2",
                       "unmet_demand_10k_m2", "purchased_10k_m2")
-LAND_RULES = ("2.2.3", "9.3")
+LAND_RULES = ("national", "strict")
+LAND_RULE_ALIASES = {"2.2.3": "national", "9.3": "strict"}  # older names, still accepted
 SHOCK_DISTRIBUTIONS = ("lognormal", "normal")
 MONTHS_PER_YEAR = 12
 PERCENTILES = (10, 50, 90)
@@ -109,7 +110,7 @@ class ReplayParams:
     shock_persistence: float = 0.6          # AR(1) coefficient of shocks month to month
     shock_distribution: str = "lognormal"   # lognormal | normal
     timing: tm.Timing = tm.Timing()         # land sale → presale (model/timing.py)
-    land_rule: str = "2.2.3"                # 2.2.3 | 9.3
+    land_rule: str = "national"             # national | strict
     mid_year_review: bool = False
     enforce_land_rule: bool | None = None   # None → enforce unless deterministic
     enforce_presale_timing: bool | None = None  # None → presale waits for ready floor area
@@ -130,6 +131,8 @@ class ReplayParams:
     def __post_init__(self):
         if not isinstance(self.seasonality, (str, bytes)) and _is_sequence(self.seasonality):
             object.__setattr__(self, "seasonality", tuple(self.seasonality))
+        if isinstance(self.land_rule, str) and self.land_rule in LAND_RULE_ALIASES:
+            object.__setattr__(self, "land_rule", LAND_RULE_ALIASES[self.land_rule])
         problems = _param_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
@@ -227,8 +230,8 @@ def _param_problems(p: ReplayParams) -> list[str]:
         out.append(f"sim.seasonality has mean {sum(season) / 12:.6g}, not 1; expected 12 "
                    f"non-negative monthly weights with mean 1")
     if p.land_rule not in LAND_RULES:
-        bad("land_rule", "'2.2.3' (§2.2.3: suspend above 36 months, revitalised land only in "
-                         "18–36) or '9.3' (§9.3: suspend above 18 months)")
+        bad("land_rule", "'national' (suspend above 36 months, revitalised land only in "
+                         "18–36) or 'strict' (suspend above 18 months)")
     if p.shock_distribution not in SHOCK_DISTRIBUTIONS:
         bad("shock_distribution", " or ".join(repr(v) for v in SHOCK_DISTRIBUTIONS))
     if not isinstance(p.timing, tm.Timing):
@@ -311,7 +314,7 @@ def derive_defaults(dataset: Dataset, level: str = "region") -> dict[str, float]
     villages = _target(dataset, "urban_village_households", dataset.city.region_id)
     out["demolitions_10k_per_year"] = villages / len(dataset.plan_years) / 1e4 if villages else 0.0
     if out["household_formation_10k_per_year"] == 0.0:
-        log.warning("replay: dataset %s lacks the population or vacancy facts for household "
+        log.debug("replay: dataset %s lacks the population or vacancy facts for household "
                     "formation; using 0", dataset.name)
     return out
 
@@ -405,16 +408,18 @@ def land_rule_from(dataset: Dataset, params: ReplayParams) -> LandRule:
     def threshold(fact: str, default: float) -> float:
         value = _fact(dataset, fact)
         if value is None:
-            log.warning("replay: dataset %s has no fact %s; using %s months",
+            # the national 2024 rule's thresholds (model.inputs.NATIONAL_LAND_RULE); the run's
+            # dataset notes say so once
+            log.debug("replay: dataset %s has no fact %s; using %s months",
                         dataset.name, fact, default)
             return default
         return value
 
-    if params.land_rule == "2.2.3":
-        return LandRule("2.2.3", threshold("land_rule_suspend_above_months", 36.0),
+    if params.land_rule == "national":
+        return LandRule("national", threshold("land_rule_suspend_above_months", 36.0),
                         trim_above_months=threshold("land_rule_revitalise_above_months", 18.0),
                         trim_share=params.revitalised_land_share)
-    return LandRule("9.3", threshold("strict_rule_suspend_above_months", 18.0),
+    return LandRule("strict", threshold("strict_rule_suspend_above_months", 18.0),
                     add_below_months=threshold("strict_rule_add_below_months", 6.0),
                     add_share=params.strict_rule_add_share)
 
@@ -472,7 +477,7 @@ class ReplayInputs:
     level: str
     region_ids: tuple[str, ...]
     aggregate_id: str                            # city (region level) or main city (districts)
-    main_city_id: str
+    main_city_id: str | None                     # None: the city has no main city
     months: tuple[str, ...]                      # YYYY-MM
     years: tuple[int, ...]
     opening_inventory_10k_m2: np.ndarray         # (N,) 表19
@@ -670,13 +675,15 @@ def _vacancy_scopes(dataset, params, ids, level) -> tuple[VacancyScope, ...]:
     """City (all regions) and main city (the main city, or its districts at district level) —
     where the dataset prints the 2025 vacancy (§2.4.2)."""
     city_id, main_id = dataset.city.region_id, dataset.main_city_id
-    wanted = [(city_id, tuple(ids)), (main_id, level_regions(dataset, level)[1])]
+    wanted = [(city_id, tuple(ids))]
+    if main_id:
+        wanted.append((main_id, level_regions(dataset, level)[1]))
     city_stock = _vacancy_stock(dataset, city_id)
     scopes = []
     for scope_id, members in wanted:
         stock = _vacancy_stock(dataset, scope_id)
         if stock is None:
-            log.info("replay: no 2025 vacancy for %s; vacancy not tracked there", scope_id)
+            log.debug("replay: no base-year vacancy for %s; vacancy not tracked there", scope_id)
             continue
         dwellings, vacant = stock
         if city_stock is not None:
@@ -1371,8 +1378,12 @@ def summary_lines(result: ReplayResult) -> list[str]:
     end_month = result.months[-1]
     mode = "deterministic" if p.deterministic else "stochastic"
     enforced = "enforced" if result.effective_params.enforce_land_rule else "recorded, not enforced"
+    rule = result.inputs.rule
+    limits = f"none above {rule.suspend_above_months:g} months" + (
+        f", revitalised land only above {rule.trim_above_months:g}"
+        if math.isfinite(rule.trim_above_months) else "")
     lines = [f"Market replay: {p.replications} replications (seed {p.seed}, {mode}), land rule "
-             f"§{p.land_rule} ({enforced}), {result.months[0]}..{end_month}"]
+             f"{p.land_rule} ({limits}; {enforced}), {result.months[0]}..{end_month}"]
     main = [result.inputs.aggregate_id]
     if result.inputs.main_city_id in summary.index:
         main.append(result.inputs.main_city_id)

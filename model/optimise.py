@@ -795,7 +795,10 @@ def set_params(m: pyo.ConcreteModel, inputs: ModelInputs) -> Changes:
     put("aim_cycle_months", inputs.aim_cycle_months)
     put("presale_base_10k_m2", dict(inputs.presale_base_10k_m2))
     put("presale_change_share", inputs.presale_change_share)
-    put("land_cap_ha", {r: inputs.land_cap_ha.get(r, 0.0) for r in inputs.regions})
+    # no land history: no cap (the largest land a region may take, never binding)
+    no_cap = {r: max(v for (rr, _y), v in inputs.land_max_ha.items() if rr == r)
+              for r in inputs.regions}
+    put("land_cap_ha", {r: inputs.land_cap_ha.get(r, no_cap[r]) for r in inputs.regions})
     put("terminal_feed_share", inputs.terminal_feed_share)
     put("subsidised_plot_ratio",
         {r: inputs.subsidised_plot_ratio.get(r, inputs.plot_ratio_10k_m2_per_ha[r])

@@ -14,6 +14,7 @@ stopped without an optimal answer (time limit, numerical trouble).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import subprocess
 from dataclasses import dataclass, field
@@ -59,6 +60,17 @@ def resolve_dataset(path: str | None) -> Path:
     return DEFAULT_DATASET if path in (None, "") else Path(path).expanduser().resolve()
 
 
+def run_dataset(settings: RunConfig, dataset: Dataset | None = None) -> Dataset:
+    """The run's dataset: ``dataset`` or the folder ``settings.dataset`` names (the bundled
+    Chifeng data by default), with the run's ``guidance.split`` when it sets one. Raises
+    DatasetError."""
+    ds = dataset if dataset is not None else load_dataset(resolve_dataset(settings.dataset))
+    split = settings.guidance.split
+    if split is not None and split != ds.guidance_split:
+        ds = dataclasses.replace(ds, guidance_split=str(split))
+    return ds
+
+
 def optimise_run(
     settings: RunConfig,
     ds: Dataset,
@@ -100,7 +112,7 @@ class Sweep:
 
     def __init__(self, cfg: Any, dataset: Dataset | None = None):
         self.settings = to_settings(cfg)
-        self.dataset = dataset or load_dataset(resolve_dataset(self.settings.dataset))
+        self.dataset = run_dataset(self.settings, dataset)
         self.model = PlanModel(build_inputs(self.settings, self.dataset), self.settings.solver)
         self.rebuilds = 0
 
@@ -208,6 +220,7 @@ def solve_and_report(
             total_time_s=perf_counter() - t_start,
         )
         summary = results.human_summary(base, targets, None)
+        detail += [f"  dataset: {note}" for note in inputs.dataset_notes]
         return Outcome(
             "optimal",
             EXIT_OK,
@@ -318,10 +331,10 @@ def replay_params(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
     city = ds.city.region_id
     shared: dict[str, Any] = {"timing": inputs.timing}
     if settings.sim.land_rule is None:  # follow the optimiser's rule; "none" → record only
-        if inputs.land_rule in ("2.2.3", "9.3"):
+        if inputs.land_rule in ("national", "strict"):
             shared["land_rule"] = inputs.land_rule
         else:
-            shared.update(land_rule="2.2.3", enforce_land_rule=False)
+            shared.update(land_rule="national", enforce_land_rule=False)
     if city in inputs.dwelling_size_m2:
         shared["dwelling_size_m2"] = inputs.dwelling_size_m2[city]
     for name, series in (("household_formation_10k_per_year", inputs.household_formation_10k),
@@ -416,6 +429,8 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
         "level": inputs.level,
         "evaluate_only": inputs.evaluate_only,
         "land_rule": inputs.land_rule,
+        "land_rule_source": inputs.land_rule_source,
+        "dataset_notes": list(inputs.dataset_notes),
         "git_commit": _git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "derived_inputs": [

@@ -127,7 +127,7 @@ def plan_readings_table(ds: Dataset, inputs: ModelInputs) -> pd.DataFrame:
     tot_l = printed_total(ds, "land_guidance", "land_total_ha")
     fs = tot_s[0] / rows_sum_s if tot_s and rows_sum_s > 0 else 1.0
     fl = tot_l[0] / rows_sum_l if tot_l and rows_sum_l > 0 else 1.0
-    rule = "none" if inputs.land_rule == "none" else f"§{inputs.land_rule}"
+    rule = "none" if inputs.land_rule == "none" else inputs.land_rule_source
     readings = {
         "rows": (1.0, 1.0, False,
                  f"supply 表45 rows ({rows_sum_s:.2f} 万m²), land 表48 rows ({rows_sum_l:.2f} ha), "

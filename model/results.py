@@ -457,7 +457,7 @@ def land_rule_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
     if inputs.land_rule == "none":
         return []
     mode = "evaluate" if inputs.evaluate_only else "rule"
-    source = "§9.3" if inputs.land_rule == "9.3" else "§2.2.3"
+    source = inputs.land_rule_source
     rows = []
     for row in plan.itertuples(index=False):
         if row.land_rule_state not in ("suspend", "revitalise"):
@@ -791,7 +791,9 @@ def headline(inputs: ModelInputs, plan: pd.DataFrame,
     return {
         "final_year": inputs.final_year,
         "cycle_months_city": cycle(inputs.regions),
-        "cycle_months_main_city": cycle(inputs.main_city_members),
+        # None: the city has no main city (its outputs are omitted, not zero)
+        "cycle_months_main_city": cycle(inputs.main_city_members)
+        if inputs.main_city_members else None,
         "vacancy_share_city": float(vac_final["city"]) if "city" in vac_final else None,
         "vacancy_share_main_city": float(vac_final["main_city"])
         if "main_city" in vac_final
@@ -855,11 +857,15 @@ def human_summary(
     h = summary.get("headline") or {}
     if h:
         y = h["final_year"]
+        main_cycle = h.get("cycle_months_main_city")
+        vacancy = [f"{name} {_pct(h[key])}" for name, key in (
+            ("city", "vacancy_share_city"), ("main city", "vacancy_share_main_city"))
+            if h.get(key) is not None]
         lines += [
-            f"  {y} destocking cycle: city {_num(h['cycle_months_city'], '.1f')} months, "
-            f"main city {_num(h['cycle_months_main_city'], '.1f')} months",
-            f"  {y} vacancy: city {_pct(h['vacancy_share_city'])}, "
-            f"main city {_pct(h['vacancy_share_main_city'])}",
+            f"  {y} destocking cycle: city {_num(h['cycle_months_city'], '.1f')} months"
+            + (f", main city {_num(main_cycle, '.1f')} months" if main_cycle is not None else ""),
+            f"  {y} vacancy: " + (", ".join(vacancy) if vacancy else
+                                  "not modelled (the dataset prints no vacancy figures)"),
             f"  land {_num(h['land_total_ha'], '.2f')} ha"
             + (f" (commercial {_num(h['land_total_ha'] - h.get('subsidised_land_ha', 0.0), '.2f')}"
                f" + subsidised {_num(h['subsidised_land_ha'], '.2f')})"

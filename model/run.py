@@ -38,6 +38,7 @@ from model.pipeline import (  # noqa: F401 (the public API: python -m model.run'
     replay_plan,
     replay_tables,
     resolve_dataset,
+    run_dataset,
     solve_and_report,
     uncertainty_outcome,
 )
@@ -58,7 +59,7 @@ def run_model(
     t_start = perf_counter()
     try:
         settings = to_settings(cfg)
-        ds = dataset if dataset is not None else load_dataset(resolve_dataset(settings.dataset))
+        ds = run_dataset(settings, dataset)
     except ConfigError as exc:
         return _input_error([str(exc)])
     except DatasetError as exc:

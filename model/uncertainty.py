@@ -45,10 +45,13 @@ UNCERTAINTY_COLUMNS = [
 BREAKEVEN_COLUMNS = ["scope", "quantity", "edge", "edge_months", "breakeven", "searched_low",
                      "searched_high", "at_default_median_months", "at_default_p_in_band",
                      "at_default_unmet_10k_m2", "statement"]
-CASE_LABELS = {"run": "this run's demand", "plan": "表31 forecast", "sales_2025": "2025 sales rate",
-               "sales_2025_decline": "2025 rate −3%/yr", "csv": "user CSV"}
-#: ReplayFn(demand or None for the plan's own, **replay parameter overrides) → ReplayResult
-ReplayFn = Callable[..., market.ReplayResult]
+def case_label(case: str, ds: Dataset, decline_per_year: float) -> str:
+    """A demand case as the tables print it, cited from the dataset: Chifeng's ``plan`` is
+    '表31 forecast', ``sales_2025`` '2025 sales rate' (the base year's)."""
+    return {"run": "this run's demand", "plan": f"{ds.cite('demand')} forecast",
+            "sales_2025": f"{ds.base_year} sales rate",
+            "sales_2025_decline": f"{ds.base_year} rate −{decline_per_year:.0%}/yr",
+            "csv": "user CSV"}.get(case, case)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,8 +77,8 @@ def demand_cases(cfg: RunConfig, ds: Dataset, inputs: ModelInputs
     if "run" in u.demand_cases:
         out["run"] = (dict(inputs.demand_10k_m2), "this run's own demand (demand.*)")
     for name in u.demand_cases:
-        if name == "run":
-            continue
+        if name == "run" or name == "plan" and not ds.has_table("demand"):
+            continue  # no printed forecast: the plan case is not a case of this dataset
         if name == "csv" and not u.demand_csv:
             raise InputError(["uncertainty.demand_cases lists 'csv' but uncertainty.demand_csv "
                               "is empty; give uncertainty.demand_csv=PATH (region_id, year, "
@@ -130,7 +133,7 @@ def uncertainty_table(cfg: RunConfig, ds: Dataset, inputs: ModelInputs,
         for behaviour, coefficient in behaviours(cfg).items():
             result = replay_fn(demand, price_response=float(coefficient), replications=reps)
             for scope, s in scope_rows(result, inputs).items():
-                label = CASE_LABELS.get(case, case)
+                label = case_label(case, ds, u.decline_per_year)
                 if "this run's" in _how and case != "run":
                     label += " (run)"
                 rows.append({
@@ -233,7 +236,12 @@ def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: fl
                                              (floor_v, fl_nl, fl_nh, floor_m)):
         bounds.append((value, neg_low, neg_high, months))
     lo, hi = low, high
-    falls = (not top_nl and top_nh) or (not fl_nl and fl_nh) or (top_nl and fl_nl and not fl_nh)
+    # the direction the median moves in as the assumption rises, from whichever edge it crosses
+    # (+1 rises: below the edge at the low end, above it at the high end; −1 falls; 0 no crossing)
+    def direction(neg_low: bool, neg_high: bool) -> int:
+        return 1 if neg_low and not neg_high else -1 if neg_high and not neg_low else 0
+
+    falls = (direction(top_nl, top_nh) or direction(fl_nl, fl_nh)) < 0
     if falls:  # median above the top at low values, below the floor at high values
         lo = top_v if top_v is not None else (low if top_nl else None)
         hi = floor_v if floor_v is not None else (high if not fl_nh else None)

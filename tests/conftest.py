@@ -10,6 +10,7 @@ from model.data import DEFAULT_DATASET, load_dataset
 
 TESTS = Path(__file__).resolve().parent
 MINI_CITY = TESTS / "data" / "mini_city"
+THREE_YEAR_CITY = TESTS / "data" / "three_year_city"
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +21,12 @@ def chifeng():
 @pytest.fixture(scope="session")
 def mini_city():
     return load_dataset(MINI_CITY)
+
+
+@pytest.fixture(scope="session")
+def three_year_city():
+    """No main city, city-total guidance, a three-year plan, no land history, no demand table."""
+    return load_dataset(THREE_YEAR_CITY)
 
 
 @pytest.fixture

@@ -125,7 +125,7 @@ BREAKAGES = {
                        ["value 'atlantis' — expected a region id from regions.csv"]),
     "district in a region table": (
         lambda d: _edit(d / "supply_guidance.csv", "aohan,2026,", "hemei,2026,"),
-        ["supply_guidance.csv line", "column region_id: value 'hemei' is a district — expected a region"]),
+        ["supply_guidance.csv line", "column region_id: value 'hemei' is a district — expected a city or region"]),
     "missing year": (lambda d: _edit(d / "supply_guidance.csv", "aohan,2028,18.33,表45\n", ""),
                      ["supply_guidance.csv: column year, aohan: no row for year 2028 (expected every year 2026–2030)"]),
     "duplicate row": (lambda d: _edit(d / "land_guidance.csv", "aohan,2026,7.25,表48\n",
@@ -147,11 +147,12 @@ BREAKAGES = {
     "missing required fact": (lambda d: _edit(d / "facts.csv", "sales_10k_m2,city,2025,205.42,10k_m2,§2.2.1.2\n", ""),
                               ["facts.csv: no row for fact 'sales_10k_m2', scope 'city', period 2025"]),
     "empty value": (lambda d: _edit(d / "inventory_2025.csv", "harqin,27.19,", "harqin,,"),
-                    ["inventory_2025.csv line 11, column inventory_10k_m2: value '' — expected a value"]),
+                    ["inventory_2025.csv line 11: region 'harqin' gives 1 of inventory_10k_m2, "
+                     "monthly_sales_10k_m2, cycle_months; expected any two"]),
     "bad parent": (lambda d: _edit(d / "regions.csv", "hemei,和美片区,district,main_city", "hemei,和美片区,district,city"),
                    ["regions.csv line 21, column parent_id: value 'city' — expected 'main_city' for a district"]),
     "unknown table in printed totals": (
-        lambda d: _edit(d / "printed_totals.csv", "inventory_2025,inventory_10k_m2,ALL", "inventory_2024,inventory_10k_m2,ALL"),
+        lambda d: _edit(d / "printed_totals.csv", "base_inventory,inventory_10k_m2,ALL", "inventory_2024,inventory_10k_m2,ALL"),
         ["printed_totals.csv line 2, column table: value 'inventory_2024' — expected a table of this dataset"]),
 }
 

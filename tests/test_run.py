@@ -75,7 +75,7 @@ def test_override_keys_from_the_issue():
     assert (
         s.targets.cycle_months_2030 == 21
         and s.targets.cycle.mode == "hard"
-        and s.land.rule == "9.3"
+        and s.land.rule == "strict"  # 9.3 is the older name of the strict rule
     )
 
 
@@ -215,7 +215,7 @@ BAD_INPUTS = [
     (["targets.cycle_monts_2030=3"], ["cycle_monts_2030"]),
     (["demand.multiplier=abc"], ["demand.multiplier"]),
     (["demand.multiplier=-1"], ["demand.multiplier = -1.0 is not valid"]),
-    (["land.rule=x"], ["land.rule = 'x' is not valid; expected one of: 2.2.3, 9.3, none"]),
+    (["land.rule=x"], ["land.rule = 'x' is not valid; expected one of: national, strict, none"]),
     (["+targets.foo=1"], ["unknown config key 'targets.foo'"]),
     (["targets.cycle.mode=hardd"], ["targets.cycle.mode = 'hardd' is not valid"]),
     (["dataset=/nonexistent/folder"], ["dataset folder not found"]),

@@ -1,0 +1,168 @@
+"""Issue 15: a plan shaped like another city's works — no main city, guidance as city totals, a
+three-year plan, no land history, no demand forecast (tests/data/three_year_city) — and no output
+key or column name carries a calendar year."""
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from model.data import DatasetError, load_dataset
+
+# -- the dataset contract ------------------------------------------------------------------
+
+
+def test_any_two_of_stock_sales_and_cycle_give_the_third(three_year_city):
+    ds = three_year_city
+    inv, sales, cycle = ds.inventory_10k_m2(), ds.monthly_sales_10k_m2(), ds.cycle_months()
+    assert cycle["east"] == pytest.approx(120 / 6)        # cycle = stock ÷ monthly sales
+    assert sales["west"] == pytest.approx(80 / 16)        # monthly sales = stock ÷ cycle
+    assert inv["north"] == pytest.approx(24 * 2)          # stock = cycle × monthly sales
+    assert (inv["south"], sales["south"], cycle["south"]) == (30, 3, 10)  # all three agree
+
+
+def test_chifeng_monthly_sales_follow_from_table_19(chifeng):
+    # 表19 prints stock and cycle: the main city's 271.53 万m² over 33 months
+    assert chifeng.monthly_sales_10k_m2()["main_city"] == pytest.approx(271.53 / 33)
+
+
+def test_no_main_city_no_land_history_no_demand(three_year_city):
+    ds = three_year_city
+    assert ds.main_city_id is None and not ds.has_main_city and not ds.has_districts
+    assert ds.history_years == () and not ds.has_table("land_sold")
+    assert dict(ds.land_sold_ha()) == {} and dict(ds.demand_10k_m2()) == {}
+    assert ds.plan_years == (2026, 2027, 2028)
+
+
+def test_city_total_guidance_is_split_by_base_year_sales(three_year_city):
+    ds = three_year_city
+    assert ds.guidance_is_city_total("supply_guidance")
+    # base-year monthly sales: east 6, west 5, north 2, south 3 → 16
+    w = ds.guidance_weights()
+    assert w == pytest.approx({"east": 6 / 16, "west": 5 / 16, "north": 2 / 16, "south": 3 / 16})
+    supply = ds.supply_guidance_10k_m2()
+    assert supply[("east", 2026)] == pytest.approx(170 * 6 / 16)
+    assert sum(v for (_r, y), v in supply.items() if y == 2027) == pytest.approx(165)
+    equal = ds.__class__.__new__(ds.__class__)
+    import dataclasses
+
+    equal = dataclasses.replace(ds, guidance_split="equal")
+    assert equal.land_guidance_ha()[("north", 2028)] == pytest.approx(65 / 4)
+
+
+def _copy(tmp_path, src):
+    target = tmp_path / "city"
+    shutil.copytree(src, target)
+    return target
+
+
+def _problems(folder) -> list[str]:
+    with pytest.raises(DatasetError) as err:
+        load_dataset(folder)
+    return err.value.problems
+
+
+def test_three_that_disagree_and_one_of_three_are_named(tmp_path):
+    from tests.conftest import THREE_YEAR_CITY
+
+    d = _copy(tmp_path, THREE_YEAR_CITY)
+    text = (d / "base_inventory.csv").read_text(encoding="utf-8")
+    text = text.replace("south,30,3,10,", "south,30,3,14,").replace("west,80,,16,", "west,,,16,")
+    (d / "base_inventory.csv").write_text(text, encoding="utf-8")
+    problems = _problems(d)
+    assert any("base_inventory.csv line 5, column cycle_months: value 14" in p
+               and "gives 10.0 months" in p for p in problems), problems
+    assert any("base_inventory.csv line 3: region 'west' gives 1 of" in p for p in problems)
+
+
+def test_guidance_for_both_city_and_regions_is_refused(tmp_path):
+    from tests.conftest import THREE_YEAR_CITY
+
+    d = _copy(tmp_path, THREE_YEAR_CITY)
+    with open(d / "land_guidance.csv", "a", encoding="utf-8") as fh:
+        fh.write("east,2026,10,计划表2\n")
+    assert any("land_guidance.csv: rows for both the city ('city') and regions" in p
+               for p in _problems(d))
+
+
+def test_old_table_names_keep_working(tmp_path, dataset_copy):
+    """A manifest naming inventory_2025 (the old, year-bound name) loads as base_inventory."""
+    man = dataset_copy / "manifest.yaml"
+    text = man.read_text(encoding="utf-8").replace("  base_inventory:", "  inventory_2025:")
+    text = text.replace("regions: base_inventory,", "regions: inventory_2025,")
+    man.write_text(text, encoding="utf-8")
+    ds = load_dataset(dataset_copy)
+    assert ds.inventory_10k_m2()["harqin"] == 27.19
+    assert ds.table("inventory_2025").equals(ds.table("base_inventory"))
+
+
+def test_required_fact_periods_follow_the_manifest(tmp_path):
+    from tests.conftest import THREE_YEAR_CITY
+
+    d = _copy(tmp_path, THREE_YEAR_CITY)
+    facts = (d / "facts.csv").read_text(encoding="utf-8").replace("price_yuan_m2,city,2025",
+                                                                  "price_yuan_m2,city,2024")
+    (d / "facts.csv").write_text(facts, encoding="utf-8")
+    # the base year is 2025 in this manifest: the price must be the 2025 one
+    assert any("no row for fact 'price_yuan_m2', scope 'city', period 2025" in p
+               for p in _problems(d))
+
+
+# -- every stage runs on it ----------------------------------------------------------------
+
+YEAR = re.compile(r"(19|20|21)\d\d")
+
+
+def _keys(obj, prefix=""):
+    """Every mapping key in a nested JSON-like structure (list items are walked, not keyed)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield f"{prefix}{k}"
+            yield from _keys(v, f"{prefix}{k}.")
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _keys(v, prefix)
+
+
+def test_a_run_on_the_three_year_city(tmp_path):
+    from model.config import default_settings
+    from model.run import run_model
+
+    settings = default_settings(**{"dataset": "tests/data/three_year_city",
+                                   "sim.replications": 40,
+                                   "uncertainty.replications": 30,
+                                   "uncertainty.breakeven_replications": 20})
+    outcome = run_model(settings)
+    assert outcome.status == "optimal", outcome.messages
+    plan = outcome.tables["plan"]
+    assert set(plan.region) == {"east", "west", "north", "south"}
+    assert set(plan.year) == {2026, 2027, 2028}
+    head = outcome.headline
+    assert head["cycle_months_main_city"] is None                # omitted, not 0
+    assert head["vacancy_share_city"] is None                    # no vacancy data: not modelled
+    text = "\n".join(outcome.messages)
+    assert "main city" not in text.split("Market replay")[0].split("destocking cycle:")[1] \
+        .splitlines()[0]
+    notes = outcome.summary["dataset_notes"]
+    assert any("no land history" in n for n in notes)
+    assert any("no demand forecast" in n for n in notes)
+    assert any("no main city" in n for n in notes)
+    assert any("city totals only" in n and "east 37.5%" in n for n in notes)
+    assert any("national rule" in n and "自然资源部" in n for n in notes)
+    assert any(n.startswith("targets not modelled: floor_area_per_capita_m2") for n in notes)
+    assert "nan" not in text
+    assert "§2.2.3" not in text and "表19" not in text and "表31" not in text
+    # the 3000 subsidised dwellings are modelled: 3000 × 100 m² ÷ 3 years = 10 万m² a year
+    targets = outcome.tables["targets"]
+    sub = targets[targets.target_id == "subsidised_volume_10k_m2"]
+    assert len(sub) == 3 and sub.required.round(6).eq(10.0).all()
+    # the land rule cites the national notice, not Chifeng's section
+    assert outcome.summary["land_rule_source"].startswith("自然资源部")
+    # no output key or column name holds a calendar year
+    for name, table in outcome.tables.items():
+        bad = [c for c in table.columns if YEAR.search(str(c))]
+        assert not bad, (name, bad)
+    bad = [k for k in _keys(outcome.summary) if YEAR.search(k.split(".")[-1])
+           and not k.startswith("config.")]
+    assert not bad, bad
