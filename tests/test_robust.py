@@ -70,10 +70,10 @@ HAND_SETTINGS = {
 TOL = 1e-6
 
 
-def hand_scenarios(**robust):
+def hand_scenarios(settings=None, **robust):
     """The two hand scenarios (2027 demand 6 and 18) and the robust config."""
     ds = load_dataset(HAND)
-    settings = default_settings(**HAND_SETTINGS)
+    settings = default_settings(**{**HAND_SETTINGS, **(settings or {})})
     inputs = build_inputs(settings, ds)
     nominal = sc.band_rows_replaced(inputs)
     out = []
@@ -298,9 +298,19 @@ def test_progressive_hedging_on_two_ranks_matches_the_extensive_form(tmp_path):
     mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent) + os.pathsep
                            + os.environ.get("PATH", ""))
     out = tmp_path / "ph.json"
-    cmd = [mpiexec, "-n", "2", sys.executable, "-m", "model.robust.ph", "--hand",
-           "--iterations", "200", "--rho", "1.0", "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO_ROOT)
+    driver = tmp_path / "ph_hand.py"
+    driver.write_text(
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(REPO_ROOT)!r})\n"
+        "from mpisppy import MPI\n"
+        "from model.robust.ph import run_ph\n"
+        "from tests.test_robust import hand_scenarios\n"
+        "_s, _i, scenarios, robust = hand_scenarios(settings={'land.rule': 'none'})\n"
+        "result = run_ph(scenarios, robust, iterations=300, rho=2.0, convthresh=1e-7)\n"
+        "if MPI.COMM_WORLD.Get_rank() == 0:\n"
+        f"    open({str(out)!r}, 'w').write(json.dumps(result))\n")
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, str(driver)], capture_output=True,
+                          text=True, timeout=300, cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     import json
 
