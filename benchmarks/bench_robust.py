@@ -82,7 +82,7 @@ def main() -> int:
     print(f"{'scenarios':>9} {'binaries':>9} {'columns':>8} {'rows':>8} {'sample':>7} "
           f"{'build':>6} {'solve':>7} {'total':>7} {'objective':>11}")
     for r in rows:
-        print(f"{r['scenarios']:>9} {r["method"]:>9} {r['columns']:>8} {r['rows']:>8} "
+        print(f"{r['scenarios']:>9} {r['method']:>9} {r['columns']:>8} {r['rows']:>8} "
               f"{r['sample_s']:>7.1f} {r['build_s']:>6.1f} {r['solve_s']:>7.1f} "
               f"{r['total_s']:>7.1f} {r['objective'] or float('nan'):>11.3f}")
     at_200 = [r for r in rows if r["scenarios"] == 200 and r["method"] == "subsample"]
