@@ -14,7 +14,7 @@ and, with ``--full N``, the whole extensive form of N scenarios as one MILP (rob
 to measure what the subsample costs in objective. Goal: 200 scenarios, sample + build + solve
 ≤ 60 s. The deterministic plan and the reference price path are computed once, untimed.
 
-    python benchmarks/bench_robust.py [--counts 50 100 200 400] [--full 50] [--gap 1e-6]
+    python benchmarks/bench_robust.py [--counts 50 100 200 400] [--full 50] [--gap 1e-6] [--full-gap 1e-3]
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--full", type=int, nargs="*", default=[50],
                         help="scenario counts to solve as one MILP as well")
     parser.add_argument("--gap", type=float, default=1e-6, help="solver.mip_rel_gap")
+    parser.add_argument("--full-gap", type=float, default=1e-3,
+                        help="solver.mip_rel_gap of the full MILP (--full)")
     args = parser.parse_args()
 
     settings = default_settings(**{"robust.enabled": True, "solver.mip_rel_gap": args.gap,
@@ -65,7 +67,9 @@ def main() -> int:
             scen = sc.sample_scenarios(dataclasses.replace(settings, robust=rob), ds, nominal,
                                        price)
             sample_s = perf_counter() - t0
-            ef = ExtensiveForm(scen, rob, settings.solver)
+            solver = settings.solver if binaries == "subsample" else dataclasses.replace(
+                settings.solver, mip_rel_gap=args.full_gap)
+            ef = ExtensiveForm(scen, rob, solver)
             sol = ef.solve()
             total = sample_s + ef.build_time_s + sol.solve_time_s
             row = {**ef.size, "scenarios": n, "method": binaries, "status": sol.status,

@@ -91,7 +91,7 @@ def run_robust(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
                                f"{robust_sol.model_status}", robust_sol.status)
     plan = results.plan_table(inputs, robust_sol)
     targets = results.targets_table(inputs, robust_sol, plan)
-    mean_inputs = mean_value_inputs(settings, ds, nominal, scenarios)
+    mean_inputs = mean_value_inputs(settings, ds, inputs, scenarios)
     mean_sol = PlanModel(mean_inputs, quiet).solve()
     plans = {"robust": plan, "deterministic": plan_det}
     if mean_sol.ok:
@@ -206,7 +206,8 @@ def evaluate_first_stage(inputs: ModelInputs, first: Mapping[str, Mapping],
 
 def mean_value_inputs(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
                       scenarios) -> ModelInputs:
-    """The mean-value problem: the scenarios' mean demand path, the lag nearest their mean."""
+    """The mean-value problem: the deterministic optimiser (its own targets and penalties) at the
+    scenarios' mean demand path and the lag nearest their mean."""
     lag = float(np.rint(np.mean([s.lag_months_mean for s in scenarios])))
     timed = sc.InputsByLag(settings, ds, inputs)(lag)
     return sc.scenario_inputs(timed, inputs, sc.mean_demand(scenarios))
