@@ -218,6 +218,17 @@ class PlanModel:
         integrality): the robust plan's extensive form stacks one per scenario (model/robust/)."""
         return self._highs.getLp()
 
+    def fix(self, values: Mapping[str, Mapping]) -> None:
+        """Fix variables at ``values`` (family → index → value) in the model and in HiGHS (the
+        robust plan's first stage, evaluated at the run's demand: model/robust/run.py)."""
+        touched = []
+        for family, by_index in values.items():
+            comp = self.model.component(family)
+            for k, v in by_index.items():
+                comp[k].fix(v)
+                touched.append(comp[k])
+        self._persistent.update_variables(touched)
+
     def column_of(self) -> dict[int, int]:
         """id(Pyomo variable) → HiGHS column, for every variable HiGHS holds."""
         return dict(self._persistent._pyomo_var_to_solver_var_map)

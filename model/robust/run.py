@@ -6,10 +6,10 @@
    reference price path of the price response (model/robust/scenarios.py);
 2. ``robust.scenarios`` scenarios sampled from ``robust.seed``;
 3. the extensive form (model/robust/extensive.py), solved by HiGHS → the first stage;
-4. the robust plan's own arithmetic: the first stage (land, purchases, subsidised building, the
-   presale schedule) fixed in the deterministic model at the run's demand, which decides only
-   sales — plan.csv, targets.csv, money.csv are this plan's, like any run's; the land rule's
-   verdicts are reported from its cycle (targets.csv), not enforced on it;
+4. the robust plan at the run's own demand: the first stage (land, purchases, subsidised
+   building) fixed in the deterministic model, which decides presale within what that land has
+   made ready, sales and stock — plan.csv, targets.csv, money.csv are this plan's, like any run's;
+   the land rule's verdicts are reported on this path (targets.csv), not enforced on it;
 5. the mean-value plan: the deterministic optimiser at the scenarios' mean demand and lag (so the
    check can tell hedging from a lower central forecast);
 6. the replay of the robust plan (monthly.csv, replay_summary.csv, …) and, with
@@ -84,7 +84,8 @@ def run_robust(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     if not sol.ok:
         return _solver_outcome(settings, f"the extensive form: {sol.model_status}", sol.status)
 
-    schedule = schedule_of(sol, scenarios, inputs, rob.presale)
+    schedule = (dict(sol.first_stage["presale_schedule_10k_m2"]) if rob.presale == "schedule"
+                else None)
     robust_sol = evaluate_first_stage(inputs, sol.first_stage, schedule, quiet)
     if not robust_sol.ok:
         return _solver_outcome(settings, f"the robust plan's arithmetic: "
@@ -176,32 +177,23 @@ def risk_text(rob) -> str:
     return "expected cost (risk-neutral)"
 
 
-def schedule_of(sol: ExtensiveSolution, scenarios, inputs: ModelInputs, presale: str
-                ) -> dict[tuple[str, int], float]:
-    """The robust plan's presale (万m² by region and year): the first-stage schedule, or with
-    ``robust.presale=recourse`` the probability-weighted mean of the scenarios' presale."""
-    if presale == "schedule":
-        return dict(sol.first_stage["presale_schedule_10k_m2"])
-    return {k: sum(s.probability * v["supply_10k_m2"][k] for s, v in zip(scenarios,
-                                                                          sol.scenarios))
-            for k in sol.scenarios[0]["supply_10k_m2"]}
-
-
 def evaluate_first_stage(inputs: ModelInputs, first: Mapping[str, Mapping],
-                         schedule: Mapping[tuple[str, int], float],
+                         schedule: Mapping[tuple[str, int], float] | None,
                          solver: SolverConfig) -> Solution:
-    """The first stage's own arithmetic at the run's demand: land, presale (the schedule), public
-    purchases and subsidised building fixed; the deterministic model decides sales, unmet demand
-    and stock. The land rule is not a constraint here (the plan was made to satisfy it in every
-    scenario); plan.csv and targets.csv report its verdicts from this plan's cycle."""
+    """The robust plan at the run's own demand: land, public purchases and subsidised building
+    fixed to the first stage (and presale to the schedule with ``robust.presale=schedule``); the
+    deterministic model decides presale (within what the land has made ready), sales and stock —
+    the recourse of the run's own scenario. The land rule is not a constraint here (the land was
+    chosen to satisfy it in every scenario); plan.csv and targets.csv report its verdicts on this
+    path."""
     keys = [(r, y) for r in inputs.regions for y in inputs.years]
-    fixed = dataclasses.replace(
-        inputs, land_rule="none",
-        fixed_land_ha={k: first["land_ha"][k] for k in keys},
-        fixed_supply_10k_m2={k: schedule[k] for k in keys},
-        fixed_purchased_10k_m2={k: first["purchased_10k_m2"][k] for k in keys},
-        fixed_subsidised_new_10k_m2={k: first["subsidised_new_10k_m2"][k] for k in keys})
-    return PlanModel(fixed, solver).solve()
+    pm = PlanModel(dataclasses.replace(inputs, land_rule="none"), solver)
+    fixed = {family: {k: first[family][k] for k in keys}
+             for family in ("land_ha", "purchased_10k_m2", "subsidised_new_10k_m2")}
+    if schedule is not None:
+        fixed["supply_10k_m2"] = {k: schedule[k] for k in keys}
+    pm.fix(fixed)
+    return pm.solve()
 
 
 def mean_value_inputs(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
