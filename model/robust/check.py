@@ -59,7 +59,7 @@ def check_cells(settings: RunConfig, ds: Dataset, plans: Mapping[str, pd.DataFra
         cfg = with_overrides(settings, {"timing.lag_months_mean": lag})
         inputs = build_inputs(cfg, ds)
         for case, (demand, _how) in uncertainty.demand_cases(cfg, ds, inputs).items():
-            for behaviour, beta in cfg.uncertainty.price_behaviours.items():
+            for behaviour, beta in uncertainty.behaviours(cfg).items():
                 for name, plan in plans.items():
                     result = pipeline.replay_plan(
                         cfg, ds, inputs, plan, demand, price_response=float(beta),

@@ -133,7 +133,7 @@ def sample_scenarios(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
     if n < 1:
         raise InputError([f"robust.scenarios = {n} is not valid; expected at least 1"])
     cases = uncertainty.demand_cases(settings, ds, inputs)
-    behaviours = dict(settings.uncertainty.price_behaviours)
+    behaviours = uncertainty.behaviours(settings)
     case_rng, lag_rng, level_rng = (np.random.default_rng(s)
                                     for s in np.random.SeedSequence(seed).spawn(3))
     pairs = list(itertools.product(cases, behaviours))
