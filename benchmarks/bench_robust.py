@@ -14,7 +14,7 @@ and, with ``--full N``, the whole extensive form of N scenarios as one MILP (rob
 to measure what the subsample costs in objective. Goal: 200 scenarios, sample + build + solve
 ≤ 60 s. The deterministic plan and the reference price path are computed once, untimed.
 
-    python benchmarks/bench_robust.py [--counts 50 100 200 400] [--full 50] [--gap 1e-6] [--full-gap 1e-3]
+    python benchmarks/bench_robust.py [--counts 50 100 200 400] [--full 50] [--full-gap 1e-3]
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The robust plan beyond one machine: progressive hedging with mpi-sppy over MPI (docs/robust.md §8).
+"""The robust plan beyond one machine: progressive hedging with mpi-sppy over MPI (docs/robust.md).
 
 The extensive form (model/robust/extensive.py) holds every scenario in one HiGHS model; its size
 grows with the scenario count. Progressive hedging (Rockafellar & Wets 1991) solves each
