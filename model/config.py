@@ -708,6 +708,86 @@ class ReviewConfig:
                 )
 
 
+ROBUST_RISKS = ("cvar", "chance", "expected")
+ROBUST_PRESALE = ("schedule", "recourse")
+ROBUST_BINARIES = ("subsample", "full")
+
+
+@dataclass
+class RobustConfig:
+    """A plan built to hold (``+scenario=robust``; model/robust/, docs/robust.md): a two-stage
+    stochastic programme over scenarios sampled from the uncertainty every run measures — the
+    demand cases and price behaviours of ``uncertainty.*``, the persistent demand level of
+    ``sim.demand_level_sd`` and the land → presale lag — solved as one extensive form by HiGHS,
+    then checked out of sample in the replay against the deterministic plan.
+
+    First stage (the plan): land, public purchases, subsidised building and the presale
+    schedule, by region and year; second stage (each scenario): presale beyond the schedule,
+    sales, unmet demand, stock. The risk term is on the months by which the last plan year's
+    cycle misses the band (12–18, §2.4.1) or the 18-month goal (第五章), city and main city."""
+
+    enabled: bool = False
+    scenarios: int = 100  # sampled scenarios in the extensive form (benchmarks: 50–400)
+    seed: int = 20260418  # the in-sample scenarios' draws (demand level, case, behaviour, lag)
+    # cvar: expected cost + cvar_weight × CVaR_alpha(months outside the band) (an LP in the
+    # scenarios; the default); chance: expected cost subject to P(in band) ≥ chance_alpha, one
+    # binary per scenario; expected: expected cost only (risk-neutral)
+    risk: str = "cvar"
+    cvar_alpha: float = 0.8  # the tail: CVaR is the mean loss of the worst 1 − alpha of scenarios
+    cvar_weight: float = 50.0  # objective points per month of CVaR (1 point = 1 亿元)
+    chance_alpha: float = 0.8  # risk=chance: P(last-year cycle in the band) at least this
+    # the expected cost's price of a 万m² of stock outside the band at the end of the plan, either
+    # side (city and main city; replaces targets.cycle.penalty and targets.cycle_floor.penalty
+    # for the last year's rows): the floor's 5. The deterministic 100 above the 18-month goal,
+    # ten times a 万m² of unmet demand, would make the plan turn buyers away in strong-demand
+    # scenarios to avoid overshooting in weak ones (docs/robust.md §4)
+    band_penalty_per_10k_m2: float = 5.0
+    # recourse: presale in each scenario is free up to what the plan's land has made ready
+    # (developers hold ready floor area back in a weak market, as in 2025, and presell it when
+    # buyers come); plan.csv's presale is the scenarios' mean. schedule: a first-stage schedule
+    # presale may run ahead of but never below, with the same five-year total (the replay's
+    # developers' rule); out of sample it holds less often (docs/robust.md §7)
+    presale: str = "recourse"
+    # the land → presale lag mean (timing.lag_months_mean), sampled uniformly and rounded to the
+    # month: docs/timing.md's documented range, as conf/sensitivity/default.yaml samples it
+    lag_months_mean_range: List[float] = field(default_factory=lambda: [9.0, 18.0])
+    # the land rule's binaries (first stage, 88 for Chifeng): subsample — from the extensive
+    # form's MILP over binary_scenarios scenarios spanning the demand range, then the whole
+    # extensive form as an LP with them fixed (benchmarks/README.md: within 0.2% of the full MILP
+    # at 50 scenarios); full — the whole extensive form as one MILP (exact, slow beyond ~50)
+    binaries: str = "subsample"
+    binary_scenarios: int = 10
+    # the out-of-sample check: both plans replayed with check_seed (never the sample's seed)
+    # over every demand case × price behaviour × check_lag_points lag means in the range
+    check: bool = True
+    check_seed: int = 20260907
+    check_replications: int = 100
+    check_lag_points: int = 3
+
+    def __post_init__(self) -> None:
+        _one_of("robust.risk", self.risk, ROBUST_RISKS)
+        _one_of("robust.presale", self.presale, ROBUST_PRESALE)
+        _one_of("robust.binaries", self.binaries, ROBUST_BINARIES)
+        _at_least("robust.binary_scenarios", self.binary_scenarios, 1)
+        _at_least("robust.scenarios", self.scenarios, 1)
+        _at_least("robust.check_replications", self.check_replications, 1)
+        _at_least("robust.check_lag_points", self.check_lag_points, 1)
+        _at_least("robust.cvar_weight", self.cvar_weight, 0.0)
+        _at_least("robust.band_penalty_per_10k_m2", self.band_penalty_per_10k_m2, 0.0)
+        for key in ("cvar_alpha", "chance_alpha"):
+            value = getattr(self, key)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"robust.{key} = {value!r} is not valid; expected a share in "
+                                  f"[0, 1) (0.8 = the worst 20% of scenarios)")
+        pair = list(self.lag_months_mean_range)
+        if len(pair) != 2 or not all(_is_number(v) for v in pair) or not 0 <= pair[0] <= pair[1]:
+            raise ConfigError(f"robust.lag_months_mean_range = {pair!r} is not valid; expected "
+                              f"[low, high] months with 0 <= low <= high")
+        if self.check and self.check_seed == self.seed:
+            raise ConfigError(f"robust.check_seed = {self.check_seed} equals robust.seed; the "
+                              f"out-of-sample check needs a different seed")
+
+
 @dataclass
 class RunConfig:
     """The whole run: dataset, geography, every lever of the optimiser, solver and replay."""
@@ -732,6 +812,7 @@ class RunConfig:
     sim: SimConfig = field(default_factory=SimConfig)
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)  # the mid-term review (§10.2)
+    robust: RobustConfig = field(default_factory=RobustConfig)  # a plan built to hold (robust)
 
     def __post_init__(self) -> None:
         _one_of("level", self.level, LEVELS)

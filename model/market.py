@@ -714,6 +714,16 @@ def correlated_normals(rng: np.random.Generator, replications: int, regions: int
     return math.sqrt(correlation) * common + math.sqrt(1.0 - correlation) * own
 
 
+def demand_level(rng: np.random.Generator, replications: int, regions: int, sd: float,
+                 correlation: float) -> np.ndarray:
+    """The persistent demand level (replications, regions): L = exp(σ_L z − σ_L²/2), mean 1, z
+    standard normal, equicorrelated across regions (``correlation``); ones when σ_L = 0. The
+    replay draws one per replication for the whole horizon; the robust plan samples its
+    scenarios' levels with the same function (docs/robust.md)."""
+    z = correlated_normals(rng, replications, regions, correlation)
+    return np.exp(sd * z - 0.5 * sd * sd) if sd > 0 else np.ones((replications, regions))
+
+
 def shock_multiplier(z: np.ndarray, sd: float, distribution: str) -> np.ndarray:
     """Demand multiplier with mean 1 from a standard-normal state z: exp(sd z − sd²/2)
     (lognormal) or max(0, 1 + sd z) (normal)."""
@@ -778,9 +788,8 @@ class _Market:
         self.rng_shock = np.random.default_rng(shock_seed)   # buyers' stream
         self.rng_lag = np.random.default_rng(lag_seed)       # developers' stream
         # the persistent demand level: one draw per replication and region for the horizon
-        z = correlated_normals(np.random.default_rng(level_seed), R, N, params.shock_correlation)
-        sd = params.demand_level_sd
-        self.level = np.exp(sd * z - 0.5 * sd * sd) if sd > 0 else np.ones((R, N))
+        self.level = demand_level(np.random.default_rng(level_seed), R, N,
+                                  params.demand_level_sd, params.shock_correlation)
         self.lag_table = tm.lag_table(params.timing)
         self.rows = np.arange(R)[:, None]
         self.cols = np.arange(N)[None, :]

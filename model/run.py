@@ -66,6 +66,10 @@ def run_model(
         return _input_error(exc.problems)
     if settings.review.enabled:
         return run_review(settings, ds, run_dir)
+    if settings.robust.enabled:  # +scenario=robust (docs/robust.md)
+        from model.robust.run import run_robust
+
+        return run_robust(settings, ds, run_dir)
     return optimise_run(settings, ds, run_dir, t_start)
 
 

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pyomo
@@ -146,11 +146,14 @@ def _quiet_highs():
 class PlanModel:
     """A built plan model bound to HiGHS: update(inputs) → solve() without rebuilding."""
 
-    def __init__(self, inputs: ModelInputs, solver: SolverConfig | None = None):
+    def __init__(self, inputs: ModelInputs, solver: SolverConfig | None = None,
+                 build: Callable[[ModelInputs], pyo.ConcreteModel] = optimise.build):
+        """``build`` makes the Pyomo model (default :func:`model.optimise.build`; the robust
+        plan's scenario model adds its own components to that model, model/robust/)."""
         t0 = perf_counter()
         self.solver_cfg = solver or SolverConfig()
         self.inputs = inputs
-        self.model = optimise.build(inputs)
+        self.model = build(inputs)
         self._persistent = Highs(treat_fixed_vars_as_params=False)
         self._persistent.set_instance(self.model)
         self._highs = self._persistent._solver_model  # the highspy.Highs instance Pyomo filled
@@ -209,6 +212,26 @@ class PlanModel:
     def write_mps(self, path: str | Path) -> None:
         """The model exactly as HiGHS holds it (for audit, and for the benchmark's baseline)."""
         self._highs.writeModel(str(path))
+
+    def matrix(self):
+        """The model as HiGHS holds it now, a ``highspy.HighsLp`` (costs, bounds, rows,
+        integrality): the robust plan's extensive form stacks one per scenario (model/robust/)."""
+        return self._highs.getLp()
+
+    def fix(self, values: Mapping[str, Mapping]) -> None:
+        """Fix variables at ``values`` (family → index → value) in the model and in HiGHS (the
+        robust plan's first stage, evaluated at the run's demand: model/robust/run.py)."""
+        touched = []
+        for family, by_index in values.items():
+            comp = self.model.component(family)
+            for k, v in by_index.items():
+                comp[k].fix(v)
+                touched.append(comp[k])
+        self._persistent.update_variables(touched)
+
+    def column_of(self) -> dict[int, int]:
+        """id(Pyomo variable) → HiGHS column, for every variable HiGHS holds."""
+        return dict(self._persistent._pyomo_var_to_solver_var_map)
 
     # -- changing and solving -------------------------------------------------------------
     def update(self, inputs: ModelInputs) -> None:
@@ -399,6 +422,55 @@ class PlanModel:
         finally:
             self.update(original)
             self.last = None
+
+
+@dataclass(frozen=True)
+class MatrixSolution:
+    """One HiGHS solve of a model given as a matrix (:func:`solve_matrix`). ``col_value`` only
+    when ``ok``."""
+
+    status: str  # optimal | infeasible | limit | error
+    model_status: str
+    problem_type: str  # MILP | LP
+    objective: float | None
+    mip_gap: float | None
+    solve_time_s: float
+    col_value: np.ndarray | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "optimal"
+
+
+def solve_matrix(lp, solver: SolverConfig | None = None,
+                 log_path: str | Path | None = None) -> MatrixSolution:
+    """Solve a ``highspy.HighsLp`` (the robust plan's extensive form, model/robust/extensive.py)
+    with the run's solver options; HiGHS's log to ``log_path`` if given."""
+    cfg = solver or SolverConfig()
+    h = _quiet_highs()
+    h.setOptionValue("output_flag", False)
+    if log_path is not None:
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("log_file", str(log_path))
+    h.setOptionValue("time_limit", float(cfg.time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(cfg.mip_rel_gap))
+    for key, value in cfg.options.items():
+        h.setOptionValue(str(key), value)
+    h.passModel(lp)
+    integer = any(t != highspy.HighsVarType.kContinuous for t in lp.integrality_)
+    t0 = perf_counter()
+    h.run()
+    wall = perf_counter() - t0
+    status = h.getModelStatus()
+    kind = _status_kind(status)
+    info = h.getInfo()
+    ok = kind == "optimal"
+    return MatrixSolution(
+        kind, h.modelStatusToString(status), "MILP" if integer else "LP",
+        float(info.objective_function_value) if ok else None,
+        float(info.mip_gap) if ok and integer else None, wall,
+        np.asarray(h.getSolution().col_value) if ok else None)
 
 
 def _scaled_weights(inputs: ModelInputs, eps: float) -> ModelInputs:
