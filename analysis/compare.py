@@ -116,7 +116,7 @@ def run_labels(summaries: Sequence[dict[str, Any]]) -> list[str]:
 
     ``['+scenario=tight_land', 'sim.replications=20']`` among runs that all share
     ``sim.replications=20`` is labelled ``tight_land``; a sweep of one scenario over
-    ``targets.cycle_months_2030`` is labelled ``cycle_months_2030=15`` and so on."""
+    ``targets.cycle_months_end`` is labelled ``cycle_months_end=15`` and so on."""
     override_sets = [
         [_canonical(o) for o in (s.get("overrides") or [])
          if not o.lstrip("+").startswith("scenario=")]
@@ -134,7 +134,7 @@ def run_labels(summaries: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _short_override(override: str) -> str:
-    """``targets.cycle_months_2030=15`` → ``cycle_months_2030=15`` (targets. is implied)."""
+    """``targets.cycle_months_end=15`` → ``cycle_months_end=15`` (targets. is implied)."""
     text = override.lstrip("+~")
     return text[len("targets."):] if text.startswith("targets.") else text
 
@@ -226,7 +226,7 @@ INDICATORS: tuple[Indicator, ...] = (
               "100m_yuan", "public spending 2026–2030 (亿元)"),
     Indicator("land_revenue_100m_yuan", ("headline", "land_revenue_100m_yuan"), "100m_yuan",
               "land revenue 2026–2030 (亿元)"),
-    Indicator("replay_p_cycle_le_target_city", ("replay", "city", "p_cycle_le_target_2030"),
+    Indicator("replay_p_cycle_le_target_city", ("replay", "city", "p_cycle_le_target_end"),
               "probability", "replay: P(city cycle ≤ target, 2030-12)"),
     Indicator("replay_cycle_end_months_p50_city", ("replay", "city", "cycle_end_months_p50"),
               "months", "replay: median city cycle 2030-12"),
@@ -524,9 +524,9 @@ def cycle_by_region_year(runs: Sequence[Run]) -> pd.DataFrame:
                          "year": int(year), "cycle_months": cycle})
         if "inventory_start_10k_m2" in plan and "cycle_start_months" in plan:
             start = plan[plan["year"] == first]
-            sales_2025 = (start["inventory_start_10k_m2"] / start["cycle_start_months"] * 12).sum()
+            sales_base = (start["inventory_start_10k_m2"] / start["cycle_start_months"] * 12).sum()
             rows.append({"run": r.label, "region": "city", "name_zh": "全市", "year": first - 1,
-                         "cycle_months": start["inventory_start_10k_m2"].sum() / sales_2025 * 12})
+                         "cycle_months": start["inventory_start_10k_m2"].sum() / sales_base * 12})
     return pd.DataFrame(rows, columns=["run", "region", "name_zh", "year", "cycle_months"])
 
 

@@ -129,7 +129,7 @@ def reading(cmp: "Comparison") -> list[str]:
         ]
         if missed_all:
             lines.append("Missed by every run: " + ", ".join(missed_all) + ".")
-    rep = [(r.label, _value(r, "replay", "city", "p_cycle_le_target_2030")) for r in ok]
+    rep = [(r.label, _value(r, "replay", "city", "p_cycle_le_target_end")) for r in ok]
     rep = [(label, p) for label, p in rep if not math.isnan(p)]
     if rep:
         lines.append("Market replay, probability that the city cycle is at or under target in "

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -116,13 +117,13 @@ class OutcomeDef:
 
 
 OUTCOMES: dict[str, OutcomeDef] = {
-    "cycle_months_city_2030": OutcomeDef(
+    "cycle_months_city_end": OutcomeDef(
         "months", "replay: median city-wide destocking cycle, December 2030",
         _replay("city", "cycle_end_months_p50")),
-    "cycle_months_main_city_2030": OutcomeDef(
+    "cycle_months_main_city_end": OutcomeDef(
         "months", "replay: median main-city destocking cycle, December 2030",
         _replay("main_city", "cycle_end_months_p50")),
-    "vacancy_share_city_2030": OutcomeDef(
+    "vacancy_share_city_end": OutcomeDef(
         "share", "replay: median city vacancy share, December 2030",
         _replay("city", "vacancy_end_share_p50")),
     "land_ha": OutcomeDef(
@@ -130,10 +131,10 @@ OUTCOMES: dict[str, OutcomeDef] = {
     "unmet_demand_10k_m2": OutcomeDef(
         "10k_m2", "replay: expected demand not met 2026–2030, city",
         _replay("city", "expected_unmet_demand_10k_m2")),
-    "p_cycle_le_target_2030": OutcomeDef(
+    "p_cycle_le_target_end": OutcomeDef(
         "share", "replay: probability the city cycle is ≤ the 2030 target (18 months)",
-        _replay("city", "p_cycle_le_target_2030")),
-    "p_cycle_in_band_2030": OutcomeDef(
+        _replay("city", "p_cycle_le_target_end")),
+    "p_cycle_in_band_end": OutcomeDef(
         "share", "replay: probability the city cycle is in the 12–18-month band, December 2030",
         _replay("city", "p_cycle_in_band_end")),
     "feasible": OutcomeDef(
@@ -141,13 +142,13 @@ OUTCOMES: dict[str, OutcomeDef] = {
         lambda o: 1.0 if o.status == "optimal" else 0.0 if o.status == "infeasible" else math.nan,
         False),
     # further outcomes a config may name
-    "plan_cycle_months_city_2030": OutcomeDef(
+    "plan_cycle_months_city_end": OutcomeDef(
         "months", "optimiser: city cycle at the end of 2030 (annual arithmetic)",
         _headline("cycle_months_city"), False),
-    "plan_cycle_months_main_city_2030": OutcomeDef(
+    "plan_cycle_months_main_city_end": OutcomeDef(
         "months", "optimiser: main-city cycle at the end of 2030",
         _headline("cycle_months_main_city"), False),
-    "plan_vacancy_share_city_2030": OutcomeDef(
+    "plan_vacancy_share_city_end": OutcomeDef(
         "share", "optimiser: city vacancy share 2030 (stock-flow)",
         _headline("vacancy_share_city"), False),
     "plan_unmet_demand_10k_m2": OutcomeDef(
@@ -162,9 +163,9 @@ OUTCOMES: dict[str, OutcomeDef] = {
         "ha", "replay: expected land sold after the land rule, city",
         _replay("city", "expected_land_sold_ha")),
 }
-DEFAULT_OUTCOMES = ("cycle_months_city_2030", "cycle_months_main_city_2030",
-                    "vacancy_share_city_2030", "land_ha", "unmet_demand_10k_m2",
-                    "p_cycle_le_target_2030", "feasible")
+DEFAULT_OUTCOMES = ("cycle_months_city_end", "cycle_months_main_city_end",
+                    "vacancy_share_city_end", "land_ha", "unmet_demand_10k_m2",
+                    "p_cycle_le_target_end", "feasible")
 
 
 def _err(key: str, value: Any, expected: str) -> ConfigError:
@@ -194,6 +195,8 @@ def check_config(cfg: SensitivityConfig) -> None:
                 f"expected low < high")
     if not cfg.outcomes:
         raise ConfigError("sensitivity.outcomes is empty; expected at least one outcome")
+    # older outcome names carried Chifeng's last plan year (cycle_months_city_2030): accepted  # ALIAS-KEEP
+    cfg.outcomes = [re.sub(r"_2030$", "_end", str(o)) for o in cfg.outcomes]
     for name in cfg.outcomes:
         if name not in OUTCOMES:
             raise ConfigError(f"sensitivity.outcomes: unknown outcome {name!r}; expected one of: "

@@ -23,7 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 MODES = ("hard", "soft", "off")
-DEMAND_SOURCES = ("plan", "sales_2025", "csv")
+DEMAND_SOURCES = ("plan", "sales_base", "csv")
+#: Older names that carried Chifeng's base year, still accepted (one value → its new name).
+YEAR_ALIASES = {"sales_2025": "sales_base", "sales_2025_decline": "sales_base_decline"}  # ALIAS-KEEP
 # national: the 2024 national rule the plan cites (no new land above 36 months, only the
 # revitalised land in 18–36; 自然资源部《关于做好2024年住宅用地供应有关工作的通知》); strict: a
 # stricter rule a plan may state (Chifeng §9.3: none above 18, more below 6); none. Thresholds
@@ -119,16 +121,17 @@ class GuidanceConfig:
 class DemandConfig:
     """Where the demand the plan must serve comes from (万m² of commercial housing per year)."""
 
-    # sales_2025 (default): each region's 2025 sales rate implied by 表19 (inventory ÷ cycle × 12),
+    # sales_base (default): each region's 2025 sales rate implied by 表19 (inventory ÷ cycle × 12),
     # the central case — 表31's forecast is 16% above it city-wide and up to 2.76× by region,
     # highest where stock is worst, so the optimiser does not plan on it as if certain; plan:
     # 表31/表32 (a demand case of every run's uncertainty table); csv: a user file
-    source: str = "sales_2025"
+    source: str = "sales_base"
     multiplier: float = 1.0  # scales whichever source is used
-    growth: float = 0.0  # per year, compounding from the base year (sales_2025 source only)
+    growth: float = 0.0  # per year, compounding from the base year (sales_base source only)
     csv: Optional[str] = None  # path to a CSV with region_id, year, demand_10k_m2 (source=csv)
 
     def __post_init__(self) -> None:
+        self.source = YEAR_ALIASES.get(str(self.source), str(self.source))
         _one_of("demand.source", self.source, DEMAND_SOURCES)
         _at_least("demand.multiplier", self.multiplier, 0.0)
         _at_least("demand.growth", self.growth, -1.0, strict=True)
@@ -272,7 +275,7 @@ class TargetMode:
 class TargetsConfig:
     """Every target's value (null = the dataset's targets.csv) and its mode and penalty."""
 
-    cycle_months_2030: Optional[float] = None  # last plan year; null = targets.csv (18, 第五章)
+    cycle_months_end: Optional[float] = None  # last plan year; null = targets.csv (18, 第五章)
     cycle_path: str = "final"  # final: last year only; linear: from 2025 down
     cycle_months_by_year: Dict[int, float] = field(default_factory=dict)  # {2028: 24}: per-year
     cycle_scope: str = "plan"  # plan (city + main city) | city | region | both
@@ -285,8 +288,8 @@ class TargetsConfig:
     # the terminal feed (1): 7.5, below unmet demand's 10, so buyers are never turned away to keep
     # stock on the shelf (docs/formulation.md §7)
     cycle_floor: TargetMode = field(default_factory=lambda: TargetMode(penalty=3.0))
-    vacancy_share_city_2030: Optional[float] = None  # null = targets.csv (0.20)
-    vacancy_share_main_city_2030: Optional[float] = None  # null = targets.csv (0.18)
+    vacancy_share_city_end: Optional[float] = None  # null = targets.csv (0.20)
+    vacancy_share_main_city_end: Optional[float] = None  # null = targets.csv (0.18)
     vacancy: TargetMode = field(default_factory=lambda: TargetMode(penalty=1.0))
     supply_total_10k_m2: Optional[float] = None  # null = targets.csv (1089.46, 表34)
     # 表34's totals are indicative (预期性): exceeding one costs 1 point per 万m² (ha), less than
@@ -310,17 +313,27 @@ class TargetsConfig:
     dev_finance: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
     land_revenue_min_100m_yuan_per_year: Optional[float] = None
     land_revenue: TargetMode = field(default_factory=lambda: TargetMode(penalty=100.0))
+    # older names of the *_end keys (they carried Chifeng's last plan year), still accepted;
+    # a value set here moves to the *_end key
+    cycle_months_2030: Optional[float] = None  # ALIAS-KEEP
+    vacancy_share_city_2030: Optional[float] = None  # ALIAS-KEEP
+    vacancy_share_main_city_2030: Optional[float] = None  # ALIAS-KEEP
 
     def __post_init__(self) -> None:
+        for old in ("cycle_months_2030", "vacancy_share_city_2030",  # ALIAS-KEEP
+                    "vacancy_share_main_city_2030"):  # ALIAS-KEEP
+            if getattr(self, old) is not None:
+                setattr(self, old.replace("_2030", "_end"), getattr(self, old))  # ALIAS-KEEP
+                setattr(self, old, None)
         _one_of("targets.cycle_path", self.cycle_path, CYCLE_PATHS)
         _one_of("targets.cycle_scope", self.cycle_scope, CYCLE_SCOPES)
         _one_of("targets.subsidised_scope", self.subsidised_scope, ("main_city", "city"))
-        _at_least("targets.cycle_months_2030", self.cycle_months_2030, 0.0)
+        _at_least("targets.cycle_months_end", self.cycle_months_end, 0.0)
         _at_least("targets.cycle_floor_months", self.cycle_floor_months, 0.0)
         for year, months in self.cycle_months_by_year.items():
             _at_least(f"targets.cycle_months_by_year.{year}", months, 0.0)
-        _share("targets.vacancy_share_city_2030", self.vacancy_share_city_2030)
-        _share("targets.vacancy_share_main_city_2030", self.vacancy_share_main_city_2030)
+        _share("targets.vacancy_share_city_end", self.vacancy_share_city_end)
+        _share("targets.vacancy_share_main_city_end", self.vacancy_share_main_city_end)
         _share("targets.subsidised_share", self.subsidised_share)
         for name in (
             "supply_total_10k_m2",
@@ -594,7 +607,7 @@ class SimConfig:
             _one_of("sim.land_rule", self.land_rule, ("national", "strict"))
 
 
-UNCERTAINTY_CASES = ("run", "plan", "sales_2025", "sales_2025_decline", "csv")
+UNCERTAINTY_CASES = ("run", "plan", "sales_base", "sales_base_decline", "csv")
 
 
 @dataclass
@@ -603,10 +616,10 @@ class UncertaintyConfig:
     case × price behaviour replayed, never one blended number, and the break-even values."""
 
     enabled: bool = True
-    # run: the run's own demand; plan: 表31; sales_2025: the 2025 rate 表19 implies, flat;
-    # sales_2025_decline: that rate −3% a year; csv: uncertainty.demand_csv
+    # run: the run's own demand; plan: 表31; sales_base: the 2025 rate 表19 implies, flat;
+    # sales_base_decline: that rate −3% a year; csv: uncertainty.demand_csv
     demand_cases: List[str] = field(
-        default_factory=lambda: ["run", "plan", "sales_2025", "sales_2025_decline"])
+        default_factory=lambda: ["run", "plan", "sales_base", "sales_base_decline"])
     decline_per_year: float = 0.03
     demand_csv: Optional[str] = None
     # name → sim.price_response: deterring (买涨不买跌, as prices and sales fell together in
@@ -620,6 +633,7 @@ class UncertaintyConfig:
     demand_multiple_range: List[float] = field(default_factory=lambda: [0.4, 2.0])
 
     def __post_init__(self) -> None:
+        self.demand_cases = [YEAR_ALIASES.get(str(c), str(c)) for c in self.demand_cases]
         for case in self.demand_cases:
             _one_of("uncertainty.demand_cases", case, UNCERTAINTY_CASES)
         if not self.demand_cases:
@@ -654,7 +668,7 @@ class ReviewConfig:
     actuals, re-plan the rest, and test candidate target adjustments.
 
     A candidate is a name and a list of ``key=value`` overrides written as on the command line
-    (``targets.cycle_months_2030=21``); ``combinations`` names candidates evaluated together
+    (``targets.cycle_months_end=21``); ``combinations`` names candidates evaluated together
     (``cycle_21+land_minus_20``). Every candidate runs with the target groups in ``hard`` made
     hard, so "feasible" means all of them hold together."""
 
@@ -696,7 +710,7 @@ class ReviewConfig:
                 if "=" not in str(item):
                     raise ConfigError(
                         f"review.candidates.{name}: {item!r} is not an override; expected "
-                        f"key=value, e.g. targets.cycle_months_2030=21"
+                        f"key=value, e.g. targets.cycle_months_end=21"
                     )
         for combo in self.combinations:
             parts = combo.split("+")

@@ -271,7 +271,7 @@ def by_level(ds: Dataset, level: str, region_getter, district_getter) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Demand
 # ---------------------------------------------------------------------------------------------
-def sales_rate_2025(inventory: Mapping[str, float], cycle: Mapping[str, float]) -> dict[str, float]:
+def sales_rate_base(inventory: Mapping[str, float], cycle: Mapping[str, float]) -> dict[str, float]:
     """The 2025 annual sales implied by 表19: inventory ÷ cycle × 12 (万m² per year)."""
     out, bad = {}, []
     for r, inv in inventory.items():
@@ -279,7 +279,7 @@ def sales_rate_2025(inventory: Mapping[str, float], cycle: Mapping[str, float]) 
         if c <= 0:
             if inv > 0:
                 bad.append(
-                    f"demand.source = 'sales_2025': region {r!r} has inventory {inv} but a "
+                    f"demand.source = 'sales_base': region {r!r} has inventory {inv} but a "
                     f"cycle of {c} months, so its 2025 sales rate is undefined"
                 )
             out[r] = 0.0
@@ -352,14 +352,14 @@ def demand_by_source(
     source = cfg.demand.source
     fallback = ""
     if source == "plan" and not ds.has_table("demand"):
-        source, fallback = "sales_2025", "the dataset prints no demand forecast (demand): "
+        source, fallback = "sales_base", "the dataset prints no demand forecast (demand): "
     if source == "plan":
         base = by_level(ds, cfg.level, ds.demand_10k_m2, ds.demand_10k_m2)
         how = f"{ds.cite('demand')} forecast" + (
             f" with {ds.cite('district_demand')} for the districts"
             if cfg.level == "district" else "")
-    elif source == "sales_2025":
-        rate = sales_rate_2025(inventory0, cycle0)
+    elif source == "sales_base":
+        rate = sales_rate_base(inventory0, cycle0)
         g = cfg.demand.growth
         base = {(r, y): rate[r] * (1.0 + g) ** (y - ds.base_year) for r in regions for y in years}
         how = (f"{fallback}{ds.base_year} sales rate from {ds.cite('base_inventory')} "
@@ -798,7 +798,7 @@ def cycle_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
     main city, ``targets.cycle_scope``) and year; and the band floor at the end of the last plan
     year (``targets.cycle_floor``: 12 months, §2.4.1) for the city and the main city."""
     t = cfg.targets
-    T, src = _pick(ds, t.cycle_months_2030, "cycle_months")
+    T, src = _pick(ds, t.cycle_months_end, "cycle_months")
     if T is None:
         return []
     mode = _mode(cfg, "cycle")
@@ -806,7 +806,7 @@ def cycle_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
     for scope, members in cycle_scopes(cfg, ds, p):
         data_scope = ds.main_city_id if scope == "main_city" else scope
         value_here, src_here = T, src
-        if t.cycle_months_2030 is None and scope != "city":
+        if t.cycle_months_end is None and scope != "city":
             own = ds.target_or_none("cycle_months", data_scope)
             value_here, src_here = (
                 (own.value, f"targets.csv {own.source}") if own is not None
@@ -843,8 +843,8 @@ def vacancy_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
     """Vacancy rows (第五章: below 20% city-wide, 18% in the main city, by 2030)."""
     t, last, rows = cfg.targets, p["years"][-1], []
     for scope, override in (
-        ("city", t.vacancy_share_city_2030),
-        ("main_city", t.vacancy_share_main_city_2030),
+        ("city", t.vacancy_share_city_end),
+        ("main_city", t.vacancy_share_main_city_end),
     ):
         if scope not in p["vacancy_scopes"]:
             continue
@@ -1434,7 +1434,7 @@ def vacancy_fields(cfg: RunConfig, ds: Dataset, years, notes: list) -> dict:
         size[scope] = dwelling_size_m2(ds, fact_scope)
         notes.append(
             Derivation(
-                f"dwellings_{ds.base_year}_10k[{scope}]",
+                f"dwellings_base_year_10k[{scope}]",
                 stock[0],
                 "10k_dwellings",
                 "low-use households ÷ vacancy share (§2.4.2)",

@@ -1246,7 +1246,7 @@ def _first_month_at_or_below(cycle: np.ndarray, threshold: float) -> np.ndarray:
 def replay_summary(result: ReplayResult) -> pd.DataFrame:
     """replay_summary.csv, one row per region and one for the aggregate ('city'):
 
-    * ``p_cycle_le_target_2030`` – share of replications whose cycle in December of the last
+    * ``p_cycle_le_target_end`` – share of replications whose cycle in December of the last
       plan year is ≤ the target (第五章: 18 months);
     * ``p_land_suspended_any_year`` – share in which a land review suspends planned land at
       least once (aggregate: in any region);
@@ -1270,7 +1270,7 @@ def replay_summary(result: ReplayResult) -> pd.DataFrame:
         median_first = int(np.quantile(first, 0.5, method="inverted_cdf"))
         row = {
             "region": row_id,
-            "p_cycle_le_target_2030": float(np.mean(series["cycle_months"][end] <= target)),
+            "p_cycle_le_target_end": float(np.mean(series["cycle_months"][end] <= target)),
             "p_land_suspended_any_year": float(np.mean(sus.any(axis=0))),
             "expected_unmet_demand_10k_m2": float(series["unmet_demand_10k_m2"].sum(axis=0).mean()),
             "median_month_cycle_below_18": (result.months[median_first]
@@ -1401,7 +1401,7 @@ def summary_lines(result: ReplayResult) -> list[str]:
         band = f"{p.price_band_low_months:g}–{p.price_band_high_months:g}"
         line = (f"  {row_id}: {end_month} cycle median {s.cycle_end_months_p50:.1f} months "
                 f"(p10–p90 {s.cycle_end_months_p10:.1f}–{s.cycle_end_months_p90:.1f}); "
-                f"P(cycle <= {s.cycle_target_months:g}) {s.p_cycle_le_target_2030:.2f}, "
+                f"P(cycle <= {s.cycle_target_months:g}) {s.p_cycle_le_target_end:.2f}, "
                 f"P(in the {band}-month band) {s.p_cycle_in_band_end:.2f}; "
                 f"P(below the band) {s.p_cycle_below_band_end:.2f}, P(a region sells out in some "
                 f"month) {s.p_stock_out_any_month:.2f}; "
@@ -1415,9 +1415,9 @@ def summary_lines(result: ReplayResult) -> list[str]:
                      f"(target {s.vacancy_target_share:.0%}, P {s.p_vacancy_le_target_end:.2f})")
         lines.append(line)
     regions = summary.loc[list(result.region_ids)]
-    risky = regions[regions.p_cycle_le_target_2030 < 0.5].sort_values("p_cycle_le_target_2030")
+    risky = regions[regions.p_cycle_le_target_end < 0.5].sort_values("p_cycle_le_target_end")
     if not risky.empty:
         lines.append(f"  regions likely above {p.cycle_threshold_months:g} months in {end_month} "
                      "(P below 0.5; the plan's goal is city-wide): " + ", ".join(
-                         f"{r} {v:.2f}" for r, v in risky.p_cycle_le_target_2030.items()))
+                         f"{r} {v:.2f}" for r, v in risky.p_cycle_le_target_end.items()))
     return lines

@@ -104,7 +104,7 @@ def optimise_run(
 class Sweep:
     """One built model re-solved for many overrides (sweeps, sensitivity, the mid-term review).
 
-    ``Sweep(cfg).run({"demand.multiplier": 0.9, "targets.cycle_months_2030": 21})`` applies the
+    ``Sweep(cfg).run({"demand.multiplier": 0.9, "targets.cycle_months_end": 21})`` applies the
     dotted overrides to the base config and re-solves the model already built, without
     rebuilding it (only if an override changes the model's shape — level, lag, land rule, which
     targets exist — is a new model built). Returns the same :class:`Outcome` as :func:`run_model`.

@@ -110,10 +110,10 @@ ADJUSTMENT_COLUMNS = [
     "delta_public_spending_100m_yuan",
     "delta_cycle_months_city",
     "cycle_target_months",
-    "cycle_months_city_2030",
-    "cycle_months_main_city_2030",
+    "cycle_months_city_end",
+    "cycle_months_main_city_end",
     "vacancy_target_city",
-    "vacancy_share_city_2030",
+    "vacancy_share_city_end",
     "targets_missed",
     "binding",
     "p_cycle_target_met",
@@ -477,7 +477,7 @@ def headline_comparison(
         rows.append(row)
     for scope in ("city", "main_city"):
         for col, unit, meaning in (
-            ("p_cycle_le_target_2030", "probability", "replay: P(cycle ≤ 18-month target, end)"),
+            ("p_cycle_le_target_end", "probability", "replay: P(cycle ≤ 18-month target, end)"),
             ("p_cycle_in_band_end", "probability", "replay: P(cycle in the 12–18-month band, end)"),
             ("p_vacancy_le_target_end", "probability", "replay: P(vacancy ≤ target, end)"),
         ):
@@ -649,9 +649,9 @@ def _adjustment_row(c: Candidate, out: Outcome, settings: RunConfig, ds: Dataset
         public_spending_100m_yuan=h["public_spending_100m_yuan"],
         land_revenue_100m_yuan=h["land_revenue_100m_yuan"],
         purchased_10k_m2=h["purchased_10k_m2"],
-        cycle_months_city_2030=h["cycle_months_city"],
-        cycle_months_main_city_2030=h["cycle_months_main_city"],
-        vacancy_share_city_2030=h["vacancy_share_city"],
+        cycle_months_city_end=h["cycle_months_city"],
+        cycle_months_main_city_end=h["cycle_months_main_city"],
+        vacancy_share_city_end=h["vacancy_share_city"],
         plan_signature=plan_signature(plan),
         targets_missed=int((~out.tables["targets"]["met"]
                             & ~out.tables["targets"]["mode"].isin(["off", "observed"])).sum()),
@@ -765,7 +765,7 @@ def _costs_against_keep(frame: pd.DataFrame) -> pd.DataFrame:
     for col, delta in (("unmet_demand_10k_m2", "delta_unmet_demand_10k_m2"),
                        ("land_total_ha", "delta_land_ha"),
                        ("public_spending_100m_yuan", "delta_public_spending_100m_yuan"),
-                       ("cycle_months_city_2030", "delta_cycle_months_city")):
+                       ("cycle_months_city_end", "delta_cycle_months_city")):
         frame[delta] = frame[col] - (float(keep[col].iloc[0]) if keep_ok else np.nan)
     signature = keep["plan_signature"].iloc[0] if keep_ok else None
     frame["changes_nothing"] = (frame["candidate"] != KEEP) & frame["feasible"].astype(bool) & (
@@ -1296,7 +1296,7 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
                 shown["delta_unmet_demand_10k_m2"].map(lambda x: _f(x, 1)),
                 shown["delta_land_ha"].map(lambda x: _f(x, 1)),
                 shown["delta_public_spending_100m_yuan"].map(lambda x: _f(x, 2)),
-                shown["cycle_months_city_2030"].map(lambda x: _f(x, 1)),
+                shown["cycle_months_city_end"].map(lambda x: _f(x, 1)),
                 shown["p_cycle_in_band"].map(lambda x: _f(x, 2))))})
         blocks.append(("table", frame.drop(columns=[tx["cols_adj"][3]]), "adjustments.csv"))
     # -- annex -------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ named demand case × price behaviour — never one blended number — and the tw
 decide the answer are turned into break-even values:
 
 * :func:`demand_cases` — the demand paths the plan is tested against (万m² by region and year):
-  ``plan`` (表31 as printed), ``sales_2025`` (the 2025 sales rate 表19 implies, held flat),
-  ``sales_2025_decline`` (that rate falling 3% a year), ``csv`` (a user file);
+  ``plan`` (表31 as printed), ``sales_base`` (the 2025 sales rate 表19 implies, held flat),
+  ``sales_base_decline`` (that rate falling 3% a year), ``csv`` (a user file);
 * :func:`uncertainty_table` — ``uncertainty.csv``: per case × behaviour, city and main city:
   P(cycle ≤ target), P(in band), p10/p50/p90 of the last December's cycle, expected unmet demand;
 * :func:`breakeven_table` — ``breakeven.csv``: the price-response coefficient, and the multiple of
@@ -47,10 +47,10 @@ BREAKEVEN_COLUMNS = ["scope", "quantity", "edge", "edge_months", "breakeven", "s
                      "at_default_unmet_10k_m2", "statement"]
 def case_label(case: str, ds: Dataset, decline_per_year: float) -> str:
     """A demand case as the tables print it, cited from the dataset: Chifeng's ``plan`` is
-    '表31 forecast', ``sales_2025`` '2025 sales rate' (the base year's)."""
+    '表31 forecast', ``sales_base`` '2025 sales rate' (the base year's)."""
     return {"run": "this run's demand", "plan": f"{ds.cite('demand')} forecast",
-            "sales_2025": f"{ds.base_year} sales rate",
-            "sales_2025_decline": f"{ds.base_year} rate −{decline_per_year:.0%}/yr",
+            "sales_base": f"{ds.base_year} sales rate",
+            "sales_base_decline": f"{ds.base_year} rate −{decline_per_year:.0%}/yr",
             "csv": "user CSV"}.get(case, case)
 
 
@@ -61,15 +61,15 @@ def demand_cases(cfg: RunConfig, ds: Dataset, inputs: ModelInputs
                  ) -> dict[str, tuple[dict[tuple[str, int], float], str]]:
     """name → (demand by (region, year) in 万m², how it was made), for ``uncertainty.demand_cases``.
 
-    run: the run's own demand (what the plan was made for); plan: 表31 (表32 for districts) as printed; sales_2025: each region's 2025 sales rate implied
-    by 表19 (inventory ÷ cycle × 12; 205.15 万m² a year city-wide), flat; sales_2025_decline: that
+    run: the run's own demand (what the plan was made for); plan: 表31 (表32 for districts) as printed; sales_base: each region's 2025 sales rate implied
+    by 表19 (inventory ÷ cycle × 12; 205.15 万m² a year city-wide), flat; sales_base_decline: that
     rate × (1 − ``uncertainty.decline_per_year``)^(year − base year); csv: ``uncertainty.demand_csv``.
     None of them is multiplied by ``demand.multiplier``: a case is a level, not a scaling."""
     u = cfg.uncertainty
     specs = {
         "plan": dict(source="plan", multiplier=1.0, growth=0.0),
-        "sales_2025": dict(source="sales_2025", multiplier=1.0, growth=0.0),
-        "sales_2025_decline": dict(source="sales_2025", multiplier=1.0,
+        "sales_base": dict(source="sales_base", multiplier=1.0, growth=0.0),
+        "sales_base_decline": dict(source="sales_base", multiplier=1.0,
                                    growth=-u.decline_per_year),
         "csv": dict(source="csv", multiplier=1.0, csv=u.demand_csv),
     }
@@ -140,7 +140,7 @@ def uncertainty_table(cfg: RunConfig, ds: Dataset, inputs: ModelInputs,
                     "demand_case": case, "demand_label": label,
                     "price_behaviour": behaviour, "price_response": float(coefficient),
                     "scope": scope, "demand_total_10k_m2": total, "replications": reps,
-                    "p_cycle_le_target": float(s.p_cycle_le_target_2030),
+                    "p_cycle_le_target": float(s.p_cycle_le_target_end),
                     "p_cycle_in_band": float(s.p_cycle_in_band_end),
                     "p_cycle_below_band": float(s.p_cycle_below_band_end),
                     "p_stock_out_any_month": float(s.p_stock_out_any_month),

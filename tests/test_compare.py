@@ -58,7 +58,7 @@ def test_headline_numbers_are_the_runs(comparison, scenario_sweep, chifeng):  # 
                     "unmet_demand_10k_m2", "public_spending_100m_yuan", "land_revenue_100m_yuan"):
             assert float(head.loc[key, scenario]) == pytest.approx(summary["headline"][key]), key
         assert float(head.loc["replay_p_cycle_le_target_city", scenario]) == pytest.approx(
-            summary["replay"]["city"]["p_cycle_le_target_2030"])
+            summary["replay"]["city"]["p_cycle_le_target_end"])
     assert float(head.loc["cycle_months_city", "plan_target"]) == pytest.approx(18.0)
     md = (comparison / "headline.md").read_text(encoding="utf-8")
     assert "| land_total_ha |" in md and "607.57" in md
@@ -108,10 +108,10 @@ def test_plan_layout_tables_hold_tables_45_and_48(comparison, scenario_sweep, ch
 
 def test_run_labels_keep_what_differs():
     summaries = [
-        {"scenario": "default", "overrides": ["targets.cycle_months_2030=15", "sim.seed=1"]},
-        {"scenario": "default", "overrides": ["targets.cycle_months_2030=21", "sim.seed=1"]},
+        {"scenario": "default", "overrides": ["targets.cycle_months_end=15", "sim.seed=1"]},
+        {"scenario": "default", "overrides": ["targets.cycle_months_end=21", "sim.seed=1"]},
     ]
-    assert compare.run_labels(summaries) == ["cycle_months_2030=15", "cycle_months_2030=21"]
+    assert compare.run_labels(summaries) == ["cycle_months_end=15", "cycle_months_end=21"]
     summaries = [{"scenario": "a", "overrides": ["+scenario=a", "solver.duals=False"]},
                  {"scenario": "b", "overrides": ["+scenario=b", "solver.duals=false"]}]
     assert compare.run_labels(summaries) == ["a", "b"]

@@ -408,12 +408,12 @@ def test_tables_have_the_contract_columns():
     ordered = monthly[[f"cycle_months_p{p}" for p in (10, 50, 90)]].to_numpy()
     assert (np.diff(ordered, axis=1) >= 0).all()
     summary = mk.replay_summary(result)
-    assert list(summary.columns[:5]) == ["region", "p_cycle_le_target_2030",
+    assert list(summary.columns[:5]) == ["region", "p_cycle_le_target_end",
                                          "p_land_suspended_any_year",
                                          "expected_unmet_demand_10k_m2",
                                          "median_month_cycle_below_18"]
     assert list(summary.region) == [*ds.region_ids, "city"]
-    probs = summary[["p_cycle_le_target_2030", "p_land_suspended_any_year"]].to_numpy()
+    probs = summary[["p_cycle_le_target_end", "p_land_suspended_any_year"]].to_numpy()
     assert ((probs >= 0) & (probs <= 1)).all()
     assert summary.set_index("region").loc["city", "expected_unmet_demand_10k_m2"] == pytest.approx(
         summary.expected_unmet_demand_10k_m2.iloc[:-1].sum())

@@ -213,7 +213,7 @@ def test_hand_infeasible_hard_set_relaxation(hand):
             "demand.multiplier": 0.2,
             "land.rule": "none",
             "targets.cycle_scope": "city",
-            "targets.cycle_months_2030": 1,
+            "targets.cycle_months_end": 1,
             "targets.cycle.mode": "hard",
             "targets.purchase_budget_100m_yuan_per_year": 0,
             "targets.purchase_budget.mode": "hard",
@@ -306,7 +306,7 @@ def test_chifeng_hard_cycle_and_tight_land(chifeng):
             "targets.land_total_ha": 400,
             "targets.land_total.mode": "hard",
             "targets.cycle.mode": "hard",
-            "targets.cycle_months_2030": 21,
+            "targets.cycle_months_end": 21,
         },
     )
     plan = check_plan_invariants(inputs, sol)
@@ -368,7 +368,7 @@ def test_update_matches_a_fresh_build(chifeng):
         default_settings(
             **{
                 "demand.multiplier": 0.9,
-                "targets.cycle_months_2030": 15,
+                "targets.cycle_months_end": 15,
                 "targets.cycle.mode": "hard",
                 "land.revitalised_share": 0.5,
             }

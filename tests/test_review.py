@@ -78,7 +78,7 @@ def test_example_replan_starts_from_observed_stock_and_obeys_the_land_rule(chife
 def test_candidates_in_policy_units_and_those_that_change_nothing(chifeng):
     settings = review_settings(**{
         "review.candidates": {
-            "cycle_24": ["targets.cycle_months_2030=24"],
+            "cycle_24": ["targets.cycle_months_end=24"],
             "vacancy_20": ["targets.vacancy.mode=hard"],
             "land_minus_80": ["targets.land_total_ha=100"],  # below the land already sold
         },

@@ -70,10 +70,10 @@ def test_scenario_composes_and_says_what_it_answers(name):
 
 def test_override_keys_from_the_issue():
     s = to_settings(
-        compose_cfg("targets.cycle_months_2030=21", "targets.cycle.mode=hard", "land.rule=9.3")
+        compose_cfg("targets.cycle_months_end=21", "targets.cycle.mode=hard", "land.rule=9.3")
     )
     assert (
-        s.targets.cycle_months_2030 == 21
+        s.targets.cycle_months_end == 21
         and s.targets.cycle.mode == "hard"
         and s.land.rule == "strict"  # 9.3 is the older name of the strict rule
     )
@@ -182,7 +182,7 @@ def test_cli_infeasible_hard_targets_exit_2(tmp_path):
         "demand.multiplier=0.2",
         "land.rule=none",
         "targets.cycle_scope=city",
-        "targets.cycle_months_2030=1",
+        "targets.cycle_months_end=1",
         "targets.cycle.mode=hard",
         "targets.purchase_budget_100m_yuan_per_year=0",
         "targets.purchase_budget.mode=hard",
@@ -259,9 +259,9 @@ def test_sweep_resolves_without_rebuilding():
 
     sweep = Sweep(compose_cfg("solver.duals=false"))
     built = sweep.model
-    a = sweep.run({"demand.multiplier": 0.9, "targets.cycle_months_2030": 21})
+    a = sweep.run({"demand.multiplier": 0.9, "targets.cycle_months_end": 21})
     b = run_model(
-        compose_cfg("solver.duals=false", "demand.multiplier=0.9", "targets.cycle_months_2030=21")
+        compose_cfg("solver.duals=false", "demand.multiplier=0.9", "targets.cycle_months_end=21")
     )
     assert a.status == b.status == "optimal" and sweep.model is built and sweep.rebuilds == 0
     assert a.summary["objective"] == pytest.approx(b.summary["objective"], rel=1e-7)

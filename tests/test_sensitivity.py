@@ -85,9 +85,9 @@ def test_infeasible_sample_is_an_outcome_not_a_crash():
     bad = ev(INFEASIBLE)
     good = ev({"demand.multiplier": 1.0})
     assert bad["status"] == "infeasible" and bad["feasible"] == 0.0
-    assert math.isnan(bad["land_ha"]) and math.isnan(bad["cycle_months_city_2030"])
+    assert math.isnan(bad["land_ha"]) and math.isnan(bad["cycle_months_city_end"])
     assert good["status"] == "optimal" and good["feasible"] == 1.0
-    assert good["land_ha"] > 100 and 0 < good["cycle_months_city_2030"] < 36
+    assert good["land_ha"] > 100 and 0 < good["cycle_months_city_end"] < 36
 
 
 def test_real_model_sobol_demand_dominates_land():

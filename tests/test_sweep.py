@@ -97,7 +97,7 @@ def test_failing_jobs_are_reported_and_the_others_complete(tmp_path):
     # the soft version of it, with 500 ha of land, is an ordinary run.
     sweep_dir = tmp_path / "failing"
     proc = run_sweep(
-        sweep_dir, "targets.vacancy.mode=soft,hard", "targets.vacancy_share_city_2030=0.05",
+        sweep_dir, "targets.vacancy.mode=soft,hard", "targets.vacancy_share_city_end=0.05",
         "targets.land_total_ha=500,-5",
     )
     out = proc.stdout + proc.stderr

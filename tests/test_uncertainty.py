@@ -75,13 +75,13 @@ def test_demand_cases_are_the_plans_forecast_and_the_2025_rate(tmp_path):
     settings = default_settings()
     inputs = build_inputs(settings, ds)
     cases = un.demand_cases(settings, ds, inputs)
-    assert set(cases) == {"plan", "sales_2025", "sales_2025_decline"}
+    assert set(cases) == {"plan", "sales_base", "sales_base_decline"}
     total = {name: sum(d.values()) for name, (d, _how) in cases.items()}
     assert total["plan"] == pytest.approx(1231.3, abs=0.05)             # 表31 rows
     rate = sum(inv / c * 12 for inv, c in zip(*zip(*[
         (inputs.inventory0_10k_m2[r], inputs.cycle0_months[r]) for r in inputs.regions])))
-    assert total["sales_2025"] == pytest.approx(5 * rate)              # 205.15 a year, flat
-    assert total["sales_2025_decline"] == pytest.approx(
+    assert total["sales_base"] == pytest.approx(5 * rate)              # 205.15 a year, flat
+    assert total["sales_base_decline"] == pytest.approx(
         rate * sum(0.97 ** k for k in range(1, 6)))
 
 
@@ -91,7 +91,7 @@ def test_breakeven_demand_multiple_of_a_hand_plan():
     equals a target T is m* = 12 (I₀ + S) ÷ (T D₂₀₂₇ + 12 D)."""
     ds = mini()
     plan = mk.plan_as_written(ds)
-    settings = default_settings(**{"dataset": str(ds.root), "targets.cycle_months_2030": 18})
+    settings = default_settings(**{"dataset": str(ds.root), "targets.cycle_months_end": 18})
     inputs = build_inputs(settings, ds)
 
     def replay_fn(demand, **kw):

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 #: Replay outcomes per cell (probabilities, 万m², ha, months): the replay summary's columns.
 REPLAY_METRICS = {
     "p_cycle_in_band": "p_cycle_in_band_end",
-    "p_cycle_le_target": "p_cycle_le_target_2030",
+    "p_cycle_le_target": "p_cycle_le_target_end",
     "expected_unmet_demand_10k_m2": "expected_unmet_demand_10k_m2",
     "expected_land_sold_ha": "expected_land_sold_ha",
     "cycle_end_months_p50": "cycle_end_months_p50",
