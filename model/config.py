@@ -25,7 +25,8 @@ from omegaconf.errors import OmegaConfBaseException
 MODES = ("hard", "soft", "off")
 DEMAND_SOURCES = ("plan", "sales_base", "csv")
 #: Older names that carried Chifeng's base year, still accepted (one value → its new name).
-YEAR_ALIASES = {"sales_2025": "sales_base", "sales_2025_decline": "sales_base_decline"}  # ALIAS-KEEP
+YEAR_ALIASES = {"sales_2025": "sales_base",  # ALIAS-KEEP
+                "sales_2025_decline": "sales_base_decline"}  # ALIAS-KEEP
 # national: the 2024 national rule the plan cites (no new land above 36 months, only the
 # revitalised land in 18–36; 自然资源部《关于做好2024年住宅用地供应有关工作的通知》); strict: a
 # stricter rule a plan may state (Chifeng §9.3: none above 18, more below 6); none. Thresholds

@@ -179,6 +179,8 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         meta = {k: summary["review"][k] for k in ("actuals", "observed_years", "future_demand")}
         meta["hard"] = list(settings.review.hard)
         meta["main_city_id"] = ds.main_city_id
+        meta["final_year"] = int(ds.plan_years[-1])
+        meta["cite"] = {t: ds.cite(t) for t in ("supply_guidance", "land_guidance")}
         meta["replications"] = settings.sim.replications
         meta["original"] = settings.review.original
         meta["presale_above_ready"] = {
@@ -395,6 +397,15 @@ def _period(years) -> str:
     return f"{years[0]}-{years[-1]}" if years else ""
 
 
+def _span(years, lang: str) -> str:
+    """Years as the note prints them: '2026—2027' (2026–2027 in English), '2026' for one."""
+    if not years:
+        return ""
+    if years[0] == years[-1]:
+        return str(years[0])
+    return f"{years[0]}{'—' if lang == 'zh' else '–'}{years[-1]}"
+
+
 def targets_comparison(
     original: Outcome, course: Outcome | None, replan: Outcome, observed
 ) -> pd.DataFrame:
@@ -521,10 +532,52 @@ def parse_override(item: str) -> tuple[str, Any]:
     return key, value
 
 
-def candidate_list(settings: RunConfig) -> list[Candidate]:
-    """The targets as they stand (``keep_targets``), every candidate, then every combination."""
+#: Keys a candidate may set relative to the target as it stands (``x0.8`` = 0.8 × it).
+RELATIVE_KEYS = {"targets.land_total_ha": "land_total_ha",
+                 "targets.supply_total_10k_m2": "supply_total_10k_m2",
+                 "targets.cycle_months_end": "cycle_months",
+                 "targets.subsidised_volume_10k_m2_per_year": "subsidised_volume_10k_m2"}
+
+
+def resolve_relative(key: str, value: Any, settings: RunConfig, ds: Dataset | None) -> Any:
+    """A candidate value ``x0.8`` (or ``×0.8``) → 0.8 × the target as it stands: the config's
+    value when set, else the dataset's (land and supply totals, the end-of-plan cycle, the
+    subsidised volume a year), so one scenario file serves any city. Other values unchanged;
+    ConfigError for a relative value on a key without a target to scale."""
+    if not (isinstance(value, str) and value[:1] in ("x", "×")):
+        return value
+    try:
+        factor = float(value[1:])
+    except ValueError:
+        raise ConfigError(f"review.candidates: {key}={value}: expected a number after "
+                          f"'x' (x0.8 = 0.8 × the target as it stands)") from None
+    if key not in RELATIVE_KEYS:
+        raise ConfigError(f"review.candidates: {key}={value}: a relative value needs one of "
+                          f"{', '.join(RELATIVE_KEYS)}")
+    from model.inputs import subsidised_volume
+
+    field = key.split(".", 1)[1]
+    current = getattr(settings.targets, field, None)
+    if current is None and ds is not None:
+        if field == "subsidised_volume_10k_m2_per_year":
+            current = subsidised_volume(settings, ds, ds.plan_years)[0]
+        else:
+            hit = ds.target_or_none(RELATIVE_KEYS[key])
+            current = None if hit is None else hit.value
+    if current is None:
+        raise ConfigError(f"review.candidates: {key}={value}: the dataset has no "
+                          f"{RELATIVE_KEYS[key]} target to scale; give a number")
+    return round(float(current) * factor, 6)
+
+
+def candidate_list(settings: RunConfig, ds: Dataset | None = None) -> list[Candidate]:
+    """The targets as they stand (``keep_targets``), every candidate, then every combination;
+    relative values (``x0.8``) resolved against ``ds`` (:func:`resolve_relative`)."""
     r = settings.review
-    singles = {n: tuple(parse_override(i) for i in items) for n, items in r.candidates.items()}
+    singles = {}
+    for n, items in r.candidates.items():
+        pairs = (parse_override(i) for i in items)
+        singles[n] = tuple((k, resolve_relative(k, v, settings, ds)) for k, v in pairs)
     out = [Candidate(KEEP, "keep", ())]
     out += [Candidate(n, "single", o) for n, o in singles.items()]
     for combo in r.combinations:
@@ -546,7 +599,7 @@ def adjustment_base(settings: RunConfig) -> RunConfig:
 
 def evaluate_adjustments(settings: RunConfig, ds: Dataset) -> pd.DataFrame:
     """adjustments.csv: every candidate re-solved (in parallel, one built model per worker)."""
-    cands = candidate_list(settings)
+    cands = candidate_list(settings, ds)
     base = adjustment_base(settings)
     for c in cands:  # fail fast, in the parent, on an override the schema rejects
         with_overrides(base, dict(c.overrides))
@@ -878,7 +931,7 @@ CHART_TEXT = {
            "inventory_end_10k_m2": "年末库存（万㎡）", "cycle_end_months": "去化周期（个月）",
            "original": "原规划", "actual": "实际", "course": "现行路径", "replan": "重新规划",
            "paths": "全市：原规划、实际、现行路径与重新规划",
-           "p_band": "重放：2030年12月全市去化周期处于12—18个月的概率",
+           "p_band": "重放：{final}年12月全市去化周期处于12—18个月的概率",
            "delta_unmet": "用地变化（公顷，相对保持目标）", "infeasible": "不可行",
            "adjust": "各项目标调整：相对保持目标的变化"},
     "en": {"land_ha": "land sold, ha", "supply_10k_m2": "presale, 万m²",
@@ -886,7 +939,7 @@ CHART_TEXT = {
            "cycle_end_months": "destocking cycle, months",
            "original": "adopted plan", "actual": "actual", "course": "current course",
            "replan": "re-plan", "paths": "City: adopted plan, actual, current course, re-plan",
-           "p_band": "replay: P(city cycle in 12–18 months, December 2030)",
+           "p_band": "replay: P(city cycle in 12–18 months, December {final})",
            "delta_unmet": "change in land, ha (against keeping the targets)",
            "infeasible": "infeasible",
            "adjust": "each adjustment against keeping the targets"},
@@ -948,7 +1001,9 @@ def adjustments_chart(run_dir: Path, lang: str = "zh") -> Path:
     ax2.barh(y, adj["p_cycle_in_band"].fillna(0.0),
              color=["tab:blue" if f else "lightgrey" for f in feasible])
     ax2.set_xlim(0, 1)
-    ax2.set_xlabel(text["p_band"], fontsize=8)
+    final = int(json.loads((run_dir / "review_meta.json").read_text(encoding="utf-8"))
+                ["final_year"]) if (run_dir / "review_meta.json").exists() else ""
+    ax2.set_xlabel(text["p_band"].format(final=final), fontsize=8)
     fig.tight_layout()
     out = run_dir / ("adjustments.png" if lang == "zh" else "adjustments_en.png")
     fig.savefig(out, dpi=110)
@@ -998,16 +1053,16 @@ NOTE_TEXT = {
         "title": "住房发展规划中期评估：供会议使用的要点",
         "years": "{obs}年为实际数据（{file}），{rest}年重新规划；比较基准为{base}。面积单位万㎡，用地单位"
                  "公顷，金额单位亿元；所有数字均取自本次运行的文件（见附件）。",
-        "base_plan": "已通过规划（表45批准预售、表48用地各行）",
+        "base_plan": "已通过规划（{sup}批准预售、{land}用地各行）",
         "base_file": "基准方案（{file}）",
         "risk": "按现行路径（{rest}年沿用{base_short}的用地，批准预售以其用地能形成的可售面积为限），"
                 "{n}项规划目标存在风险：{items}。",
         "norisk": "按现行路径（{rest}年沿用{base_short}的用地与批准预售），规划目标均无风险。",
         "noadj": "目标不需调整，但{rest}年的年度供地与批准预售安排须调整（见下）：从{last}年末实际状态"
-                 "重新规划可同时满足{hard}（{final}年去化周期：全市{c}个月，主城区{m}个月），需公共收购"
+                 "重新规划可同时满足{hard}（{final}年去化周期：全市{c}个月{m}），需公共收购"
                  "存量{buy}万㎡、公共支出{spend}亿元。",
         "noadj_risk": "按市场重放，{final}年12月全市去化周期处于12—18个月的概率为{p}（各需求情景"
-                      "{lo}—{hi}），低于0.8：结果对需求水平敏感，2028年以后须按年复核。",
+                      "{lo}—{hi}），低于0.8：结果对需求水平敏感，{next}年以后须按年复核。",
         "adj": "需要调整目标：保持现有目标不可行（{relax}）；能恢复可行的最小调整为：{change}。",
         "notested": "本次未评估目标调整（review.adjust=false）。",
         "replan": "重新规划：{rest}年新增住宅用地分别为{land}公顷（{base_short}{oland}），批准预售"
@@ -1025,7 +1080,7 @@ NOTE_TEXT = {
         "cols_replan": ["年份", "范围", "出让用地（公顷）", "批准预售（万㎡）", "销售（万㎡）",
                         "年末库存（万㎡）", "去化周期（个月）"],
         "cols_adj": ["候选调整", "目标变化", "可行", "与保持目标相同", "未满足需求变化（万㎡）",
-                     "用地变化（公顷）", "公共支出变化（亿元）", "全市2030年去化周期（个月）",
+                     "用地变化（公顷）", "公共支出变化（亿元）", "全市{final}年去化周期（个月）",
                      "P(12—18个月)"],
         "risk_item": "{t}：要求{sense}{req}{unit}，现行路径{course}，重新规划{replan}",
         "checks": "模型检查（非规划目标）：{items}。",
@@ -1056,7 +1111,7 @@ NOTE_TEXT = {
         "years": "{obs} observed ({file}); {rest} re-planned; the baseline is {base}. Floor area in "
                  "万m², land in hectares, money in 亿元; every number is read from this run's files "
                  "(see the annex).",
-        "base_plan": "the adopted plan (表45 presale approvals and 表48 land, rows)",
+        "base_plan": "the adopted plan ({sup} presale approvals and {land} land, rows)",
         "base_file": "the baseline plan ({file})",
         "risk": "On the current course ({base_short}'s land for {rest}, its presale approvals as "
                 "far as that land can make floor area ready), {n} of the plan's target(s) are at "
@@ -1065,11 +1120,11 @@ NOTE_TEXT = {
                   "the plan's targets is at risk.",
         "noadj": "No target needs adjusting, but the yearly land and presale for {rest} do (see "
                  "below): a re-plan from the observed end of {last} keeps {hard} (final-year cycle "
-                 "{c} months city-wide, {m} in the main city), with {buy} 万m² of unsold stock "
+                 "{c} months city-wide{m}), with {buy} 万m² of unsold stock "
                  "bought by the public and {spend} 亿元 of public spending.",
         "noadj_risk": "In the market replay the city cycle ends December {final} in 12–18 months "
                       "with probability {p} (across demand cases {lo}–{hi}), below 0.8: the result "
-                      "depends on the level of demand; review it every year from 2028.",
+                      "depends on the level of demand; review it every year from {next}.",
         "adj": "An adjustment is needed: keeping the targets is infeasible ({relax}); the smallest "
                "change that restores feasibility: {change}.",
         "notested": "Target adjustments were not evaluated (review.adjust=false).",
@@ -1091,7 +1146,7 @@ NOTE_TEXT = {
                         "stock at year end, 万m²", "cycle, months"],
         "cols_adj": ["candidate", "target change", "feasible", "same plan as keeping targets",
                      "Δ unmet demand, 万m²", "Δ land, ha", "Δ public spending, 亿元",
-                     "city cycle 2030, months", "P(12–18 months)"],
+                     "city cycle {final}, months", "P(12–18 months)"],
         "risk_item": "{t}: required {sense} {req}{unit}, current course {course}, re-plan {replan}",
         "checks": "The tool's checks (not plan targets): {items}.",
         "rules": "Rules: on the current course the land rule, the pace or the land for the year "
@@ -1150,14 +1205,17 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     obs_years = sorted(comp.loc[comp["observed"], "year"].unique())
     all_years = sorted(comp["year"].unique())
     rest = [y for y in all_years if y not in obs_years]
-    p_obs, p_rest = _period(obs_years).replace("-", "—"), _period(rest).replace("-", "—")
+    p_obs, p_rest = _span(obs_years, lang), _span(rest, lang)
     final, last = all_years[-1], obs_years[-1]
     city = comp[comp["region"] == "city"].set_index("year")
     main_id = meta.get("main_city_id")
     h = head.set_index("indicator")
     original = meta.get("original")
     base_short = BASE_SHORT[lang][1 if original else 0]
-    base = tx["base_file"].format(file=Path(original).name) if original else tx["base_plan"]
+    cite = meta.get("cite") or {}
+    base = (tx["base_file"].format(file=Path(original).name) if original else
+            tx["base_plan"].format(sup=cite.get("supply_guidance", "supply_guidance"),
+                                   land=cite.get("land_guidance", "land_guidance")))
     fmt = dict(base_short=base_short)
 
     blocks: list[tuple] = [("h1", tx["title"]),
@@ -1189,12 +1247,13 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
         text = tx["noadj"].format(
             rest=p_rest, last=last, hard=hard, final=final,
             c=_f(h.loc["cycle_months_city", "replan"]),
-            m=_f(h.loc["cycle_months_main_city", "replan"]),
+            m=(("，主城区{}个月" if lang == "zh" else ", {} in the main city").format(
+                _f(h.loc["cycle_months_main_city", "replan"])) if main_id else ""),
             buy=_f(h.loc["purchased_10k_m2", "replan"]),
             spend=_f(h.loc["public_spending_100m_yuan", "replan"], 2))
         if p_band == p_band and p_band < 0.8:
             text += tx["noadj_risk"].format(final=final, p=_f(p_band, 2), lo=spread[0],
-                                            hi=spread[1])
+                                            hi=spread[1], next=rest[0] if rest else final)
         blocks.append(("key", text))
     else:
         keep = adj[adj["candidate"] == KEEP].iloc[0]
@@ -1289,7 +1348,7 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
                 _change_text(r, lang) for _i, r in same.iterrows()))))
         shown = shown[~shown["changes_nothing"].astype(bool)]
         frame = pd.DataFrame({
-            c: v for c, v in zip(tx["cols_adj"], (
+            c.format(final=final): v for c, v in zip(tx["cols_adj"], (
                 shown["candidate"], [_change_text(r, lang) for _i, r in shown.iterrows()],
                 [tx["yes"] if f else tx["no"] for f in shown["feasible"].astype(bool)],
                 [tx["no"]] * len(shown),
@@ -1298,7 +1357,8 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
                 shown["delta_public_spending_100m_yuan"].map(lambda x: _f(x, 2)),
                 shown["cycle_months_city_end"].map(lambda x: _f(x, 1)),
                 shown["p_cycle_in_band"].map(lambda x: _f(x, 2))))})
-        blocks.append(("table", frame.drop(columns=[tx["cols_adj"][3]]), "adjustments.csv"))
+        blocks.append(("table", frame.drop(columns=[tx["cols_adj"][3].format(final=final)]),
+                       "adjustments.csv"))
     # -- annex -------------------------------------------------------------------------------
     blocks.append(("annex",))
     blocks.append(("h2", tx["annex"]))
@@ -1332,8 +1392,13 @@ def _change_text(row, lang: str) -> str:
     """A candidate's change to the targets, in the note's language."""
     text = str(row.get("target_change", ""))
     if lang != "zh":
+        if text in ("", "none"):
+            return (f"{row['candidate']} (changes no target: absent from this dataset or the "
+                    f"same value)")
         return f"{row['candidate']}: {text}"
     zh = str(row.get("target_change_zh", "") or text)
+    if zh in ("", "无", "none"):
+        return f"{row['candidate']}（未改变任何目标：本数据集无此目标或取值相同）"
     return zh
 
 
