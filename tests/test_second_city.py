@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 
+import pandas as pd
 import pytest
 
 from model.data import DatasetError, load_dataset
@@ -166,3 +167,61 @@ def test_a_run_on_the_three_year_city(tmp_path):
     bad = [k for k in _keys(outcome.summary) if YEAR.search(k.split(".")[-1])
            and not k.startswith("config.")]
     assert not bad, bad
+
+
+def test_sweep_and_compare_on_the_three_year_city(tmp_path):
+    """A two-job sweep through Hydra, then analysis.compare over it: both run, the comparison
+    names the city's own years and tables, and no main-city row pretends to a value."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    sweep_dir = tmp_path / "sweep"
+    proc = subprocess.run(
+        [sys.executable, "-m", "model.run", "-m", "dataset=tests/data/three_year_city",
+         "demand.multiplier=0.9,1.1", "sim.replications=20", "uncertainty.enabled=false",
+         f"hydra.sweep.dir={sweep_dir}", "hydra.launcher.n_jobs=1"],
+        cwd=repo, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    status = pd.read_csv(sweep_dir / "sweep_status.csv")
+    assert len(status) == 2 and (status["status"] == "optimal").all()
+    out = tmp_path / "comparison"
+    proc = subprocess.run([sys.executable, "-m", "analysis.compare", str(sweep_dir), "--out",
+                           str(out), "--no-charts"], cwd=repo, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    headline = pd.read_csv(out / "headline.csv", encoding="utf-8-sig")
+    text = headline.to_csv(index=False)
+    assert "2030" not in text and "表4" not in text          # the city's own years and tables
+    assert "2028" in text
+    assert not headline.iloc[:, 0].astype(str).str.contains("main_city").any()
+    land = headline.set_index(headline.columns[0]).loc["land_total_ha"]
+    values = [float(v) for v in land.iloc[-2:]]
+    assert values[0] < values[1]                            # more demand, more land
+
+
+def test_midterm_review_on_the_three_year_city(tmp_path):
+    from model.config import default_settings
+    from model.run import run_model
+
+    settings = default_settings(**{
+        "dataset": "tests/data/three_year_city", "review.enabled": True,
+        "review.actuals": "tests/data/three_year_city_actuals_2026.csv",
+        "review.candidates": {"land_minus_20": ["targets.land_total_ha=x0.8"]},
+        "review.combinations": [], "review.workers": 1, "review.replications": 20,
+        "review.adjust": True, "review.current_course": True,
+        "sim.replications": 20, "uncertainty.enabled": False, "solver.duals": False})
+    out = run_model(settings, run_dir=tmp_path)
+    assert out.status == "optimal", out.messages
+    plan = out.tables["plan"].set_index(["region", "year"])
+    # 2026 is observed (east: 120 + 60 − 70 = 110 万m² at the end of 2026), 2027–2028 re-planned
+    assert plan.loc[("east", 2026), "inventory_end_10k_m2"] == pytest.approx(110)
+    assert plan.loc[("east", 2027), "inventory_start_10k_m2"] == pytest.approx(110)
+    adj = pd.read_csv(tmp_path / "adjustments.csv", encoding="utf-8-sig")
+    row = adj[adj.candidate == "land_minus_20"].iloc[0]
+    assert "203 → 162.4" in row.target_change                # 0.8 × the city's own 203 ha
+    note = (tmp_path / "review_note.md").read_text(encoding="utf-8")
+    assert "主城区" not in note and "表45" not in note and "2030" not in note
+    assert "2026年为实际数据" in note and "计划表1" in note
+
