@@ -280,7 +280,7 @@ def sales_rate_base(inventory: Mapping[str, float], cycle: Mapping[str, float]) 
             if inv > 0:
                 bad.append(
                     f"demand.source = 'sales_base': region {r!r} has inventory {inv} but a "
-                    f"cycle of {c} months, so its 2025 sales rate is undefined"
+                    f"cycle of {c} months, so its base-year sales rate is undefined"
                 )
             out[r] = 0.0
         else:
@@ -639,7 +639,8 @@ def regional_prices(cfg: RunConfig, ds: Dataset, regions, main_members) -> tuple
                     "price_rest_of_city_yuan_m2",
                     rest_p,
                     "yuan_m2",
-                    f"({cs} × {city_p} − {ms} × {main_p}) ÷ ({cs} − {ms}), §2.2.1.2",
+                    f"({cs} × {city_p} − {ms} × {main_p}) ÷ ({cs} − {ms}), "
+                    f"{ds.fact_source('price_yuan_m2') or 'facts'}",
                 )
             )
     out = {}
@@ -701,7 +702,8 @@ def household_formation_default(
     hh = (inflow - decline * urb) / persons
     how = (
         f"(({low} + {high}) ÷ 2 − {decline} × {urb}) ÷ {persons:.3f} persons per household "
-        f"(§9.2, §2.1.7)"
+        f"({ds.fact_source('migrant_inflow_low_10k') or 'facts'}, "
+        f"{ds.fact_source('urbanisation_share') or 'facts'})"
     )
     return hh, persons, how
 
@@ -828,7 +830,9 @@ def cycle_targets(cfg: RunConfig, ds: Dataset, p: dict) -> list[TargetRow]:
     last = p["years"][-1]
     floor = p["band_low_months"] if t.cycle_floor_months is None else float(t.cycle_floor_months)
     floor_src = ("config" if t.cycle_floor_months is not None
-                 else "the reasonable band's floor (§2.4.1), terminal band")
+                 else f"the reasonable band's floor "
+                      f"({ds.fact_source('cycle_band_low_months') or 'default 12 months'}), "
+                      f"terminal band")
     scopes = [("city", tuple(p["regions"]))]
     if p["main_members"]:
         scopes.append(("main_city", tuple(p["main_members"])))
@@ -912,7 +916,7 @@ def subsidised_targets(cfg: RunConfig, ds: Dataset, p: dict) -> tuple[list[Targe
                     mode,
                     "10k_m2",
                     scale,
-                    "config (表47 blank)",
+                    "config (the plan prints no subsidised share)",
                 )
             )
     volume, how = subsidised_volume(cfg, ds, p["years"])
@@ -1437,7 +1441,8 @@ def vacancy_fields(cfg: RunConfig, ds: Dataset, years, notes: list) -> dict:
                 f"dwellings_base_year_10k[{scope}]",
                 stock[0],
                 "10k_dwellings",
-                "low-use households ÷ vacancy share (§2.4.2)",
+                f"low-use households ÷ vacancy share "
+                f"({ds.fact_source('vacancy_share', fact_scope) or 'facts'})",
             )
         )
         notes.append(
@@ -1445,7 +1450,8 @@ def vacancy_fields(cfg: RunConfig, ds: Dataset, years, notes: list) -> dict:
                 f"dwelling_size_m2[{scope}]",
                 size[scope],
                 "m2",
-                "2025 sales floor area ÷ dwellings sold (§2.2.1.2)",
+                f"{ds.base_year} sales floor area ÷ dwellings sold "
+                f"({ds.fact_source('sales_dwellings') or 'facts'})",
             )
         )
     v = cfg.vacancy
@@ -1467,8 +1473,8 @@ def vacancy_fields(cfg: RunConfig, ds: Dataset, years, notes: list) -> dict:
                 "persons",
                 "config"
                 if v.persons_per_household is not None
-                else "urban residents (population × urbanisation, §2.1.7) ÷ occupied "
-                "urban dwellings",
+                else f"urban residents (population × urbanisation, "
+                f"{ds.fact_source('urbanisation_share') or 'facts'}) ÷ occupied urban dwellings",
             )
         )
     main_share = v.main_city_household_share
@@ -1483,7 +1489,8 @@ def vacancy_fields(cfg: RunConfig, ds: Dataset, years, notes: list) -> dict:
                 "main_city_household_share",
                 main_share,
                 "share",
-                "main city's share of 2025 new-home sales (§2.2.1.2)",
+                f"main city's share of {ds.base_year} new-home sales "
+                f"({ds.fact_source('sales_10k_m2') or 'facts'})",
             )
         )
     removals = v.removals_10k_per_year
@@ -1495,7 +1502,7 @@ def vacancy_fields(cfg: RunConfig, ds: Dataset, years, notes: list) -> dict:
                 "removals_10k_per_year[city]",
                 removals,
                 "10k_dwellings",
-                f"表34 urban-village households ÷ {len(years)} years"
+                f"{hit[1]} urban-village households ÷ {len(years)} years"
                 if hit
                 else "no urban_village_households target; 0",
             )

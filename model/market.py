@@ -597,7 +597,7 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     history = np.where(cycle > 0, inventory / np.where(cycle > 0, cycle, 1.0), demand[0])
     for r, c in zip(ids, cycle):
         if c <= 0:
-            log.warning("replay: %s has no 2025 cycle; seeding its sales history with the plan's "
+            log.warning("replay: %s has no base-year cycle; seeding its sales history with the plan's "
                         "first-month demand", r)
 
     shares = tm.annual_shares(params.timing)

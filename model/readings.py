@@ -128,10 +128,11 @@ def plan_readings_table(ds: Dataset, inputs: ModelInputs) -> pd.DataFrame:
     fs = tot_s[0] / rows_sum_s if tot_s and rows_sum_s > 0 else 1.0
     fl = tot_l[0] / rows_sum_l if tot_l and rows_sum_l > 0 else 1.0
     rule = "none" if inputs.land_rule == "none" else inputs.land_rule_source
+    sup, lnd = ds.cite("supply_guidance"), ds.cite("land_guidance")
     readings = {
         "rows": (1.0, 1.0, False,
-                 f"supply 表45 rows ({rows_sum_s:.2f} 万m²), land 表48 rows ({rows_sum_l:.2f} ha), "
-                 "presale enters stock in its own year, sales = min(demand 表31, stock)"),
+                 f"supply {sup} rows ({rows_sum_s:.2f} 万m²), land {lnd} rows ({rows_sum_l:.2f} "
+                 f"ha), presale enters stock in its own year, sales = min(demand, stock)"),
         "printed_totals": (
             fs, fl, False,
             (f"every row × {fs:.4f} (printed supply total {tot_s[0]:g} ÷ row sum "
@@ -143,7 +144,7 @@ def plan_readings_table(ds: Dataset, inputs: ModelInputs) -> pd.DataFrame:
             f"rows executed under the land rule the plan cites ({rule}): land withheld where "
             "the start-of-year cycle forbids it (above the suspend threshold none, in the "
             "revitalise band at most the revitalised land), and presale cut in the same "
-            "proportion (表45 ≈ plot ratio × 表48 in the same year)"),
+            f"proportion ({sup} ≈ plot ratio × {lnd} in the same year)"),
     }
     out = []
     for name, (ks, kl, under_rule, note) in readings.items():

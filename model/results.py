@@ -380,7 +380,7 @@ def demand_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
             f"unmet_demand_10k_m2[{scope},{inputs.period}]", "unmet_demand_10k_m2", scope,
             inputs.names_zh.get(scope, scope), inputs.period, "10k_m2", "max",
             "evaluate" if inputs.evaluate_only else "report", 0.0, unmet, unmet <= tol, unmet,
-            "demand (表31 or demand.source)",
+            "demand (demand.source)",
             f"unmet in {years}" if years else ""))
     return rows
 
@@ -425,7 +425,7 @@ def pace_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
             rows.append(_rule_row(
                 f"land_ramp[{r},{y}]", "land_ramp", r, inputs.names_zh.get(r, r), y, "ha", "max",
                 mode, cap, land, land <= cap + tol * max(1, cap), land - cap,
-                "ramp.land_multiple_of_history × mean land sold in the history years (表21)",
+                "ramp.land_multiple_of_history × the most land sold in one history year",
                 "land beyond what developers took up", inputs.weight_land_ramp))
     tmode = "evaluate" if inputs.evaluate_only else inputs.terminal_mode
     last = inputs.final_year
