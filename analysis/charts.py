@@ -81,6 +81,9 @@ def use_cjk_font() -> str | None:
             "no CJK font found: Chinese region names will show as boxes in the charts "
             "(install one, e.g. apt-get install fonts-noto-cjk)"
         )
+        from model.plotting import quiet_missing_glyphs
+
+        quiet_missing_glyphs()  # one warning above, not one per glyph
     else:
         plt.rcParams["font.sans-serif"] = [family, *plt.rcParams["font.sans-serif"]]
         plt.rcParams["font.family"] = "sans-serif"

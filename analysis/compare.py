@@ -28,6 +28,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from model.errors import UserError
+
 log = logging.getLogger(__name__)
 
 SUMMARY = "summary.json"
@@ -36,7 +38,7 @@ TOTAL = "total"  # the five-year total column of the region × year tables
 CITY_LABEL_ZH = "合计"
 
 
-class CompareError(Exception):
+class CompareError(UserError):
     """Nothing (valid) to compare; the message is one line for the user."""
 
 
@@ -77,6 +79,9 @@ def find_run_dirs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
     incomplete: list[Path] = []
     for raw in paths:
         path = Path(raw).expanduser().resolve()
+        if path.is_file():
+            raise CompareError(f"{raw}: a file, not a folder; expected a run folder or a "
+                               f"folder of runs (a sweep)")
         if not path.is_dir():
             raise CompareError(f"{raw}: no such directory")
         if (path / SUMMARY).is_file():
@@ -649,8 +654,15 @@ class Comparison:
 
 
 def compare(run_dirs: Sequence[Path], incomplete: Sequence[Path] = ()) -> Comparison:
-    """Read the runs and compute every table (nothing written)."""
+    """Read the runs and compute every table (nothing written). CompareError if no run has a
+    plan (one line: how many runs of each status)."""
     runs = load_runs(run_dirs)
+    if not any(r.ok for r in runs):
+        counts = pd.Series([r.status for r in runs]).value_counts()
+        raise CompareError(f"none of the {len(runs)} runs has a plan ("
+                           + ", ".join(f"{n} {s}" for s, n in counts.items())
+                           + "); nothing to compare (each run's reason: its summary.json, or "
+                             "sweep_status.csv of a sweep)")
     guidance = load_guidance(runs)
     long = targets_long(runs)
     return Comparison(
@@ -717,14 +729,33 @@ def runs_table(cmp: Comparison) -> pd.DataFrame:
              "reason": failure_reason(r.summary), "overrides": " ".join(
                  r.summary.get("overrides") or []), "run_dir": str(r.run_dir)} for r in cmp.runs]
     rows += [{"run": d.name, "scenario": "", "status": "incomplete",
-              "reason": "no summary.json (the run did not finish)", "overrides": "",
-              "run_dir": str(d)} for d in cmp.incomplete]
+              "reason": "no summary.json (the run did not finish)" if not (d / SUMMARY).exists()
+              else "damaged: a file truncated or changed since the run wrote it",
+              "overrides": "", "run_dir": str(d)} for d in cmp.incomplete]
     return pd.DataFrame(rows)
+
+
+def _left_out_damaged(run_dirs: list[Path], incomplete: list[Path]) -> tuple[list, list]:
+    """Runs whose files were truncated or changed since they were written are left out, with
+    one warning line each, and listed with the incomplete runs."""
+    from model.results import file_problems
+
+    good = []
+    for d in run_dirs:
+        problems = file_problems(d, read_summary(d))
+        if problems:
+            log.warning("damaged run left out: %s", problems[0])
+            incomplete = [*incomplete, d]
+        else:
+            good.append(d)
+    return good, incomplete
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI; returns the exit code."""
-    parser = argparse.ArgumentParser(
+    from model.errors import ArgumentParser
+
+    parser = ArgumentParser(
         prog="python -m analysis.compare",
         description="Compare finished runs: tables (CSV, Markdown), charts (PNG), report.html.",
     )
@@ -733,16 +764,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-charts", action="store_true", help="tables only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        run_dirs, incomplete = find_run_dirs(args.paths)
-        cmp = compare(run_dirs, incomplete)
-    except CompareError as exc:
-        print(f"compare: {exc}", file=sys.stderr)
-        return 1
+    run_dirs, incomplete = find_run_dirs(args.paths)
+    run_dirs, incomplete = _left_out_damaged(run_dirs, incomplete)
+    if not run_dirs:
+        raise CompareError("every run found is damaged (a file truncated or changed since the "
+                           "run); nothing to compare")
+    cmp = compare(run_dirs, incomplete)
     out_dir = Path(args.out).resolve() if args.out else default_out_dir(args.paths, run_dirs)
     cmp.out_dir = out_dir
     for d in incomplete:
-        log.warning("incomplete run left out (no summary.json): %s", d)
+        if not (d / SUMMARY).exists():
+            log.warning("incomplete run left out (no summary.json): %s", d)
     cmp.files = write_tables(cmp, out_dir)
     if not args.no_charts:
         from analysis import charts, report
@@ -756,4 +788,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from model.errors import cli
+
+    cli("analysis.compare", main)

@@ -36,10 +36,12 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from model.config import ConfigError, RunConfig, default_settings, with_overrides
+from model.config import (ConfigError, RunConfig, default_settings, number_problems,
+                          with_overrides)
 from model.data import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -193,6 +195,11 @@ def check_config(cfg: SensitivityConfig) -> None:
             raise ConfigError(
                 f"sensitivity.inputs.{name}: low = {b.low} is not below high = {b.high}; "
                 f"expected low < high")
+    if "sim.replications" in cfg.model:
+        raise ConfigError(
+            f"sensitivity.model.sim.replications = {cfg.model['sim.replications']!r} is not "
+            f"used: the replay's replications per sample are sensitivity.replications "
+            f"(now {cfg.replications}); set that instead")
     if not cfg.outcomes:
         raise ConfigError("sensitivity.outcomes is empty; expected at least one outcome")
     # older outcome names carried Chifeng's last plan year (cycle_months_city_2030): accepted  # ALIAS-KEEP
@@ -201,6 +208,9 @@ def check_config(cfg: SensitivityConfig) -> None:
         if name not in OUTCOMES:
             raise ConfigError(f"sensitivity.outcomes: unknown outcome {name!r}; expected one of: "
                               + ", ".join(OUTCOMES))
+    problems = number_problems(cfg, "sensitivity")
+    if problems:
+        raise ConfigError(problems)
 
 
 def check_against_model(cfg: SensitivityConfig) -> RunConfig:
@@ -225,7 +235,53 @@ def check_against_model(cfg: SensitivityConfig) -> RunConfig:
         if needs:
             raise ConfigError(f"sensitivity.outcomes: {needs[0]} needs the replay but "
                               f"sensitivity.model sets sim.enabled=false")
+    check_resources(cfg, base)
     return base
+
+
+#: How long to wait for a Dask scheduler before saying it does not answer.
+SCHEDULER_TIMEOUT_S = 5
+
+
+def check_resources(cfg: SensitivityConfig, base: RunConfig) -> None:
+    """Before any sample runs: the base model's solver options and dataset, the memory the
+    replays of all workers need at once, and (dask) that the scheduler answers."""
+    from model.data import load_dataset
+    from model.inputs import level_regions
+    from model.run import check_settings, resolve_dataset
+    from model.validate import replay_memory_problems
+
+    try:
+        check_settings(base)
+    except ConfigError as exc:
+        raise ConfigError([f"sensitivity.model: {p}" for p in exc.problems]) from None
+    ds = load_dataset(resolve_dataset(base.dataset))
+    if base.sim.enabled:
+        regions, _ = level_regions(ds, base.level)
+        workers = 1 if cfg.backend == "dask" and cfg.scheduler else cfg.workers
+        problems = replay_memory_problems("sensitivity.replications", cfg.replications,
+                                          len(regions), 12 * len(ds.plan_years), copies=workers)
+        if problems:
+            raise ConfigError(problems)
+    if cfg.backend == "dask" and cfg.scheduler:
+        client = connect_scheduler(cfg.scheduler)
+        client.close()
+
+
+def connect_scheduler(address: str):
+    """A Dask client of the scheduler at ``address``; ConfigError (one line naming
+    sensitivity.scheduler) if it does not answer within SCHEDULER_TIMEOUT_S."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"sensitivity.scheduler = {address!r}: no Dask scheduler answers there within "
+            f"{SCHEDULER_TIMEOUT_S} s ({why[:160]}); start one (dask scheduler), fix the "
+            f"address (tcp://HOST:8786), or leave sensitivity.scheduler out for a local "
+            f"cluster") from None
 
 
 def base_overrides(cfg: SensitivityConfig) -> dict[str, Any]:
@@ -240,7 +296,15 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         raise ConfigError(f"--config {path}: no such file")
     schema = OmegaConf.structured(SensitivityFile)
     try:
-        node = OmegaConf.merge(schema, OmegaConf.load(path))
+        loaded = OmegaConf.load(path)
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"--config {path}{where}: not a YAML config "
+                          f"({getattr(exc, 'problem', None) or type(exc).__name__}); expected a "
+                          f"file like conf/sensitivity/default.yaml") from None
+    try:
+        node = OmegaConf.merge(schema, loaded)
         for item in overrides:
             if "=" not in item:
                 raise ConfigError(f"{item!r}: expected KEY=VALUE, e.g. sensitivity.n=64")
@@ -395,7 +459,7 @@ def _run_dask(evaluate, samples, workers, scheduler, bar) -> list[dict]:
 
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        client = connect_scheduler(scheduler)
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
@@ -692,7 +756,9 @@ def _git_commit() -> str | None:
 # Command line
 # ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    from model.errors import ArgumentParser
+
+    parser = ArgumentParser(
         prog="python -m analysis.sensitivity",
         description="Global sensitivity analysis (SALib) of the housing-plan model.")
     parser.add_argument("--config", help="a conf/sensitivity/*.yaml file (default: default.yaml)")
@@ -701,12 +767,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("distributed").setLevel(logging.WARNING)
+    from model.errors import UserError, report_error
+
     try:
         cfg = load_config(args.config, args.overrides)
         check_against_model(cfg)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 1
+    except UserError as exc:  # one line per problem (docs/errors.md)
+        return report_error("analysis.sensitivity", exc)
     result = run_analysis(cfg)
     for line in report_lines(result):
         log.info(line)
@@ -718,5 +785,6 @@ if __name__ == "__main__":
     # Run the importable module's main, not this __main__ copy: joblib/Dask pickle __main__'s
     # classes by value, which would give every task a fresh model cache (a rebuild per sample).
     from analysis.sensitivity import main as _main
+    from model.errors import cli
 
-    sys.exit(_main())
+    cli("analysis.sensitivity", _main)

@@ -8,9 +8,9 @@ No Pyomo, no solver: this module only reads and checks.
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -18,6 +18,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 import yaml
+
+from model.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS_DIR = REPO_ROOT / "scenarios"
@@ -39,14 +41,17 @@ GUIDANCE_SPLITS = {"base_sales": "each region's share of base-year sales",
                    "equal": "equal shares"}
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{4}))?$")
 ALL = "ALL"
+# A number as a CSV cell: ASCII digits only (Python's float() also takes full-width digits,
+# "inf" and "nan"; a table must not), an optional sign, decimals and exponent.
+NUMBER_RE = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+THOUSANDS_RE = re.compile(r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?$")
+#: No cell of a table is larger than this in magnitude (the largest printed figures — dwelling
+#: counts, persons, 元/m² — are far below it); larger values only break the solver.
+MAX_ABS_CELL = 1e9
 
 
-class DatasetError(Exception):
+class DatasetError(UserError):
     """A dataset that cannot be used; ``problems`` holds one line per failure."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -300,6 +305,17 @@ def _level_table(table: str, level: str) -> str:
 # Loading
 # ---------------------------------------------------------------------------------------------
 def load_schema(path: Path = SCHEMA_PATH) -> dict:
+    """scenarios/SCHEMA.yaml as a dict (a fresh copy; parsed once per file version — parsing
+    it for every CSV read cost ~50 ms each, seconds in a mid-term review)."""
+    import copy
+
+    path = Path(path)
+    stat = path.stat()
+    return copy.deepcopy(_parsed_schema(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_schema(path: str, _mtime_ns: int, _size: int) -> dict:
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
@@ -324,6 +340,7 @@ def load_dataset(folder: str | Path = DEFAULT_DATASET) -> Dataset:
         problems.append(f"manifest.yaml: no history_years, but the dataset has a land history "
                         f"({raw['land_sold'][0]}); expected history_years: [first_year, "
                         f"last_year] naming the years it covers")
+    _check_manifest_years(manifest, years, problems)
     typed: dict[str, pd.DataFrame] = {}
     for name, (fname, frame) in raw.items():
         typed[name] = _check_columns_and_types(fname, frame, schema["tables"][name], problems)
@@ -340,6 +357,8 @@ def load_dataset(folder: str | Path = DEFAULT_DATASET) -> Dataset:
                           manifest.get("base_year"), years["plan_years"])
     _check_printed_refs(raw, typed, problems)
     _check_relations(manifest, typed, schema, problems)
+    for name, frame in typed.items():
+        _check_stock_cycle(raw[name][0], frame, problems)
     if problems:
         raise DatasetError(problems)
     return _build(root, manifest, typed, levels, years)
@@ -353,6 +372,80 @@ def read_csv_checked(path: Path, spec: dict, problems: list[str], label: str | N
         return None
     frame = _read_text_csv(path, label, problems)
     return None if frame is None else _check_columns_and_types(label, frame, spec, problems)
+
+
+def read_region_year_csv(path: str | Path, spec_name: str, regions: tuple[str, ...],
+                         years: tuple[int, ...], key: str,
+                         other_years: str = "error") -> dict[str, dict[tuple[str, int], float]]:
+    """A user table of values by region and plan year (the fixed plan, a demand CSV) read with
+    the dataset's checks: UTF-8 text, typed cells (one line per bad cell: file, line, column,
+    value, what is valid), fully blank rows skipped, no duplicate (region, year), every region
+    a region of this run, every year a plan year (``other_years="ignore"`` skips other years
+    instead), and every region × year present. Returns column → {(region, year): value} for
+    each number column present; raises DatasetError listing every problem. ``key`` is the
+    config key that named the file (for the messages)."""
+    spec = load_schema()[spec_name]
+    path = Path(path)
+    label = str(path)
+    if not path.is_file():
+        raise DatasetError([f"{key} = {str(path)!r}: file not found"
+                            + (" (a folder)" if path.is_dir() else "")])
+    problems: list[str] = []
+    frame = _read_text_csv(path, label, problems)
+    if frame is None:
+        raise DatasetError(problems)
+    frame = frame.rename(columns={a: b for a, b in (spec.get("aliases") or {}).items()
+                                  if b not in frame.columns})
+    columns = {c: cs for c, cs in spec["columns"].items()
+               if not cs.get("optional") or c in frame.columns}
+    if spec.get("extra_columns") == "ignore":
+        frame = frame[[c for c in frame.columns if c in columns]]
+    typed = _check_columns_and_types(label, frame, {**spec, "columns": columns}, problems)
+    if problems:
+        raise DatasetError(problems)
+    region_col, year_col = spec["key"]
+    _check_duplicates(label, typed, spec, problems)
+    keep = []
+    for i, region, year in zip(typed.index, typed[region_col], typed[year_col]):
+        if region not in regions:
+            problems.append(f"{label} line {i + 2}, column {region_col}: value {region!r} — "
+                            f"expected a region of this run ({', '.join(regions)})")
+        if int(year) not in years:
+            if other_years == "ignore":
+                continue
+            problems.append(f"{label} line {i + 2}, column {year_col}: value {year} — "
+                            f"expected a plan year in {years[0]}–{years[-1]}")
+        keep.append(i)
+    typed = typed.loc[keep]
+    numbers = [c for c, cs in columns.items() if cs["type"] in ("number", "share")]
+    have = set(zip(typed[region_col], typed[year_col].astype(int)))
+    gaps = [f"{r}/{y}" for r in regions for y in years if (r, y) not in have]
+    if gaps and not problems:
+        problems.append(f"{label}: no row for region/year {', '.join(gaps[:5])}"
+                        + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
+                        + f" (expected one row per region and year {years[0]}–{years[-1]})")
+    if problems:
+        raise DatasetError(problems)
+    return {col: {(str(r), int(y)): float(v)
+                  for r, y, v in zip(typed[region_col], typed[year_col], typed[col])}
+            for col in numbers}
+
+
+def read_fixed_plan(path: str, regions, years) -> dict[str, dict]:
+    """A plan to evaluate (``fixed_plan=PATH``): region (or region_id), year, land_ha,
+    supply_10k_m2 and optionally purchased_10k_m2, subsidised_new_10k_m2 (a previous run's
+    plan.csv works); checked as :func:`read_region_year_csv` says."""
+    if not Path(path).is_file() and not Path(path).is_dir():
+        raise DatasetError([f"fixed_plan = {path!r}: expected 'none', 'guidance' or a CSV file; "
+                            f"file not found"])
+    return read_region_year_csv(path, "fixed_plan", tuple(regions), tuple(years), "fixed_plan")
+
+
+def read_demand_csv(path: str | Path, regions, years) -> dict[tuple[str, int], float]:
+    """A user demand table (``demand.source=csv demand.csv=PATH``): region_id, year,
+    demand_10k_m2, one row per region and plan year (other years are ignored)."""
+    return read_region_year_csv(path, "demand_csv", tuple(regions), tuple(years), "demand.csv",
+                                other_years="ignore")["demand_10k_m2"]
 
 
 def check_rows(fname: str, frame: pd.DataFrame, spec: dict, levels: dict[str, str],
@@ -461,14 +554,41 @@ def _read_manifest(root: Path, problems: list[str]) -> dict | None:
     return manifest
 
 
+def _is_year(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 1900 <= v <= 2200
+
+
 def _year_range(manifest: dict, key: str, problems: list[str]) -> tuple[int, ...]:
     value = manifest.get(key)
-    if (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)
+    if (isinstance(value, list) and len(value) == 2 and all(_is_year(v) for v in value)
             and value[0] <= value[1]):
         return tuple(range(value[0], value[1] + 1))
     if key in manifest:
-        problems.append(f"manifest.yaml: {key} = {value!r} (expected [first_year, last_year])")
+        why = ("first year after last year" if isinstance(value, list) and len(value) == 2
+               and all(_is_year(v) for v in value) else "not two years")
+        problems.append(f"manifest.yaml: {key} = {value!r} is not valid ({why}); expected "
+                        f"[first_year, last_year] in order, e.g. [2026, 2030]")
     return ()
+
+
+def _check_manifest_years(manifest: dict, years: dict, problems: list[str]) -> None:
+    """base_year is a year; the history ends by it and the plan starts after it."""
+    base = manifest.get("base_year")
+    if "base_year" in manifest and not _is_year(base):
+        problems.append(f"manifest.yaml: base_year = {base!r} is not valid; expected a year "
+                        f"like 2025 (the year of the stock in inventory_2025.csv)")
+        return
+    plan, history = years.get("plan_years"), years.get("history_years")
+    if _is_year(base) and plan and plan[0] <= base:
+        problems.append(f"manifest.yaml: plan_years start in {plan[0]}, not after base_year "
+                        f"{base}; expected the plan to start in {base + 1} or later")
+    if _is_year(base) and history and history[-1] > base:
+        problems.append(f"manifest.yaml: history_years end in {history[-1]}, after base_year "
+                        f"{base}; expected them to end by {base}")
+    for key in ("name", "city_id", "main_city_id"):
+        if key in manifest and not isinstance(manifest[key], str):
+            problems.append(f"manifest.yaml: {key} = {manifest[key]!r} is not valid; expected "
+                            f"text")
 
 
 def _read_tables(root: Path, manifest: dict, schema: dict, problems: list[str]):
@@ -482,6 +602,10 @@ def _read_tables(root: Path, manifest: dict, schema: dict, problems: list[str]):
     for name, spec in schema["tables"].items():
         entry = listed.get(name) or {}
         fname = entry.get("file", f"{name}.csv") if isinstance(entry, dict) else f"{name}.csv"
+        if not isinstance(fname, str) or not fname:
+            problems.append(f"manifest.yaml: tables.{name}.file = {fname!r} is not valid; "
+                            f"expected a file name like {name}.csv")
+            continue
         path = root / fname
         if not path.is_file() and name not in listed:  # an old default file name still works
             for old in (a for a, new in TABLE_ALIASES.items() if new == name):
@@ -501,14 +625,70 @@ def _read_tables(root: Path, manifest: dict, schema: dict, problems: list[str]):
 
 
 def _read_text_csv(path: Path, label: str, problems: list[str]) -> pd.DataFrame | None:
-    """Every cell as stripped text (typing happens against the schema afterwards)."""
+    """Every cell as stripped text (typing happens against the schema afterwards).
+
+    Fully blank rows (``,,,,`` — what spreadsheets write below a table) are skipped; the frame's
+    index stays the row's position in the file, so ``index + 2`` is its line number."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        problems.append(f"{label}: cannot be read ({exc.strerror or exc})")
+        return None
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        hint = ""
+        try:
+            raw.decode("gb18030")
+            hint = " — it looks like a GBK/GB18030 file: save it as 'CSV UTF-8' in Excel"
+        except UnicodeDecodeError:
+            pass
+        problems.append(f"{label}: cannot be read as a UTF-8 CSV (line {line}: byte "
+                        f"0x{raw[exc.start]:02x} is not UTF-8){hint}")
+        return None
+    if not raw.strip(b" \t\r\n,\xef\xbb\xbf"):
+        problems.append(f"{label}: the file is empty (expected a header row and data rows)")
+        return None
+    too_wide = _rows_wider_than_header(raw.decode("utf-8-sig"))
+    if too_wide:
+        line, fields, width = too_wide
+        problems.append(f"{label} line {line}: {fields} fields where the header has {width} — "
+                        f"cannot be read as a UTF-8 CSV (a comma inside a value? write numbers "
+                        f"without thousands separators, quote text that has commas)")
+        return None
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            skipinitialspace=True)
+                            skipinitialspace=True, skip_blank_lines=False, index_col=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         problems.append(f"{label}: cannot be read as a UTF-8 CSV ({str(exc).splitlines()[0]})")
         return None
-    return frame.apply(lambda col: col.str.strip())
+    frame = frame.apply(lambda col: col.str.strip())
+    frame.columns = [str(c).strip() for c in frame.columns]
+    blank = (frame == "").all(axis=1) if len(frame.columns) else pd.Series(dtype=bool)
+    return frame[~blank]
+
+
+def _rows_wider_than_header(text: str) -> tuple[int, int, int] | None:
+    """(line, fields, header fields) of the first row with more non-empty fields than the
+    header (pandas would silently take its first field as an index), or None."""
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header:
+            return None
+        width = len(header)
+        for row in reader:
+            while len(row) > width and not row[-1].strip():
+                row = row[:-1]
+            if len(row) > width:
+                return reader.line_num, len(row), width
+    except csv.Error:
+        return None  # pandas reports what it cannot read
+    return None
 
 
 def _check_columns_and_types(fname: str, frame: pd.DataFrame, spec: dict, problems: list[str]):
@@ -528,7 +708,7 @@ def _check_columns_and_types(fname: str, frame: pd.DataFrame, spec: dict, proble
         if col not in frame.columns:
             continue
         values = []
-        for i, raw in enumerate(frame[col]):
+        for i, raw in zip(frame.index, frame[col]):
             value, expected = _parse_cell(raw, cspec)
             if expected:
                 problems.append(f"{fname} line {i + 2}, column {col}: value {raw!r} — expected {expected}")
@@ -562,24 +742,40 @@ def _parse_cell(raw: str, cspec: dict):
             return raw, None
         return None, "a year (2025) or a range (2026-2030)"
     if kind in ("year", "count"):
-        try:
-            number = float(raw)
-        except ValueError:
-            return None, "a whole number" if kind == "count" else "a year like 2026"
-        if number != int(number) or number < 0:
-            return None, "a whole number >= 0" if kind == "count" else "a year like 2026"
-        return int(number), None
-    try:
+        whole = "a whole number >= 0" if kind == "count" else "a year like 2026"
+        if not NUMBER_RE.match(raw):
+            return None, _number_hint(raw, whole)
         number = float(raw)
-    except ValueError:
-        return None, f"a number in {unit}"
-    if number != number:  # NaN typed literally
-        return None, f"a number in {unit}"
+        if not 0 <= number <= MAX_ABS_CELL or number != int(number):
+            return None, whole
+        if kind == "year" and not 1900 <= number <= 2200:
+            return None, "a year like 2026 (1900–2200)"
+        return int(number), None
+    if not NUMBER_RE.match(raw):
+        return None, _number_hint(raw, f"a number in {unit}")
+    number = float(raw)
+    if not abs(number) <= MAX_ABS_CELL:
+        return None, f"a number in {unit} of magnitude at most {MAX_ABS_CELL:g}"
     if kind == "share" and not 0.0 <= number <= 1.0:
         return None, "a share in [0, 1] (48.45% is written 0.4845)"
     if kind == "number" and number < 0 and not cspec.get("signed"):
         return None, f"a non-negative number in {unit}"
     return number, None
+
+
+def _number_hint(raw: str, expected: str) -> str:
+    """What was expected, with the reason a number-like cell is not read as one."""
+    if THOUSANDS_RE.match(raw):
+        return f"{expected}, without thousands separators ({raw.replace(',', '')})"
+    if any(ch.isdecimal() and not ch.isascii() for ch in raw):
+        ascii_digits = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch
+                               for ch in raw)
+        return f"{expected} in ASCII digits ({ascii_digits}, not full-width)"
+    if raw.strip().lower().lstrip("+-") in ("inf", "infinity", "nan"):
+        return f"{expected} (a finite number)"
+    if raw.endswith("%"):
+        return f"{expected} (a share is written 0.2, not 20%)"
+    return expected
 
 
 def _check_regions(frame: pd.DataFrame | None, manifest: dict, problems: list[str]) -> dict[str, str]:
@@ -605,7 +801,7 @@ def _check_regions(frame: pd.DataFrame | None, manifest: dict, problems: list[st
     if not any(lvl == "region" for lvl in levels.values()):
         problems.append("regions.csv: no row with level region (a dataset needs at least one planning region)")
     if "parent_id" in frame:
-        for i, (rid, lvl, parent) in enumerate(zip(frame["region_id"], frame["level"], frame["parent_id"])):
+        for i, rid, lvl, parent in zip(frame.index, frame["region_id"], frame["level"], frame["parent_id"]):
             want = {"region": city_id, "district": main_id}.get(lvl)
             if want and parent != want:
                 problems.append(f"regions.csv line {i + 2}, column parent_id: value {parent!r} — "
@@ -618,7 +814,7 @@ def _check_duplicates(fname: str, frame: pd.DataFrame, spec: dict, problems: lis
     if len(key) != len(spec.get("key", [])) or frame.empty:
         return
     first: dict[tuple, int] = {}
-    for i, row in enumerate(frame[key].itertuples(index=False, name=None)):
+    for i, row in zip(frame.index, frame[key].itertuples(index=False, name=None)):
         if any(v is None or v is pd.NA for v in row):
             continue
         if row in first:
@@ -640,7 +836,7 @@ def _check_domains(fname, frame, spec, levels, problems):
         if not domain or col not in frame.columns:
             continue
         allowed = DOMAIN_LEVELS[domain]
-        for i, value in enumerate(frame[col]):
+        for i, value in zip(frame.index, frame[col]):
             if value is None or value is pd.NA:
                 continue
             if value not in levels:
@@ -709,6 +905,18 @@ def resolve_period(token: str, base_year, plan_years) -> str:
     return token
 
 
+def _check_stock_cycle(fname: str, frame: pd.DataFrame, problems: list[str]) -> None:
+    """A region with unsold stock has a positive cycle: a cycle of 0 months with stock means
+    infinite monthly sales (cycle = stock ÷ average monthly sales)."""
+    if not {"inventory_10k_m2", "cycle_months"} <= set(frame.columns):
+        return
+    for i, stock, cycle in zip(frame.index, frame["inventory_10k_m2"], frame["cycle_months"]):
+        if stock == stock and cycle == cycle and stock > 0 and cycle <= 0:
+            problems.append(f"{fname} line {i + 2}, column cycle_months: value {cycle:g} — "
+                            f"expected a cycle > 0 months for {stock:g} 10k_m2 of unsold stock "
+                            f"(cycle = stock ÷ average monthly sales)")
+
+
 def _check_required_facts(facts: pd.DataFrame | None, schema: dict, problems: list[str],
                           base_year=None, plan_years=()):
     if facts is None or not {"fact", "scope", "period", "unit", "value"} <= set(facts.columns):
@@ -719,7 +927,7 @@ def _check_required_facts(facts: pd.DataFrame | None, schema: dict, problems: li
         if (req["fact"], req["scope"], period) not in have:
             problems.append(f"facts.csv: no row for fact {req['fact']!r}, scope {req['scope']!r}, "
                             f"period {period} ({req['meaning']}, in {req['unit']})")
-    for i, (unit, value) in enumerate(zip(facts["unit"], facts["value"])):
+    for i, unit, value in zip(facts.index, facts["unit"], facts["value"]):
         if unit == "share" and value == value and not 0.0 <= value <= 1.0:
             problems.append(f"facts.csv line {i + 2}, column value: value {value!r} — expected a share "
                             f"in [0, 1] because its unit is share")
@@ -732,7 +940,7 @@ def _check_printed_refs(raw, typed, problems):
             continue
         fname = raw[name][0]
         frame = typed[name]
-        for i, (table, column) in enumerate(zip(frame["table"], frame["column"])):
+        for i, table, column in zip(frame.index, frame["table"], frame["column"]):
             if table not in typed:
                 problems.append(f"{fname} line {i + 2}, column table: value {table!r} — expected a "
                                 f"table of this dataset ({', '.join(sorted(typed))})")
@@ -773,6 +981,7 @@ def _check_relations(manifest, typed, schema, problems):
 
 
 def _build(root, manifest, typed, levels, years) -> Dataset:
+    typed = {name: frame.reset_index(drop=True) for name, frame in typed.items()}
     regions_frame = typed["regions"]
     as_region = {r.region_id: Region(r.region_id, r.name_zh, r.level, r.parent_id or "")
                  for r in regions_frame.itertuples(index=False)}

@@ -20,7 +20,8 @@ import pandas as pd
 
 from model import timing as tm
 from model.config import RunConfig
-from model.data import Dataset
+from model.data import Dataset, read_demand_csv, read_fixed_plan
+from model.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,8 @@ MU_PER_HA = 15.0
 YUAN_PER_100M_YUAN = 1e8
 
 
-class InputError(Exception):
+class InputError(UserError):
     """Config and dataset that cannot make a model; ``problems`` holds one line per failure."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -287,59 +284,6 @@ def sales_rate_base(inventory: Mapping[str, float], cycle: Mapping[str, float]) 
             out[r] = inv / c * 12.0
     if bad:
         raise InputError(bad)
-    return out
-
-
-def read_demand_csv(path: str | Path, regions: tuple[str, ...], years: tuple[int, ...]) -> dict:
-    """A user demand table: columns region_id, year, demand_10k_m2, one row per region and year."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError([f"demand.csv = {str(path)!r}: file not found"])
-    try:
-        frame = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(
-            [f"{path}: cannot be read as a CSV ({str(exc).splitlines()[0]})"]
-        ) from None
-    need = ["region_id", "year", "demand_10k_m2"]
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise InputError(
-            [f"{path}: missing column(s) {', '.join(missing)} " f"(expected {', '.join(need)})"]
-        )
-    problems, out = [], {}
-    for i, row in enumerate(frame.itertuples(index=False)):
-        line = i + 2
-        try:
-            year = int(row.year)
-            value = float(row.demand_10k_m2)
-        except (TypeError, ValueError):
-            problems.append(
-                f"{path} line {line}: year {row.year!r} / demand_10k_m2 "
-                f"{row.demand_10k_m2!r} — expected a year and a number in 10k_m2"
-            )
-            continue
-        if row.region_id not in regions:
-            problems.append(
-                f"{path} line {line}, column region_id: value {row.region_id!r} — "
-                f"expected one of {', '.join(regions)}"
-            )
-            continue
-        if year not in years:
-            continue  # years outside the plan are ignored
-        if not value >= 0 or math.isinf(value):
-            problems.append(
-                f"{path} line {line}, column demand_10k_m2: value {value!r} — "
-                f"expected a non-negative number in 10k_m2"
-            )
-            continue
-        out[(row.region_id, year)] = value
-    for r in regions:
-        for y in years:
-            if (r, y) not in out and not problems:
-                problems.append(f"{path}: no row for region {r!r}, year {y}")
-    if problems:
-        raise InputError(problems)
     return out
 
 
@@ -1081,48 +1025,6 @@ def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str) 
 # ---------------------------------------------------------------------------------------------
 # Fixed plans
 # ---------------------------------------------------------------------------------------------
-def read_fixed_plan(path: str, regions, years) -> dict[str, dict]:
-    """A plan to evaluate: a CSV with region (or region_id), year, land_ha, supply_10k_m2 and
-    optionally purchased_10k_m2, subsidised_new_10k_m2 (a previous run's plan.csv works)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(
-            [
-                f"fixed_plan = {path!r}: expected 'none', 'guidance' or a CSV file; "
-                f"file not found"
-            ]
-        )
-    frame = pd.read_csv(p, encoding="utf-8-sig")
-    if "region" not in frame.columns and "region_id" in frame.columns:
-        frame = frame.rename(columns={"region_id": "region"})
-    need = ["region", "year", "land_ha", "supply_10k_m2"]
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise InputError(
-            [f"{p}: missing column(s) {', '.join(missing)} (expected {', '.join(need)})"]
-        )
-    out: dict[str, dict] = {}
-    for col in ("land_ha", "supply_10k_m2", "purchased_10k_m2", "subsidised_new_10k_m2"):
-        if col not in frame.columns:
-            continue
-        vals = {
-            (str(r), int(y)): float(v)
-            for r, y, v in zip(frame["region"], frame["year"], frame[col])
-        }
-        gaps = [f"{r}/{y}" for r in regions for y in years if (r, y) not in vals]
-        if gaps:
-            raise InputError(
-                [f"{p}: no {col} for {', '.join(gaps[:5])}" + (" …" if len(gaps) > 5 else "")]
-            )
-        bad = [k for k, v in vals.items() if not v >= 0]
-        if bad:
-            raise InputError(
-                [f"{p}: column {col} must be >= 0 (region/year {bad[0][0]}/{bad[0][1]})"]
-            )
-        out[col] = {(r, y): vals[(r, y)] for r in regions for y in years}
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # The whole step: one helper per group of ModelInputs fields
 # ---------------------------------------------------------------------------------------------

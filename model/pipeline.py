@@ -6,10 +6,11 @@
 dotted overrides; :func:`replay_plan` replays a plan under the run's shared assumptions;
 :func:`solve_and_report` turns a solve into an :class:`Outcome` (named outcomes and tables).
 
-Exit codes: 0 a plan (every soft target reported met or missed); 1 bad input (config, dataset,
-demand CSV), one line per problem; 2 the hard targets cannot all hold — the conflict and the
-smallest relaxation of each target are printed and written to relaxation.csv; 3 the solver
-stopped without an optimal answer (time limit, numerical trouble).
+Exit codes (model/errors.py, docs/errors.md): 0 a plan (every soft target reported met or
+missed); 1 bad input (config, dataset, CSV, resources), one line per problem, found before the
+solve (:func:`check_settings`, :func:`check_inputs`); 2 the hard targets cannot all hold — the
+conflict and the smallest relaxation of each target are printed and written to relaxation.csv;
+3 the solver stopped without an optimal answer (time limit, numerical trouble).
 """
 
 from __future__ import annotations
@@ -27,18 +28,19 @@ import pandas as pd
 
 from model import market, readings, results, uncertainty
 from model import timing as tm
-from model.config import ConfigError, RunConfig, as_dict, fast_overrides, to_settings
+from model.config import (ConfigError, RunConfig, as_dict, fast_overrides, number_problems,
+                          to_settings)
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
+from model.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, EXIT_SOLVER, UserError
 from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
 from model.optimise import StructureChanged
-from model.solve import PlanModel, solver_versions
+from model.solve import PlanModel, option_problems, solver_versions
+from model.validate import replay_memory_problems
 
 log = logging.getLogger(__name__)
 
 #: targets.csv rows that judge a rule (the land rule, pace, terminal feed), not a plan target
 RULE_ROWS = ("land_rule", *results.PACE_IDS)
-
-EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def optimise_run(
     t_start = perf_counter() if t_start is None else t_start
     try:
         inputs = build_inputs(settings, ds)
-    except (DatasetError, InputError) as exc:
+        check_inputs(settings, ds, inputs)
+    except UserError as exc:
         return _input_error(exc.problems)
 
     pm = PlanModel(inputs, settings.solver)
@@ -101,6 +104,44 @@ def optimise_run(
     return solve_and_report(settings, ds, inputs, pm, t_start)
 
 
+def check_settings(settings: RunConfig) -> None:
+    """Checks of a config that need more than its dataclasses: HiGHS's option list. Raises
+    ConfigError (one line per problem) before any work."""
+    problems = number_problems(settings) + option_problems(settings.solver.options)
+    if problems:  # number_problems again: fast_overrides skips to_settings' walk
+        raise ConfigError(problems)
+
+
+def check_inputs(settings: RunConfig, ds: Dataset, inputs: ModelInputs) -> None:
+    """Checks that need the built inputs, run before the solver so that no error appears after
+    a solve: the dwelling stock outlives the removals, the replay's parameters, the memory the
+    replay needs (and the review's replays)."""
+    problems: list[str] = []
+    for scope in inputs.vacancy_scopes:  # the dwelling stock cannot be removed below zero
+        removed = sum(inputs.removals_10k.get((scope, y), 0.0) for y in inputs.years)
+        if removed >= inputs.dwellings0_10k[scope] > 0:
+            problems.append(
+                f"vacancy.removals_10k_per_year = {settings.vacancy.removals_10k_per_year!r} "
+                f"removes {removed:.4g} 万 dwellings of {scope} over {inputs.period}, more than "
+                f"its {inputs.dwellings0_10k[scope]:.4g} 万 dwellings; expected removals below "
+                f"the stock")
+    if settings.sim.enabled:
+        try:
+            replay_params(settings, ds, inputs)
+        except ValueError as exc:
+            problems.append(f"sim: {exc}")
+        months = 12 * len(inputs.years)
+        problems += replay_memory_problems("sim.replications", settings.sim.replications,
+                                           len(inputs.regions), months)
+        review = settings.review
+        if review.enabled and review.adjust and review.replications is not None:
+            problems += replay_memory_problems("review.replications", review.replications,
+                                               len(inputs.regions), months,
+                                               copies=review.workers)
+    if problems:
+        raise ConfigError(problems)
+
+
 class Sweep:
     """One built model re-solved for many overrides (sweeps, sensitivity, the mid-term review).
 
@@ -112,8 +153,11 @@ class Sweep:
 
     def __init__(self, cfg: Any, dataset: Dataset | None = None):
         self.settings = to_settings(cfg)
+        check_settings(self.settings)
         self.dataset = run_dataset(self.settings, dataset)
-        self.model = PlanModel(build_inputs(self.settings, self.dataset), self.settings.solver)
+        inputs = build_inputs(self.settings, self.dataset)
+        check_inputs(self.settings, self.dataset, inputs)
+        self.model = PlanModel(inputs, self.settings.solver)
         self.rebuilds = 0
 
     def run(self, overrides: Mapping[str, Any] | None = None,
@@ -123,11 +167,16 @@ class Sweep:
         summary): no duals, uncertainty table, monthly tables or summary.json fields."""
         t_start = perf_counter()
         try:
-            settings = fast_overrides(self.settings, overrides or {})
+            try:
+                settings = fast_overrides(self.settings, overrides or {})
+            except (ValueError, TypeError) as exc:  # int(nan) and the like: the value's fault
+                if isinstance(exc, UserError):
+                    raise
+                raise ConfigError(f"{dict(overrides or {})}: {exc}") from None
+            check_settings(settings)
             inputs = build_inputs(settings, self.dataset)
-        except ConfigError as exc:
-            return _input_error([str(exc)])
-        except InputError as exc:
+            check_inputs(settings, self.dataset, inputs)
+        except UserError as exc:
             return _input_error(exc.problems)
         try:
             self.model.update(inputs)
@@ -196,7 +245,7 @@ def solve_and_report(
         if settings.sim.enabled:
             try:
                 replayed = replay_plan(settings, ds, inputs, plan)
-            except ValueError as exc:  # a replay parameter the replay itself rejects
+            except ValueError as exc:  # checked before the solve; this is a safety net
                 return _input_error([f"sim: {exc}"])
             tables.update(replay_tables(replayed, inputs))
             base["replay"] = replay_headline(replayed)
@@ -398,8 +447,15 @@ def _conflict_note(inputs, relax) -> str:
             "plan uses; evaluate the plan with evaluate_only=true (as +scenario=plan_as_written "
             "does) or set land.rule=none"
         )
+    if inputs.fixed_land_ha is not None or inputs.observed_years:
+        return (
+            "infeasible even with every hard target relaxed: the fixed decisions (fixed_plan "
+            "or the observed years) cannot hold together"
+        )
     return (
-        "infeasible even with every hard target relaxed: the fixed decisions cannot hold together"
+        "infeasible even with every hard target relaxed, with no decision fixed: the model's "
+        "own rules (land rule, stock balance, the config's bounds) cannot hold together; "
+        "check land.* and the land rule, or report it with this run's summary.json"
     )
 
 

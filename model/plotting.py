@@ -70,9 +70,18 @@ def use_cjk_font() -> str | None:
             "no CJK font found: Chinese text will show as boxes in the charts "
             "(install one, e.g. apt-get install fonts-noto-cjk)"
         )
+        quiet_missing_glyphs()
     else:
         plt.rcParams["font.sans-serif"] = [family, *plt.rcParams["font.sans-serif"]]
         plt.rcParams["font.family"] = "sans-serif"
     plt.rcParams["axes.unicode_minus"] = False
     _state["family"] = family
     return family
+
+
+def quiet_missing_glyphs() -> None:
+    """After the one warning above, matplotlib's own per-glyph warnings ("Glyph 20027 missing
+    from font(s) DejaVu Sans", dozens per chart) say nothing more: silence them."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)

@@ -979,9 +979,41 @@ def write_run(
         stale.unlink()
     for name, frame in tables.items():
         frame.to_csv(run_dir / f"{name}.csv", index=False, encoding="utf-8", float_format="%.10g")
+    summary = {**summary, "files": file_records(run_dir, [f"{n}.csv" for n in tables])}
     tmp = run_dir / "summary.json.tmp"
     tmp.write_text(json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8")
     tmp.replace(run_dir / "summary.json")
+
+
+def file_records(run_dir: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of each file as written, for summary.json: a reader can tell a file
+    truncated or edited since the run (:func:`file_problems`)."""
+    import hashlib
+
+    out = {}
+    for name in names:
+        data = (run_dir / name).read_bytes()
+        out[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return out
+
+
+def file_problems(run_dir: str | Path, summary: Mapping[str, Any]) -> list[str]:
+    """One line per file summary.json records that is missing, truncated or changed since the
+    run wrote it (runs written before these records existed are not checked)."""
+    import hashlib
+
+    run_dir = Path(run_dir)
+    out = []
+    for name, rec in (summary.get("files") or {}).items():
+        path = run_dir / name
+        if not path.is_file():
+            out.append(f"{path}: missing (the run wrote it; it was deleted or moved since)")
+            continue
+        data = path.read_bytes()
+        if len(data) != rec.get("bytes") or hashlib.sha256(data).hexdigest() != rec.get("sha256"):
+            out.append(f"{path}: {len(data)} bytes, not the {rec.get('bytes')} the run wrote "
+                       f"(truncated or edited since); run it again")
+    return out
 
 
 def _jsonable(x):

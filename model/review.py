@@ -1537,24 +1537,44 @@ def write_note(run_dir: Path) -> tuple[Path, Path]:
     return run_dir / "review_note.md", run_dir / "review_note.html"
 
 
+REVIEW_FILES = ("review_comparison.csv", "review_changes.csv", "review_targets.csv",
+                "review_headline.csv", "review_meta.json")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.review RUN_DIR``: re-generate the officials' note of a review run."""
     import sys
 
+    from model.errors import RunDirError, UserError
+
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not Path(args[0]).is_dir():
-        print("usage: python -m model.review RUN_DIR (a run of +scenario=midterm_2028)",
-              file=sys.stderr)
-        return 1
+    if len(args) != 1 or args[0].startswith("-"):
+        raise UserError("usage: python -m model.review RUN_DIR (the folder of a run of "
+                        "python -m model.run +scenario=midterm_2028)")
+    run_dir = Path(args[0])
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such folder (expected the folder of a run of "
+                        f"python -m model.run +scenario=midterm_2028)")
+    missing = [f for f in REVIEW_FILES if not (run_dir / f).is_file()]
+    if missing:
+        raise UserError(f"{run_dir} is not a finished mid-term review run (no {missing[0]}); "
+                        f"a review run comes from python -m model.run +scenario=midterm_2028")
     try:
-        md, page = write_note(Path(args[0]))
-    except (FileNotFoundError, DatasetError) as exc:
-        print(f"review note: {exc}", file=sys.stderr)
-        return 1
+        md, page = write_note(run_dir)
+    except DatasetError as exc:
+        raise UserError([f"review note: {p}" for p in exc.problems]) from None
+    except (ValueError, KeyError, IndexError, pd.errors.ParserError) as exc:
+        raise UserError(f"{run_dir}: the review files cannot be read ({type(exc).__name__}: "
+                        f"{exc}); they may be truncated — run the review again") from None
+    except OSError as exc:
+        raise RunDirError(f"{run_dir}: the note cannot be written ({exc.strerror or exc})") \
+            from None
     print(md)
     print(page)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from model.errors import cli
+
+    cli("model.review", main)

@@ -493,3 +493,88 @@ def _status_kind(status) -> str:
     ):
         return "limit"
     return "error"
+
+
+# ---------------------------------------------------------------------------------------------
+# solver.options, checked against HiGHS's own option list before anything runs
+# ---------------------------------------------------------------------------------------------
+#: Options the model sets itself: each has its own config key (or is managed by the run).
+MANAGED_OPTIONS = {
+    "time_limit": "solver.time_limit_s",
+    "mip_rel_gap": "solver.mip_rel_gap",
+    "output_flag": "the run (HiGHS's log goes to highs.log)",
+    "log_to_console": "the run (HiGHS's log goes to highs.log)",
+    "log_file": "the run (HiGHS's log goes to highs.log)",
+}
+_option_checker = None
+
+
+def _scratch_highs():
+    """A silent HiGHS instance used only to check option names and values (its constructor
+    prints a banner on stdout, which is silenced at the file-descriptor level)."""
+    global _option_checker
+    if _option_checker is None:
+        import os
+        import sys
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _option_checker = h
+    return _option_checker
+
+
+def option_problems(options: Mapping[str, object]) -> list[str]:
+    """One line per ``solver.options`` entry HiGHS would reject or ignore: an unknown name
+    (with the closest valid names), an option the model sets itself, or a value of the wrong
+    type or out of range (HiGHS's own check, ``setOptionValue``)."""
+    import difflib
+    import math
+
+    if not options:
+        return []
+    h = _scratch_highs()
+    names = sorted(n for n in dir(h.getOptions()) if not n.startswith("_"))
+    kinds = {highspy.HighsOptionType.kBool: "true or false",
+             highspy.HighsOptionType.kInt: "a whole number",
+             highspy.HighsOptionType.kDouble: "a number",
+             highspy.HighsOptionType.kString: "a text value"}
+    out = []
+    for key, value in options.items():
+        key = str(key)
+        where = f"solver.options.{key}"
+        if key in MANAGED_OPTIONS:
+            out.append(f"{where}: set by {MANAGED_OPTIONS[key]}, not through solver.options")
+            continue
+        status, kind = h.getOptionType(key)
+        if status != highspy.HighsStatus.kOk:
+            near = difflib.get_close_matches(key, names, n=3)
+            hint = f"did you mean {', '.join(near)}?" if near else "see the HiGHS option list"
+            out.append(f"{where}: HiGHS has no option {key!r} ({hint})")
+            continue
+        expected = kinds.get(kind, "a valid value")
+        if kind == highspy.HighsOptionType.kBool:
+            ok_type = isinstance(value, bool)
+        elif kind == highspy.HighsOptionType.kInt:
+            ok_type = isinstance(value, int) and not isinstance(value, bool)
+        elif kind == highspy.HighsOptionType.kDouble:
+            ok_type = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                       and math.isfinite(value))
+            value = float(value) if ok_type else value
+        else:
+            ok_type = isinstance(value, str)
+        _, current = h.getOptionValue(key)
+        if not ok_type or h.setOptionValue(key, value) != highspy.HighsStatus.kOk:
+            out.append(f"{where} = {value!r} is not valid; expected {expected} that HiGHS "
+                       f"accepts for {key} (default {current!r})")
+        else:
+            h.setOptionValue(key, current)  # leave the scratch instance as it was
+    return out

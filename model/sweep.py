@@ -12,7 +12,11 @@ This module is what makes a sweep robust:
 - :class:`SweepStatus` (a Hydra callback) collects the ``job.json`` of every job of the sweep at its
   end, writes ``sweep_status.csv`` into the sweep directory and prints the table.
 - :func:`last_exit_code` gives the sweep's exit code: the largest exit code among its jobs (0 when
-  every job produced a plan; 1 input error or unexpected error, 2 infeasible, 3 solver error).
+  every job produced a plan; 1 input error, 2 infeasible, 3 solver error, 4 a job's folder in
+  use by another process, 5 an unexpected error; docs/errors.md).
+- Completeness is keyed on the overrides, the dataset's hash and the composed config's hash, so
+  editing a scenario file re-runs the jobs it changes; a job that runs again moves its previous
+  outputs to ``superseded/`` first.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 JOB_RECORD = "job.json"
 STATUS_FILE = "sweep_status.csv"
 SUMMARY = "summary.json"
-EXIT_ERROR = 1  # an unexpected exception in a job: as a single run, it exits with 1
+EXIT_ERROR = 5  # an unexpected exception in a job (a bug): as a single run (model/errors.py)
 STATUS_COLUMNS = [
     "job",
     "status",
@@ -59,12 +62,15 @@ def read_json(path: Path) -> dict | None:
 
 
 def completeness(
-    run_dir: Path, overrides: Sequence[str], data_hash: str | None = None
+    run_dir: Path, overrides: Sequence[str], data_hash: str | None = None,
+    config_hash: str | None = None,
 ) -> tuple[bool, str]:
     """Whether ``run_dir`` already holds this job's finished run, and why (or why not).
 
     Complete means: summary.json is there (it is written last), it was written for the same
-    overrides, and — if both are known — for a dataset with the same hash as now."""
+    overrides, for the same composed config (``config_hash``: a scenario file or a default
+    edited since changes it) and for a dataset with the same hash as now. A run recorded
+    without a config hash (an older version) is not complete when one is asked for."""
     summary = read_json(run_dir / SUMMARY)
     if summary is None:
         return False, "no summary.json"
@@ -73,6 +79,10 @@ def completeness(
     old_hash = summary.get("data_hash")
     if data_hash and old_hash and old_hash != data_hash:
         return False, f"the dataset changed (data hash {old_hash[:12]} → {data_hash[:12]})"
+    old_cfg = summary.get("config_hash")
+    if config_hash and old_cfg != config_hash:
+        return False, ("the composed config changed (a scenario file or a default was edited; "
+                       f"config hash {str(old_cfg)[:12]} → {config_hash[:12]})")
     return True, f"complete run (status {summary.get('status')})"
 
 
@@ -103,25 +113,54 @@ def run_job(
     overrides: Sequence[str],
     run: Callable[[], int],
     data_hash: str | None = None,
+    config_hash: str | None = None,
 ) -> int:
     """Run one sweep job unless its run directory is complete; never raise; write job.json.
 
     ``run`` does the job (writes the run directory, returns its exit code). Returns the job's
-    exit code, which Hydra keeps as the job's return value."""
+    exit code, which Hydra keeps as the job's return value. The job holds its directory's lock
+    while it runs (another process running the same job is refused); a job that runs again
+    first moves the previous outputs to ``superseded/`` (model/rundir.py)."""
+    from model import rundir
+    from model.errors import RunDirError
+
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
-    done, why = completeness(run_dir, overrides, data_hash)
+    try:
+        rundir.claim(run_dir, require_empty=False)
+    except RunDirError as exc:
+        log.error("%s", exc.problems[0])
+        return exc.exit_code  # the other process owns job.json too: leave it alone
+    try:
+        return _run_claimed(run_dir, overrides, run, data_hash, config_hash, t0)
+    finally:
+        rundir.release(run_dir)
+
+
+def _run_claimed(run_dir, overrides, run, data_hash, config_hash, t0) -> int:
+    from model import rundir
+
+    done, why = completeness(run_dir, overrides, data_hash, config_hash)
     skipped = done
     if done:
         log.info("skipped: %s already holds a %s", run_dir, why)
     else:
         if why != "no summary.json":
             log.warning("running again: %s", why)
+        moved = rundir.supersede(run_dir)
+        if moved is not None:
+            log.warning("the previous outputs of %s are kept in %s", run_dir, moved)
         try:
             run()
+        except KeyboardInterrupt:
+            _record(run_dir, overrides, "interrupted", 130, "interrupted (Ctrl-C)", False, t0)
+            raise
         except Exception as exc:  # noqa: BLE001 - a job must not take the sweep down
-            log.error("job failed with an unexpected error: %r\n%s", exc, traceback.format_exc())
-            record = _record(run_dir, overrides, "error", EXIT_ERROR, f"error: {exc!r}", False, t0)
+            from model.errors import internal_error_line
+
+            line = internal_error_line("job", exc, run_dir)
+            log.error("%s", line)
+            record = _record(run_dir, overrides, "error", EXIT_ERROR, line, False, t0)
             return record["exit_code"]
     summary = read_json(run_dir / SUMMARY)
     if summary is None:
@@ -182,7 +221,7 @@ def status_table(sweep_dir: str | Path, since: float | None = None) -> pd.DataFr
         if not fresh:
             rec = {
                 "status": "incomplete",
-                "exit_code": EXIT_ERROR,
+                "exit_code": 130,
                 "skipped": False,
                 "reason": "the job started but left no job.json (killed or interrupted)",
                 "wall_time_s": None,

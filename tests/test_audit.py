@@ -664,7 +664,7 @@ def test_cli_on_the_synthetic_datasets(tmp_path, folder):
 def test_cli_rejects_unknown_override(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "model.audit", "datset=foo"],
                           capture_output=True, text=True)
-    assert proc.returncode == 2 and "unknown override 'datset'" in proc.stderr
+    assert proc.returncode == 1 and "unknown override 'datset'" in proc.stderr  # docs/errors.md
     assert "Traceback" not in proc.stderr
 
 

@@ -145,4 +145,4 @@ def test_bad_input_one_line_exit_1(tmp_path, case):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("compare: ") and str(target.name) in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("analysis.compare: input error: ") and str(target.name) in lines[0]

@@ -281,5 +281,5 @@ def test_cli_bad_actuals_one_line(tmp_path, old, new, fragment):
     # without rows, a second line)
     errors = [line for line in out.splitlines() if "input error" in line]
     assert 1 <= len(errors) <= 3 and fragment in errors[0], out
-    assert all(line.startswith("input error: review.actuals = ") for line in errors)
+    assert all(line.startswith("model.run: input error: review.actuals = ") for line in errors)
     assert not (run_dir / "review_note.md").exists()

@@ -160,8 +160,8 @@ def test_cli_bad_method_exits_1_without_traceback():
                          capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
     assert out.returncode == 1
     assert "Traceback" not in out.stderr
-    assert out.stderr.strip() == ("config error: sensitivity.method = 'pca' is not valid; "
-                                  "expected one of: sobol, morris")
+    assert out.stderr.strip() == ("analysis.sensitivity: input error: sensitivity.method = "
+                                  "'pca' is not valid; expected one of: sobol, morris")
 
 
 def test_run_writes_its_files(tmp_path):

@@ -1,6 +1,5 @@
 """python -m model.audit [FOLDER] [--out DIR]: see model.audit."""
-import sys
-
 from model.audit.cli import main
+from model.errors import cli
 
-sys.exit(main())
+cli("model.audit", main)  # one line per problem, documented exit codes (docs/errors.md)

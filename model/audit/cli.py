@@ -9,12 +9,14 @@ from pathlib import Path
 
 from model.audit import format_findings, run_audit, write_audit
 from model.data import DEFAULT_DATASET, REPO_ROOT, DatasetError, load_dataset
+from model.errors import ArgumentParser, RunDirError
 
 DESCRIPTION = "The plan audit: check a plan dataset against itself, driven by its manifest."
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m model.audit", description=DESCRIPTION)
+    # usage errors: one line, exit 1 (the documented 0/1; docs/errors.md)
+    parser = ArgumentParser(prog="python -m model.audit", description=DESCRIPTION)
     parser.add_argument("dataset", nargs="?", default=None,
                         help="dataset folder (default: scenarios/chifeng); also dataset=PATH")
     parser.add_argument("--out", default=None,
@@ -50,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out_dir = Path(args.out) if args.out else REPO_ROOT / "runs" / "audit" / ds.name / stamp
-    path = write_audit(checks, out_dir, ds)
+    try:
+        path = write_audit(checks, out_dir, ds)
+    except OSError as exc:
+        raise RunDirError(f"output folder {out_dir} cannot be written ({exc.strerror or exc}); "
+                          f"choose another with out=PATH") from None
     print(format_findings(ds, checks))
     print(f"\nwritten: {path} (findings), {out_dir / 'audit_checks.csv'} (every check), "
           f"{out_dir / 'audit_report.md'} and .html (report)")

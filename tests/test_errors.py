@@ -1,0 +1,580 @@
+"""The validation layer (docs/errors.md): every family of bad input gives one line naming the key
+(or file, line, column), the value and what is valid, and a documented exit code; a run owns its
+folder; nothing already written is lost.
+
+Most tests call the functions the command line calls (in process, fast); a few run the commands
+in a subprocess to check the whole path (one line on stderr, the exit code, the folder)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from model import errors, rundir, sweep
+from model.config import ConfigError, RunConfig, default_settings, with_overrides
+from model.data import DatasetError, load_dataset, read_demand_csv, read_fixed_plan
+from model.errors import EXIT_CODES, UserError
+from model.run import config_hash, preflight, run_model
+from model.validate import (check_override_syntax, replay_memory_bytes, replay_memory_problems,
+                            unknown_key_line)
+
+REPO = Path(__file__).resolve().parent.parent
+MINI = REPO / "tests" / "data" / "mini_city"
+HAND = REPO / "tests" / "data" / "hand_2x2"
+DOCS = REPO / "docs" / "errors.md"
+
+
+def one_line(exc: UserError) -> str:
+    assert len(exc.problems) == 1, exc.problems
+    assert "\n" not in exc.problems[0]
+    return exc.problems[0]
+
+
+def cli(*args: str, cwd: Path = REPO, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exit codes: one table, in the code and in the docs
+# ---------------------------------------------------------------------------------------------
+def test_exit_code_table_in_docs_matches_the_code():
+    rows = re.findall(r"^\| (\d+) \| ([^|]+) \|", DOCS.read_text(encoding="utf-8"), re.M)
+    assert {int(code): text.strip() for code, text in rows} == EXIT_CODES
+    assert "docs/errors.md" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_internal_error_is_one_line_with_the_traceback_in_a_file(capsys):
+    def broken() -> int:
+        raise RuntimeError("boom")
+
+    with pytest.raises(SystemExit) as exit_:
+        errors.cli("demo", broken)
+    assert exit_.value.code == errors.EXIT_INTERNAL
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "internal error" in err[0] and "RuntimeError: boom" in err[0]
+    path = Path(err[0].rsplit("the traceback is in ", 1)[1])
+    assert "Traceback" in path.read_text() and "boom" in path.read_text()
+    path.unlink()
+
+
+def test_ctrl_c_and_user_errors_in_the_wrapper(capsys):
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    def bad() -> int:
+        raise UserError(["a = 1 is not valid; expected 2", "b: missing"])
+
+    for fn, code, lines in ((interrupted, 130, 1), (bad, 1, 2)):
+        with pytest.raises(SystemExit) as exit_:
+            errors.cli("demo", fn)
+        assert exit_.value.code == code
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == lines and all(line.startswith("demo: ") for line in err)
+
+
+# ---------------------------------------------------------------------------------------------
+# Config: every number finite and sane, whatever the key
+# ---------------------------------------------------------------------------------------------
+def _float_keys(obj=None, prefix="") -> list[str]:
+    obj = RunConfig() if obj is None else obj
+    out = []
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if is_dataclass(value):
+            out += _float_keys(value, f"{prefix}{f.name}.")
+        elif "float" in str(f.type) and not str(f.type).startswith(("Dict", "List")):
+            out.append(f"{prefix}{f.name}")
+    return out
+
+
+FLOAT_KEYS = _float_keys()
+
+
+def test_every_float_key_refuses_non_finite_and_absurd_values():
+    assert len(FLOAT_KEYS) > 40
+    for i, key in enumerate(FLOAT_KEYS):
+        for value in (math.nan, (math.inf, -math.inf, 1e300)[i % 3]):
+            with pytest.raises(ConfigError) as exc:
+                default_settings(**{key: value})
+            assert key in one_line(exc.value), (key, value)
+
+
+@pytest.mark.parametrize("override, key", [
+    ({"targets.cycle_months_by_year": {2028: math.nan}}, "targets.cycle_months_by_year.2028"),
+    ({"money.price_by_region_yuan_m2": {"ningcheng": math.inf}},
+     "money.price_by_region_yuan_m2.ningcheng"),
+    ({"land.pipeline_extra_ha": {"ningcheng": 1e300}}, "land.pipeline_extra_ha.ningcheng"),
+    ({"sim.seasonality": [math.nan] * 12}, "sim.seasonality[0]"),
+    ({"solver.options": {"mip_feasibility_tolerance": math.nan}}, "solver.options"),
+    ({"land.plot_ratio": 1e-12}, "land.plot_ratio"),
+])
+def test_maps_lists_and_implausible_values_are_refused(override, key):
+    with pytest.raises(ConfigError) as exc:
+        default_settings(**override)
+    assert key in one_line(exc.value)
+
+
+@pytest.mark.parametrize("options, fragment", [
+    ({"bogus": 1}, "HiGHS has no option 'bogus'"),
+    ({"mip_rel_gapp": 0.1}, "did you mean mip_rel_gap"),
+    ({"presolve": "maybe"}, "solver.options.presolve = 'maybe' is not valid"),
+    ({"threads": 2.5}, "expected a whole number"),
+    ({"time_limit": 5.0}, "set by solver.time_limit_s"),
+])
+def test_solver_options_are_checked_against_highs(options, fragment):
+    out = run_model(default_settings(**{"solver.options": options, "sim.enabled": False}),
+                    load_dataset(HAND))
+    assert out.exit_code == 1 and len(out.messages) == 1 and fragment in out.messages[0]
+
+
+def test_valid_solver_options_run():
+    out = run_model(default_settings(**{"solver.options": {"presolve": "off", "threads": 1},
+                                        "sim.enabled": False}), load_dataset(HAND))
+    assert out.exit_code == 0
+
+
+def test_replay_and_memory_are_checked_before_the_solve(monkeypatch):
+    from model.solve import PlanModel
+
+    def no_solve(self):
+        raise AssertionError("the solver ran before the input was checked")
+
+    monkeypatch.setattr(PlanModel, "solve", no_solve)
+    ds = load_dataset(HAND)
+    for overrides, fragment in (({"sim.price_sensitivity": 5.0}, "sim.price_sensitivity"),
+                                ({"sim.replications": 10**9}, "sim.replications = 1000000000 "
+                                                              "needs about")):
+        out = run_model(default_settings(**overrides), ds)
+        assert out.exit_code == 1 and fragment in out.messages[0]
+
+
+def test_memory_estimate_covers_the_replay():
+    """The estimate is at least the replay's measured peak (tracemalloc) and not wildly above."""
+    import tracemalloc
+
+    from model.inputs import build_inputs
+    from model.market import replay
+    from model.run import replay_params, replay_tables
+
+    ds = load_dataset()
+    settings = default_settings(**{"sim.replications": 400, "solver.duals": False})
+    plan = run_model(with_overrides(settings, {"sim.enabled": False}), ds).tables["plan"]
+    inputs = build_inputs(settings, ds)
+    params = replay_params(settings, ds, inputs)
+    tracemalloc.start()
+    result = replay(plan, ds, params, level=inputs.level, revitalised_ha=inputs.revitalised_ha)
+    replay_tables(result)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    estimate = replay_memory_bytes(400, len(inputs.regions), 12 * len(inputs.years))
+    assert peak <= estimate <= 4 * peak, (peak, estimate)
+    assert replay_memory_problems("sim.replications", 10**6, 11, 60, available=10**9)
+    assert not replay_memory_problems("sim.replications", 200, 11, 60, available=10**9)
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides and compose: one line, with the fix
+# ---------------------------------------------------------------------------------------------
+def test_chinese_path_needs_quoting_and_says_how():
+    with pytest.raises(UserError) as exc:
+        check_override_syntax(["dataset=/data/赤峰 2026"])
+    line = one_line(exc.value)
+    assert "'dataset=\"/data/赤峰 2026\"'" in line and "docs/errors.md" in line
+    check_override_syntax(['dataset="/data/赤峰 2026"', "hydra.run.dir=runs/my run", "-m"])
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    (["targets.cycle_monts_2030=3"], "unknown key 'targets.cycle_monts_2030' (did you mean "
+                                     "targets.cycle_months_2030"),
+    (["+scenario=nosuch"], "scenario 'nosuch' does not exist; expected one of: district"),
+    (["demand.multiplier=abc"], "demand.multiplier"),
+    (["scenario=tight_land"], "add it with a '+': +scenario=tight_land"),
+    (["+scenario=tight_land", "+scenario=district"], "combine them in one list: "
+                                                     "'+scenario=[a,b]'"),
+    (["demand.multiplier=nan"], "demand.multiplier = nan is not valid (not a finite number)"),
+    ([f"dataset={HAND}", "vacancy.removals_10k_per_year=50"], "removes"),
+    (["sim.price_sensitivity=5"], "sim.price_sensitivity = 5.0 is not valid"),
+])
+def test_preflight_gives_one_line(overrides, fragment):
+    with pytest.raises(UserError) as exc:
+        preflight(overrides)
+    assert fragment in one_line(exc.value)
+
+
+def test_unknown_key_suggestions():
+    assert "did you mean sim.replications" in unknown_key_line("sim.replication")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dataset, actuals, fixed plan, demand CSV: one checked reader
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def mini(tmp_path):
+    folder = tmp_path / "mini"
+    shutil.copytree(MINI, folder)
+    return folder
+
+
+def _set_cell(path: Path, line: int, column: str, value: str) -> None:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[line - 2, column] = value
+    frame.to_csv(path, index=False)
+
+
+CELL_CASES = [
+    ("inf", "(a finite number)"),
+    ("-inf", "(a finite number)"),
+    ("nan", "(a finite number)"),
+    ("1e300", "of magnitude at most"),
+    ("１２", "in ASCII digits (12, not full-width)"),
+    ("1,234", "without thousands separators (1234)"),
+    ("abc", "expected a number in 10k_m2"),
+    ("20%", "not 20%"),
+    ("1e999", "of magnitude at most"),
+    ("¹2", "expected a number in 10k_m2"),
+]
+
+
+@pytest.mark.parametrize("value, fragment", CELL_CASES)
+def test_dataset_cells(mini, value, fragment):
+    _set_cell(mini / "demand.csv", 3, "demand_10k_m2", value)
+    with pytest.raises(DatasetError) as exc:
+        load_dataset(mini)
+    line = one_line(exc.value)
+    assert line.startswith("demand.csv line 3, column demand_10k_m2: value ") and fragment in line
+
+
+@pytest.mark.parametrize("value, fragment", CELL_CASES[:5])
+def test_actuals_cells(tmp_path, chifeng, value, fragment):
+    from model.actuals import EXAMPLE_ACTUALS, load_actuals
+
+    path = tmp_path / "actuals.csv"
+    shutil.copy(EXAMPLE_ACTUALS, path)
+    for column in ("inventory_end_10k_m2", "supply_10k_m2"):  # a cell error, not a "gap"
+        _set_cell(path, 4, column, value)
+        with pytest.raises(DatasetError) as exc:
+            load_actuals(path, chifeng)
+        assert "line 4, column" in one_line(exc.value) and fragment in exc.value.problems[0]
+        shutil.copy(EXAMPLE_ACTUALS, path)
+
+
+FIXED = "region,year,land_ha,supply_10k_m2\ncore,2026,1,2\ncore,2027,1,2\ncounty,2026,1,2\ncounty,2027,1,2\n"
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (("core,2026,1,2", "core,2026,abc,2"), "line 2, column land_ha: value 'abc' — expected a number"),
+    (("core,2026,1,2", 'core,2026,"1,234",2'), "without thousands separators"),
+    (("core,2026,1,2", "core,twenty,1,2"), "line 2, column year: value 'twenty' — expected a year"),
+    (("core,2027,1,2", "core,2027.5,1,2"), "line 3, column year: value '2027.5'"),
+    (("core,2026,1,2", "nowhere,2026,1,2"), "column region: value 'nowhere' — expected a region "
+                                            "of this run (core, county)"),
+    (("core,2026,1,2", "core,2031,1,2"), "value 2031 — expected a plan year in 2026–2027"),
+    (("county,2027,1,2\n", "county,2027,1,2\ncore,2026,5,5\n"), "line 6: duplicate row for "
+                                                                "region, year = core, 2026"),
+    (("county,2027,1,2\n", ""), "no row for region/year county/2027"),
+    (("core,2026,1,2", "core,2026,1,2,extra"), "cannot be read as a UTF-8 CSV"),
+    ("EMPTY", "the file is empty"),
+    ("GBK", "looks like a GBK/GB18030 file"),
+])
+def test_fixed_plan_family(tmp_path, edit, fragment):
+    path = tmp_path / "plan.csv"
+    if edit == "EMPTY":
+        path.write_text("")
+    elif edit == "GBK":
+        path.write_bytes("region,year,land_ha,supply_10k_m2\n主城,2026,1,2\n".encode("gbk"))
+    else:
+        path.write_text(FIXED.replace(*edit))
+    with pytest.raises(DatasetError) as exc:
+        read_fixed_plan(str(path), ("core", "county"), (2026, 2027))
+    assert fragment in one_line(exc.value)
+
+
+def test_fixed_plan_reads_a_previous_plan_csv_and_skips_blank_rows(tmp_path):
+    path = tmp_path / "plan.csv"
+    path.write_text("region_id,year,land_ha,supply_10k_m2,name_zh,cycle_end_months\n"
+                    "core,2026,1,2,中心区,inf\ncore,2027,1,2,中心区,12\n,,,,,\n"
+                    "county,2026,1,2,外县,3\ncounty,2027,1.5,2,外县,4\n,,,,,\n")
+    plan = read_fixed_plan(str(path), ("core", "county"), (2026, 2027))
+    assert plan["land_ha"][("county", 2027)] == 1.5 and "purchased_10k_m2" not in plan
+    path.write_text(path.read_text().replace("county,2027,1.5", "county,2027,x"))
+    with pytest.raises(DatasetError) as exc:
+        read_fixed_plan(str(path), ("core", "county"), (2026, 2027))
+    assert "line 6, column land_ha" in one_line(exc.value)  # the file's own line number
+
+
+def test_demand_csv_uses_the_same_reader(tmp_path):
+    path = tmp_path / "demand.csv"
+    path.write_text("region_id,year,demand_10k_m2\ncore,2026,1\ncore,2027,inf\ncounty,2026,1\n"
+                    "county,2027,1\ncounty,2040,9\n")
+    with pytest.raises(DatasetError) as exc:
+        read_demand_csv(path, ("core", "county"), (2026, 2027))
+    assert "line 3, column demand_10k_m2: value 'inf'" in one_line(exc.value)
+    path.write_text(path.read_text().replace("core,2027,inf", "core,2027,3") + ",,\n")
+    assert read_demand_csv(path, ("core", "county"), (2026, 2027))[("core", 2027)] == 3.0
+
+
+def test_blank_spreadsheet_rows_are_skipped_everywhere(mini, tmp_path, chifeng):
+    from model.actuals import EXAMPLE_ACTUALS, load_actuals
+
+    with open(mini / "demand.csv", "a") as fh:
+        fh.write(",,,\n,,,\n")
+    assert load_dataset(mini).demand_10k_m2()[("core", 2026)] > 0
+    path = tmp_path / "actuals.csv"
+    path.write_text(EXAMPLE_ACTUALS.read_text(encoding="utf-8") + ",,,,,,,,\n")
+    assert load_actuals(path, chifeng).years == (2026, 2027)
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (("plan_years: [2026, 2027]", "plan_years: [2027, 2026]"),
+     "plan_years = [2027, 2026] is not valid (first year after last year)"),
+    (("base_year: 2025", "base_year: twenty"), "base_year = 'twenty' is not valid"),
+    (("base_year: 2025", "base_year: true"), "base_year = True is not valid"),
+    (("base_year: 2025", "base_year: 2026"), "plan_years start in 2026, not after base_year 2026"),
+])
+def test_manifest_years(mini, edit, fragment):
+    path = mini / "manifest.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    with pytest.raises(DatasetError) as exc:
+        load_dataset(mini)
+    assert any(fragment in p for p in exc.value.problems), exc.value.problems
+
+
+def test_zero_cycle_with_stock_is_refused(mini):
+    path = mini / "inventory_2025.csv"
+    path.write_text(path.read_text().replace("core,24,24,", "core,24,0,"))
+    with pytest.raises(DatasetError) as exc:
+        load_dataset(mini)
+    assert "line 2, column cycle_months: value 0 — expected a cycle > 0 months" in one_line(
+        exc.value)
+
+
+def test_no_fixed_plan_no_talk_of_fixed_decisions():
+    from types import SimpleNamespace
+
+    from model.run import _conflict_note
+
+    relax = SimpleNamespace(joint=None)
+    free = SimpleNamespace(fixed_land_ha=None, observed_years=(), land_rule="2.2.3")
+    fixed = SimpleNamespace(fixed_land_ha={}, observed_years=(), land_rule="none")
+    assert "no decision fixed" in _conflict_note(free, relax)
+    assert "fixed decisions" in _conflict_note(fixed, relax)
+
+
+# ---------------------------------------------------------------------------------------------
+# Run folders: named by what ran, owned by their run
+# ---------------------------------------------------------------------------------------------
+def test_run_folder_names():
+    assert rundir.scenario_names(["+scenario=[district,tight_land]", "sim.seed=1"], "tight_land") \
+        == ["district", "tight_land"]
+    assert rundir.scenario_names([], "default") == ["default"]
+    assert rundir.dataset_label(None) == "" and rundir.dataset_label(str(MINI)) == "@mini_city"
+    tag = rundir.override_tag(["+scenario=x", f"dataset={MINI}", "targets.cycle_months_2030=21",
+                               "fixed_plan=/a b/方案.csv"])
+    assert tag == "targets.cycle_months_2030=21,fixed_plan=方案.csv"
+    long_tag = rundir.override_tag([f"targets.cycle_months_by_year.{y}={y}" for y in range(9)])
+    assert len(long_tag) <= rundir.TAG_MAX_CHARS and "~" in long_tag
+
+
+def test_run_dir_resolves_from_the_overrides():
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", return_hydra_config=True, overrides=[
+            "+scenario=[district,tight_land]", f"dataset={MINI}", "demand.multiplier=0.9"])
+    run_dir = OmegaConf.select(cfg, "hydra.run.dir")
+    assert re.fullmatch(r"runs/district\+tight_land@mini_city/\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d"
+                        r"_demand\.multiplier=0\.9", run_dir), run_dir
+
+
+def test_claim_refuses_what_it_does_not_own(tmp_path):
+    run = tmp_path / "run"
+    rundir.claim(run)
+    with pytest.raises(errors.RunDirError) as exc:  # our own live lock: in use
+        rundir.claim(run)
+    assert "is in use by another run" in one_line(exc.value) and exc.value.exit_code == 4
+    (run / "plan.csv").write_text("x")
+    rundir.release(run)
+    with pytest.raises(errors.RunDirError) as exc:
+        rundir.claim(run)
+    assert "already holds other files" in one_line(exc.value)
+    assert (run / "plan.csv").read_text() == "x" and not (run / rundir.LOCK).exists()
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(errors.RunDirError) as exc:
+        rundir.claim(tmp_path / "afile" / "run")
+    assert "cannot be created" in one_line(exc.value) or "in the way" in exc.value.problems[0]
+
+
+def test_a_stale_lock_is_taken_over(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    (run / rundir.LOCK).write_text(json.dumps({"pid": proc.pid, "host": os.uname().nodename}))
+    rundir.claim(run)
+    rundir.release(run)
+
+
+def test_supersede_keeps_the_previous_outputs(tmp_path):
+    run = tmp_path / "job"
+    (run / ".hydra").mkdir(parents=True)
+    for name in ("plan.csv", "summary.json", "run.log"):
+        (run / name).write_text(name if name != "summary.json" else
+                                json.dumps({"created": "2026-03-01T10:00:00"}))
+    moved = rundir.supersede(run)
+    assert moved == run / "superseded" / "2026-03-01T10-00-00"
+    assert (moved / "plan.csv").read_text() == "plan.csv" and not (run / "plan.csv").exists()
+    assert (run / "run.log").exists() and (run / ".hydra").is_dir()
+    assert rundir.supersede(run) is None
+
+
+def test_mark_failed_renames(tmp_path):
+    run = tmp_path / "2026-03-01_10-00-00"
+    run.mkdir()
+    assert rundir.mark_failed(run, "infeasible").name == "2026-03-01_10-00-00_INFEASIBLE"
+
+
+def test_sweep_completeness_covers_the_composed_config(tmp_path):
+    (tmp_path / "summary.json").write_text(json.dumps(
+        {"overrides": ["a=1"], "data_hash": "d", "config_hash": "c1", "status": "optimal"}))
+    assert sweep.completeness(tmp_path, ["a=1"], "d", "c1")[0]
+    done, why = sweep.completeness(tmp_path, ["a=1"], "d", "c2")
+    assert not done and "composed config changed" in why
+    from omegaconf import OmegaConf
+
+    assert config_hash(OmegaConf.create({"a": 1})) != config_hash(OmegaConf.create({"a": 2}))
+
+
+def test_run_cli_owns_its_folder(tmp_path):
+    """A finished run's folder is refused with one line and nothing in it changes (a folder held
+    by a live run takes the same path: test_claim_refuses_what_it_does_not_own); a bad input
+    leaves no folder at all."""
+    run = tmp_path / "run"
+    args = ("model.run", f"dataset={HAND}", "sim.enabled=false", f"hydra.run.dir={run}")
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    again = cli(*args, "demand.multiplier=0.5")
+    lines = again.stderr.strip().splitlines()
+    assert again.returncode == 4 and len(lines) == 1 and "already holds a finished run" in lines[0]
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    bad = cli("model.run", "demand.multiplier=nan", f"hydra.run.dir={tmp_path / 'never'}")
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "never").exists() and "Traceback" not in bad.stderr
+
+
+def test_run_with_a_chinese_path_quoted_as_the_docs_say(tmp_path):
+    data = tmp_path / "赤峰 数据"
+    shutil.copytree(HAND, data)
+    run = tmp_path / "运行 1"
+    proc = cli("model.run", f'dataset="{data}"', f'hydra.run.dir="{run}"', "sim.enabled=false")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((run / "summary.json").read_text())["dataset"]["name"] == "hand_2x2"
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "model.run", "sim.replications=50000",
+                             "solver.duals=false", f"hydra.run.dir={tmp_path / 'run'}"],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / "run" / rundir.LOCK
+    deadline = time.time() + 60
+    while not lock.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "interrupted" in line]
+    assert len(lines) == 1 and "no summary.json" in lines[0]
+    assert not (tmp_path / "run" / "summary.json").exists() and not lock.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# The other entry points
+# ---------------------------------------------------------------------------------------------
+def test_compare_on_failed_and_damaged_runs(tmp_path):
+    from analysis.compare import CompareError, _left_out_damaged, compare
+    from model import results
+
+    for name, status in (("a", "input_error"), ("b", "infeasible")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"status": status}))
+    with pytest.raises(CompareError) as exc:
+        compare([tmp_path / "a", tmp_path / "b"])
+    assert "none of the 2 runs has a plan (1 input_error, 1 infeasible)" in one_line(exc.value)
+    good = tmp_path / "good"
+    out = run_model(default_settings(**{"dataset": str(HAND), "sim.enabled": False}))
+    results.write_run(good, out.tables, out.summary)
+    assert _left_out_damaged([good], []) == ([good], [])
+    plan = good / "plan.csv"
+    plan.write_bytes(plan.read_bytes()[:100])
+    assert _left_out_damaged([good], []) == ([], [good])
+    assert "truncated" in results.file_problems(good, results.read_summary(good))[0]
+
+
+def test_sensitivity_scheduler_unreachable_is_one_line_and_quick(monkeypatch):
+    from analysis import sensitivity as sa
+
+    monkeypatch.setattr(sa, "SCHEDULER_TIMEOUT_S", 1)
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError) as exc:
+        sa.connect_scheduler("tcp://127.0.0.1:9")
+    assert time.perf_counter() - t0 < 15
+    assert one_line(exc.value).startswith("sensitivity.scheduler = 'tcp://127.0.0.1:9': no Dask")
+
+
+def test_sensitivity_refuses_the_model_replications():
+    from analysis import sensitivity as sa
+
+    with pytest.raises(ConfigError) as exc:
+        sa.load_config(overrides=["sensitivity.model.sim.replications=-1"])
+    assert "sensitivity.replications" in one_line(exc.value)
+
+
+def test_review_on_a_folder_that_is_not_a_review_run(tmp_path):
+    from model import review
+
+    with pytest.raises(UserError) as exc:
+        review.main([str(tmp_path)])
+    assert "is not a finished mid-term review run (no review_comparison.csv)" in one_line(
+        exc.value)
+
+
+def test_one_warning_without_a_cjk_font(monkeypatch, caplog):
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    from analysis import charts
+
+    monkeypatch.setattr(charts, "CJK_FAMILIES", ())
+    monkeypatch.setattr(charts, "_cjk_checked", False)
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
+    monkeypatch.setattr(plt, "rcParams", plt.rcParams.copy())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert charts.use_cjk_font() is None
+        fig, ax = plt.subplots()
+        ax.set_title("主城区 宁城县 红山片区 元宝山区")
+        fig.canvas.draw()
+        plt.close(fig)
+    assert not [w for w in caught if "missing from" in str(w.message)]
+    assert len([r for r in caplog.records if "no CJK font" in r.message]) == 1
