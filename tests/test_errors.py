@@ -116,7 +116,8 @@ def test_every_float_key_refuses_non_finite_and_absurd_values():
     ({"targets.cycle_months_by_year": {2028: math.nan}}, "targets.cycle_months_by_year.2028"),
     ({"money.price_by_region_yuan_m2": {"ningcheng": math.inf}},
      "money.price_by_region_yuan_m2.ningcheng"),
-    ({"land.pipeline_extra_ha": {"ningcheng": 1e300}}, "land.pipeline_extra_ha.ningcheng"),
+    ({"land.revitalised_by_region_ha": {"ningcheng": 1e300}},
+     "land.revitalised_by_region_ha.ningcheng"),
     ({"sim.seasonality": [math.nan] * 12}, "sim.seasonality[0]"),
     ({"solver.options": {"mip_feasibility_tolerance": math.nan}}, "solver.options"),
     ({"land.plot_ratio": 1e-12}, "land.plot_ratio"),
@@ -154,7 +155,7 @@ def test_replay_and_memory_are_checked_before_the_solve(monkeypatch):
 
     monkeypatch.setattr(PlanModel, "solve", no_solve)
     ds = load_dataset(HAND)
-    for overrides, fragment in (({"sim.price_sensitivity": 5.0}, "sim.price_sensitivity"),
+    for overrides, fragment in (({"sim.shock_sd": 5.0}, "sim.shock_sd"),
                                 ({"sim.replications": 10**9}, "sim.replications = 1000000000 "
                                                               "needs about")):
         out = run_model(default_settings(**overrides), ds)
@@ -206,7 +207,7 @@ def test_chinese_path_needs_quoting_and_says_how():
                                                      "'+scenario=[a,b]'"),
     (["demand.multiplier=nan"], "demand.multiplier = nan is not valid (not a finite number)"),
     ([f"dataset={HAND}", "vacancy.removals_10k_per_year=50"], "removes"),
-    (["sim.price_sensitivity=5"], "sim.price_sensitivity = 5.0 is not valid"),
+    (["sim.shock_sd=5"], "sim.shock_sd = 5.0 is not valid"),
 ])
 def test_preflight_gives_one_line(overrides, fragment):
     with pytest.raises(UserError) as exc:
