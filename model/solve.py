@@ -505,6 +505,9 @@ MANAGED_OPTIONS = {
     "output_flag": "the run (HiGHS's log goes to highs.log)",
     "log_to_console": "the run (HiGHS's log goes to highs.log)",
     "log_file": "the run (HiGHS's log goes to highs.log)",
+    # HiGHS starts its thread pool once per process; a later thread count makes the solve
+    # stop with status "Not Set" (exit 3) instead of solving
+    "threads": "HiGHS once per process (its thread pool), so it cannot be set per run",
 }
 _option_checker = None
 

@@ -132,8 +132,9 @@ def test_maps_lists_and_implausible_values_are_refused(override, key):
     ({"bogus": 1}, "HiGHS has no option 'bogus'"),
     ({"mip_rel_gapp": 0.1}, "did you mean mip_rel_gap"),
     ({"presolve": "maybe"}, "solver.options.presolve = 'maybe' is not valid"),
-    ({"threads": 2.5}, "expected a whole number"),
+    ({"random_seed": 2.5}, "expected a whole number"),
     ({"time_limit": 5.0}, "set by solver.time_limit_s"),
+    ({"threads": 1}, "cannot be set per run"),
 ])
 def test_solver_options_are_checked_against_highs(options, fragment):
     out = run_model(default_settings(**{"solver.options": options, "sim.enabled": False}),
@@ -142,7 +143,7 @@ def test_solver_options_are_checked_against_highs(options, fragment):
 
 
 def test_valid_solver_options_run():
-    out = run_model(default_settings(**{"solver.options": {"presolve": "off", "threads": 1},
+    out = run_model(default_settings(**{"solver.options": {"presolve": "off", "random_seed": 3},
                                         "sim.enabled": False}), load_dataset(HAND))
     assert out.exit_code == 0
 
