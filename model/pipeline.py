@@ -172,7 +172,8 @@ class Sweep:
             except (ValueError, TypeError) as exc:  # int(nan) and the like: the value's fault
                 if isinstance(exc, UserError):
                     raise
-                raise ConfigError(f"{dict(overrides or {})}: {exc}") from None
+                given = ", ".join(f"{k} = {v!r}" for k, v in (overrides or {}).items())
+                raise ConfigError(f"{given} is not valid ({exc})") from None
             check_settings(settings)
             inputs = build_inputs(settings, self.dataset)
             check_inputs(settings, self.dataset, inputs)
