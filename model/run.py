@@ -202,7 +202,9 @@ def _main() -> int:
         main()
     except KeyboardInterrupt:
         where = _finish_run(rundir, 130, quiet=True)
-        tail = f"; the unfinished run (no summary.json) is in {where}" if where else ""
+        tail = (f"; the unfinished run (no summary.json) is in {where}" if where else
+                "; run the same command again to resume the sweep (complete jobs are skipped)"
+                if multirun else "")
         print(f"model.run: interrupted (Ctrl-C){tail}", file=sys.stderr, flush=True)
         return 130
     if codes:  # a single run: release its folder, mark it if it has no plan
