@@ -373,7 +373,7 @@ def test_uplift_is_largest_where_stock_is_worst(checks, audit):
 
 
 def test_district_cycles_imply_more_sales_than_the_main_city(checks):
-    row = key(checks, "implied:district_inventory_2025:main_city")
+    row = key(checks, "implied:district_base_inventory:main_city")
     implied = (101.23 / 29 + 89.64 / 14 + 7.51 / 16 + 35.36 / 10 + 8.83 / 22 + 7.87 / 20
                + 21.49 / 6 + 24.26 / 28) * 12
     assert (row.printed, row.computed, row.status) == (98.36, pytest.approx(implied), FINDING)
