@@ -540,6 +540,51 @@ def run_discovery(
                           cfg.progress)
     eval_wall = perf_counter() - t_eval
     table = pd.concat([X, pd.DataFrame(rows)], axis=1)
+    result = analyse(cfg, table, inputs, model_overrides,
+                     {"evaluations_wall": eval_wall, "started": t0})
+    if write:
+        result.out_dir = write_outputs(result, cfg, out_dir)
+    return result
+
+
+def reanalyse(cfg: DiscoveryConfig, samples_csv: str | Path,
+              inputs: Mapping[str, sa.InputBound] | None = None,
+              out_dir: str | Path | None = None, write: bool = True) -> DiscoveryResult:
+    """PRIM again on the evaluations of an earlier run (its samples.csv), with this config's
+    failure definition, ``find`` and PRIM settings — no model runs. The inputs are the columns
+    of samples.csv that this config names (or ``inputs``), with this config's bounds."""
+    t0 = perf_counter()
+    model_overrides: dict = {}
+    if inputs is None:
+        ev_cfg = evaluation_config(cfg)
+        inputs, model_overrides = ev_cfg.inputs, sa.base_overrides(ev_cfg)
+    path = Path(samples_csv)
+    if path.is_dir():
+        path = path / "samples.csv"
+    if not path.is_file():
+        raise ConfigError(f"--samples {samples_csv}: no such file")
+    table = pd.read_csv(path, keep_default_na=True)
+    missing = [k for k in [*inputs, *cfg.failure] if k not in table.columns]
+    if missing:
+        raise ConfigError(f"--samples {path}: no column {missing[0]!r}; the run sampled other "
+                          f"inputs or did not record that outcome")
+    old = [c for c in ("failed", "failure_reason", "in_box") if c in table]
+    table = table.drop(columns=old)
+    table["message"] = table.get("message", pd.Series(dtype=str)).fillna("")
+    result = analyse(cfg, table, inputs, model_overrides,
+                     {"evaluations_wall": math.nan, "started": t0,
+                      "reanalysed_from": str(path)})
+    if write:
+        result.out_dir = write_outputs(result, cfg, out_dir)
+    return result
+
+
+def analyse(cfg: DiscoveryConfig, table: pd.DataFrame, inputs: Mapping[str, sa.InputBound],
+            model_overrides: Mapping[str, Any], timing: Mapping[str, Any]) -> DiscoveryResult:
+    """Classify the evaluated samples (``table``: inputs, outcomes, status), run PRIM, and
+    assemble the tables and the summary."""
+    inputs = dict(inputs)
+    X = table[list(inputs)].astype(float)
     if "status" not in table:
         table["status"] = "optimal"
     failed, reasons = classify(table, cfg.failure)
@@ -553,11 +598,12 @@ def run_discovery(
     table["in_box"] = _in_box(X, res)
     sd_table = discovery_table(res, inputs)
     counts = {s: int((table["status"] == s).sum()) for s in sa.STATUSES}
+    prim_boxes = int((res.trajectory["how"] == "PRIM peeling/pasting").sum())
     summary = {
         "find": cfg.find,
         "failure": {k: {"above": c.above, "below": c.below} for k, c in cfg.failure.items()},
         "failure_text": failure_text(cfg.failure),
-        "n": cfg.n,
+        "n": len(table),
         "evaluations": len(table),
         "failures": int(failed.sum()),
         "failure_share": float(failed.mean()),
@@ -566,23 +612,24 @@ def run_discovery(
         "inputs": {k: {"low": b.low, "high": b.high, "label": b.label, "unit": b.unit}
                    for k, b in inputs.items()},
         "prim": {**vars(cfg.prim), "library": f"ema_workbench {ema_workbench_version()}",
-                 "trajectory_boxes": len(res.trajectory), "note": res.note},
+                 "trajectory_boxes": prim_boxes,
+                 "boxes_with_weak_restrictions_dropped": len(res.trajectory) - prim_boxes,
+                 "note": res.note},
         "chosen_box": chosen_summary(res, inputs),
-        "model": model_overrides,
+        "model": dict(model_overrides),
         "seed": cfg.seed,
         "backend": cfg.backend,
         "workers": cfg.workers,
-        "timings_s": {"evaluations_wall": eval_wall,
+        "timings_s": {"evaluations_wall": timing["evaluations_wall"],
                       "per_evaluation_mean": float(table["eval_time_s"].mean())
                       if "eval_time_s" in table else 0.0,
-                      "prim": prim_time, "total": perf_counter() - t0},
+                      "prim": prim_time, "total": perf_counter() - timing["started"]},
         "git_commit": sa._git_commit(),
         "created": datetime.now().isoformat(timespec="seconds"),
     }
-    result = DiscoveryResult(table, res, sd_table, summary, inputs)
-    if write:
-        result.out_dir = write_outputs(result, cfg, out_dir)
-    return result
+    if "reanalysed_from" in timing:
+        summary["reanalysed_from"] = timing["reanalysed_from"]
+    return DiscoveryResult(table, res, sd_table, summary, inputs)
 
 
 def _in_box(x: pd.DataFrame, res: PrimResult) -> np.ndarray:
@@ -644,18 +691,31 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
 
 
+def _num(v: float, unit: str) -> str:
+    """A value in its unit's style: shares as signed percentages, others to 3 figures."""
+    return f"{v * 100:+.1f}%" if unit.startswith("share") else _fmt(v)
+
+
+def _suffix(unit: str) -> str:
+    """What follows the number: ' a year' for 'share a year', nothing for a coefficient."""
+    if unit.startswith("share"):
+        rest = unit[len("share"):].strip()
+        return f" {rest}" if rest else ""
+    return "" if unit in ("", "coefficient") else f" {unit}"
+
+
 def limit_phrase(label: str, unit: str, low: float, high: float, s_low: float,
                  s_high: float) -> str:
     """'demand level below 0.93 × 2025 sales rate' (one side cut) or 'between … and …'."""
     cut_low = low > s_low + 1e-9 * max(1.0, abs(s_low))
     cut_high = high < s_high - 1e-9 * max(1.0, abs(s_high))
-    u = f" {unit}" if unit else ""
+    u = _suffix(unit)
     if cut_low and cut_high:
-        return f"{label} between {_fmt(low)} and {_fmt(high)}{u}"
+        return f"{label} between {_num(low, unit)} and {_num(high, unit)}{u}"
     if cut_high:
-        return f"{label} below {_fmt(high)}{u}"
+        return f"{label} below {_num(high, unit)}{u}"
     if cut_low:
-        return f"{label} above {_fmt(low)}{u}"
+        return f"{label} above {_num(low, unit)}{u}"
     return f"{label} anywhere in its range"
 
 
@@ -664,6 +724,11 @@ def box_sentence(summary: dict) -> str:
     0.05) first, the weak ones after, then coverage and density against the base rate."""
     box = summary["chosen_box"]
     what = "the target fails" if summary["find"] == "failure" else "every target holds"
+    cases = summary["failures"] if summary["find"] == "failure" else (
+        summary["evaluations"] - summary["failures"])
+    if cases == 0:
+        return (f"{'The target holds' if summary['find'] == 'failure' else 'A target fails'} in "
+                f"every one of the {summary['evaluations']} samples: there is no region to find.")
     if box is None:
         return (f"No region of the inputs concentrates the cases where {what}: "
                 f"{summary['prim']['note']}.")
@@ -737,8 +802,10 @@ def report_lines(result: DiscoveryResult) -> list[str]:
         for k, v in box["limits"].items():
             qp = " / ".join("–" if not (isinstance(q, float) and math.isfinite(q)) else f"{q:.2g}"
                             for q in (v["qp_low"], v["qp_high"]))
-            lines.append(f"| {v['label'] or k} (`{k}`) | {v['unit']} | {_fmt(v['low'])} | "
-                         f"{_fmt(v['high'])} | {_fmt(v['sampled_low'])}–{_fmt(v['sampled_high'])}"
+            u = v["unit"]
+            lines.append(f"| {v['label'] or k} (`{k}`) | {u} | {_num(v['low'], u)} | "
+                         f"{_num(v['high'], u)} | {_num(v['sampled_low'], u)} to "
+                         f"{_num(v['sampled_high'], u)}"
                          f" | {qp} |")
         weak = [v["label"] or k for k, v in box["limits"].items() if _qp(v) > QP_SIGNIFICANT]
         lines += ["", "A quasi-p-value is the chance that a box this dense would arise without "
@@ -759,9 +826,11 @@ def report_lines(result: DiscoveryResult) -> list[str]:
         lines.append(f"| {k} | {int(r['box'])} | {r['coverage']:.2f} | {r['density']:.2f} | "
                      f"{r['mass']:.2f} |")
     t = s["timings_s"]
-    lines += ["", f"Evaluations: {s['backend']} with {s['workers']} worker(s), "
-              f"{t['evaluations_wall']:.0f} s wall ({t['per_evaluation_mean']:.2f} s per "
-              f"evaluation); PRIM {t['prim']:.1f} s.", "",
+    lines += ["", (f"Evaluations: {s['backend']} with {s['workers']} worker(s), "
+                   f"{t['evaluations_wall']:.0f} s wall ({t['per_evaluation_mean']:.2f} s per "
+                   f"evaluation); PRIM {t['prim']:.1f} s." if math.isfinite(t["evaluations_wall"])
+                   else f"Re-analysed (PRIM only, {t['prim']:.1f} s) from the evaluations in "
+                        f"{s.get('reanalysed_from')}."), "",
               "Files: samples.csv (inputs, outcomes, status, failed, failure_reason, in_box), "
               "scenario_discovery.csv (every box on the trajectory × input: coverage, density, "
               "mass, limits), peeling_trajectory.png, box_limits.png, box_scatter.png, "
@@ -815,7 +884,8 @@ def plot_trajectory(res: PrimResult, prim_cfg: PrimConfig, path: Path, case: str
                    edgecolors="#C44E52", linewidths=2, zorder=4)
         ax.annotate(f"chosen: box {res.chosen}\ncoverage {r['coverage']:.2f}, "
                     f"density {r['density']:.2f}", (r["coverage"], r["density"]),
-                    xytext=(12, -30), textcoords="offset points", fontsize=8,
+                    xytext=(-150, -60), textcoords="offset points", fontsize=8,
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "#C44E52"},
                     arrowprops={"arrowstyle": "-", "color": "#C44E52"})
     ax.set_xlabel(f"coverage: share of all {case} inside the box")
     ax.set_ylabel(f"density: share of the box's samples that are {case}")
@@ -830,52 +900,71 @@ def plot_trajectory(res: PrimResult, prim_cfg: PrimConfig, path: Path, case: str
     plt.close(fig)
 
 
+def _inside_others(result: DiscoveryResult, limits: Mapping[str, dict], skip: str | None):
+    """Samples inside the chosen box's limits on every restricted input but ``skip``."""
+    X = result.samples
+    inside = np.ones(len(X), dtype=bool)
+    for k, v in limits.items():
+        if k != skip:
+            inside &= (X[k] >= v["low"]).to_numpy() & (X[k] <= v["high"]).to_numpy()
+    return inside
+
+
 def plot_box_limits(result: DiscoveryResult, path: Path) -> None:
     """The chosen box on each restricted input, as a bar over the sampled range (0 = the
-    sampled low, 1 = the sampled high), the limits written at its ends in the input's unit;
-    the failures and non-failures of the sample drawn as ticks behind it."""
+    sampled low, 1 = the sampled high), its limits written at the ends in the input's unit.
+    Behind each bar, the samples that lie inside the box's *other* limits, cases in red: where
+    the red points stop is where this limit cuts."""
     plt = _plt()
     s = result.summary
     box = s["chosen_box"]
     limits = box["limits"] if box else {}
     n = max(len(limits), 1)
-    fig, ax = plt.subplots(figsize=(7.6, 1.1 + 0.75 * n))
+    fig, ax = plt.subplots(figsize=(8.0, 1.5 + 0.85 * n))
+    fails = s["find"] == "failure"
     if not limits:
         ax.text(0.5, 0.5, result.prim.note or "no restricted input", ha="center", va="center",
                 fontsize=9, transform=ax.transAxes, wrap=True)
         ax.axis("off")
     else:
         X, y = result.samples, result.samples["failed"].to_numpy()
-        if s["find"] == "success":
+        if not fails:
             y = ~y
-        names = list(limits)[::-1]
+        names = sorted(limits, key=lambda k: _qp(limits[k]), reverse=True)  # strongest on top
         for i, k in enumerate(names):
-            v = limits[k]
+            v, u = limits[k], limits[k]["unit"]
             span = v["sampled_high"] - v["sampled_low"]
             lo = (v["low"] - v["sampled_low"]) / span
             hi = (v["high"] - v["sampled_low"]) / span
+            keep = _inside_others(result, limits, k)
             xs = (X[k].to_numpy() - v["sampled_low"]) / span
             jitter = (np.random.default_rng(i).random(len(xs)) - 0.5) * 0.3
-            ax.barh(i, hi - lo, left=lo, height=0.5, color="#4C72B0", alpha=0.18,
+            ax.barh(i, hi - lo, left=lo, height=0.5, color="#4C72B0", alpha=0.15,
                     edgecolor="#4C72B0", lw=1.5, zorder=1)
-            ax.scatter(xs[~y], i + jitter[~y], s=5, color="#8C8C8C", alpha=0.5, zorder=2)
-            ax.scatter(xs[y], i + jitter[y], s=9, color="#C44E52", alpha=0.85, zorder=3)
-            ax.text(lo, i + 0.33, _fmt(v["low"]), ha="center", fontsize=7)
-            ax.text(hi, i + 0.33, _fmt(v["high"]), ha="center", fontsize=7)
+            m = keep & ~y
+            ax.scatter(xs[m], i + jitter[m], s=7, color="#8C8C8C", alpha=0.6, zorder=2)
+            m = keep & y
+            ax.scatter(xs[m], i + jitter[m], s=10, color="#C44E52", alpha=0.9, zorder=3)
+            ax.text(lo, i + 0.3, _num(v["low"], u), ha="center", va="bottom", fontsize=7.5)
+            ax.text(hi, i + 0.3, _num(v["high"], u), ha="center", va="bottom", fontsize=7.5)
         ax.set_yticks(range(len(names)),
-                      [f"{limits[k]['label'] or k}\n({limits[k]['unit']}; sampled "
-                       f"{_fmt(limits[k]['sampled_low'])}–{_fmt(limits[k]['sampled_high'])})\n"
+                      [f"{limits[k]['label'] or k}\n(sampled {_num(limits[k]['sampled_low'], u)}"
+                       f" to {_num(limits[k]['sampled_high'], u)}{_suffix(u)})\n"
                        f"quasi-p {_qp(limits[k]):.2g}"
                        + (" (weak)" if _qp(limits[k]) > QP_SIGNIFICANT else "")
-                       for k in names], fontsize=8)
+                       for k in names for u in [limits[k]["unit"]]], fontsize=8)
         ax.set_xlim(-0.03, 1.03)
-        ax.set_ylim(-0.6, len(names) - 0.35)
-        ax.set_xlabel("position in the sampled range (0 = lowest sampled, 1 = highest); "
-                      "red = failures, grey = others" if s["find"] == "failure" else
-                      "position in the sampled range; red = successes, grey = others",
-                      fontsize=8)
-        ax.set_title(f"Chosen box {box['box']}: coverage {box['coverage']:.2f}, density "
-                     f"{box['density']:.2f}, mass {box['mass']:.2f}", fontsize=10)
+        ax.set_ylim(-0.6, len(names) - 0.3)
+        ax.set_xlabel("position in the sampled range (0 = lowest sampled, 1 = highest)\n"
+                      "points: the samples inside the box's other limits; red = "
+                      + ("the target fails" if fails else "every target holds")
+                      + ", grey = not", fontsize=8)
+        what = "fail" if fails else "meet every target"
+        cases = "failures" if fails else "successes"
+        ax.set_title(f"Chosen box {box['box']}: {box['density']:.0%} of the samples inside "
+                     f"{what} (all samples: {box['base_rate']:.0%});\nit holds "
+                     f"{box['coverage']:.0%} of all the {cases} and {box['mass']:.0%} of the "
+                     f"samples", fontsize=9.5)
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -883,26 +972,32 @@ def plot_box_limits(result: DiscoveryResult, path: Path) -> None:
 
 
 def plot_box_scatter(result: DiscoveryResult, path: Path) -> None:
-    """The samples on the chosen box's two strongest restricted inputs (lowest quasi-p), failures
-    in red, with the box's limits on those two drawn (the other restrictions, if any, are not
-    visible in this projection)."""
+    """The samples on the chosen box's two strongest restricted inputs (lowest quasi-p), cases
+    in red, with the box's limits on those two drawn; samples outside the box's other limits
+    are drawn faint (they are outside the box whatever these two inputs are)."""
     plt = _plt()
     s = result.summary
     box = s["chosen_box"]
-    fig, ax = plt.subplots(figsize=(6.4, 5.0))
+    fails = s["find"] == "failure"
+    fig, ax = plt.subplots(figsize=(6.6, 6.0))
     limits = box["limits"] if box else {}
     names = [k for k, _ in sorted(limits.items(), key=lambda kv: _qp(kv[1]))][:2]
-    if len(names) < 2:  # one restricted input: pair it with the input of widest spread left
+    if len(names) < 2:  # one restricted input: pair it with the first other input
         others = [k for k in result.inputs if k not in names]
         names = (names + others)[:2]
     X, y = result.samples, result.samples["failed"].to_numpy()
-    if s["find"] == "success":
+    if not fails:
         y = ~y
     a, b = names
-    ax.scatter(X.loc[~y, a], X.loc[~y, b], s=10, color="#8C8C8C", alpha=0.6,
-               label="target met" if s["find"] == "failure" else "a target fails")
-    ax.scatter(X.loc[y, a], X.loc[y, b], s=10, color="#C44E52", alpha=0.8,
-               label="target fails" if s["find"] == "failure" else "every target met")
+    rest = {k: v for k, v in limits.items() if k not in names}
+    inside = _inside_others(result, rest, None)
+    for mask, alpha, tag in ((inside, 0.85, ""), (~inside, 0.2, " (outside the other limits)")):
+        if not mask.any() or (tag and not rest):
+            continue
+        ax.scatter(X.loc[mask & ~y, a], X.loc[mask & ~y, b], s=11, color="#8C8C8C",
+                   alpha=alpha, label=("target met" if fails else "a target fails") + tag)
+        ax.scatter(X.loc[mask & y, a], X.loc[mask & y, b], s=11, color="#C44E52", alpha=alpha,
+                   label=("target fails" if fails else "every target met") + tag)
     if box is not None:
         lim = result.prim.limits[result.prim.limits["box"] == box["box"]].set_index("input")
         x0, x1 = lim.loc[a, "low"], lim.loc[a, "high"]
@@ -912,11 +1007,13 @@ def plot_box_scatter(result: DiscoveryResult, path: Path) -> None:
     for setter, k in ((ax.set_xlabel, a), (ax.set_ylabel, b)):
         bnd = result.inputs[k]
         setter(f"{bnd.label or k} ({bnd.unit})" if bnd.unit else (bnd.label or k))
-    more = (box["restricted_inputs"] - 2) if box else 0
-    ax.set_title("Samples on the box's two strongest inputs"
-                 + (f" (+{more} more restriction{'s' if more > 1 else ''} not shown)"
-                    if more > 0 else ""), fontsize=10)
-    ax.legend(fontsize=8, loc="best")
+    title = "The samples on the box's two strongest inputs"
+    if rest:
+        title += "\n(faint: outside its limits on " + ", ".join(
+            rest[k]["label"] or k for k in rest) + ")"
+    ax.set_title(title, fontsize=9.5)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2,
+              frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -953,23 +1050,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m analysis.discovery",
         description="Scenario discovery (PRIM, ema_workbench): where the plan's target fails.")
     parser.add_argument("--config", help="a conf/discovery/*.yaml file (default: default.yaml)")
+    parser.add_argument("--samples", metavar="RUN_DIR_OR_CSV",
+                        help="re-run PRIM on an earlier run's samples.csv (no model runs), e.g. "
+                             "with another failure definition or discovery.prim.min_density")
     parser.add_argument("overrides", nargs="*",
                         help="dotted KEY=VALUE, e.g. discovery.n=200 discovery.workers=2")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("distributed").setLevel(logging.WARNING)
+    logging.getLogger("EMA").setLevel(logging.WARNING)  # ema_workbench's per-box log lines
     try:
         cfg = load_config(args.config, args.overrides)
         evaluation_config(cfg)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 1
-    result = run_discovery(cfg)
+    if args.samples:
+        try:
+            result = reanalyse(cfg, args.samples)
+        except ConfigError as exc:
+            print(f"config error: {exc}", file=sys.stderr)
+            return 1
+    else:
+        result = run_discovery(cfg)
     s = result.summary
     print(box_sentence(s))
+    wall = s["timings_s"]["evaluations_wall"]
     print(f"{s['failures']} of {s['evaluations']} samples fail ({s['failure_share']:.0%}; "
-          f"{s['failures_without_plan']} without a plan); evaluations "
-          f"{s['timings_s']['evaluations_wall']:.0f} s on {s['workers']} worker(s).")
+          f"{s['failures_without_plan']} without a plan); "
+          + (f"evaluations {wall:.0f} s on {s['workers']} worker(s)." if math.isfinite(wall)
+             else f"re-analysed from {s.get('reanalysed_from')}."))
     print(f"written to {result.out_dir}")
     return 0
 

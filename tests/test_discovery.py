@@ -126,6 +126,19 @@ def test_harness_on_the_planted_box_writes_every_file(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["failures"] == int(inside.sum())
 
+    # PRIM again on the saved evaluations (no model runs): the same box; with another failure
+    # definition, other cases
+    again = sd.reanalyse(cfg, tmp_path, inputs=UNIT, out_dir=tmp_path / "again")
+    b2 = again.summary["chosen_box"]
+    assert (b2["coverage"], b2["density"]) == pytest.approx((box["coverage"], box["density"]))
+    assert b2["limits"]["x1"]["low"] == pytest.approx(box["limits"]["x1"]["low"], abs=1e-5)
+    assert (tmp_path / "again" / "summary.json").is_file()
+    never = sd.DiscoveryConfig(failure={"y": sd.Condition(above=2.0)})
+    none = sd.reanalyse(never, tmp_path / "samples.csv", inputs=UNIT, out_dir=tmp_path / "none")
+    assert none.summary["failures"] == 0 and none.summary["chosen_box"] is None
+    assert "holds in every one of the 600 samples" in sd.box_sentence(none.summary)
+    assert (tmp_path / "none" / "box_limits.png").is_file()
+
 
 def test_success_mode_looks_for_where_it_holds():
     x, y, _ = planted_sample(n=600, flip=0.0)
