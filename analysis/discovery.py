@@ -107,6 +107,9 @@ class DiscoveryConfig:
     find: str = "failure"  # failure: boxes where a target fails | success: where all hold
     failure: Dict[str, Condition] = field(default_factory=dict)  # outcome → condition
     outcomes: List[str] = field(default_factory=list)  # further outcomes to record
+    # sentences printed under the chosen box's table to anchor its limits (the dataset's own
+    # reference values, e.g. where the plan's forecast sits on the demand level)
+    reading_notes: List[str] = field(default_factory=list)
     prim: PrimConfig = field(default_factory=PrimConfig)
     backend: str = "joblib"
     scheduler: Optional[str] = None
@@ -219,6 +222,25 @@ def _set(node, key: str, value: Any) -> None:
         setattr(group.failure[name], attr, value)
     else:
         OmegaConf.update(node, key, value, merge=True)
+
+
+def base_values(ev_cfg: sa.SensitivityConfig) -> dict[str, float]:
+    """Each input's value in the base model (before sampling), e.g. ``sim.price_response`` 0.0:
+    the reference point the report and box_limits.png mark. Inputs whose default is derived
+    from the data (null in the config) are left out."""
+    from dataclasses import asdict
+
+    from model.config import default_settings
+
+    node = asdict(default_settings(**sa.base_overrides(ev_cfg)))
+    out = {}
+    for name in ev_cfg.inputs:
+        value: Any = node
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
 
 
 def evaluation_config(cfg: DiscoveryConfig) -> sa.SensitivityConfig:
@@ -523,10 +545,12 @@ def run_discovery(
     (with ``inputs``, its bounds) tests the harness on a known answer."""
     t0 = perf_counter()
     model_overrides: dict = {}
+    base: dict[str, float] = {}
     if evaluate is None:
         ev_cfg = evaluation_config(cfg)
         inputs = ev_cfg.inputs
         model_overrides = sa.base_overrides(ev_cfg)
+        base = base_values(ev_cfg)
         evaluate = sa.ModelEvaluator.from_config(ev_cfg)
     elif inputs is None:
         raise ValueError("run_discovery: an evaluate function needs its inputs' bounds")
@@ -541,7 +565,7 @@ def run_discovery(
     eval_wall = perf_counter() - t_eval
     table = pd.concat([X, pd.DataFrame(rows)], axis=1)
     result = analyse(cfg, table, inputs, model_overrides,
-                     {"evaluations_wall": eval_wall, "started": t0})
+                     {"evaluations_wall": eval_wall, "started": t0}, base)
     if write:
         result.out_dir = write_outputs(result, cfg, out_dir)
     return result
@@ -555,9 +579,11 @@ def reanalyse(cfg: DiscoveryConfig, samples_csv: str | Path,
     of samples.csv that this config names (or ``inputs``), with this config's bounds."""
     t0 = perf_counter()
     model_overrides: dict = {}
+    base: dict[str, float] = {}
     if inputs is None:
         ev_cfg = evaluation_config(cfg)
         inputs, model_overrides = ev_cfg.inputs, sa.base_overrides(ev_cfg)
+        base = base_values(ev_cfg)
     path = Path(samples_csv)
     if path.is_dir():
         path = path / "samples.csv"
@@ -573,16 +599,18 @@ def reanalyse(cfg: DiscoveryConfig, samples_csv: str | Path,
     table["message"] = table.get("message", pd.Series(dtype=str)).fillna("")
     result = analyse(cfg, table, inputs, model_overrides,
                      {"evaluations_wall": math.nan, "started": t0,
-                      "reanalysed_from": str(path)})
+                      "reanalysed_from": str(path)}, base)
     if write:
         result.out_dir = write_outputs(result, cfg, out_dir)
     return result
 
 
 def analyse(cfg: DiscoveryConfig, table: pd.DataFrame, inputs: Mapping[str, sa.InputBound],
-            model_overrides: Mapping[str, Any], timing: Mapping[str, Any]) -> DiscoveryResult:
+            model_overrides: Mapping[str, Any], timing: Mapping[str, Any],
+            base: Mapping[str, float] | None = None) -> DiscoveryResult:
     """Classify the evaluated samples (``table``: inputs, outcomes, status), run PRIM, and
-    assemble the tables and the summary."""
+    assemble the tables and the summary (``base``: each input's base-model value)."""
+    base = dict(base or {})
     inputs = dict(inputs)
     X = table[list(inputs)].astype(float)
     if "status" not in table:
@@ -596,7 +624,7 @@ def analyse(cfg: DiscoveryConfig, table: pd.DataFrame, inputs: Mapping[str, sa.I
     res = run_prim(X, y, cfg.prim, bounds)
     prim_time = perf_counter() - t_prim
     table["in_box"] = _in_box(X, res)
-    sd_table = discovery_table(res, inputs)
+    sd_table = discovery_table(res, inputs, base)
     counts = {s: int((table["status"] == s).sum()) for s in sa.STATUSES}
     prim_boxes = int((res.trajectory["how"] == "PRIM peeling/pasting").sum())
     summary = {
@@ -609,13 +637,14 @@ def analyse(cfg: DiscoveryConfig, table: pd.DataFrame, inputs: Mapping[str, sa.I
         "failure_share": float(failed.mean()),
         "failures_without_plan": int((table["status"] != "optimal").sum()),
         "status_counts": counts,
-        "inputs": {k: {"low": b.low, "high": b.high, "label": b.label, "unit": b.unit}
-                   for k, b in inputs.items()},
+        "inputs": {k: {"low": b.low, "high": b.high, "label": b.label, "unit": b.unit,
+                       "base_value": base.get(k)} for k, b in inputs.items()},
         "prim": {**vars(cfg.prim), "library": f"ema_workbench {ema_workbench_version()}",
                  "trajectory_boxes": prim_boxes,
                  "boxes_with_weak_restrictions_dropped": len(res.trajectory) - prim_boxes,
                  "note": res.note},
-        "chosen_box": chosen_summary(res, inputs),
+        "chosen_box": chosen_summary(res, inputs, base),
+        "reading_notes": list(cfg.reading_notes),
         "model": dict(model_overrides),
         "seed": cfg.seed,
         "backend": cfg.backend,
@@ -643,7 +672,8 @@ def _in_box(x: pd.DataFrame, res: PrimResult) -> np.ndarray:
     return inside
 
 
-def discovery_table(res: PrimResult, inputs: Mapping[str, sa.InputBound]) -> pd.DataFrame:
+def discovery_table(res: PrimResult, inputs: Mapping[str, sa.InputBound],
+                    base: Mapping[str, float] | None = None) -> pd.DataFrame:
     """scenario_discovery.csv: one row per box on the peeling trajectory × input: the box's
     coverage, density, mass, restricted inputs, whether it is the chosen box, and its limits on
     the input (in the input's unit; the sampled range beside them)."""
@@ -653,15 +683,17 @@ def discovery_table(res: PrimResult, inputs: Mapping[str, sa.InputBound]) -> pd.
     t["unit"] = t["input"].map(lambda k: inputs[k].unit)
     t["sampled_low"] = t["input"].map(lambda k: inputs[k].low)
     t["sampled_high"] = t["input"].map(lambda k: inputs[k].high)
+    t["base_value"] = t["input"].map(lambda k: (base or {}).get(k, math.nan))
     cols = ["box", "chosen", "coverage", "density", "mass", "res_dim", "strong_dim", "n", "k",
             "how", "input", "label", "unit", "restricted", "low", "high", "sampled_low",
-            "sampled_high", "qp_low", "qp_high"]
+            "sampled_high", "base_value", "qp_low", "qp_high"]
     return t[cols].rename(columns={"res_dim": "restricted_inputs",
                                    "strong_dim": "significant_restrictions",
                                    "n": "samples_in_box", "k": "cases_in_box"})
 
 
-def chosen_summary(res: PrimResult, inputs: Mapping[str, sa.InputBound]) -> dict | None:
+def chosen_summary(res: PrimResult, inputs: Mapping[str, sa.InputBound],
+                   base: Mapping[str, float] | None = None) -> dict | None:
     """The chosen box: its statistics and its limits on each restricted input."""
     if res.chosen is None:
         return None
@@ -678,6 +710,7 @@ def chosen_summary(res: PrimResult, inputs: Mapping[str, sa.InputBound]) -> dict
                                 "low": r["low"], "high": r["high"],
                                 "sampled_low": inputs[r["input"]].low,
                                 "sampled_high": inputs[r["input"]].high,
+                                "base_value": (base or {}).get(r["input"]),
                                 "qp_low": r["qp_low"], "qp_high": r["qp_high"]}
                    for _, r in lims.iterrows()},
         "note": res.note,
@@ -706,17 +739,17 @@ def _suffix(unit: str) -> str:
 
 def limit_phrase(label: str, unit: str, low: float, high: float, s_low: float,
                  s_high: float) -> str:
-    """'demand level below 0.93 × 2025 sales rate' (one side cut) or 'between … and …'."""
+    """'demand level is below 0.93 × 2025 sales rate' (one side cut) or 'is between … and …'."""
     cut_low = low > s_low + 1e-9 * max(1.0, abs(s_low))
     cut_high = high < s_high - 1e-9 * max(1.0, abs(s_high))
     u = _suffix(unit)
     if cut_low and cut_high:
-        return f"{label} between {_num(low, unit)} and {_num(high, unit)}{u}"
+        return f"{label} is between {_num(low, unit)} and {_num(high, unit)}{u}"
     if cut_high:
-        return f"{label} below {_num(high, unit)}{u}"
+        return f"{label} is below {_num(high, unit)}{u}"
     if cut_low:
-        return f"{label} above {_num(low, unit)}{u}"
-    return f"{label} anywhere in its range"
+        return f"{label} is above {_num(low, unit)}{u}"
+    return f"{label} is anywhere in its range"
 
 
 def box_sentence(summary: dict) -> str:
@@ -738,19 +771,25 @@ def box_sentence(summary: dict) -> str:
     order = sorted(box["limits"].items(), key=lambda kv: _qp(kv[1]))
 
     def phrase(k, v):
-        return limit_phrase(v["label"] or k, v["unit"], v["low"], v["high"], v["sampled_low"],
-                            v["sampled_high"])
+        return "the " + limit_phrase(v["label"] or k, v["unit"], v["low"], v["high"],
+                                     v["sampled_low"], v["sampled_high"])
 
     strong = [phrase(k, v) for k, v in order if _qp(v) <= QP_SIGNIFICANT]
     weak = [phrase(k, v) for k, v in order if _qp(v) > QP_SIGNIFICANT]
     main = strong or weak
-    text = (f"{what[0].upper() + what[1:]} mainly when {_join(main)}: this box holds "
-            f"{box['coverage']:.0%} of the cases (coverage), and {box['density']:.0%} of the "
-            f"samples inside it are cases (density), against {box['base_rate']:.0%} over the "
-            f"whole sampled range.")
+    if summary["find"] == "failure":
+        short = summary["failure_text"].split(", or the evaluation gives no plan")[0]
+        lead = f"The target is missed ({short}) mainly when"
+        cases_word = "failures"
+    else:
+        lead, cases_word = "Every target holds mainly when", "successes"
+    text = (f"{lead} {_join(main)}. This box holds {box['coverage']:.0%} of the {cases_word} "
+            f"(coverage), and {box['density']:.0%} of the samples inside it are {cases_word} "
+            f"(density), against {box['base_rate']:.0%} of all samples.")
     if strong and weak:
-        text += (f" The box also cuts {_join(weak)}, but those cuts are weak (quasi-p > "
-                 f"{QP_SIGNIFICANT:g}: they may be chance).")
+        one = len(weak) == 1
+        text += (f" It also requires that {_join(weak)}, but {'that cut is' if one else 'those cuts are'}"
+                 f" weak (quasi-p > {QP_SIGNIFICANT:g}: {'it' if one else 'they'} may be chance).")
     elif not strong:
         text += f" None of these cuts is strong (every quasi-p > {QP_SIGNIFICANT:g})."
     return text
@@ -797,18 +836,22 @@ def report_lines(result: DiscoveryResult) -> list[str]:
                   + (f" — but {box['note']}" if box["note"] else "")
                   + (f"; then restrictions that are not significant were dropped ({box['how']})"
                      if box["how"].startswith("box ") else "") + ".", "",
-                  "| input | unit | box low | box high | sampled range | quasi-p low / high |",
-                  "|---|---|---|---|---|---|"]
+                  "| input | unit | box low | box high | sampled range | base model | "
+                  "quasi-p low / high |",
+                  "|---|---|---|---|---|---|---|"]
         for k, v in box["limits"].items():
             qp = " / ".join("–" if not (isinstance(q, float) and math.isfinite(q)) else f"{q:.2g}"
                             for q in (v["qp_low"], v["qp_high"]))
             u = v["unit"]
             lines.append(f"| {v['label'] or k} (`{k}`) | {u} | {_num(v['low'], u)} | "
                          f"{_num(v['high'], u)} | {_num(v['sampled_low'], u)} to "
-                         f"{_num(v['sampled_high'], u)}"
-                         f" | {qp} |")
+                         f"{_num(v['sampled_high'], u)} | "
+                         + ("–" if v.get("base_value") is None else _num(v["base_value"], u))
+                         + f" | {qp} |")
         weak = [v["label"] or k for k, v in box["limits"].items() if _qp(v) > QP_SIGNIFICANT]
-        lines += ["", "A quasi-p-value is the chance that a box this dense would arise without "
+        lines += ["", "Base model: the input's value in the model before sampling (▲ in "
+                  "box_limits.png)." + "".join(f" {note}" for note in s.get("reading_notes", [])),
+                  "", "A quasi-p-value is the chance that a box this dense would arise without "
                   "that restriction (one-sided binomial test); below 0.05 the restriction matters."
                   + (f" Weak restrictions (quasi-p > 0.05): {', '.join(weak)}." if weak else ""),
                   ""]
@@ -931,6 +974,7 @@ def plot_box_limits(result: DiscoveryResult, path: Path) -> None:
         if not fails:
             y = ~y
         names = sorted(limits, key=lambda k: _qp(limits[k]), reverse=True)  # strongest on top
+        marked = False
         for i, k in enumerate(names):
             v, u = limits[k], limits[k]["unit"]
             span = v["sampled_high"] - v["sampled_low"]
@@ -945,6 +989,10 @@ def plot_box_limits(result: DiscoveryResult, path: Path) -> None:
             ax.scatter(xs[m], i + jitter[m], s=7, color="#8C8C8C", alpha=0.6, zorder=2)
             m = keep & y
             ax.scatter(xs[m], i + jitter[m], s=10, color="#C44E52", alpha=0.9, zorder=3)
+            if v.get("base_value") is not None:
+                b = (v["base_value"] - v["sampled_low"]) / span
+                ax.plot([b], [i - 0.3], marker="^", color="black", ms=6, zorder=4)
+                marked = True
             ax.text(lo, i + 0.3, _num(v["low"], u), ha="center", va="bottom", fontsize=7.5)
             ax.text(hi, i + 0.3, _num(v["high"], u), ha="center", va="bottom", fontsize=7.5)
         ax.set_yticks(range(len(names)),
@@ -958,7 +1006,8 @@ def plot_box_limits(result: DiscoveryResult, path: Path) -> None:
         ax.set_xlabel("position in the sampled range (0 = lowest sampled, 1 = highest)\n"
                       "points: the samples inside the box's other limits; red = "
                       + ("the target fails" if fails else "every target holds")
-                      + ", grey = not", fontsize=8)
+                      + ", grey = not" + ("\n▲ = the input's value in the base model" if marked
+                                          else ""), fontsize=8)
         what = "fail" if fails else "meet every target"
         cases = "failures" if fails else "successes"
         ax.set_title(f"Chosen box {box['box']}: {box['density']:.0%} of the samples inside "

@@ -122,7 +122,7 @@ def test_harness_on_the_planted_box_writes_every_file(tmp_path):
             "sampled_low", "sampled_high"} <= set(table.columns)
     assert table["box"].nunique() == res.summary["prim"]["trajectory_boxes"]
     report = (tmp_path / "report.md").read_text()
-    assert "fails mainly when x1 between 0.2" in report or "fails mainly when x2 between" in report
+    assert "mainly when the x1 is between 0.2" in report or "mainly when the x2 is between" in report
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["failures"] == int(inside.sum())
 
@@ -235,6 +235,10 @@ def test_failure_text_and_limit_phrases():
     text = sd.failure_text({"cycle_months_city_2030": sd.Condition(above=18.0, below=12.0)})
     assert "outside 12–18 months" in text and "no plan" in text
     assert sd.limit_phrase("demand level", "×", 0.75, 0.93, 0.75, 1.25) == \
-        "demand level below 0.93 ×"
-    assert sd.limit_phrase("pipeline", "万m²", 120, 200, 50, 200) == "pipeline above 120 万m²"
-    assert sd.limit_phrase("lag", "months", 10, 12, 9, 18) == "lag between 10 and 12 months"
+        "demand level is below 0.93 ×"
+    assert sd.limit_phrase("pipeline", "万m²", 120, 200, 50, 200) == "pipeline is above 120 万m²"
+    assert sd.limit_phrase("lag", "months", 10, 12, 9, 18) == "lag is between 10 and 12 months"
+    assert sd.limit_phrase("growth", "share a year", -0.05, 0.012, -0.05, 0.03) == \
+        "growth is below +1.2% a year"
+    assert sd.limit_phrase("price response", "coefficient", -1, 0.5, -1, 1) == \
+        "price response is below 0.5"
