@@ -76,12 +76,12 @@ class Condition:
 class PrimConfig:
     """ema_workbench's PRIM parameters and the rule that chooses one box on its trajectory."""
 
-    # the chosen box must have at least this share of failures among its samples; PRIM's
-    # ``threshold`` (its last box must reach it, else ema_workbench returns no box)
-    min_density: float = 0.8
+    # the chosen box must have at least this share of cases (failures) among its samples: 0.6 =
+    # inside the box at least 3 samples in 5 fail
+    min_density: float = 0.6
     # at most this many significant restrictions (quasi-p ≤ 0.05) in the chosen box (a box a
     # reader can hold in mind)
-    max_restricted: int = 3
+    max_restricted: int = 4
     # drop the chosen box's restrictions that are not significant (quasi-p > 0.05), weakest
     # first, while the box stays dense enough (ema_workbench's drop_restriction)
     drop_weak: bool = True
@@ -101,7 +101,7 @@ class DiscoveryConfig:
     # inputs added, or bounds/labels/units changed (a partial entry keeps the rest)
     inputs: Dict[str, sa.InputBound] = field(default_factory=dict)
     model: Dict[str, Any] = field(default_factory=dict)  # on top of inputs_from's model
-    n: int = 400  # Latin-hypercube samples (= evaluations)
+    n: int = 2000  # Latin-hypercube samples (= evaluations)
     seed: int = 20260101  # the sample; the replay's own seed is model.sim.seed
     replications: int = 50  # replay replications per evaluation
     find: str = "failure"  # failure: boxes where a target fails | success: where all hold
@@ -415,7 +415,11 @@ def run_prim(x: pd.DataFrame, y: np.ndarray, prim_cfg: PrimConfig | None = None,
         return PrimResult(traj, limits, 0 if cases else None, base_rate, cases, note)
 
     prim = _ema_prim()
-    p = prim.Prim(x, y.astype(int), threshold=prim_cfg.min_density,
+    # PRIM's own threshold decides which y count as cases (y ≥ threshold: the 1s for any value
+    # in (0, 1]) and whether ema_workbench keeps the box it found (mean ≥ threshold, else it
+    # returns the whole range with no trajectory). At the base rate the trajectory is always
+    # kept; the density floor applies when choosing a box on it (choose_box).
+    p = prim.Prim(x, y.astype(int), threshold=min(prim_cfg.min_density, base_rate),
                   peel_alpha=prim_cfg.peel_alpha, paste_alpha=prim_cfg.paste_alpha,
                   mass_min=prim_cfg.mass_min, threshold_type=prim.ABOVE)
     box = p.find_box()

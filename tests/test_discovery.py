@@ -37,7 +37,7 @@ def test_prim_recovers_a_planted_box():
     labels flipped: the chosen box restricts exactly x1 and x2, to the planted limits within
     0.05, and holds most of the cases at high density."""
     x, y, _ = planted_sample()
-    res = sd.run_prim(x, y, sd.PrimConfig(), {c: (0.0, 1.0) for c in x.columns})
+    res = sd.run_prim(x, y, sd.PrimConfig(min_density=0.8), {c: (0.0, 1.0) for c in x.columns})
     assert res.chosen is not None and res.note == ""
     # PRIM's own box also cut x3 (an early peel of noise, quasi-p ≈ 0.66): dropped, as the
     # method prescribes, the chosen box is a box appended to the trajectory
@@ -95,7 +95,7 @@ def test_failed_runs_and_conditions_classify():
 def test_harness_on_the_planted_box_writes_every_file(tmp_path):
     """The whole pipeline (Latin hypercube → evaluate → classify → PRIM → files) on the known
     function: the report's sentence names the planted limits."""
-    cfg = sd.DiscoveryConfig(n=600, workers=1, progress=False,
+    cfg = sd.DiscoveryConfig(n=600, workers=1, progress=False, prim=sd.PrimConfig(min_density=0.8),
                              failure={"y": sd.Condition(above=0.5)})
     res = sd.run_discovery(cfg, evaluate=sd.planted_box, inputs=UNIT, out_dir=tmp_path)
     for name in FILES:
@@ -242,3 +242,14 @@ def test_failure_text_and_limit_phrases():
         "growth is below +1.2% a year"
     assert sd.limit_phrase("price response", "coefficient", -1, 0.5, -1, 1) == \
         "price response is below 0.5"
+
+
+def test_trajectory_kept_when_no_box_is_dense_enough():
+    """ema_workbench returns no trajectory if its last box misses its threshold; run_prim keeps
+    the trajectory and says how dense the densest box got."""
+    x, y, _ = planted_sample(flip=0.05)
+    res = sd.run_prim(x, y, sd.PrimConfig(min_density=0.999), {c: (0.0, 1.0) for c in x.columns})
+    assert res.chosen is None
+    assert len(res.trajectory) > 10
+    assert "no box on the trajectory reaches density" in res.note
+    assert 0.5 < res.trajectory["density"].max() < 0.999
