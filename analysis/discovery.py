@@ -743,7 +743,7 @@ def _suffix(unit: str) -> str:
 
 def limit_phrase(label: str, unit: str, low: float, high: float, s_low: float,
                  s_high: float) -> str:
-    """'demand level is below 0.93 × 2025 sales rate' (one side cut) or 'is between … and …'."""
+    """'demand level is below 0.93 × 2025 sales rate' (one side cut), or 'is between …'."""
     cut_low = low > s_low + 1e-9 * max(1.0, abs(s_low))
     cut_high = high < s_high - 1e-9 * max(1.0, abs(s_high))
     u = _suffix(unit)
@@ -792,7 +792,8 @@ def box_sentence(summary: dict) -> str:
             f"(density), against {box['base_rate']:.0%} of all samples.")
     if strong and weak:
         one = len(weak) == 1
-        text += (f" It also requires that {_join(weak)}, but {'that cut is' if one else 'those cuts are'}"
+        cut = "that cut is" if one else "those cuts are"
+        text += (f" It also requires that {_join(weak)}, but {cut}"
                  f" weak (quasi-p > {QP_SIGNIFICANT:g}: {'it' if one else 'they'} may be chance).")
     elif not strong:
         text += f" None of these cuts is strong (every quasi-p > {QP_SIGNIFICANT:g})."

@@ -122,7 +122,8 @@ def test_harness_on_the_planted_box_writes_every_file(tmp_path):
             "sampled_low", "sampled_high"} <= set(table.columns)
     assert table["box"].nunique() == res.summary["prim"]["trajectory_boxes"]
     report = (tmp_path / "report.md").read_text()
-    assert "mainly when the x1 is between 0.2" in report or "mainly when the x2 is between" in report
+    assert ("mainly when the x1 is between 0.2" in report
+            or "mainly when the x2 is between" in report)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["failures"] == int(inside.sum())
 
@@ -193,7 +194,8 @@ def test_default_configs_reuse_the_sensitivity_inputs():
             assert (b.low, b.high, b.label, b.unit) == (sens.inputs[k].low, sens.inputs[k].high,
                                                         sens.inputs[k].label, sens.inputs[k].unit)
             assert b.unit, k
-        assert {"demand.multiplier", "sim.price_response", "timing.pipeline_10k_m2"} <= set(ev.inputs)
+        need = {"demand.multiplier", "sim.price_response", "timing.pipeline_10k_m2"}
+        assert need <= set(ev.inputs)
         assert ev.model["uncertainty.enabled"] is False
         assert "cycle_months_city_2030" in ev.outcomes
     default = sd.evaluation_config(sd.load_config())
@@ -236,7 +238,8 @@ def test_failure_text_and_limit_phrases():
     assert "outside 12–18 months" in text and "no plan" in text
     assert sd.limit_phrase("demand level", "×", 0.75, 0.93, 0.75, 1.25) == \
         "demand level is below 0.93 ×"
-    assert sd.limit_phrase("pipeline", "万m²", 120, 200, 50, 200) == "pipeline is above 120 万m²"
+    assert sd.limit_phrase("pipeline", "万m²", 120, 200, 50, 200) == \
+        "pipeline is above 120 万m²"
     assert sd.limit_phrase("lag", "months", 10, 12, 9, 18) == "lag is between 10 and 12 months"
     assert sd.limit_phrase("growth", "share a year", -0.05, 0.012, -0.05, 0.03) == \
         "growth is below +1.2% a year"
