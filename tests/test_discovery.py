@@ -93,8 +93,8 @@ def test_failed_runs_and_conditions_classify():
 
 
 def test_harness_on_the_planted_box_writes_every_file(tmp_path):
-    """The whole pipeline (Latin hypercube → evaluate → classify → PRIM → files) on the known
-    function: the report's sentence names the planted limits."""
+    """The whole pipeline (Latin hypercube → evaluate → classify → PRIM → files) on the
+    known function: the report's sentence names the planted limits."""
     cfg = sd.DiscoveryConfig(n=600, workers=1, progress=False, prim=sd.PrimConfig(min_density=0.8),
                              failure={"y": sd.Condition(above=0.5)})
     res = sd.run_discovery(cfg, evaluate=sd.planted_box, inputs=UNIT, out_dir=tmp_path)
