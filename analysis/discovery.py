@@ -31,6 +31,7 @@ import argparse
 import json
 import logging
 import math
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -53,8 +54,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG = REPO_ROOT / "conf" / "discovery" / "default.yaml"
 FIND = ("failure", "success")
 # outcomes always recorded in samples.csv (besides those the failure definition names)
-REPORTED_OUTCOMES = ("cycle_months_city_2030", "cycle_months_main_city_2030",
-                     "p_cycle_le_target_2030", "unmet_demand_10k_m2", "feasible")
+REPORTED_OUTCOMES = ("cycle_months_city_end", "cycle_months_main_city_end",
+                     "p_cycle_le_target_end", "unmet_demand_10k_m2", "feasible")
 # a restriction whose quasi-p-value is above this is reported as weak (Bryant & Lempert 2010)
 QP_SIGNIFICANT = 0.05
 
@@ -146,7 +147,7 @@ def check_config(cfg: DiscoveryConfig) -> None:
             raise _err(f"prim.{key}", getattr(p, key), "a share in (0, 0.5)")
     if not cfg.failure:
         raise ConfigError("discovery.failure is empty; expected at least one outcome with a "
-                          "limit, e.g. discovery.failure.cycle_months_city_2030.above=18")
+                          "limit, e.g. discovery.failure.cycle_months_city_end.above=18")
     for name, cond in cfg.failure.items():
         if name not in sa.OUTCOMES:
             raise ConfigError(f"discovery.failure: unknown outcome {name!r}; expected one of: "
@@ -193,8 +194,13 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         key = getattr(exc, "full_key", None) or ""
         raise ConfigError(f"{key}: {str(exc).splitlines()[0]}" if key else
                           str(exc).splitlines()[0]) from None
-    check_config(obj.discovery)
-    return obj.discovery
+    d = obj.discovery
+    # older outcome names carried Chifeng's last plan year (cycle_months_city_2030), as in
+    # analysis.sensitivity: accepted  # ALIAS-KEEP
+    d.failure = {re.sub(r"_2030$", "_end", k): v for k, v in d.failure.items()}
+    d.outcomes = [re.sub(r"_2030$", "_end", str(o)) for o in d.outcomes]
+    check_config(d)
+    return d
 
 
 def _set(node, key: str, value: Any) -> None:
@@ -212,7 +218,15 @@ def _set(node, key: str, value: Any) -> None:
             group.inputs[name] = sa.InputBound(low=math.nan, high=math.nan, label="", unit="")
         setattr(group.inputs[name], attr, value)
     elif key == "discovery.failure":
-        OmegaConf.update(node, key, value, merge=False)
+        if value is None or not hasattr(value, "items"):
+            raise ConfigError(f"{key}: expected {{outcome: {{above: X, below: Y}}, ...}}")
+        group.failure = {}
+        for name, cond in value.items():
+            extra = set(cond or {}) - {"above", "below"}
+            if extra:
+                raise ConfigError(f"discovery.failure.{name}: unknown key {sorted(extra)[0]!r}; "
+                                  f"expected above and/or below")
+            group.failure[str(name)] = Condition(**dict(cond or {}))
     elif key.startswith("discovery.failure."):
         name, _, attr = key[len("discovery.failure."):].rpartition(".")
         if not name or attr not in ("above", "below"):

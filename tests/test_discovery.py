@@ -169,9 +169,9 @@ def test_small_real_model_run_counts_infeasible_as_failure(tmp_path):
     assert infeasible.sum() >= 2 and (s["status"] == "optimal").sum() >= 2
     assert s.loc[infeasible, "failed"].all()
     assert (s.loc[infeasible, "failure_reason"] == "no plan (infeasible)").all()
-    assert s.loc[infeasible, "cycle_months_city_2030"].isna().all()
+    assert s.loc[infeasible, "cycle_months_city_end"].isna().all()
     ok = s["status"] == "optimal"
-    assert (s.loc[ok, "failed"] == (s.loc[ok, "cycle_months_city_2030"] > 18)).all()
+    assert (s.loc[ok, "failed"] == (s.loc[ok, "cycle_months_city_end"] > 18)).all()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["failures_without_plan"] == int(infeasible.sum())
     assert summary["failures"] == int(s["failed"].sum())
@@ -197,7 +197,10 @@ def test_default_configs_reuse_the_sensitivity_inputs():
         need = {"demand.multiplier", "sim.price_response", "timing.pipeline_10k_m2"}
         assert need <= set(ev.inputs)
         assert ev.model["uncertainty.enabled"] is False
-        assert "cycle_months_city_2030" in ev.outcomes
+        assert "cycle_months_city_end" in ev.outcomes
+    # the older outcome name (with Chifeng's last plan year) still works
+    old = sd.load_config(None, ["discovery.failure={cycle_months_city_2030: {above: 18}}"])
+    assert list(old.failure) == ["cycle_months_city_end"]
     default = sd.evaluation_config(sd.load_config())
     assert default.model["fixed_plan"] == "guidance" and default.model["evaluate_only"] is True
     # a partial input override keeps the rest of the bound
@@ -211,8 +214,8 @@ def test_default_configs_reuse_the_sensitivity_inputs():
     (["discovery.inputs.demand.multiplyer.low=0.5", "discovery.inputs.demand.multiplyer.high=1"],
      "discovery.inputs.demand.multiplyer"),
     (["discovery.failure.cycle_months_city_2031.above=18"], "discovery.failure"),
-    (["discovery.failure.cycle_months_city_2030.below=20"],
-     "discovery.failure.cycle_months_city_2030"),
+    (["discovery.failure.cycle_months_city_end.below=20"],
+     "discovery.failure.cycle_months_city_end"),
     (["discovery.failure={}"], "discovery.failure"),
     (["discovery.drop_inputs=[demand.level]"], "discovery.drop_inputs"),
     (["discovery.find=both"], "discovery.find"),
@@ -234,7 +237,7 @@ def test_bad_config_is_one_line_naming_the_key(overrides, key, capsys, monkeypat
 
 
 def test_failure_text_and_limit_phrases():
-    text = sd.failure_text({"cycle_months_city_2030": sd.Condition(above=18.0, below=12.0)})
+    text = sd.failure_text({"cycle_months_city_end": sd.Condition(above=18.0, below=12.0)})
     assert "outside 12–18 months" in text and "no plan" in text
     assert sd.limit_phrase("demand level", "×", 0.75, 0.93, 0.75, 1.25) == \
         "demand level is below 0.93 ×"
