@@ -55,11 +55,12 @@ STATUSES = ("optimal", "infeasible", "input_error", "solver_error", "error")
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class InputBound:
-    """One uncertain input: a model config key sampled uniformly in [low, high]."""
+    """One uncertain input: a model config key sampled uniformly in [low, high] (in ``unit``)."""
 
     low: float = 0.0
     high: float = 1.0
     label: str = ""
+    unit: str = ""
 
 
 @dataclass
@@ -273,8 +274,9 @@ def _set(node, key: str, value: Any) -> None:
         group.model[key[len("sensitivity.model."):]] = value
     elif key.startswith("sensitivity.inputs."):
         name, _, attr = key[len("sensitivity.inputs."):].rpartition(".")
-        if not name or attr not in ("low", "high", "label"):
-            raise ConfigError(f"{key}: expected sensitivity.inputs.<model key>.low|high|label")
+        if not name or attr not in ("low", "high", "label", "unit"):
+            raise ConfigError(
+                f"{key}: expected sensitivity.inputs.<model key>.low|high|label|unit")
         if name not in group.inputs:
             group.inputs[name] = InputBound(low=math.nan, high=math.nan, label="")
         setattr(group.inputs[name], attr, value)
@@ -551,7 +553,7 @@ def run_analysis(
         "method": cfg.method,
         "n": cfg.n,
         "second_order": cfg.second_order,
-        "inputs": {k: {"low": b.low, "high": b.high, "label": b.label}
+        "inputs": {k: {"low": b.low, "high": b.high, "label": b.label, "unit": b.unit}
                    for k, b in cfg.inputs.items()},
         "outcomes": {o: {"unit": OUTCOMES[o].unit, "meaning": OUTCOMES[o].meaning}
                      for o in outcomes if o in OUTCOMES},
