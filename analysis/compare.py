@@ -114,6 +114,21 @@ def write_tables(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
     return written
 
 
+def compare_runs(run_dirs: Sequence[str | Path], out_dir: str | Path, lang: str | None = None,
+                 draw: bool = True) -> Comparison:
+    """Compare run directories from Python: read them, write the tables, charts and
+    report.html into ``out_dir``; returns the :class:`Comparison` (``cmp.files``: what was
+    written). CompareError if there is nothing to compare."""
+    found, incomplete = find_run_dirs(list(run_dirs))
+    cmp = compare(found, incomplete, lang)
+    cmp.out_dir = Path(out_dir).resolve()
+    cmp.files = write_tables(cmp, cmp.out_dir)
+    if draw:
+        cmp.files.update(charts.draw_all(cmp, cmp.out_dir / "charts"))
+        cmp.files["report.html"] = report.write_report(cmp, cmp.out_dir / "report.html")
+    return cmp
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI; returns the exit code."""
     parser = argparse.ArgumentParser(
@@ -130,20 +145,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         run_dirs, incomplete = find_run_dirs(args.paths)
-        cmp = compare(run_dirs, incomplete, args.lang)
+        out_dir = Path(args.out) if args.out else default_out_dir(args.paths, run_dirs)
+        for d in incomplete:
+            log.warning("incomplete run left out (no summary.json): %s", d)
+        cmp = compare_runs(args.paths, out_dir, args.lang, draw=not args.no_charts)
     except CompareError as exc:
         print(f"compare: {exc}", file=sys.stderr)
         return 1
-    out_dir = Path(args.out).resolve() if args.out else default_out_dir(args.paths, run_dirs)
-    cmp.out_dir = out_dir
-    for d in incomplete:
-        log.warning("incomplete run left out (no summary.json): %s", d)
-    cmp.files = write_tables(cmp, out_dir)
-    if not args.no_charts:
-        cmp.files.update(charts.draw_all(cmp, out_dir / "charts"))
-        cmp.files["report.html"] = report.write_report(cmp, out_dir / "report.html")
     print(f"compared {len(cmp.runs)} runs "
-          f"({sum(r.ok for r in cmp.runs)} with a plan) → {out_dir}")
+          f"({sum(r.ok for r in cmp.runs)} with a plan) → {cmp.out_dir}")
     print(markdown_table(headline_display(cmp.headline, cmp.labels)))
     for line in cmp.identical:
         print(line)

@@ -759,7 +759,8 @@ def plan_layout_markdown(layout: pd.DataFrame, title: str, unit_code: str,
     L = L or Labels()
     parts = []
     for table, sub in layout.groupby("table", sort=False):
-        parts.append(f"### {title} — {table} ({L.unit(unit_code)})\n\n"
+        unit = L.pick(zh="（{u}）", en=" ({u})", u=L.unit(unit_code))
+        parts.append(f"### {title} — {table}{unit}\n\n"
                      f"{markdown_table(plan_layout_display(sub, L, unit_code))}")
     return "\n\n".join(parts)
 

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,15 @@ FLOAT_FORMAT = "%.10g"
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, float_format: str = FLOAT_FORMAT) -> Path:
-    """Write ``frame`` (no index) as a UTF-8-with-BOM CSV at ``path``; returns the path."""
+    """Write ``frame`` (no index) as a UTF-8-with-BOM CSV at ``path``; returns the path. Floats
+    in mixed (object) columns, which pandas' ``float_format`` skips, get the same format."""
     path = Path(path)
+    mixed = [c for c in frame.columns if frame[c].dtype == object]
+    if mixed:
+        frame = frame.copy()
+        for c in mixed:
+            frame[c] = frame[c].map(lambda v: float_format % v
+                                    if isinstance(v, float) and math.isfinite(v) else v)
     frame.to_csv(path, index=False, encoding=CSV_ENCODING, float_format=float_format,
                  lineterminator="\n")
     return path

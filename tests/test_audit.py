@@ -645,7 +645,7 @@ def test_cli_writes_audit_csv_quickly(tmp_path):
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr
     assert "Plan audit of chifeng" in proc.stdout and "Traceback" not in proc.stderr
-    frame = pd.read_csv(tmp_path / "audit.csv")
+    frame = pd.read_csv(tmp_path / "audit.csv", encoding="utf-8-sig")
     assert list(frame.columns) == AUDIT_COLUMNS
     for name in ("audit_checks.csv", "audit_report.md", "audit_report.html"):
         assert (tmp_path / name).exists()
