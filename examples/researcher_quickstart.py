@@ -10,7 +10,7 @@
 6. write both runs as run directories (CSV, plan.xlsx) and compare model.results.write_run,
    them (tables, charts, report.html)                              analysis.compare.compare_runs
 
-It takes about ten seconds; tests/test_examples.py runs it so that it keeps working.
+It takes a few seconds; tests/test_examples.py runs it so that it keeps working.
 """
 
 from __future__ import annotations
