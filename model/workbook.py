@@ -120,6 +120,18 @@ def _years(plan: pd.DataFrame) -> list[int]:
     return sorted(int(y) for y in plan["year"].unique())
 
 
+def _observed(plan: pd.DataFrame) -> set[int]:
+    """Years fixed to the actuals (mid-term review: plan.csv ``observed``)."""
+    if "observed" not in plan.columns:
+        return set()
+    flags = plan["observed"].astype(str).str.lower() == "true"
+    return {int(y) for y, all_obs in flags.groupby(plan["year"]).all().items() if all_obs}
+
+
+def _year_header(y: int, observed: set[int], L: Labels) -> str:
+    return L.year(y) + (L.pick(zh="（实际）", en=" (actual)") if y in observed else "")
+
+
 def _period(years: Sequence[int]) -> str:
     return f"{years[0]}-{years[-1]}" if years else ""
 
@@ -131,7 +143,8 @@ def region_year_sheet(ws: Worksheet, plan: pd.DataFrame, column: str, unit: str,
     regions, years = _regions(plan), _years(plan)
     dec = DECIMALS[unit]
     values = plan.pivot_table(index="region", columns="year", values=column, aggfunc="sum")
-    headers = [L.term("region"), *[L.year(y) for y in years],
+    observed = _observed(plan)
+    headers = [L.term("region"), *[_year_header(y, observed, L) for y in years],
                L.pick(zh="{p}合计", en="Total {p}", p=L.period(_period(years)))]
     if share_column:
         headers.append(L.header("share_of_city", "share"))
@@ -188,7 +201,8 @@ def stock_sheet(ws: Worksheet, plan: pd.DataFrame, L: Labels, title: str, source
     for i, (kind, y) in enumerate(columns):
         col = 2 + 2 * i
         label = (L.pick(zh="{y}年末（期初）", en="End of {y} (start)", y=y) if kind == "start"
-                 else L.pick(zh="{y}年末", en="End of {y}", y=y))
+                 else L.pick(zh="{y}年末", en="End of {y}", y=y)
+                 + (L.pick(zh="（实际）", en=" (actual)") if y in _observed(plan) else ""))
         ws.cell(row=row, column=col, value=label)
         ws.merge_cells(start_row=row, start_column=col, end_row=row, end_column=col + 1)
         ws.cell(row=row + 1, column=col, value=L.header("inventory", "10k_m2"))

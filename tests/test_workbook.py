@@ -159,3 +159,15 @@ def test_rounded_as_printed():
     assert workbook.rounded(400.00000000000006, 2) == 400.0
     assert workbook.rounded(-0.0001, 2) == 0.0 and math.copysign(1, workbook.rounded(-0.0001, 2)) > 0
     assert workbook.rounded(math.inf, 1) == "∞" and workbook.rounded(math.nan, 1) is None
+
+
+def test_observed_years_are_marked(paw, tmp_path):
+    """Mid-term review: the years fixed to the actuals say so in the headers."""
+    run_dir, _ = paw
+    plan = read_csv(run_dir / "plan.csv")
+    plan["observed"] = plan["year"] <= 2027
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    wb = load_workbook(workbook.write_plan_workbook(tmp_path, {"plan": plan}, summary))
+    assert rows(wb["供应（表45）"])[2][1:4] == ("2026年（实际）", "2027年（实际）", "2028年")
+    assert rows(wb["库存与去化周期（表19）"])[2][3] == "2026年末（实际）"
+    assert wb.sheetnames == ["供应（表45）", "用地（表48）", "库存与去化周期（表19）", "说明"]
