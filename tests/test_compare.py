@@ -206,19 +206,29 @@ def test_target_heatmap_fits_a_page(comparison):
 
 
 def test_cycle_tables_mark_stock_outs_and_band_breaches(scenario_sweep):  # noqa: F811
+    """Every region-year cell of the report's cycle tables is the plan's cycle to one decimal,
+    in red exactly when it is below the 12–18-month band, above it, or demand went unmet."""
     run_dirs, _ = tables.find_run_dirs([scenario_sweep])
     cmp = tables.compare(run_dirs)
     assert cmp.band_months == (12.0, 18.0)
     by_run = {label: (frame, classes) for label, frame, classes in report.cycle_tables(cmp)}
-    frame, classes = by_run["tight_land"]
-    city = frame.index[frame["区域"] == "全市"][0]
-    assert frame.loc[city, "2030年末"] == "2.9" and classes.loc[city, "2030年末"] == "alert"
+    alerts = 0
+    for scenario in SCENARIOS:
+        frame, classes = by_run[scenario]
+        plan = read_csv(job_dir(scenario_sweep, scenario) / "plan.csv")
+        for row in plan.itertuples(index=False):
+            i = frame.index[frame["区域"] == row.name_zh][0]
+            col = f"{row.year}年末"
+            assert frame.loc[i, col] == f"{row.cycle_end_months:.1f}", (scenario, row.region)
+            red = (row.cycle_end_months < 12 - 1e-6 or row.cycle_end_months > 18 + 1e-6
+                   or row.unmet_demand_10k_m2 > 1e-6)
+            assert classes.loc[i, col] == ("alert" if red else ""), (scenario, row.region, col)
+            alerts += red
+    assert 0 < alerts < sum(len(read_csv(job_dir(scenario_sweep, s) / "plan.csv"))
+                            for s in SCENARIOS)
     frame, classes = by_run["plan_as_written"]
     main = frame.index[frame["区域"] == "主城区"][0]
-    assert frame.loc[main, "2028年末"] == "42.3" and classes.loc[main, "2028年末"] == "alert"
-    frame, classes = by_run["weak_demand"]
-    city = frame.index[frame["区域"] == "全市"][0]
-    assert frame.loc[city, "2030年末"] == "12.0" and classes.loc[city, "2030年末"] == ""
+    assert float(frame.loc[main, "2028年末"]) > 36 and classes.loc[main, "2028年末"] == "alert"
 
 
 def test_identical_plans_are_named(scenario_sweep, tmp_path):  # noqa: F811
