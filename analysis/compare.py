@@ -96,8 +96,9 @@ def write_tables(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
     md = {
         "headline.md": f"# {L.pick(zh='主要指标', en='Headline indicators')}\n\n"
         + markdown_table(headline_display(cmp.headline, L)) + same,
-        "targets.md": f"# {L.pick(zh='目标达成情况（✓ 达成，✗ 未达成）', en='Target attainment (✓ met, ✗ missed)')}"
-        + "\n\n" + markdown_table(groups_display(cmp.groups, labels, L)) + "\n\n"
+        "targets.md": "# " + L.pick(zh="目标达成情况（✓ 达成，✗ 未达成）",
+                                    en="Target attainment (✓ met, ✗ missed)") + "\n\n"
+        + markdown_table(groups_display(cmp.groups, labels, L)) + "\n\n"
         + markdown_table(attainment_display(cmp.attainment, labels, L)),
         "plan_tables.md": "# " + L.pick(zh="供应与用地（按表45、表48格式）",
                                         en="Supply and land by region and year, as 表45 and 表48")

@@ -159,8 +159,8 @@ def reading(cmp: Comparison) -> list[str]:
                  if not math.isnan(_value(r, "headline", "final_year"))), None)
     target = _required(cmp, "cycle_months") or 18.0
     meet = [r.label for r in ok if _value(r, "headline", "cycle_months_city") <= target + 1e-6]
-    miss = [f"{r.label}（{L.value(_value(r, 'headline', 'cycle_months_city'), 'months')}）"
-            if L.zh else f"{r.label} ({L.value(_value(r, 'headline', 'cycle_months_city'), 'months')})"
+    miss = [L.pick(zh="{r}（{c}）", en="{r} ({c})", r=r.label,
+                   c=L.value(_value(r, "headline", "cycle_months_city"), "months"))
             for r in ok if r.label not in meet]
     if ok:
         lines.append(L.pick(
@@ -190,7 +190,8 @@ def reading(cmp: Comparison) -> list[str]:
     if cmp.guidance is not None and ok:
         plan_land = sum(v for (rid, _), v in cmp.guidance.land_ha.items()
                         if rid in cmp.guidance.region_ids)
-        parts = [f"{r.label} {round(_value(r, 'headline', 'land_total_ha') - plan_land, 2) + 0.0:+.2f}"
+        parts = [f"{r.label} "
+                 f"{round(_value(r, 'headline', 'land_total_ha') - plan_land, 2) + 0.0:+.2f}"
                  for r in ok]
         lines.append(L.pick(zh="用地合计与表48各行之和（{p}）相比（公顷）：{parts}。",
                             en="Land over the plan period against the {p} of 表48's rows (ha): "
@@ -330,14 +331,18 @@ def build_html(cmp: Comparison, charts: dict[str, Path]) -> str:
         if name in charts:
             caption = chart_caption(name, L, band)
             parts += [f"<h3>{esc(caption)}</h3>", image_tag(charts[name], caption)]
-    parts.append(f"<h2>{esc(L.pick(zh='各区县年末去化周期（个月）', en='Destocking cycle by region, end of year (months)'))}</h2>")
+    parts.append("<h2>" + esc(L.pick(zh="各区县年末去化周期（个月）",
+                                     en="Destocking cycle by region, end of year (months)"))
+                 + "</h2>")
     parts.append('<p class="note">' + esc(L.pick(
         zh="红色：低于{lo:g}个月（库存不足）或当年需求未满足，或高于{hi:g}个月（超出合理区间）。",
         en="Red: below {lo:g} months (stock-out) or demand unmet that year, or above {hi:g} "
            "months (above the band).", lo=band[0], hi=band[1])) + "</p>")
     for label, frame, classes in cycle_tables(cmp):
         parts += [f"<h3>{esc(label)}</h3>", html_table(frame, "", classes)]
-    parts.append(f"<h2>{esc(L.pick(zh='供应与用地（按表45、表48格式）', en='Supply and land by region and year, as 表45 and 表48'))}</h2>")
+    parts.append("<h2>" + esc(L.pick(zh="供应与用地（按表45、表48格式）",
+                                     en="Supply and land by region and year, as 表45 and 表48"))
+                 + "</h2>")
     for term, layout, unit in (("supply", cmp.supply, "10k_m2"), ("land", cmp.land, "ha")):
         for table, sub in (layout.groupby("table", sort=False) if len(layout) else []):
             parts += [f"<h3>{esc(L.term(term))} — {esc(table)}（{esc(L.unit(unit))}）</h3>"

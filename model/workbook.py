@@ -3,14 +3,18 @@
 Built only from the run's tables (plan.csv, targets.csv) and its summary, in the report language
 (model/labels.py; Chinese for Chifeng):
 
-| sheet (zh / en) | layout | from |
-|---|---|---|
-| 供应（表45） / Supply (表45) | region × year + 2026—2030 total, 合计 row; 万㎡ | plan.csv supply_10k_m2 |
-| 用地（表48） / Land (表48) | region × year + total + share of city (%), 合计 row; 公顷 | plan.csv land_ha |
-| 库存与去化周期（表19） / Stock and cycle (表19) | region × (start, each year-end): 库存 万㎡, 去化周期 个月; 全市 row | plan.csv inventory_*, cycle_*, sales |
-| 指标（表34） / Targets (表34) | target, scope, period, unit, required, achieved, shortfall, met, mode, source | targets.csv |
-| 供地规则 / Land rule | region-years the land rule restricts: state, allowed, used, breach | targets.csv land_rule rows |
-| 说明 / About | scenario, status, dataset, run directory, how the figures are rounded | summary.json |
+- 供应（表45） / Supply (表45): region × year + 2026—2030 total, 合计 row; 万㎡
+  (plan.csv supply_10k_m2);
+- 用地（表48） / Land (表48): region × year + total + share of city (%), 合计 row; 公顷
+  (plan.csv land_ha);
+- 库存与去化周期（表19） / Stock and cycle (表19): region × (start, each year-end): 库存 万㎡,
+  去化周期 个月; 全市 row (plan.csv inventory_*, cycle_*, sales);
+- 指标（表34） / Targets (表34): target, scope, period, unit, required, achieved, shortfall, met,
+  mode, source (targets.csv);
+- 供地规则 / Land rule: the region-years the land rule restricts: start-of-year cycle, verdict,
+  land allowed, planned, breach (targets.csv land_rule rows, plan.csv);
+- 说明 / About: scenario, status, dataset, run directory, how the figures are rounded
+  (summary.json).
 
 Every sheet has a title, a unit line and a source line. Figures are rounded as the plan prints
 them (2 decimals for 万㎡, 公顷, 亿元 and percentages; 1 for months) and stored rounded, so a cell

@@ -26,7 +26,8 @@ def test_researcher_quickstart(tmp_path):
             assert (out / run / name).is_file(), (run, name)
     assert (out / "default" / "monthly.csv").is_file()  # the replay of step 5
     head = read_csv(out / "comparison" / "headline.csv").set_index("indicator")
-    default, lower = (float(head.loc["land_total_ha", c]) for c in ("default", "demand.multiplier=0.9"))
+    default, lower = (float(head.loc["land_total_ha", c])
+                      for c in ("default", "demand.multiplier=0.9"))
     assert lower < default  # less demand, less land
     assert f"land {lower:.2f}公顷 (default {default:.2f}公顷)" in log
     assert (out / "comparison" / "report.html").is_file()
