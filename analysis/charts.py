@@ -222,7 +222,7 @@ def chart_target_heatmap(groups: pd.DataFrame, labels: Sequence[str], L: Labels 
         text[i][j] = f"{rec.met}/{rec.n}"
     cmap = LinearSegmentedColormap.from_list(
         "attain", [(0.0, "#b71c1c"), (0.5, "#ffcdd2"), (0.999, "#e8f5e9"), (1.0, "#66bb6a")])
-    height = 1.6 + 0.42 * len(keys)
+    height = 1.6 + 0.34 * len(keys)
     fig, ax = plt.subplots(figsize=(min(PAGE_WIDTH_IN, 4.5 + 1.5 * len(runs)), height))
     ax.imshow(np.ma.masked_invalid(share), cmap=cmap, vmin=0, vmax=1, aspect="auto")
     for i in range(len(keys)):

@@ -64,6 +64,7 @@ DECIMALS: Mapping[str, int] = MappingProxyType({
 # target_id (targets.csv) → (zh, en): names as 表34 and 第五章 write them
 TARGETS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "cycle_months": ("商品住宅去化周期", "destocking cycle"),
+    "cycle_floor_months": ("去化周期下限（合理区间下限）", "destocking cycle floor (band low)"),
     "vacancy_share": ("住房空置率", "vacancy rate"),
     "supply_total_10k_m2": ("新建商品住宅总量", "new commercial housing supply"),
     "land_total_ha": ("新增城镇住宅用地供应量", "new residential land supply"),
@@ -74,6 +75,11 @@ TARGETS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "development_finance_100m_yuan": ("房地产开发贷款", "development finance"),
     "land_revenue_100m_yuan": ("土地出让收入", "land revenue"),
     "land_rule": ("住宅用地供应与去化周期挂钩规则", "land rule (land tied to the cycle)"),
+    "unmet_demand_10k_m2": ("未满足需求", "unmet demand"),
+    "presale_ramp": ("商品住宅供应节奏（年度增减幅度）", "presale pace (change year on year)"),
+    "land_ramp": ("住宅用地供应节奏（不超过历史水平倍数）", "land pace (multiple of history)"),
+    "terminal_feed": ("规划期末用地储备（次年可供应量）",
+                      "land for the year after the plan (presale ready)"),
 })
 
 # shared vocabulary: table headers, chart axes, verdicts → (zh, en)
@@ -143,6 +149,7 @@ TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "mode.evaluate": ("仅评估", "evaluated"),
     "mode.rule": ("规则", "rule"),
     "mode.observed": ("实际值", "observed"),
+    "mode.report": ("仅报告", "reported"),
     # senses
     "sense.max": ("不高于", "at most"),
     "sense.min": ("不低于", "at least"),
