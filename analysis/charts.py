@@ -8,8 +8,9 @@ Each ``chart_*`` function takes the tidy tables :mod:`analysis.tables` computes 
   the band or with unmet demand (stock-outs) and above it (band breaches) marked in red;
 - ``land_supply_by_year.png``: city land (公顷) and supply (万㎡) by year against 表48/表45;
 - ``target_heatmap.png``: target family × scope (city, main city, regions) × run: the share of the
-  group's targets met (green all, red none), with met / reported in each cell — a dozen rows
-  whatever the number of targets, so it fits a page;
+  group's targets met (green all; partly met from orange to red; red none), with met / reported
+  in each cell — one row per target family and scope whatever the number of targets, so it fits
+  a page;
 - ``replay_fan.png``: the market replay's city-wide cycle by month, p10–p90 band and median, the
   reasonable band shaded, median months outside it in red.
 
@@ -221,7 +222,7 @@ def chart_target_heatmap(groups: pd.DataFrame, labels: Sequence[str], L: Labels 
         share[i, j] = rec.share_met
         text[i][j] = f"{rec.met}/{rec.n}"
     cmap = LinearSegmentedColormap.from_list(
-        "attain", [(0.0, "#b71c1c"), (0.5, "#ffcdd2"), (0.999, "#e8f5e9"), (1.0, "#66bb6a")])
+        "attain", [(0.0, "#b71c1c"), (0.5, "#ef9a9a"), (0.999, "#ffe0b2"), (1.0, "#66bb6a")])
     height = 1.6 + 0.34 * len(keys)
     fig, ax = plt.subplots(figsize=(min(PAGE_WIDTH_IN, 4.5 + 1.5 * len(runs)), height))
     ax.imshow(np.ma.masked_invalid(share), cmap=cmap, vmin=0, vmax=1, aspect="auto")
