@@ -150,6 +150,11 @@ TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "mode.rule": ("规则", "rule"),
     "mode.observed": ("实际值", "observed"),
     "mode.report": ("仅报告", "reported"),
+    # where a target comes from (targets.csv `origin`)
+    "origin": ("类别", "Kind"),
+    "origin.plan": ("规划目标", "plan target"),
+    "origin.model": ("模型设定", "model setting"),
+    "origin.rule": ("规则", "rule"),
     # senses
     "sense.max": ("不高于", "at most"),
     "sense.min": ("不低于", "at least"),

@@ -38,7 +38,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from model.labels import DECIMALS, Labels
+from model.labels import DECIMALS, TERMS, Labels
 
 log = logging.getLogger(__name__)
 
@@ -245,11 +245,17 @@ def stock_sheet(ws: Worksheet, plan: pd.DataFrame, L: Labels, title: str, source
 def targets_sheet(ws: Worksheet, targets: pd.DataFrame, L: Labels, title: str,
                   source: str) -> None:
     """Every target but the land-rule rows, as 表34 lists indicators: name, scope, period, unit,
-    required, achieved, shortfall, met, mode, source. Shares as percentages."""
+    required, achieved, shortfall, met, mode, source, and (when targets.csv has ``origin``)
+    whether it is the plan's own target, a model setting or a rule — the plan's targets first.
+    Shares as percentages."""
     rows = targets[targets["target_id"] != "land_rule"]
+    has_origin = "origin" in rows.columns
+    if has_origin:
+        order = {"plan": 0, "model": 1, "rule": 2}
+        rows = rows.iloc[rows["origin"].map(order).fillna(3).argsort(kind="stable")]
     headers = [L.term("indicator"), L.term("scope"), L.term("period"), L.term("unit"),
                L.term("required"), L.term("achieved"), L.term("shortfall"), L.term("met_column"),
-               L.term("mode"), L.term("source")]
+               L.term("mode"), L.term("source")] + ([L.term("origin")] if has_origin else [])
     row = _title(ws, title, L.pick(zh="单位：见“单位”列；比例以百分数表示",
                                    en="Units: see the Unit column; shares in percent"),
                  len(headers))
@@ -264,7 +270,9 @@ def targets_sheet(ws: Worksheet, targets: pd.DataFrame, L: Labels, title: str,
             L.target_name(t.target_id, t.scope), L.region(t.scope), L.period(str(t.period)),
             L.unit(unit), _scaled(t.required, scale), _scaled(t.achieved, scale),
             _scaled(t.shortfall, scale), L.verdict(met), L.mode(str(t.mode)), str(t.source),
-        ], [None, None, None, None, dec, dec, dec, None, None, None])
+            *([L.term(f"origin.{t.origin}") if f"origin.{t.origin}" in TERMS else str(t.origin)]
+              if has_origin else []),
+        ], [None, None, None, None, dec, dec, dec, None, None, None, None])
         ws.cell(row=row, column=8).fill = MET_FILL if met else MISSED_FILL
         if not met and str(t.mode) != "off":
             ws.cell(row=row, column=8).font = RED

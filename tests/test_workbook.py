@@ -106,7 +106,9 @@ def test_targets_sheet_is_table_34(paw):
     run_dir, wb = paw
     ws = wb["指标（表34）"]
     assert rows(ws)[2] == ("指标名称", "范围", "年限", "单位", "规划目标", "本方案", "差距",
-                           "是否达成", "约束方式", "来源")
+                           "是否达成", "约束方式", "来源", "类别")
+    kinds = [r[10] for r in rows(ws)[3:] if r[1]]
+    assert kinds[0] == "规划目标" and kinds == sorted(kinds, key=["规划目标", "模型设定", "规则"].index)
     body = [r for r in rows(ws)[3:] if r[1]]
     by = {(r[0], r[1], r[2]): r for r in body}
     cycle = by[("商品住宅去化周期", "全市", "2030年")]
