@@ -801,6 +801,8 @@ class RobustConfig:
         if self.check and self.check_seed == self.seed:
             raise ConfigError(f"robust.check_seed = {self.check_seed} equals robust.seed; the "
                               f"out-of-sample check needs a different seed")
+
+
 REPORT_LANGS = ("zh", "en")
 
 

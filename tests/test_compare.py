@@ -241,19 +241,19 @@ def test_identical_plans_are_named(scenario_sweep, tmp_path):  # noqa: F811
         d = tmp_path / f"cycle_{target}"
         shutil.copytree(source, d)
         summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
-        summary["overrides"] = ["+scenario=weak_demand", f"targets.cycle_months_2030={target}"]
+        summary["overrides"] = ["+scenario=weak_demand", f"targets.cycle_months_end={target}"]
         (d / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
         dirs.append(d)
     dirs.append(job_dir(scenario_sweep, "tight_land"))
     proc = run_compare(*dirs, "--out", tmp_path / "cmp", "--no-charts")
     assert proc.returncode == 0, proc.stderr
-    expected = ("weak_demand cycle_months_2030=21、weak_demand cycle_months_2030=24 的规划方案完全"
+    expected = ("weak_demand cycle_months_end=21、weak_demand cycle_months_end=24 的规划方案完全"
                 "相同：所改目标未起约束作用")
     assert expected in proc.stdout
     assert "tight_land" not in proc.stdout.split("的规划方案完全相同")[0].splitlines()[-1]
     proc = run_compare(*dirs, "--out", tmp_path / "cmp_en", "--no-charts", "--lang", "en")
-    assert ("identical plans for weak_demand cycle_months_2030=21, weak_demand "
-            "cycle_months_2030=24: the target does not bind") in proc.stdout
+    assert ("identical plans for weak_demand cycle_months_end=21, weak_demand "
+            "cycle_months_end=24: the target does not bind") in proc.stdout
 
 
 def test_english_comparison(scenario_sweep, tmp_path):  # noqa: F811

@@ -97,6 +97,6 @@ def test_identical_plans(chifeng):
     assert plan_fingerprint(plan) == plan_fingerprint(shuffled)  # order, extra columns
     assert plan_fingerprint(plan) != plan_fingerprint(other)
     assert identical_plan_groups({"a": plan, "b": shuffled, "c": other}) == [["a", "b"]]
-    assert varied_override_keys([["targets.cycle_months_2030=15", "sim.seed=1"],
-                                 ["targets.cycle_months_2030=18", "sim.seed=1"]]) == [
-        "targets.cycle_months_2030"]
+    assert varied_override_keys([["targets.cycle_months_end=15", "sim.seed=1"],
+                                 ["targets.cycle_months_end=18", "sim.seed=1"]]) == [
+        "targets.cycle_months_end"]
