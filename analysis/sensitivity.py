@@ -40,6 +40,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from model.config import ConfigError, RunConfig, default_settings, with_overrides
+from model.csvio import write_csv
 from model.data import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -590,9 +591,9 @@ def write_outputs(result: SensitivityResult, cfg: SensitivityConfig,
                               / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result.samples.to_csv(out / "samples.csv", index=False, float_format="%.6g")
-    result.indices.to_csv(out / "indices.csv", index=False, float_format="%.6g")
-    result.usage.to_csv(out / "blocks.csv", index=False)
+    write_csv(result.samples, out / "samples.csv")
+    write_csv(result.indices, out / "indices.csv")
+    write_csv(result.usage, out / "blocks.csv")
     OmegaConf.save(OmegaConf.structured(SensitivityFile(sensitivity=cfg)), out / "config.yaml")
     plot_ranking(result.indices, cfg.method, out / "ranking.png")
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str) + "\n")

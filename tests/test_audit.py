@@ -631,7 +631,7 @@ def test_report_for_officials(audit, chifeng, tmp_path):
     assert "万㎡" in md and "公顷" in md and "个月" in md and "元宝山区" in md
     assert '<meta charset="utf-8">' in page and "<script" not in page and "重大问题" in page
     # Each table row is one independent problem; what follows from it is listed beside it.
-    frame = pd.read_csv(tmp_path / "audit.csv")
+    frame = pd.read_csv(tmp_path / "audit.csv", encoding="utf-8-sig")
     roots = frame[frame["caused_by"].isna() & (frame["severity"] == "material")]
     assert all(f"| {i} |" in md for i in roots["id"])
     gaotie = frame[(frame["tables"] == "表46") & (frame["scope"] == "gaotie 高铁片区")]["id"].iloc[0]
@@ -645,7 +645,7 @@ def test_cli_writes_audit_csv_quickly(tmp_path):
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr
     assert "Plan audit of chifeng" in proc.stdout and "Traceback" not in proc.stderr
-    frame = pd.read_csv(tmp_path / "audit.csv")
+    frame = pd.read_csv(tmp_path / "audit.csv", encoding="utf-8-sig")
     assert list(frame.columns) == AUDIT_COLUMNS
     for name in ("audit_checks.csv", "audit_report.md", "audit_report.html"):
         assert (tmp_path / name).exists()

@@ -43,6 +43,7 @@ from model.audit.tables import (
     check_shares, check_supply_construction, check_totals,
 )
 from model.audit.targets import check_growth_rates, check_target_flows, check_target_levels
+from model.csvio import write_csv
 from model.data import Dataset, DatasetError
 
 log = logging.getLogger(__name__)
@@ -134,12 +135,11 @@ def write_audit(checks: list[Check], out_dir: Path, ds: Dataset | None = None) -
     out_dir.mkdir(parents=True, exist_ok=True)
     rounded = {"printed": 4, "computed": 4, "difference": 4}
     findings = findings_frame(checks).round(rounded)
-    checks_frame(checks).round(rounded).to_csv(out_dir / "audit_checks.csv", index=False,
-                                                encoding="utf-8")
+    write_csv(checks_frame(checks).round(rounded), out_dir / "audit_checks.csv")
     if ds is not None:
         write_report(ds, checks, out_dir)
     tmp = out_dir / "audit.csv.tmp"
-    findings.to_csv(tmp, index=False, encoding="utf-8")
+    write_csv(findings, tmp)
     tmp.replace(out_dir / "audit.csv")  # written last: its presence means the audit is complete
     return out_dir / "audit.csv"
 
