@@ -617,9 +617,9 @@ def cycle_by_region_year(runs: Sequence[Run]) -> pd.DataFrame:
                          "unmet_demand_10k_m2": float(agg.get("unmet_demand_10k_m2", 0.0))})
         if "inventory_start_10k_m2" in plan and "cycle_start_months" in plan:
             start = plan[plan["year"] == first]
-            sales_2025 = (start["inventory_start_10k_m2"] / start["cycle_start_months"] * 12).sum()
+            sales_base = (start["inventory_start_10k_m2"] / start["cycle_start_months"] * 12).sum()
             rows.append({"run": r.label, "region": "city", "name_zh": "全市", "year": first - 1,
-                         "cycle_months": start["inventory_start_10k_m2"].sum() / sales_2025 * 12,
+                         "cycle_months": start["inventory_start_10k_m2"].sum() / sales_base * 12,
                          "unmet_demand_10k_m2": 0.0})
     return pd.DataFrame(rows, columns=cols)
 
