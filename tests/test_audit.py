@@ -373,7 +373,7 @@ def test_uplift_is_largest_where_stock_is_worst(checks, audit):
 
 
 def test_district_cycles_imply_more_sales_than_the_main_city(checks):
-    row = key(checks, "implied:district_inventory_2025:main_city")
+    row = key(checks, "implied:district_base_inventory:main_city")
     implied = (101.23 / 29 + 89.64 / 14 + 7.51 / 16 + 35.36 / 10 + 8.83 / 22 + 7.87 / 20
                + 21.49 / 6 + 24.26 / 28) * 12
     assert (row.printed, row.computed, row.status) == (98.36, pytest.approx(implied), FINDING)
@@ -678,6 +678,16 @@ def test_unknown_relation_kind_is_a_dataset_error(tmp_path):
                            str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 1 and "no_such_check is not a known check" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_chifeng_manifest_lists_every_default_check(audit, chifeng):
+    # The default relations (model/audit/defaults.py) all dedupe against Chifeng's manifest: the
+    # audit is the manifest's, 486 checks and 136 findings.
+    from model.audit import DEFAULT, default_relations
+    assert default_relations(chifeng) == {}
+    assert not any(c.origin == DEFAULT for c in audit)
+    assert sum(not c.extra.get("members") for c in audit) == 486
+    assert sum(c.status == FINDING for c in audit) == 136
 
 
 def test_no_nan_in_zh_notes(checks):
