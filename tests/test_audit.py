@@ -680,6 +680,16 @@ def test_unknown_relation_kind_is_a_dataset_error(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_chifeng_manifest_lists_every_default_check(audit, chifeng):
+    # The default relations (model/audit/defaults.py) all dedupe against Chifeng's manifest: the
+    # audit is the manifest's, 486 checks and 136 findings.
+    from model.audit import DEFAULT, default_relations
+    assert default_relations(chifeng) == {}
+    assert not any(c.origin == DEFAULT for c in audit)
+    assert sum(not c.extra.get("members") for c in audit) == 486
+    assert sum(c.status == FINDING for c in audit) == 136
+
+
 def test_no_nan_in_zh_notes(checks):
     assert not checks["note_zh"].fillna("").str.contains("nan").any()
     assert math.isfinite(len(checks))
