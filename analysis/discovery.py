@@ -195,7 +195,7 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         raise ConfigError(f"{key}: {str(exc).splitlines()[0]}" if key else
                           str(exc).splitlines()[0]) from None
     d = obj.discovery
-    # older outcome names carried Chifeng's last plan year (cycle_months_city_2030), as in
+    # older outcome names carried Chifeng's last plan year (cycle_months_city_2030), as in  # ALIAS-KEEP
     # analysis.sensitivity: accepted  # ALIAS-KEEP
     d.failure = {re.sub(r"_2030$", "_end", k): v for k, v in d.failure.items()}
     d.outcomes = [re.sub(r"_2030$", "_end", str(o)) for o in d.outcomes]

@@ -199,7 +199,7 @@ def test_default_configs_reuse_the_sensitivity_inputs():
         assert ev.model["uncertainty.enabled"] is False
         assert "cycle_months_city_end" in ev.outcomes
     # the older outcome name (with Chifeng's last plan year) still works
-    old = sd.load_config(None, ["discovery.failure={cycle_months_city_2030: {above: 18}}"])
+    old = sd.load_config(None, ["discovery.failure={cycle_months_city_2030: {above: 18}}"])  # ALIAS-KEEP
     assert list(old.failure) == ["cycle_months_city_end"]
     default = sd.evaluation_config(sd.load_config())
     assert default.model["fixed_plan"] == "guidance" and default.model["evaluate_only"] is True
