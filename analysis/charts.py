@@ -1,13 +1,18 @@
-"""Charts of a comparison (PNG, matplotlib, Agg), with Chinese region names.
+"""Charts of a comparison (PNG, matplotlib, Agg), in the report language (model/labels.py).
 
-Each ``chart_*`` function takes the tidy tables :mod:`analysis.compare` computes and returns a
-matplotlib Figure; :func:`draw_all` saves them:
+Each ``chart_*`` function takes the tidy tables :mod:`analysis.tables` computes and a
+:class:`~model.labels.Labels`, and returns a matplotlib Figure; :func:`draw_all` saves them:
 
-- ``cycle_by_region.png``: destocking cycle by region and year (plan.csv, 2025 start to 2030) with
-  the 18-month target and the 36-month land-rule line (§2.2.3);
-- ``land_supply_by_year.png``: city land (公顷) and supply (万m²) by year against 表48/表45;
-- ``target_heatmap.png``: met / missed per run × target, shaded by the relative shortfall;
-- ``replay_fan.png``: the market replay's city-wide cycle by month, p10–p90 band and median.
+- ``cycle_by_region.png``: destocking cycle by region and year (plan.csv, 2025 start to 2030), the
+  reasonable band (12–18 months, §2.4.1) shaded, the 36-month land-rule line (§2.2.3); years below
+  the band or with unmet demand (stock-outs) and above it (band breaches) marked in red;
+- ``land_supply_by_year.png``: city land (公顷) and supply (万㎡) by year against 表48/表45;
+- ``target_heatmap.png``: target family × scope (city, main city, regions) × run: the share of the
+  group's targets met (green all; partly met from orange to red; red none), with met / reported
+  in each cell — one row per target family and scope whatever the number of targets, so it fits
+  a page;
+- ``replay_fan.png``: the market replay's city-wide cycle by month, p10–p90 band and median, the
+  reasonable band shaded, median months outside it in red.
 
 Chinese text needs a CJK font: :func:`use_cjk_font` picks one if installed (Noto Sans CJK,
 WenQuanYi, Source Han, SimHei…) and warns once if none is (install ``fonts-noto-cjk``).
@@ -18,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import matplotlib
 
@@ -29,8 +34,8 @@ import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 
-if TYPE_CHECKING:
-    from analysis.compare import Comparison
+from analysis.tables import GUIDANCE_COLUMN, Comparison  # noqa: E402
+from model.labels import Labels  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +56,12 @@ CJK_FAMILIES = (
 CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "wqy", "sourcehansans", "simhei", "msyh")
 CYCLE_TARGET_MONTHS = 18.0  # 第五章: at most 18 months by 2030
 LAND_RULE_MONTHS = 36.0  # §2.2.3: above 36 months no new commercial-housing land
+BAND_MONTHS = (12.0, 18.0)  # §2.4.1: the reasonable band
 DPI = 110
+TOL_MONTHS = 1e-6  # a cycle at the band's edge is in the band
+PAGE_WIDTH_IN = 12.5  # at DPI 110: 1375 px, the width of the report page
+RED = "#c62828"
+BAND_COLOUR = "#c8e6c9"
 
 _cjk_family: str | None = None
 _cjk_checked = False
@@ -104,135 +114,175 @@ def _grid(n: int, ncols: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------
 # The charts
 # ---------------------------------------------------------------------------------------------
-def chart_cycle_by_region(cycles: pd.DataFrame, labels: Sequence[str]) -> plt.Figure:
+def chart_cycle_by_region(cycles: pd.DataFrame, labels: Sequence[str], L: Labels | None = None,
+                          band_months: tuple[float, float] = BAND_MONTHS) -> plt.Figure:
     """Small multiples, one panel per region (全市 first): cycle (months) by year, a line per
-    run, with the 18-month target and the 36-month land-rule line."""
+    run; the reasonable band shaded, the 36-month land-rule line; a year below the band or with
+    unmet demand (stock-out) and a year above it (band breach) marked in red."""
+    L = L or Labels()
     regions = list(dict.fromkeys(
         [*cycles.loc[cycles["region"] == "city", "region"], *cycles["region"]]))
     names = dict(zip(cycles["region"], cycles["name_zh"]))
+    L = L.with_names(names)
+    low, high = band_months
     nrows, ncols = _grid(len(regions), 4)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.7 * nrows), squeeze=False,
-                             sharex=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN, 2.6 * nrows + 0.9),
+                             squeeze=False, sharex=True)
     colour = _colours(labels)
-    ymax = max(40.0, float(np.nanmax(cycles["cycle_months"].to_numpy(dtype=float))) * 1.05
-               if len(cycles) else 40.0)
+    finite = cycles["cycle_months"].replace([np.inf, -np.inf], np.nan)
+    ymax = max(40.0, float(np.nanmax(finite.to_numpy(dtype=float))) * 1.05
+               if finite.notna().any() else 40.0)
+    unmet = cycles.get("unmet_demand_10k_m2", pd.Series(0.0, index=cycles.index)).fillna(0.0)
     for ax, region in zip(axes.flat, regions):
         sub = cycles[cycles["region"] == region]
+        ax.axhspan(low, high, color=BAND_COLOUR, alpha=0.6, lw=0)
         for label in labels:
             s = sub[sub["run"] == label].sort_values("year")
             if len(s):
-                ax.plot(s["year"], s["cycle_months"], marker="o", ms=3, color=colour[label],
-                        label=label)
-        ax.axhline(CYCLE_TARGET_MONTHS, color="green", ls="--", lw=1)
-        ax.axhline(LAND_RULE_MONTHS, color="red", ls=":", lw=1)
-        ax.set_title(f"{names.get(region, region)} ({region})", fontsize=9)
+                ax.plot(s["year"], s["cycle_months"].clip(upper=ymax), marker="o", ms=3,
+                        color=colour[label], label=label, lw=1.4)
+        outside = ((sub["cycle_months"] < low - TOL_MONTHS)
+                   | (sub["cycle_months"] > high + TOL_MONTHS))
+        out = sub[outside
+                  | (unmet.loc[sub.index] > 1e-6)]
+        ax.scatter(out["year"], out["cycle_months"].clip(upper=ymax), s=26, color=RED,
+                   zorder=5, marker="o", facecolors="none", linewidths=1.4)
+        ax.axhline(LAND_RULE_MONTHS, color=RED, ls=":", lw=1)
+        ax.set_title(L.region(region), fontsize=10)
         ax.set_ylim(0, ymax)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(regions):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
-        ax.set_ylabel("cycle (months) 去化周期", fontsize=8)
+        ax.set_ylabel(L.header("cycle", "months"), fontsize=8)
     handles, legend_labels = axes.flat[0].get_legend_handles_labels()
-    handles += [plt.Line2D([], [], color="green", ls="--"), plt.Line2D([], [], color="red", ls=":")]
-    legend_labels += ["18-month target (第五章)", "36-month land rule (§2.2.3)"]
-    fig.legend(handles, legend_labels, loc="lower center", ncol=min(4, len(handles)),
+    handles += [plt.Rectangle((0, 0), 1, 1, color=BAND_COLOUR),
+                plt.Line2D([], [], color=RED, ls=":"),
+                plt.Line2D([], [], color=RED, marker="o", ls="", markerfacecolor="none")]
+    legend_labels += [
+        L.pick(zh="合理区间 {lo:g}—{hi:g} 个月（§2.4.1）", en="reasonable band {lo:g}–{hi:g} "
+               "months (§2.4.1)", lo=low, hi=high),
+        L.pick(zh="36个月：暂停供地（§2.2.3）", en="36 months: land suspended (§2.2.3)"),
+        L.pick(zh="红圈：低于区间或需求未满足（库存不足）、高于区间",
+               en="red ring: below the band or demand unmet (stock-out), or above the band"),
+    ]
+    fig.legend(handles, legend_labels, loc="lower center", ncol=min(3, len(handles)),
                fontsize=8, frameon=False)
-    fig.suptitle("Destocking cycle by region and year (end of year, plan.csv)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    fig.suptitle(L.pick(zh="各区县商品住宅去化周期（年末，本方案 plan.csv）",
+                        en="Destocking cycle by region and year (end of year, plan.csv)"),
+                 fontsize=12)
+    fig.tight_layout(rect=(0, 0.75 / (2.6 * nrows + 0.9), 1, 1 - 0.35 / (2.6 * nrows + 0.9)))
     return fig
 
 
 def chart_land_supply_by_year(
-    land_by_year: pd.DataFrame, supply_by_year: pd.DataFrame
+    land_by_year: pd.DataFrame, supply_by_year: pd.DataFrame, L: Labels | None = None
 ) -> plt.Figure:
-    """City land (公顷) and supply (万m²) by year: a bar per run, the plan's guidance (表48,
+    """City land (公顷) and supply (万㎡) by year: a bar per run, the plan's guidance (表48,
     表45) as a black line."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
-    for ax, table, unit, source in (
-        (axes[0], land_by_year, "land (公顷 ha)", "表48"),
-        (axes[1], supply_by_year, "supply (万m²)", "表45"),
+    L = L or Labels()
+    fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH_IN, 4.6))
+    for ax, table, term, unit, source in (
+        (axes[0], land_by_year, "land_supply", "ha", "表48"),
+        (axes[1], supply_by_year, "presale", "10k_m2", "表45"),
     ):
-        runs = [c for c in table.columns if c != "plan guidance"]
+        runs = [c for c in table.columns if c != GUIDANCE_COLUMN]
         years = [int(y) for y in table.index]
         width = 0.8 / max(1, len(runs))
         colour = _colours(runs)
         for i, label in enumerate(runs):
             x = np.arange(len(years)) + (i - (len(runs) - 1) / 2) * width
             ax.bar(x, table[label].to_numpy(dtype=float), width, label=label, color=colour[label])
-        if "plan guidance" in table:
-            ax.plot(np.arange(len(years)), table["plan guidance"].to_numpy(dtype=float), "k-o",
-                    lw=2, label=f"plan guidance ({source})")
-        ax.set_xticks(np.arange(len(years)), [str(y) for y in years])
-        ax.set_ylabel(unit)
-        ax.set_title(f"City {unit.split(' ')[0]} by year vs {source}", fontsize=10)
+        if GUIDANCE_COLUMN in table:
+            ax.plot(np.arange(len(years)), table[GUIDANCE_COLUMN].to_numpy(dtype=float), "k-o",
+                    lw=2, label=f"{L.term('plan_guidance')} ({source})")
+        ax.set_xticks(np.arange(len(years)), [L.year(y) for y in years])
+        ax.set_ylabel(L.header(term, unit))
+        ax.set_title(L.pick(zh="全市{what}（按年，对照{src}）", en="City {what} by year vs {src}",
+                            what=L.term(term) if L.zh else L.term(term).lower(), src=source),
+                     fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def chart_target_heatmap(att: pd.DataFrame, labels: Sequence[str]) -> plt.Figure:
-    """Runs × targets: green met; missed in red, darker the larger the relative shortfall
-    (shortfall ÷ required, capped at 100%); each cell shows the achieved value."""
-    keys = list(dict.fromkeys(att["target_key"]))
-    score = np.full((len(labels), len(keys)), np.nan)
-    text = [["" for _ in keys] for _ in labels]
-    for rec in att.itertuples(index=False):
-        if rec.run not in labels:
+def chart_target_heatmap(groups: pd.DataFrame, labels: Sequence[str], L: Labels | None = None
+                         ) -> plt.Figure:
+    """Target family × scope (rows) by run (columns): colour = share of the group's targets met
+    (green all … red none), text = met / reported. Rows stay about a dozen however many targets
+    the runs report, so the chart fits a page."""
+    L = L or Labels()
+    keys = list(dict.fromkeys(zip(groups["target_id"], groups["scope_class"])))
+    runs = [label for label in labels if (groups["run"] == label).any()]
+    share = np.full((len(keys), len(runs)), np.nan)
+    text = [["–" for _ in runs] for _ in keys]
+    for rec in groups.itertuples(index=False):
+        if rec.run not in runs:
             continue
-        i, j = labels.index(rec.run), keys.index(rec.target_key)
-        rel = 0.0 if rec.met else min(1.0, max(0.05, float(rec.shortfall_rel or 0.0)))
-        score[i, j] = -1.0 if rec.met else rel
-        text[i][j] = _short_number(rec.achieved, rec.unit)
+        i, j = keys.index((rec.target_id, rec.scope_class)), runs.index(rec.run)
+        share[i, j] = rec.share_met
+        text[i][j] = f"{rec.met}/{rec.n}"
     cmap = LinearSegmentedColormap.from_list(
-        "attain", [(0.0, "#81c784"), (0.499, "#c8e6c9"), (0.5, "#ffcdd2"), (1.0, "#b71c1c")])
-    fig, ax = plt.subplots(figsize=(max(7, 0.55 * len(keys) + 3), 0.6 * len(labels) + 3.2))
-    ax.imshow(np.ma.masked_invalid(score), cmap=cmap, vmin=-1, vmax=1, aspect="auto")
-    for i in range(len(labels)):
-        for j in range(len(keys)):
-            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=6.5)
-    ax.set_xticks(range(len(keys)), keys, rotation=60, ha="right", fontsize=7)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.set_title("Target attainment: green met, red missed (darker = larger shortfall)",
-                 fontsize=10)
+        "attain", [(0.0, "#b71c1c"), (0.5, "#ef9a9a"), (0.999, "#ffe0b2"), (1.0, "#66bb6a")])
+    height = 1.6 + 0.34 * len(keys)
+    fig, ax = plt.subplots(figsize=(min(PAGE_WIDTH_IN, 4.5 + 1.5 * len(runs)), height))
+    ax.imshow(np.ma.masked_invalid(share), cmap=cmap, vmin=0, vmax=1, aspect="auto")
+    for i in range(len(keys)):
+        for j in range(len(runs)):
+            dark = share[i, j] == share[i, j] and share[i, j] < 0.25  # white on dark red
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=9,
+                    color="white" if dark else "black")
+    row_names = [f"{L.target_name(tid)} · {L.term('scope.' + sc)}" for tid, sc in keys]
+    ax.set_yticks(range(len(keys)), row_names, fontsize=8.5)
+    ax.set_xticks(range(len(runs)), runs, rotation=20, ha="right", fontsize=8.5)
+    ax.xaxis.tick_top()
+    ax.tick_params(axis="x", labeltop=True, labelbottom=False)
+    plt.setp(ax.get_xticklabels(), ha="left")
+    ax.set_xticks(np.arange(-0.5, len(runs)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(keys)), minor=True)
+    ax.grid(which="minor", color="white", lw=1.5)
+    ax.tick_params(which="minor", length=0)
+    ax.set_title(L.pick(zh="目标达成：已达成 / 考核数（绿：全部达成，红：均未达成）",
+                        en="Targets met / reported, by target and scope (green: all, red: none)"),
+                 fontsize=10, pad=28)
     fig.tight_layout()
     return fig
 
 
-def _short_number(x: float, unit: str) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return ""
-    if unit == "share":
-        return f"{100 * x:.0f}%"
-    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}"
-
-
-def chart_replay_fan(replay: pd.DataFrame, labels: Sequence[str]) -> plt.Figure:
+def chart_replay_fan(replay: pd.DataFrame, labels: Sequence[str], L: Labels | None = None,
+                     band_months: tuple[float, float] = BAND_MONTHS) -> plt.Figure:
     """One panel per run: the replay's city-wide cycle by month, p10–p90 band and median line,
-    with the 18-month target."""
+    the reasonable band shaded and median months outside it in red."""
+    L = L or Labels()
+    low, high = band_months
     runs = [label for label in labels if (replay["run"] == label).any()]
     nrows, ncols = _grid(len(runs), 2)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 3.0 * nrows), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PAGE_WIDTH_IN, 3.0 * nrows + 0.6),
+                             squeeze=False, sharey=True)
     colour = _colours(labels)
     for ax, label in zip(axes.flat, runs):
         sub = replay[replay["run"] == label]
         x = pd.to_datetime(sub["month"] + "-01")
+        ax.axhspan(low, high, color=BAND_COLOUR, alpha=0.6, lw=0,
+                   label=L.pick(zh="合理区间", en="reasonable band"))
         ax.fill_between(x, sub["p10"], sub["p90"], color=colour[label], alpha=0.25,
                         label="p10–p90")
-        ax.plot(x, sub["p50"], color=colour[label], lw=1.8, label="median")
-        ax.axhline(CYCLE_TARGET_MONTHS, color="green", ls="--", lw=1, label="18 months")
+        ax.plot(x, sub["p50"], color=colour[label], lw=1.8, label=L.term("median"))
+        outside = (sub["p50"] < low - TOL_MONTHS) | (sub["p50"] > high + TOL_MONTHS)
+        ax.scatter(x[outside.to_numpy()], sub["p50"][outside], s=6, color=RED, zorder=5,
+                   label=L.pick(zh="中位数超出区间", en="median outside the band"))
         region = sub["region"].iloc[0]
-        where = "全市 city" if region == "city" else "主城区 main city"
-        ax.set_title(f"{label} — {where}", fontsize=9)
-        ax.set_ylabel("cycle (months)", fontsize=8)
+        ax.set_title(f"{label} — {L.region(region)}", fontsize=9)
+        ax.set_ylabel(L.header("cycle", "months"), fontsize=8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
     for ax in list(axes.flat)[len(runs):]:
         ax.set_visible(False)
-    fig.suptitle("Market replay: destocking cycle by month (p10–p90 of the replications)",
-                 fontsize=11)
+    fig.suptitle(L.pick(zh="市场模拟：全市去化周期逐月变化（各次模拟的 p10—p90）",
+                        en="Market replay: destocking cycle by month (p10–p90 of the "
+                        "replications)"), fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
 
@@ -240,22 +290,25 @@ def chart_replay_fan(replay: pd.DataFrame, labels: Sequence[str]) -> plt.Figure:
 # ---------------------------------------------------------------------------------------------
 # All of them
 # ---------------------------------------------------------------------------------------------
-def draw_all(cmp: "Comparison", out_dir: Path) -> dict[str, Path]:
+def draw_all(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
     """Draw every chart that has data into ``out_dir``; returns the PNG files by name."""
     use_cjk_font()
     out_dir.mkdir(parents=True, exist_ok=True)
+    L = cmp.labels
     labels = [r.label for r in cmp.runs]
     ok = [r.label for r in cmp.runs if r.ok]
     figures = {}
     if len(cmp.cycles):
-        figures["cycle_by_region.png"] = lambda: chart_cycle_by_region(cmp.cycles, ok)
+        figures["cycle_by_region.png"] = lambda: chart_cycle_by_region(
+            cmp.cycles, ok, L, cmp.band_months)
     if len(cmp.land_by_year.columns) and len(cmp.supply_by_year.columns):
         figures["land_supply_by_year.png"] = lambda: chart_land_supply_by_year(
-            cmp.land_by_year, cmp.supply_by_year)
-    if len(cmp.attainment):
-        figures["target_heatmap.png"] = lambda: chart_target_heatmap(cmp.attainment, labels)
+            cmp.land_by_year, cmp.supply_by_year, L)
+    if len(cmp.groups):
+        figures["target_heatmap.png"] = lambda: chart_target_heatmap(cmp.groups, labels, L)
     if len(cmp.replay):
-        figures["replay_fan.png"] = lambda: chart_replay_fan(cmp.replay, labels)
+        figures["replay_fan.png"] = lambda: chart_replay_fan(cmp.replay, labels, L,
+                                                             cmp.band_months)
     written = {}
     for name, make in figures.items():
         fig = make()

@@ -42,6 +42,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from model.config import (ConfigError, RunConfig, default_settings, number_problems,
                           with_overrides)
+from model.csvio import write_csv
 from model.data import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,12 @@ STATUSES = ("optimal", "infeasible", "input_error", "solver_error", "error")
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class InputBound:
-    """One uncertain input: a model config key sampled uniformly in [low, high]."""
+    """One uncertain input: a model config key sampled uniformly in [low, high] (in ``unit``)."""
 
     low: float = 0.0
     high: float = 1.0
     label: str = ""
+    unit: str = ""
 
 
 @dataclass
@@ -337,8 +339,9 @@ def _set(node, key: str, value: Any) -> None:
         group.model[key[len("sensitivity.model."):]] = value
     elif key.startswith("sensitivity.inputs."):
         name, _, attr = key[len("sensitivity.inputs."):].rpartition(".")
-        if not name or attr not in ("low", "high", "label"):
-            raise ConfigError(f"{key}: expected sensitivity.inputs.<model key>.low|high|label")
+        if not name or attr not in ("low", "high", "label", "unit"):
+            raise ConfigError(
+                f"{key}: expected sensitivity.inputs.<model key>.low|high|label|unit")
         if name not in group.inputs:
             group.inputs[name] = InputBound(low=math.nan, high=math.nan, label="")
         setattr(group.inputs[name], attr, value)
@@ -615,7 +618,7 @@ def run_analysis(
         "method": cfg.method,
         "n": cfg.n,
         "second_order": cfg.second_order,
-        "inputs": {k: {"low": b.low, "high": b.high, "label": b.label}
+        "inputs": {k: {"low": b.low, "high": b.high, "label": b.label, "unit": b.unit}
                    for k, b in cfg.inputs.items()},
         "outcomes": {o: {"unit": OUTCOMES[o].unit, "meaning": OUTCOMES[o].meaning}
                      for o in outcomes if o in OUTCOMES},
@@ -652,9 +655,9 @@ def write_outputs(result: SensitivityResult, cfg: SensitivityConfig,
                               / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result.samples.to_csv(out / "samples.csv", index=False, float_format="%.6g")
-    result.indices.to_csv(out / "indices.csv", index=False, float_format="%.6g")
-    result.usage.to_csv(out / "blocks.csv", index=False)
+    write_csv(result.samples, out / "samples.csv")
+    write_csv(result.indices, out / "indices.csv")
+    write_csv(result.usage, out / "blocks.csv")
     OmegaConf.save(OmegaConf.structured(SensitivityFile(sensitivity=cfg)), out / "config.yaml")
     plot_ranking(result.indices, cfg.method, out / "ranking.png")
     (out / "summary.json").write_text(json.dumps(result.summary, indent=2, default=str) + "\n")

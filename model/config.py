@@ -817,6 +817,22 @@ class RobustConfig:
                               f"out-of-sample check needs a different seed")
 
 
+REPORT_LANGS = ("zh", "en")
+
+
+@dataclass
+class ReportConfig:
+    """What the reports a run writes look like (model/labels.py)."""
+
+    # zh | en: names, units (万㎡, 公顷, 个月, 亿元) and headings of plan.xlsx and the reports;
+    # null = the dataset manifest's `lang` (zh for Chifeng), en when the manifest has none
+    lang: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.lang is not None:
+            _one_of("report.lang", self.lang, REPORT_LANGS)
+
+
 @dataclass
 class RunConfig:
     """The whole run: dataset, geography, every lever of the optimiser, solver and replay."""
@@ -842,6 +858,7 @@ class RunConfig:
     uncertainty: UncertaintyConfig = field(default_factory=UncertaintyConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)  # the mid-term review (§10.2)
     robust: RobustConfig = field(default_factory=RobustConfig)  # a plan built to hold (robust)
+    report: ReportConfig = field(default_factory=ReportConfig)  # report language (zh|en)
 
     def __post_init__(self) -> None:
         _one_of("level", self.level, LEVELS)

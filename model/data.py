@@ -548,6 +548,8 @@ def _read_manifest(root: Path, problems: list[str]) -> dict | None:
     for key in ("name", "base_year", "plan_years", "city_id", "tables"):
         if key not in manifest:
             problems.append(f"{path}: missing key {key!r}")
+    if manifest.get("lang") not in (None, "zh", "en"):
+        problems.append(f"{path}: lang = {manifest['lang']!r} (expected zh or en, or no lang)")
     if not isinstance(manifest.get("tables", {}), dict):
         problems.append(f"{path}: key 'tables' must map table names to {{file: ...}}")
         manifest["tables"] = {}

@@ -38,6 +38,7 @@ import pandas as pd
 import simpy
 from model import results
 from model import timing as tm
+from model.csvio import write_csv
 from model.data import Dataset
 from model.inputs import (by_level, derived_plot_ratio, dwelling_stock,
                           household_formation_default, land_sold_by_level, level_regions)
@@ -1373,7 +1374,7 @@ def write_replay(result: ReplayResult, run_dir: str | Path) -> dict[str, Path]:
     paths = {}
     for name, frame in tables.items():
         path = run_dir / f"{name}.csv"
-        frame.to_csv(path, index=False, float_format="%.6g", lineterminator="\n")
+        write_csv(frame, path)
         paths[name] = path
     log.info("replay: wrote %s", ", ".join(str(p) for p in paths.values()))
     return paths

@@ -33,6 +33,7 @@ from model.config import (ConfigError, RunConfig, as_dict, fast_overrides, numbe
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
 from model.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, EXIT_SOLVER, UserError
 from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
+from model.labels import resolve_lang
 from model.optimise import StructureChanged
 from model.solve import PlanModel, option_problems, solver_versions
 from model.validate import replay_memory_problems
@@ -489,6 +490,7 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
         "land_rule_source": inputs.land_rule_source,
         "dataset_notes": list(inputs.dataset_notes),
         "git_commit": _git_commit(),
+        "report_lang": resolve_lang(settings.report.lang, ds.manifest),  # model/labels.py
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "derived_inputs": [
             {"name": d.name, "value": d.value, "unit": d.unit, "how": d.how}

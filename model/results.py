@@ -4,7 +4,7 @@ From a solution (and the inputs it was solved for) this module makes the tables 
 plan, targets (each checked ex post, met or missed and by how much, in policy units), duals with a
 plain-language reading, money, the relaxation table of an infeasible run — and writes them:
 
-    plan.csv  targets.csv  duals.csv  money.csv  relaxation.csv  summary.json
+    plan.csv  targets.csv  duals.csv  money.csv  relaxation.csv  plan.xlsx  summary.json
 
 summary.json is written last: a run directory without it is incomplete. Readers (the market
 replay, analysis) use :func:`read_plan` and :func:`read_summary`.
@@ -20,8 +20,10 @@ from typing import Any, Mapping
 import pandas as pd
 
 from model import timing as tm
+from model.csvio import read_csv, write_csv
 from model.inputs import ModelInputs, TargetRow
 from model.solve import Duals, Relaxation, Solution, target_group
+from model.workbook import write_plan_workbook
 
 PLAN_COLUMNS = [
     "region",
@@ -810,6 +812,8 @@ def headline(inputs: ModelInputs, plan: pd.DataFrame,
         "public_spending_100m_yuan": float(city_money["public_spending_100m_yuan"].sum()),
         "development_finance_100m_yuan": float(city_money["development_finance_100m_yuan"].sum()),
         "targets_missed": int(len(missed)) if missed is not None else None,
+        "cycle_band_low_months": inputs.band_low_months,  # §2.4.1: the reasonable band
+        "cycle_band_high_months": inputs.band_high_months,
     }
 
 
@@ -971,15 +975,19 @@ def _pct(x) -> str:
 def write_run(
     run_dir: str | Path, tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]
 ) -> None:
-    """Write each table as <name>.csv, then summary.json (last: its presence marks a whole run)."""
+    """Write each table as <name>.csv (UTF-8 with BOM, 10 significant digits: model/csvio.py),
+    plan.xlsx (the plan in the plan's layout, in ``summary["report_lang"]``: model/workbook.py),
+    then summary.json (last: its presence marks a whole run)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     stale = run_dir / "summary.json"
     if stale.exists():
         stale.unlink()
     for name, frame in tables.items():
-        frame.to_csv(run_dir / f"{name}.csv", index=False, encoding="utf-8", float_format="%.10g")
-    summary = {**summary, "files": file_records(run_dir, [f"{n}.csv" for n in tables])}
+        write_csv(frame, run_dir / f"{name}.csv")
+    workbook = write_plan_workbook(run_dir, tables, summary)
+    written = [f"{n}.csv" for n in tables] + ([workbook.name] if workbook is not None else [])
+    summary = {**summary, "files": file_records(run_dir, written)}
     tmp = run_dir / "summary.json.tmp"
     tmp.write_text(json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8")
     tmp.replace(run_dir / "summary.json")
@@ -1044,4 +1052,4 @@ def read_plan(run_dir: str | Path) -> pd.DataFrame:
         raise ValueError(
             f"{run_dir}: status {summary.get('status')!r}; only an optimal run has a plan"
         )
-    return pd.read_csv(Path(run_dir) / "plan.csv")
+    return read_csv(Path(run_dir) / "plan.csv")

@@ -42,6 +42,7 @@ import yaml
 from model import market, results
 from model.actuals import EXAMPLE_ACTUALS, load_actuals
 from model.config import ConfigError, RunConfig, with_overrides
+from model.csvio import read_csv, write_csv
 from model.data import Dataset, DatasetError, load_dataset
 from model.inputs import build_inputs
 from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
@@ -250,7 +251,7 @@ def current_course(
     cols = ["region", "year", "land_ha", "supply_10k_m2", "purchased_10k_m2",
             "subsidised_new_10k_m2"]
     decisions = deliverable_course(settings, ds, original_plan[cols])
-    decisions.to_csv(path, index=False, float_format="%.12g")
+    write_csv(decisions, path, float_format="%.12g")
     cfg = with_overrides(
         settings, {"fixed_plan": str(path), "evaluate_only": True, "review.adjust": False}
     )
@@ -906,7 +907,7 @@ def write_review(run_dir: Path, tables: Mapping[str, pd.DataFrame], original: Ou
         results.write_run(run_dir / "course", course.tables,
                           {**course.summary, "run_dir": str(run_dir / "course")})
     for name, frame in tables.items():
-        frame.to_csv(run_dir / f"{name}.csv", index=False, encoding="utf-8", float_format="%.10g")
+        write_csv(frame, run_dir / f"{name}.csv")
     (run_dir / "review_meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                               encoding="utf-8")
     for lang in ("zh", "en"):
@@ -951,7 +952,7 @@ def paths_chart(run_dir: Path, lang: str = "zh") -> Path:
     year on the four paths (read from review_comparison.csv); Chinese labels by default."""
     plt = _plt()
     text = CHART_TEXT[lang]
-    comp = pd.read_csv(run_dir / "review_comparison.csv")
+    comp = read_csv(run_dir / "review_comparison.csv")
     city = comp[comp["region"] == "city"].sort_values("year")
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
     for ax, q in zip(axes, ("land_ha", "supply_10k_m2", "inventory_end_10k_m2",
@@ -981,7 +982,7 @@ def adjustments_chart(run_dir: Path, lang: str = "zh") -> Path:
     of the last year in the 12–18-month band; infeasible candidates marked."""
     plt = _plt()
     text = CHART_TEXT[lang]
-    adj = pd.read_csv(run_dir / "adjustments.csv")
+    adj = read_csv(run_dir / "adjustments.csv")
     n = len(adj)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.42 * n + 1.6), sharey=True)
     y = np.arange(n)[::-1]
@@ -1193,7 +1194,7 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     paragraphs (at most five) are the answer; tables follow; charts and files go to the annex."""
     tx = NOTE_TEXT[lang]
     def read(name: str) -> pd.DataFrame:
-        return pd.read_csv(run_dir / name, encoding="utf-8-sig")
+        return read_csv(run_dir / name)
 
     comp, targets, head = read("review_comparison.csv"), read("review_targets.csv"), \
         read("review_headline.csv")

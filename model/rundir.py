@@ -2,7 +2,7 @@
 
 Naming (conf/config.yaml): ``runs/<scenarios>[@<dataset>]/<timestamp>[_<overrides>]``, e.g.
 ``runs/district+tight_land/2026-03-01_10-00-00``, ``runs/default@mini_city/…``,
-``runs/default/2026-03-01_10-00-00_targets.cycle_months_2030=21``. The two resolvers
+``runs/default/2026-03-01_10-00-00_targets.cycle_months_end=21``. The two resolvers
 ``${run_name:}`` and ``${run_tag:}`` compute the parts from the command-line overrides.
 
 Ownership: a single run claims its directory before Hydra writes anything into it

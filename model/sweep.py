@@ -30,6 +30,8 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
+from model.csvio import write_csv
+
 log = logging.getLogger(__name__)
 
 JOB_RECORD = "job.json"
@@ -288,9 +290,13 @@ class SweepStatus(Callback):  # type: ignore[misc,valid-type]
         global _last_exit_code
         sweep_dir = Path(str(config.hydra.sweep.dir))
         table = status_table(sweep_dir, self.started)
-        table.to_csv(sweep_dir / STATUS_FILE, index=False, encoding="utf-8")
+        write_csv(table, sweep_dir / STATUS_FILE)
         _last_exit_code = sweep_exit_code(table)
         print(format_status(table, sweep_dir), flush=True)  # CLI output
+        from model.same_plan import identical_plans_in  # "the target does not bind"
+
+        for line in identical_plans_in(job_dirs(sweep_dir, self.started)):
+            print(f"  {line}", flush=True)
 
 
 def current_data_hash(dataset_folder: str | Path) -> str | None:

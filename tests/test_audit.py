@@ -373,7 +373,7 @@ def test_uplift_is_largest_where_stock_is_worst(checks, audit):
 
 
 def test_district_cycles_imply_more_sales_than_the_main_city(checks):
-    row = key(checks, "implied:district_inventory_2025:main_city")
+    row = key(checks, "implied:district_base_inventory:main_city")
     implied = (101.23 / 29 + 89.64 / 14 + 7.51 / 16 + 35.36 / 10 + 8.83 / 22 + 7.87 / 20
                + 21.49 / 6 + 24.26 / 28) * 12
     assert (row.printed, row.computed, row.status) == (98.36, pytest.approx(implied), FINDING)
@@ -631,7 +631,7 @@ def test_report_for_officials(audit, chifeng, tmp_path):
     assert "万㎡" in md and "公顷" in md and "个月" in md and "元宝山区" in md
     assert '<meta charset="utf-8">' in page and "<script" not in page and "重大问题" in page
     # Each table row is one independent problem; what follows from it is listed beside it.
-    frame = pd.read_csv(tmp_path / "audit.csv")
+    frame = pd.read_csv(tmp_path / "audit.csv", encoding="utf-8-sig")
     roots = frame[frame["caused_by"].isna() & (frame["severity"] == "material")]
     assert all(f"| {i} |" in md for i in roots["id"])
     gaotie = frame[(frame["tables"] == "表46") & (frame["scope"] == "gaotie 高铁片区")]["id"].iloc[0]
@@ -645,7 +645,7 @@ def test_cli_writes_audit_csv_quickly(tmp_path):
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr
     assert "Plan audit of chifeng" in proc.stdout and "Traceback" not in proc.stderr
-    frame = pd.read_csv(tmp_path / "audit.csv")
+    frame = pd.read_csv(tmp_path / "audit.csv", encoding="utf-8-sig")
     assert list(frame.columns) == AUDIT_COLUMNS
     for name in ("audit_checks.csv", "audit_report.md", "audit_report.html"):
         assert (tmp_path / name).exists()
@@ -678,6 +678,16 @@ def test_unknown_relation_kind_is_a_dataset_error(tmp_path):
                            str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 1 and "no_such_check is not a known check" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_chifeng_manifest_lists_every_default_check(audit, chifeng):
+    # The default relations (model/audit/defaults.py) all dedupe against Chifeng's manifest: the
+    # audit is the manifest's, 486 checks and 136 findings.
+    from model.audit import DEFAULT, default_relations
+    assert default_relations(chifeng) == {}
+    assert not any(c.origin == DEFAULT for c in audit)
+    assert sum(not c.extra.get("members") for c in audit) == 486
+    assert sum(c.status == FINDING for c in audit) == 136
 
 
 def test_no_nan_in_zh_notes(checks):

@@ -202,7 +202,7 @@ def test_chinese_path_needs_quoting_and_says_how():
 
 @pytest.mark.parametrize("overrides, fragment", [
     (["targets.cycle_monts_2030=3"], "unknown key 'targets.cycle_monts_2030' (did you mean "
-                                     "targets.cycle_months_2030"),
+                                     "targets.cycle_months_end"),
     (["+scenario=nosuch"], "scenario 'nosuch' does not exist; expected one of: district"),
     (["demand.multiplier=abc"], "demand.multiplier"),
     (["scenario=tight_land"], "add it with a '+': +scenario=tight_land"),
@@ -385,9 +385,9 @@ def test_run_folder_names():
         == ["district", "tight_land"]
     assert rundir.scenario_names([], "default") == ["default"]
     assert rundir.dataset_label(None) == "" and rundir.dataset_label(str(MINI)) == "@mini_city"
-    tag = rundir.override_tag(["+scenario=x", f"dataset={MINI}", "targets.cycle_months_2030=21",
+    tag = rundir.override_tag(["+scenario=x", f"dataset={MINI}", "targets.cycle_months_end=21",
                                "fixed_plan=/a b/方案.csv"])
-    assert tag == "targets.cycle_months_2030=21,fixed_plan=方案.csv"
+    assert tag == "targets.cycle_months_end=21,fixed_plan=方案.csv"
     long_tag = rundir.override_tag([f"targets.cycle_months_by_year.{y}={y}" for y in range(9)])
     assert len(long_tag) <= rundir.TAG_MAX_CHARS and "~" in long_tag
 

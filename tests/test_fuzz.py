@@ -219,7 +219,7 @@ def override(draw) -> str:
     if "float" in kind:
         return f"{key}={draw(st.one_of(number_text, number_text, junk_text))}"
     if isinstance(default, str):  # enumerations and names: the valid ones and others
-        return f"{key}={draw(st.sampled_from([default, 'x', 'hard', 'soft', 'off', '9.3', 'none', 'district', 'csv', 'sales_2025', 'linear', 'city']))}"
+        return f"{key}={draw(st.sampled_from([default, 'x', 'hard', 'soft', 'off', '9.3', 'none', 'district', 'csv', 'sales_base', 'linear', 'city']))}"
     return f"{key}={draw(st.one_of(number_text, junk_text))}"
 
 

@@ -88,7 +88,7 @@ def test_from_config_reads_objects_and_mappings_and_ignores_enabled():
                                                 "seasonality": [1.0] * 12, "land_rule": "9.3",
                                                 "mid_year_review": True})
     assert from_object == from_mapping
-    assert from_object.land_rule == "9.3" and from_object.replications == 7
+    assert from_object.land_rule == "strict" and from_object.replications == 7
     with pytest.raises(ValueError, match="sim.land_rule"):
         mk.ReplayParams.from_config({"land_rule": "2.2.4"})
 
@@ -297,8 +297,8 @@ def test_the_land_rule_never_lets_land_through_when_the_simulated_cycle_forbids_
     m = result.monthly
     T = len(result.months)
     interval = 6 if params.mid_year_review else 12
-    suspend_fact = {"2.2.3": "land_rule_suspend_above_months",
-                    "9.3": "strict_rule_suspend_above_months"}[params.land_rule]
+    suspend_fact = {"national": "land_rule_suspend_above_months",
+                    "strict": "strict_rule_suspend_above_months"}[params.land_rule]
     suspend = ds.fact(suspend_fact, period="2026-2030")
     trim = ds.fact("land_rule_revitalise_above_months", period="2026-2030")
     opening_cycle = np.array([ds.cycle_months()[r] for r in result.region_ids])
@@ -312,7 +312,7 @@ def test_the_land_rule_never_lets_land_through_when_the_simulated_cycle_forbids_
         planned = np.broadcast_to(result.inputs.land_ha_per_month[t], shape)
         forbidden = seen > suspend
         assert (m["land_sold_ha"][t][forbidden & (planned > 0)] == 0).all()
-        if params.land_rule == "2.2.3":
+        if params.land_rule == "national":
             band = (seen > trim) & ~forbidden
             cap = planned * params.revitalised_land_share
             assert (m["land_sold_ha"][t] <= np.where(band, cap, np.inf) + 1e-12).all()

@@ -227,18 +227,18 @@ def test_cli_midterm_review_end_to_end(tmp_path):
                  "adjustments.csv", "adjustments.png", "review_note.md", "review_note.html",
                  "original/plan.csv", "course/targets.csv"):
         assert (run_dir / name).is_file(), name
-    comp = pd.read_csv(run_dir / "review_comparison.csv")
+    comp = pd.read_csv(run_dir / "review_comparison.csv", encoding="utf-8-sig")
     for q in ("land_ha", "inventory_end_10k_m2"):
         assert {f"{q}_original", f"{q}_actual", f"{q}_course", f"{q}_replan"} <= set(comp.columns)
     city27 = comp.query("region == 'city' and year == 2027").iloc[0]
     assert city27["inventory_end_10k_m2_actual"] == pytest.approx(
         city27["inventory_end_10k_m2_replan"], abs=1e-6)
-    adj = pd.read_csv(run_dir / "adjustments.csv")
+    adj = pd.read_csv(run_dir / "adjustments.csv", encoding="utf-8-sig")
     assert len(adj) == 1 + 11 + 3 and adj["feasible"].any() and (~adj["feasible"]).any()
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["review"]["observed_years"] == [2026, 2027]
     assert summary["review"]["adjustment_needed"] is False
-    head = pd.read_csv(run_dir / "review_headline.csv").set_index("indicator")
+    head = pd.read_csv(run_dir / "review_headline.csv", encoding="utf-8-sig").set_index("indicator")
     assert not head["adjustment_needed"].any()
     note = (run_dir / "review_note.md").read_text(encoding="utf-8")
     key = note.split("\n## ")[0]           # the key message: before the first section
@@ -246,7 +246,7 @@ def test_cli_midterm_review_end_to_end(tmp_path):
     assert "公共收购" in key and "公共支出" in key  # what keeping the targets takes
     assert "points" not in note and "目标函数" not in note  # no objective points
     # the note's numbers are the files' numbers, and its count is the table's
-    targets = pd.read_csv(run_dir / "review_targets.csv")
+    targets = pd.read_csv(run_dir / "review_targets.csv", encoding="utf-8-sig")
     groups = {f"{r.target_id}[{r.scope}]" for r in targets[targets["at_risk"]].itertuples()}
     assert f"{len(groups)}项规划目标存在风险" in key
     assert f"全市13.6个月" in key or f"全市{head.loc['cycle_months_city', 'replan']:.1f}个月" in key

@@ -148,7 +148,7 @@ def test_cli_default_run_directory(tmp_path):
         ".hydra/config.yaml",
     ):
         assert (run_dir / name).exists(), name
-    plan = pd.read_csv(run_dir / "plan.csv")
+    plan = pd.read_csv(run_dir / "plan.csv", encoding="utf-8-sig")
     assert list(plan.columns[:10]) == results.PLAN_COLUMNS
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["status"] == "optimal" and summary["problem_type"] == "MILP"
@@ -164,12 +164,12 @@ def test_cli_default_run_directory(tmp_path):
         "unmet_demand_10k_m2",
     } <= set(summary["headline"])
     assert summary["solve_time_s"] > 0 and summary["objective"] is not None
-    duals = pd.read_csv(run_dir / "duals.csv")
+    duals = pd.read_csv(run_dir / "duals.csv", encoding="utf-8-sig")
     assert {"dual_points_per_unit", "rhs_unit", "rhs_lower", "rhs_upper", "reading"} <= set(
         duals.columns
     )
     assert len(duals) > 0 and duals.reading.str.contains("objective by").all()
-    targets = pd.read_csv(run_dir / "targets.csv")
+    targets = pd.read_csv(run_dir / "targets.csv", encoding="utf-8-sig")
     assert {"required", "achieved", "slack", "met", "shortfall", "mode"} <= set(targets.columns)
     assert "destocking cycle" in out and "targets missed" in out and "Traceback" not in out
 
@@ -189,7 +189,7 @@ def test_cli_infeasible_hard_targets_exit_2(tmp_path):
     )
     assert code == 2, out
     assert "conflict" in out and "cycle_months[city]" in out and "Traceback" not in out
-    relax = pd.read_csv(run_dir / "relaxation.csv")
+    relax = pd.read_csv(run_dir / "relaxation.csv", encoding="utf-8-sig")
     cycle = relax[relax.target_id == "cycle_months"].iloc[0]
     assert (
         cycle.in_conflict

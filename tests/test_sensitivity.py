@@ -169,10 +169,10 @@ def test_run_writes_its_files(tmp_path):
     names = {p.name for p in res.out_dir.iterdir()}
     assert {"samples.csv", "indices.csv", "blocks.csv", "ranking.png", "summary.json",
             "report.md", "config.yaml"} <= names
-    idx = pd.read_csv(res.out_dir / "indices.csv")
+    idx = pd.read_csv(res.out_dir / "indices.csv", encoding="utf-8-sig")
     assert list(idx.columns[:8]) == ["method", "outcome", "input", "label", "S1", "S1_conf", "ST",
                                      "ST_conf"]
-    assert len(pd.read_csv(res.out_dir / "samples.csv")) == 64 * 5
+    assert len(pd.read_csv(res.out_dir / "samples.csv", encoding="utf-8-sig")) == 64 * 5
     with pytest.raises(ConfigError):
         sa.check_config(ishigami_config(method="fast"))
 
@@ -186,6 +186,6 @@ def test_cli_workers_reuse_their_built_model(tmp_path):
                            "sensitivity.progress=false", f"sensitivity.out={out}"],
                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    samples = pd.read_csv(out / "samples.csv")
+    samples = pd.read_csv(out / "samples.csv", encoding="utf-8-sig")
     assert len(samples) == 2 * (11 + 2)  # 11 inputs (docs/sensitivity.md)
     assert samples["model_build"].nunique() <= 2

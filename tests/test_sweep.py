@@ -63,7 +63,7 @@ def test_three_scenarios_three_complete_run_dirs(scenario_sweep):
         assert (run_dir / ".hydra" / "config.yaml").is_file()
         job = json.loads((run_dir / sweep.JOB_RECORD).read_text(encoding="utf-8"))
         assert job["status"] == "optimal" and job["exit_code"] == 0 and not job["skipped"]
-    status = pd.read_csv(scenario_sweep / sweep.STATUS_FILE)
+    status = pd.read_csv(scenario_sweep / sweep.STATUS_FILE, encoding="utf-8-sig")
     assert len(status) == 3 and (status["status"] == "optimal").all()
     log = (scenario_sweep / "first_run.log").read_text(encoding="utf-8")
     assert "3 jobs, 3 with a plan" in log
@@ -85,7 +85,7 @@ def test_rerun_skips_complete_jobs(scenario_sweep):
     assert proc.returncode == 0, out
     assert {p: p.stat().st_mtime_ns for p in watched} == before
     assert out.count("skipped: ") == 3 and "3 skipped (already complete)" in out
-    status = pd.read_csv(scenario_sweep / sweep.STATUS_FILE)
+    status = pd.read_csv(scenario_sweep / sweep.STATUS_FILE, encoding="utf-8-sig")
     assert len(status) == 3 and status["skipped"].all() and (status["status"] == "optimal").all()
 
 
@@ -103,7 +103,7 @@ def test_failing_jobs_are_reported_and_the_others_complete(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out  # the largest exit code among the jobs: infeasible
     assert "Traceback" not in out
-    status = pd.read_csv(sweep_dir / sweep.STATUS_FILE).fillna("")
+    status = pd.read_csv(sweep_dir / sweep.STATUS_FILE, encoding="utf-8-sig").fillna("")
     assert len(status) == 4
     by = {(("hard" if "mode=hard" in j else "soft"), ("-5" if "ha=-5" in j else "500")): row
           for j, row in zip(status["job"], status.to_dict("records"))}

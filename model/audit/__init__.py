@@ -4,21 +4,24 @@
     python -m model.audit tests/data/mini_city # another dataset folder
     python -m model.audit dataset=PATH --out DIR
 
-Every relation in ``manifest.yaml`` becomes one or more checks; each compares a printed figure
-with the figure computed from the plan's own rows (or applies one of the plan's rules or targets
-to its own numbers). All checks go to ``audit_checks.csv`` with a status (ok, rounding, info,
-finding, merged); the findings go to ``audit.csv`` with the columns ``check, tables, scope,
-printed, computed, difference, note, id, severity, verdict, caused_by, unit, note_zh,
-printed_as`` (difference = printed − computed; printed_as says whether ``printed`` is a printed
-figure, a row sum or a derived figure), and a short report for officials to
+Every relation in ``manifest.yaml`` — and every default relation the dataset's tables allow that
+the manifest does not list (defaults.py; their checks have ``origin`` default) — becomes one or
+more checks; each compares a printed figure with the figure computed from the plan's own rows (or
+applies one of the plan's rules or targets to its own numbers). All checks go to
+``audit_checks.csv`` with a status (ok, rounding, info, finding, merged); the findings go to
+``audit.csv`` with the columns ``check, tables, scope, printed, computed, difference, note, id,
+severity, verdict, caused_by, unit, note_zh, printed_as, origin`` (difference = printed −
+computed; printed_as says whether ``printed`` is a printed figure, a row sum or a derived figure;
+origin whether the relation is the manifest's or a default), and a short report for officials to
 ``audit_report.md`` / ``.html``.
 Exit code 0 when the audit ran (findings are results), 1 when the dataset cannot be read.
 
 The check families live in tables.py (totals, shares, districts, same quantity, derived figures,
-ranges, ratios, how supply was built), market.py (implied sales, history stock-flow, forecast
-against the market, the destocking path), rules.py (land rules, district directives, plot
-ratios) and targets.py (growth rates, targets against today's level and against flows);
-links.py gives each finding its verdict, severity, cause and id; report.py writes the report.
+ranges, ratios, how supply was built), market.py (implied sales, the base stock identity,
+history stock-flow, forecast against the market, the destocking path), rules.py (land rules,
+district directives, plot ratios) and targets.py (growth rates, targets against today's level and
+against flows); defaults.py derives the default relations; links.py gives each finding its
+verdict, severity, cause and id; report.py writes the report.
 """
 from __future__ import annotations
 
@@ -29,13 +32,15 @@ from pathlib import Path
 import pandas as pd
 
 from model.audit.core import (
-    COPY, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, MERGED, METHOD, MINOR, OK, PRINTED,
-    PRINTED_AS, ROUNDING, ROW_SUM, SEVERITIES, TYPO, UNCLEAR, VERDICTS, Check, RelationError,
+    COPY, DEFAULT, DERIVED, DIFFERENT, FINDING, INFO, MANIFEST, MATERIAL, MERGED, METHOD, MINOR,
+    OK, PRINTED, PRINTED_AS, ROUNDING, ROW_SUM, SEVERITIES, TYPO, UNCLEAR, VERDICTS, Check,
+    RelationError,
 )
+from model.audit.defaults import default_relations
 from model.audit.links import finalise
 from model.audit.market import (
     check_cycle_projections, check_forecast_vs_market, check_implied_sales, check_stock_flows,
-    project_cycle, project_path,
+    check_stock_identity, project_cycle, project_path,
 )
 from model.audit.rules import check_land_directives, check_land_rules, check_plot_ratios
 from model.audit.tables import (
@@ -43,12 +48,14 @@ from model.audit.tables import (
     check_shares, check_supply_construction, check_totals,
 )
 from model.audit.targets import check_growth_rates, check_target_flows, check_target_levels
+from model.csvio import write_csv
 from model.data import Dataset, DatasetError
 
 log = logging.getLogger(__name__)
 
 AUDIT_COLUMNS = ["check", "tables", "scope", "printed", "computed", "difference", "note",
-                 "id", "severity", "verdict", "caused_by", "unit", "note_zh", "printed_as"]
+                 "id", "severity", "verdict", "caused_by", "unit", "note_zh", "printed_as",
+                 "origin"]
 CHECK_COLUMNS = AUDIT_COLUMNS + ["status", "key"]
 REPORTED = (FINDING,)  # statuses that go into audit.csv
 
@@ -63,6 +70,7 @@ CHECK_FAMILIES = {
     "ratios": check_ratios,
     "supply_construction": check_supply_construction,
     "implied_sales": check_implied_sales,
+    "stock_identity": check_stock_identity,
     "stock_flows": check_stock_flows,
     "forecast_vs_market": check_forecast_vs_market,
     "cycle_projections": check_cycle_projections,
@@ -76,25 +84,53 @@ CHECK_FAMILIES = {
 
 
 def run_audit(ds: Dataset) -> list[Check]:
-    """Run every relation of the dataset's manifest; a malformed relation raises DatasetError."""
+    """Run every relation of the dataset's manifest, then the default relations its tables allow
+    that the manifest does not list (model/audit/defaults.py; their checks have origin
+    ``default``); a malformed manifest relation raises DatasetError."""
     relations = ds.manifest.get("relations") or {}
     problems = [f"manifest.yaml: relations.{kind} is not a known check "
                 f"(known: {', '.join(CHECK_FAMILIES)})"
                 for kind in relations if kind not in CHECK_FAMILIES]
+    defaults = default_relations(ds)
     checks: list[Check] = []
     for kind, family in CHECK_FAMILIES.items():
-        if kind not in relations:
-            continue
-        try:
-            checks.extend(family(ds, list(relations[kind] or [])))
-        except (RelationError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            problems.append(f"manifest.yaml: relations.{kind}: cannot evaluate ({exc})")
+        if kind in relations:
+            try:
+                checks.extend(family(ds, list(relations[kind] or [])))
+            except (RelationError, KeyError, TypeError, ValueError, AttributeError,
+                    IndexError) as exc:
+                problems.append(f"manifest.yaml: relations.{kind}: cannot evaluate ({exc})")
+        if kind in defaults:
+            try:
+                made = family(ds, defaults[kind])
+            except (RelationError, KeyError, TypeError, ValueError, AttributeError,
+                    IndexError) as exc:
+                log.warning("default %s checks of %s skipped: %s", kind, ds.name, exc)
+                continue
+            checks.extend(c.with_(origin=DEFAULT) for c in made)
     if problems:
         raise DatasetError(problems)
-    checks = finalise(ds, checks)
-    log.info("audit of %s: %d checks, %d findings", ds.name, len(checks),
-             sum(c.status == FINDING for c in checks))
+    checks = finalise(ds, _default_keys(checks))
+    log.info("audit of %s: %d checks (%d default), %d findings", ds.name, len(checks),
+             sum(c.origin == DEFAULT for c in checks), sum(c.status == FINDING for c in checks))
     return checks
+
+
+def _default_keys(checks: list[Check]) -> list[Check]:
+    """Default checks' keys prefixed ``default:`` (stable, and apart from the manifest's), their
+    notes marked; a cause naming a key only a default check has follows the rename."""
+    manifest_keys = {c.key for c in checks if c.origin != DEFAULT}
+    default_keys = {c.key for c in checks if c.origin == DEFAULT}
+    renamed = {k: f"default:{k}" for k in default_keys - manifest_keys}
+
+    out = []
+    for c in checks:
+        causes = tuple(renamed.get(k, k) for k in c.caused_by)
+        if c.origin == DEFAULT:
+            c = c.with_(key=f"default:{c.key}", note=f"default check — {c.note}",
+                        note_zh=f"（默认核查）{c.note_zh}" if c.note_zh else c.note_zh)
+        out.append(c.with_(caused_by=causes))
+    return out
 
 
 def printed_as_label(c: Check) -> str:
@@ -109,8 +145,8 @@ def _row(c: Check) -> dict:
             "computed": c.computed, "difference": c.difference, "note": c.note,
             "id": c.extra.get("id", ""), "severity": c.severity, "verdict": c.verdict,
             "caused_by": "; ".join(c.extra.get("caused_by_ids", ())), "unit": c.unit,
-            "note_zh": c.note_zh, "printed_as": printed_as_label(c), "status": c.status,
-            "key": c.key}
+            "note_zh": c.note_zh, "printed_as": printed_as_label(c), "origin": c.origin,
+            "status": c.status, "key": c.key}
 
 
 def checks_frame(checks: list[Check]) -> pd.DataFrame:
@@ -134,12 +170,11 @@ def write_audit(checks: list[Check], out_dir: Path, ds: Dataset | None = None) -
     out_dir.mkdir(parents=True, exist_ok=True)
     rounded = {"printed": 4, "computed": 4, "difference": 4}
     findings = findings_frame(checks).round(rounded)
-    checks_frame(checks).round(rounded).to_csv(out_dir / "audit_checks.csv", index=False,
-                                                encoding="utf-8")
+    write_csv(checks_frame(checks).round(rounded), out_dir / "audit_checks.csv")
     if ds is not None:
         write_report(ds, checks, out_dir)
     tmp = out_dir / "audit.csv.tmp"
-    findings.to_csv(tmp, index=False, encoding="utf-8")
+    write_csv(findings, tmp)
     tmp.replace(out_dir / "audit.csv")  # written last: its presence means the audit is complete
     return out_dir / "audit.csv"
 
@@ -158,7 +193,10 @@ def format_findings(ds: Dataset, checks: list[Check]) -> str:
     findings = findings_frame(checks)
     st, sev = summary_counts(checks)
     n_checks = sum(not c.extra.get("members") for c in checks)  # merged findings are not checks
-    lines = [f"Plan audit of {ds.name} ({ds.manifest.get('title', '')}): {n_checks} checks, "
+    n_default = sum(c.origin == DEFAULT and not c.extra.get("members") for c in checks)
+    lines = [f"Plan audit of {ds.name} ({ds.manifest.get('title', '')}): {n_checks} checks"
+             + (f" ({n_default} of them default checks the dataset's tables allow, not listed "
+                f"in its manifest: origin 'default')" if n_default else "") + ", "
              f"{st[FINDING]} findings ({sev[MATERIAL]} material, {sev[MINOR]} minor, "
              f"{sev[ROUNDING]} rounding), {st[INFO]} figures for information, {st[ROUNDING]} within "
              f"rounding, {st[OK]} consistent"
@@ -195,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["AUDIT_COLUMNS", "CHECK_COLUMNS", "CHECK_FAMILIES", "Check", "FINDING", "INFO", "OK",
+           "MANIFEST", "DEFAULT", "default_relations",
            "ROUNDING", "MERGED", "MATERIAL", "MINOR", "TYPO", "COPY", "DIFFERENT", "METHOD",
            "UNCLEAR", "VERDICTS", "PRINTED", "ROW_SUM", "DERIVED", "PRINTED_AS",
            "printed_as_label",

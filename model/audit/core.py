@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.data import ALL, Dataset
+from model.data import ALL, TABLE_ALIASES, Dataset
 
 OK, ROUNDING, FINDING, INFO = "ok", "rounding", "finding", "info"
 # A yearly finding reported in audit.csv as part of one finding over the years (its caused_by
@@ -40,6 +40,9 @@ VERDICTS = (TYPO, COPY, DIFFERENT, METHOD, UNCLEAR)
 # (not printed anywhere as such), or a figure derived from printed ones (a share, a ratio).
 PRINTED, ROW_SUM, DERIVED = "printed", "row sum", "derived"
 PRINTED_AS = (PRINTED, ROW_SUM, DERIVED)
+# Where a check's relation came from: the dataset's manifest, or the default relations the audit
+# derives from the tables the dataset has (model/audit/defaults.py).
+MANIFEST, DEFAULT = "manifest", "default"
 
 
 class RelationError(Exception):
@@ -58,7 +61,8 @@ class Check:
     (0.01 for 574.93), in the check's ``unit``; ``decision`` marks figures the plan's supply,
     land and targets rest on (as opposed to background statistics). ``printed_as`` says what the
     ``printed`` figure is: printed (as the plan prints it), row sum (the sum of the plan's rows,
-    printed nowhere as such) or derived (computed from printed figures).
+    printed nowhere as such) or derived (computed from printed figures). ``origin`` says whether
+    the relation was listed in the manifest or is a default derived from the dataset's tables.
     """
 
     check: str
@@ -79,6 +83,7 @@ class Check:
     step: float = math.nan
     decision: bool = True
     printed_as: str = PRINTED
+    origin: str = MANIFEST
     extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -144,9 +149,15 @@ def severity_of(printed: float, computed: float, step: float, decision: bool = T
 # The dataset's figures as printed (text), for their precision
 # ---------------------------------------------------------------------------------------------
 def table_file(ds: Dataset, table: str) -> Path:
+    table = TABLE_ALIASES.get(table, table)
     entry = (ds.manifest.get("tables") or {}).get(table) or {}
     name = entry.get("file", f"{table}.csv") if isinstance(entry, dict) else f"{table}.csv"
-    return Path(ds.root) / name
+    path = Path(ds.root) / name
+    if not path.is_file() and not entry:   # the loader's fallback to an old default file name
+        for old in (a for a, new in TABLE_ALIASES.items() if new == table):
+            if (Path(ds.root) / f"{old}.csv").is_file():
+                return Path(ds.root) / f"{old}.csv"
+    return path
 
 
 @lru_cache(maxsize=64)
@@ -399,16 +410,64 @@ def column_unit(ds: Dataset, table: str, column: str) -> str:
 def rule_thresholds(ds: Dataset) -> list[tuple[str, float, float | None]]:
     """The land rules the dataset states: (source label, suspend-above months, revitalise-above).
 
-    The national rule (land_rule_*) and a stricter local one (strict_rule_*), each labelled with
-    the section its fact came from.
+    The rule whose thresholds the dataset prints (land_rule_*) and a stricter local one
+    (strict_rule_*), each labelled with the source its fact came from. A dataset that prints no
+    land-rule thresholds gets the national 2024 rule (36 / 18 months), labelled with its citation
+    as the national default (model.inputs.NATIONAL_LAND_RULE), as a run does.
     """
+    from model.inputs import NATIONAL_LAND_RULE, NATIONAL_LAND_RULE_SOURCE
+
     city = ds.city.region_id
     rules = []
     suspend = ds.fact_or_none("land_rule_suspend_above_months", city)
     if suspend is not None:
         rules.append((fact_source(ds, "land_rule_suspend_above_months", city), suspend,
                       ds.fact_or_none("land_rule_revitalise_above_months", city)))
+    else:
+        rules.append((NATIONAL_LAND_RULE_SOURCE,
+                      NATIONAL_LAND_RULE["land_rule_suspend_above_months"],
+                      ds.fact_or_none("land_rule_revitalise_above_months", city)
+                      or NATIONAL_LAND_RULE["land_rule_revitalise_above_months"]))
     strict = ds.fact_or_none("strict_rule_suspend_above_months", city)
     if strict is not None:
         rules.append((fact_source(ds, "strict_rule_suspend_above_months", city), strict, None))
     return rules
+
+
+# ---------------------------------------------------------------------------------------------
+# Guidance printed only as city totals
+# ---------------------------------------------------------------------------------------------
+def split_note(ds: Dataset, *tables: str) -> str:
+    """How guidance tables printed only as city totals are spread over the regions (the rule the
+    Dataset applies), or "" when every table named gives its regions' rows."""
+    split = [t for t in tables if t and ds.guidance_is_city_total(t)]
+    if not split:
+        return ""
+    from model.data import GUIDANCE_SPLITS
+
+    weights = ds.guidance_weights()
+    names = " and ".join(ds.cite(t) for t in split)
+    return (f"{names} give{'s' if len(split) == 1 else ''} city totals only, split over the "
+            f"regions by {GUIDANCE_SPLITS[ds.guidance_split]} (guidance_split "
+            f"{ds.guidance_split}: " + ", ".join(f"{r} {w:.1%}" for r, w in weights.items()) + ")")
+
+
+def split_note_zh(ds: Dataset, *tables: str) -> str:
+    split = [t for t in tables if t and ds.guidance_is_city_total(t)]
+    if not split:
+        return ""
+    how = {"base_sales": "基年销售占比", "base_inventory": "基年库存占比",
+           "equal": "平均"}.get(ds.guidance_split, ds.guidance_split)
+    return f"{'、'.join(ds.cite(t) for t in split)}只给出全市合计，按各区{how}分配"
+
+
+def region_year_table(ds: Dataset, table: str, column: str) -> pd.DataFrame:
+    """A region-year table's rows (region_id, year, column); a guidance table printed only as
+    city totals is split over the regions as the Dataset splits it (:func:`split_note`)."""
+    frame = ds.table(table)
+    if not ds.guidance_is_city_total(table):
+        return frame
+    weights = ds.guidance_weights()
+    totals = ds.city_total_series(table, column)
+    return pd.DataFrame([{"region_id": r, "year": int(y), column: v * w}
+                         for y, v in totals.items() for r, w in weights.items()])

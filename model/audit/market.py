@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from scipy.stats import spearmanr
 
 from model.audit.core import (
-    ALL, FINDING, INFO, MATERIAL, MINOR, OK, PRINTED, ROW_SUM, UNCLEAR, Check, Dataset,
-    fact_source, missing,
-    printed_total, resolve, resolve_period, rule_thresholds, scope_label, source_of, status_of,
-    step_of, fact_decimals, years_label,
+    ALL, FINDING, INFO, MATERIAL, MINOR, OK, PRINTED, ROUNDING, ROW_SUM, UNCLEAR, Check, Dataset,
+    fact_source, missing, printed_total, raw_table, region_year_table, resolve, resolve_period,
+    rule_thresholds, scope_label, source_of, split_note, split_note_zh, status_of, step_of,
+    fact_decimals, text_decimals, years_label,
 )
 
 
@@ -62,6 +62,53 @@ def check_implied_sales(ds: Dataset, relations: list[dict]) -> list[Check]:
                              scope_id=scope, year=str(period),
                              step=step_of(fact_decimals(ds, rel['sales_fact'], scope, period)),
                              verdict=UNCLEAR if status == FINDING else ""))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The base stock table's identity: cycle = stock ÷ monthly sales
+# ---------------------------------------------------------------------------------------------
+def check_stock_identity(ds: Dataset, relations: list[dict]) -> list[Check]:
+    """Rows of a base stock table that print all three of stock, monthly sales and cycle: the
+    printed cycle against stock ÷ monthly sales. Relation: {inventory}.
+
+    Tolerance: half a unit of the cycle's last printed digit plus the rounding of stock and sales
+    carried through the division. The loader already rejects rows that disagree by more than half
+    a month (or 5 % of a long cycle), so a gap beyond rounding is information, not a finding.
+    Rows printing only two of the three (the loader derived the third) are not checked.
+    """
+    out = []
+    for rel in relations:
+        table = rel["inventory"]
+        raw = raw_table(ds, table)
+        if not {"inventory_10k_m2", "monthly_sales_10k_m2", "cycle_months"} <= set(raw.columns):
+            continue
+        src = source_of(ds, table)
+        for r in raw.itertuples(index=False):
+            texts = (r.inventory_10k_m2, r.monthly_sales_10k_m2, r.cycle_months)
+            if any(t == "" for t in texts):
+                continue
+            stock, monthly, cycle = (float(t) for t in texts)
+            if monthly <= 0:
+                continue
+            h_s, h_m, h_c = (0.5 * 10.0 ** -text_decimals(t) for t in texts)
+            computed = stock / monthly
+            tol = h_c + h_s / monthly + stock * h_m / monthly ** 2 + 1e-9
+            status = status_of(cycle, computed, tol)
+            if status == FINDING:
+                status = INFO
+            how = {OK: "consistent", ROUNDING: "consistent within the printed rounding",
+                   INFO: "apart by more than the printed rounding, within the loader's tolerance "
+                         "(half a month, or 5 % of a long cycle)"}[status]
+            out.append(Check(
+                "stock identity", src, scope_label(ds, r.region_id, ds.base_year), cycle, computed,
+                f"{ds.base_year} stock {texts[0]} ÷ monthly sales {texts[1]} = {computed:.2f} "
+                f"months against the printed cycle {texts[2]} (±{tol:.2f} from rounding): {how}",
+                status, key=f"identity:{table}:{r.region_id}", unit="months",
+                note_zh=f"{ds.name_zh(r.region_id)}{ds.base_year}年库存 {texts[0]} 万㎡ ÷ 月均销售 "
+                f"{texts[1]} 万㎡ = {computed:.2f} 个月，去化周期印为 {texts[2]} 个月",
+                scope_id=r.region_id, year=str(ds.base_year),
+                step=10.0 ** -text_decimals(texts[2]), decision=False))
     return out
 
 
@@ -305,32 +352,47 @@ def project_cycle(inventory: float, supply: dict, demand: dict, years) -> tuple[
 def check_cycle_projections(ds: Dataset, relations: list[dict]) -> list[Check]:
     """The destocking path the plan's own tables produce, per row and summed.
 
-    Relation: {inventory, supply, demand, target[, land_table]}. For each row and the sum of rows:
+    Relation: {inventory, supply, target[, demand][, land_table][, lowest]}. For each row and the
+    sum of rows:
     - the end-of-plan cycle if every m² demanded is sold (and, for the sum, with the printed
       totals); a finding against the target only at the target's scope (the plan's cycle target
       is city-wide), info elsewhere;
     - the peak year-end cycle on the way: a finding where it exceeds the base-year cycle (the
-      plan's own schedule raises the stock before it lowers it);
+      plan's own schedule raises the stock before it lowers it); with ``lowest: true`` also the
+      lowest year-end cycle on the way (info);
     - the end-of-plan cycle if sales stay at the base-year rate (reported sales where printed,
       else inventory ÷ cycle × 12): a finding against the target at its scope, info elsewhere;
     - the land rules applied along the path: land planned in a year whose opening cycle (the
       previous year-end) is above a rule's suspension threshold.
+
+    Without a demand table (``demand`` not given) demand is the base-year sales rate, monthly
+    sales × 12, held flat (said in the note; the base-year-rate projection is then the same and
+    not repeated). Guidance printed only as city totals is split over the regions as the Dataset
+    splits it (said in the note); the rows' paths then rest on that split, so their peaks and
+    land-rule breaches are information, while the sum of rows is the city's own total.
     """
     out = []
     years = ds.plan_years
     for rel in relations:
-        inv, sup, dem = ds.table(rel["inventory"]), ds.table(rel["supply"]), ds.table(rel["demand"])
-        land = ds.table(rel["land_table"]) if rel.get("land_table") else None
+        inv = ds.table(rel["inventory"])
+        sup = region_year_table(ds, rel["supply"], "supply_10k_m2")
+        dem = ds.table(rel["demand"]) if rel.get("demand") else None
+        land = (region_year_table(ds, rel["land_table"], "land_ha") if rel.get("land_table")
+                else None)
         aggregate = ds.main_city_id if rel["inventory"].startswith("district_") else ds.city.region_id
         target = ds.target_or_none(rel.get("target", "cycle_months"), ds.city.region_id)
         target_value = target.value if target else math.nan
         target_scope = target.scope if target else None
-        tables = "; ".join(source_of(ds, rel[k]) for k in ("inventory", "supply", "demand"))
+        tables = "; ".join(source_of(ds, rel[k]) for k in ("inventory", "supply", "demand")
+                           if rel.get(k))
         ctx = _PathContext(ds, rel, tables, target_value, target_scope, aggregate)
         series = {}
         for rid, stock, cycle in zip(inv["region_id"], inv["inventory_10k_m2"], inv["cycle_months"]):
             s = _by_year(sup, rid, "supply_10k_m2")
-            d = _by_year(dem, rid, "demand_10k_m2")
+            if dem is not None:
+                d = _by_year(dem, rid, "demand_10k_m2")
+            else:
+                d = {y: _monthly_sales(inv, rid) * 12 for y in years}
             l_ = _by_year(land, rid, "land_ha") if land is not None else {}
             series[rid] = (float(stock), float(cycle), s, d, l_)
         agg_stock = sum(v[0] for v in series.values())
@@ -343,8 +405,19 @@ def check_cycle_projections(ds: Dataset, relations: list[dict]) -> list[Check]:
             base_cycle = agg_stock / (sum(implied for implied in (
                 v[0] / v[1] for v in series.values() if v[1] > 0)))
         out.extend(ctx.scope_checks(aggregate, agg_stock, base_cycle, *agg, "sum of rows"))
-        out.extend(ctx.printed_totals_checks(agg_stock, base_cycle))
+        if dem is not None:
+            out.extend(ctx.printed_totals_checks(agg_stock, base_cycle))
     return out
+
+
+def _monthly_sales(inv, rid) -> float:
+    """A row's base-year monthly sales, 万m² a month (the column, else stock ÷ cycle)."""
+    row = inv[inv["region_id"] == rid].iloc[0]
+    monthly = row.get("monthly_sales_10k_m2", math.nan)
+    if monthly is None or missing(float(monthly)):
+        cycle = float(row["cycle_months"])
+        return float(row["inventory_10k_m2"]) / cycle if cycle > 0 else 0.0
+    return float(monthly)
 
 
 def _by_year(frame, rid, column) -> dict:
@@ -369,6 +442,14 @@ class _PathContext:
                            for label, s, _ in self.rules}
         self.method_key = f"method:{rel['supply']}"
         self.profile_key = f"profile:{rel['supply']}"
+        self.has_demand = bool(rel.get("demand"))
+        self.vs_target = ("(the dataset sets no cycle target)" if missing(target)
+                          else f"vs target {target:g}")
+        period = ds.target_or_none(rel.get("target", "cycle_months"), ds.city.region_id)
+        if period is not None and str(period.period) != str(self.last):
+            self.vs_target += f" (set for {period.period})"
+        self.split = split_note(ds, rel["supply"], rel.get("land_table", ""))
+        self.split_zh = split_note_zh(ds, rel["supply"], rel.get("land_table", ""))
 
     def _at_target_scope(self, rid) -> bool:
         return rid == self.target_scope
@@ -380,9 +461,19 @@ class _PathContext:
         end = path[-1]
         unmet = sum(p.unmet_10k_m2 for p in path)
         missed = not missing(self.target) and end.cycle_months > self.target
+        split_row = bool(self.split) and basis == "rows"
+        if self.has_demand:
+            sold = f"demand {sum(d.values()):.2f}"
+        else:
+            rate = next(iter(d.values()), 0.0)
+            sold = (f"sales {sum(d.values()):.2f} (no demand table: demand is the {ds.base_year} "
+                    f"sales rate, monthly sales {rate / 12:.2f} × 12 = {rate:.2f} 万m²/yr, held "
+                    f"flat)")
         note = (f"plan arithmetic ({basis}): inventory {stock:.2f} + supply {sum(s.values()):.2f} − "
-                f"demand {sum(d.values()):.2f} → {end.inventory_10k_m2:.2f} 万m² at end {last}; cycle "
-                f"{end.cycle_months:.1f} months vs target {self.target:g}")
+                f"{sold} → {end.inventory_10k_m2:.2f} 万m² at end {last}; cycle "
+                f"{end.cycle_months:.1f} months {self.vs_target}")
+        if split_row:
+            note += f"; this row's supply is the split of the city total ({self.split})"
         if unmet > 1e-6:
             note += f"; stock runs out, {unmet:.2f} 万m² of demand unmet"
         status = INFO
@@ -397,9 +488,12 @@ class _PathContext:
             self.target, end.cycle_months, note, status, key=f"cycle:{self.rel['supply']}:{rid}",
             unit="months", scope_id=rid, year=str(last), step=1.0, severity=MATERIAL if missed else "",
             verdict=UNCLEAR, caused_by=(self.method_key,),
-            note_zh=f"按规划自身表格（需求全部实现）推算，{ds.name_zh(rid)}{last}年末库存 "
+            note_zh=("按规划自身表格（需求全部实现）推算，" if self.has_demand else
+                     f"按规划供应、销售维持{ds.base_year}年水平（无需求预测表）推算，")
+            + f"{ds.name_zh(rid)}{last}年末库存 "
             f"{end.inventory_10k_m2:.2f} 万㎡，去化周期 {end.cycle_months:.1f} 个月"
-            + (f"，目标 {self.target:g} 个月" if self._at_target_scope(rid) else "")))
+            + (f"，目标 {self.target:g} 个月" if self._at_target_scope(rid) else "")
+            + (f"（{self.split_zh}）" if split_row else "")))
         # The peak on the way.
         peak = max(path, key=lambda p: p.cycle_months)
         # A finding where the schedule itself raises the stock (not only the cycle, which also
@@ -407,21 +501,48 @@ class _PathContext:
         # (by more than a month: base-year cycles are printed in whole months) above the base.
         rises = peak.cycle_months > base_cycle + 1.0 and peak.inventory_10k_m2 > stock + 0.5
         trail = ", ".join(f"{p.year}: {p.cycle_months:.1f}" for p in path)
+        sold = "demand sold" if self.has_demand else f"sales at the {ds.base_year} rate"
+        on_split = (f"; this row's supply is the split of the city total ({self.split}), so "
+                    f"its path is information" if split_row else "")
+        if split_row:
+            rises = False
         out.append(Check(
             "peak cycle on the plan's path", self.tables, scope_label(ds, rid, peak.year),
             float(base_cycle), peak.cycle_months,
-            f"year-end cycle on the plan's path ({basis}: supply as guided, demand sold) — {trail} "
+            f"year-end cycle on the plan's path ({basis}: supply as guided, {sold}) — {trail} "
             f"months; the peak {peak.cycle_months:.1f} at the end of {peak.year} against "
             f"{base_cycle:g} at the end of {ds.base_year}; stock {stock:.2f} → "
-            f"{peak.inventory_10k_m2:.2f} 万m²",
+            f"{peak.inventory_10k_m2:.2f} 万m²" + on_split,
             FINDING if rises else INFO, key=f"peak:{self.rel['supply']}:{rid}", unit="months",
             scope_id=rid, year=str(peak.year), step=1.0, verdict=UNCLEAR,
             severity=MATERIAL if rises else "", caused_by=(self.profile_key, self.method_key),
-            note_zh=f"{ds.name_zh(rid)}按规划供应与需求逐年推算，年末去化周期依次为 {trail}（个月），"
-            f"{peak.year}年末达 {peak.cycle_months:.1f} 个月，高于{ds.base_year}年末的 {base_cycle:g} 个月",
+            note_zh=f"{ds.name_zh(rid)}按规划供应与{'需求' if self.has_demand else '基年销售'}"
+            f"逐年推算，年末去化周期依次为 {trail}（个月），"
+            f"{peak.year}年末达 {peak.cycle_months:.1f} 个月，"
+            f"{'高于' if peak.cycle_months > base_cycle else '不高于'}{ds.base_year}年末的 "
+            f"{base_cycle:g} 个月",
             extra={"path": path}))
-        # Sales at the base-year rate.
-        rate = self._base_rate(rid, stock, base_cycle)
+        if self.rel.get("lowest"):
+            low = min(path, key=lambda p: p.cycle_months)
+            add_below = ds.fact_or_none("strict_rule_add_below_months", ds.city.region_id)
+            below = (f"; below the {add_below:g} months under which "
+                     f"{fact_source(ds, 'strict_rule_add_below_months', ds.city.region_id)} "
+                     f"asks for more land" if add_below is not None
+                     and low.cycle_months < add_below else "")
+            out.append(Check(
+                "lowest cycle on the plan's path", self.tables, scope_label(ds, rid, low.year),
+                float(base_cycle), low.cycle_months,
+                f"year-end cycle on the plan's path ({basis}: supply as guided, {sold}) — {trail} "
+                f"months; the lowest {low.cycle_months:.1f} at the end of {low.year} against "
+                f"{base_cycle:g} at the end of {ds.base_year}; stock {stock:.2f} → "
+                f"{low.inventory_10k_m2:.2f} 万m²" + below + on_split,
+                INFO, key=f"lowest:{self.rel['supply']}:{rid}", unit="months", scope_id=rid,
+                year=str(low.year), step=1.0,
+                note_zh=f"{ds.name_zh(rid)}按规划供应逐年推算，年末去化周期依次为 {trail}（个月），"
+                f"最低为{low.year}年末的 {low.cycle_months:.1f} 个月（{ds.base_year}年末 "
+                f"{base_cycle:g} 个月）", extra={"path": path}))
+        # Sales at the base-year rate (the same as above when there is no demand table).
+        rate = self._base_rate(rid, stock, base_cycle) if self.has_demand else math.nan
         if not missing(rate):
             flat = {y: rate for y in self.years}
             bpath = project_path(stock, s, flat, self.years)
@@ -434,7 +555,7 @@ class _PathContext:
                 f"if sales stay at the {ds.base_year} rate {rate:.2f} 万m²/yr ({basis}): inventory "
                 f"{stock:.2f} + supply {sum(s.values()):.2f} − sales "
                 f"{sum(p.sales_10k_m2 for p in bpath):.2f} → {bend.inventory_10k_m2:.2f} 万m² at end "
-                f"{last}; cycle {bend.cycle_months:.1f} months vs target {self.target:g}",
+                f"{last}; cycle {bend.cycle_months:.1f} months {self.vs_target}",
                 bstatus, key=f"baserate:{self.rel['supply']}:{rid}", unit="months", scope_id=rid,
                 year=str(last), step=1.0, verdict=UNCLEAR,
                 severity=MATERIAL if bstatus == FINDING else "",
@@ -454,9 +575,11 @@ class _PathContext:
                 f"{source_of(ds, self.rel['land_table'])}", scope_label(ds, rid, years_label(hits)),
                 ha, 0.0,
                 f"{label}: no new land while the cycle is above {suspend:g} months; on the plan's own "
-                f"path ({basis}) land is still planned in {detail}",
-                FINDING, key=f"pathrule:{label}:{self.rel['supply']}:{rid}", unit="ha", scope_id=rid,
-                year=years_label(hits), step=0.01, verdict=UNCLEAR, severity=MATERIAL,
+                f"path ({basis}) land is still planned in {detail}" + on_split,
+                INFO if split_row else FINDING,
+                key=f"pathrule:{label}:{self.rel['supply']}:{rid}", unit="ha", scope_id=rid,
+                year=years_label(hits), step=0.01, verdict=UNCLEAR,
+                severity="" if split_row else MATERIAL,
                 printed_as=ROW_SUM if len(hits) > 1 or basis != "rows" else PRINTED,
                 caused_by=(f"rule:{label}:{suspend:g}:{self.rel['land_table']}:{rid}",
                            f"peak:{self.rel['supply']}:{rid}"),
@@ -487,7 +610,7 @@ class _PathContext:
         missed = not missing(self.target) and cycle > self.target
         note = (f"plan arithmetic (printed totals): inventory {start:.2f} + supply "
                 f"{sum(p_sup.values()):.2f} − demand {sum(p_dem.values()):.2f} → {end_inv:.2f} 万m² at "
-                f"end {last}; cycle {cycle:.1f} months vs target {self.target:g}")
+                f"end {last}; cycle {cycle:.1f} months {self.vs_target}")
         if unmet > 1e-6:
             note += f"; stock runs out, {unmet:.2f} 万m² of demand unmet"
         out.append(Check(
@@ -507,8 +630,8 @@ class _PathContext:
                 scope_label(ds, self.aggregate, last), self.target, bcycle,
                 f"if sales stay at the {ds.base_year} rate {rate:.2f} 万m²/yr (printed totals): "
                 f"inventory {start:.2f} + supply {sum(p_sup.values()):.2f} − sales {rate * len(years):.2f}"
-                f" → {end_inv:.2f} 万m² at end {last}; cycle {bcycle:.1f} months vs target "
-                f"{self.target:g}", (FINDING if bmissed else OK) if at_target else INFO,
+                f" → {end_inv:.2f} 万m² at end {last}; cycle {bcycle:.1f} months "
+                f"{self.vs_target}", (FINDING if bmissed else OK) if at_target else INFO,
                 key=f"baserate:{rel['supply']}:{self.aggregate}:printed", unit="months",
                 scope_id=self.aggregate, year=str(last), step=1.0, verdict=UNCLEAR,
                 caused_by=(f"baserate:{rel['supply']}:{self.aggregate}",),

@@ -11,8 +11,8 @@ import math
 from pathlib import Path
 
 from model.audit.core import (
-    ALL, COPY, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, PRINTED, ROUNDING,
-    ROW_SUM, TYPO, UNCLEAR, Check, Dataset,
+    ALL, COPY, DEFAULT, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, PRINTED,
+    ROUNDING, ROW_SUM, TYPO, UNCLEAR, Check, Dataset,
 )
 from model.audit.links import theme_rank
 
@@ -37,6 +37,8 @@ THEMES_ZH = [
     ("claim: forecast matches market", "“基本匹配”的说法不成立"),
     ("forecast uplift vs stock", "库存越重的地区预测增幅越大"),
     ("peak cycle on the plan's path", "规划路径上去化周期先升后降"),
+    ("lowest cycle on the plan's path", "规划路径上的最低去化周期"),
+    ("stock identity", "库存、月均销售与去化周期不符"),
     ("land rule", "供地规则与规划用地冲突"), ("district land directive", "片区供地要求与用地表冲突"),
     ("plot ratio", "容积率与供应/用地之比不符"), ("stated growth rate", "年均增速与起止数值不符"),
     ("target vs current level", "目标低于现状"), ("target vs flows", "目标与可实现的变化不符"),
@@ -134,6 +136,7 @@ def _summary(ds: Dataset, checks: list[Check]) -> dict:
     roots, _ = _roots(findings)
     return {
         "checks": sum(not c.extra.get("members") for c in checks), "findings": len(findings),
+        "default": sum(c.origin == DEFAULT and not c.extra.get("members") for c in checks),
         "info": sum(c.status == INFO for c in checks),
         "by_severity": {s: sum(c.severity == s for c in findings) for s in SEVERITY_ZH},
         "roots_by_severity": {s: sum(c.severity == s for c in roots) for s in SEVERITY_ZH},
@@ -154,7 +157,11 @@ def _intro(ds: Dataset, checks: list[Check]) -> tuple[str, str, str]:
     s = _summary(ds, checks)
     bs, rs = s["by_severity"], s["roots_by_severity"]
     title = f"{ds.manifest.get('title', ds.name)}：规划自洽性审查报告"
-    zh = (f"本报告用规划文本自身的数据核对规划（数据集 {ds.name}，{s['checks']} 项核对）。共发现 "
+    dz = (f"，其中 {s['default']} 项为默认核查：数据集清单未列、由其已有表格推出的核对"
+          if s["default"] else "")
+    de = (f", {s['default']} of them default checks the dataset's tables allow, not listed in "
+          f"its manifest" if s["default"] else "")
+    zh = (f"本报告用规划文本自身的数据核对规划（数据集 {ds.name}，{s['checks']} 项核对{dz}）。共发现 "
           f"{s['findings']} 处不一致：重大 {bs[MATERIAL]} 处、一般 {bs[MINOR]} 处、舍入级 "
           f"{bs[ROUNDING]} 处；其中许多由同一错误引起，归并后需要更正的独立问题为重大 "
           f"{rs[MATERIAL]} 项、一般 {rs[MINOR]} 项、舍入级 {rs[ROUNDING]} 项（下表每行一项，"
@@ -162,7 +169,7 @@ def _intro(ds: Dataset, checks: list[Check]) -> tuple[str, str, str]:
           f"“各行之和”的是表格各行相加所得。另有 {s['info']} 项"
           f"仅供参考，不属矛盾。")
     en = (f"This report checks the plan against its own figures (dataset {ds.name}, "
-          f"{s['checks']} checks). It finds {s['findings']} inconsistencies: {bs[MATERIAL]} "
+          f"{s['checks']} checks{de}). It finds {s['findings']} inconsistencies: {bs[MATERIAL]} "
           f"material, {bs[MINOR]} minor, {bs[ROUNDING]} at rounding level. Many follow from the "
           f"same error; the independent problems to correct are {rs[MATERIAL]} material, "
           f"{rs[MINOR]} minor and {rs[ROUNDING]} rounding (one per row below; 'follows' lists the "
@@ -228,12 +235,13 @@ def report_markdown(ds: Dataset, checks: list[Check]) -> str:
             cells = [str(x).replace("|", "／").replace("\n", " ") for x in cells]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines += _method_lines()
+    lines += _method_lines(any(c.origin == DEFAULT for c in checks))
     return "\n".join(lines) + "\n"
 
 
-def _method_lines() -> list[str]:
-    return [
+def _method_lines(defaults: bool = False) -> list[str]:
+    """The notes at the end of the report (the line on default checks only when there are any)."""
+    lines = [
         "## 四、说明 Notes", "",
         "- 重大：规划的供应、用地、需求、库存、去化周期或目标所依据的数字，差异在 1% 以上，或违反规划自身的规则。"
         " Material: a figure the plan's supply, land, demand, stock, cycle or targets rest on, off by "
@@ -254,6 +262,12 @@ def _method_lines() -> list[str]:
         "largest gap, every year in the explanation.",
         "- 全部核对见 audit_checks.csv，全部问题见 audit.csv（含英文说明）。 Every check is in "
         "audit_checks.csv; every finding, with the English explanation, in audit.csv.", ""]
+    if defaults:
+        lines.insert(-2, "- 说明以“（默认核查）”开头的，是数据集清单（manifest.yaml）未列、审查按数据集"
+                     "已有表格自动加入的核对（audit.csv 的 origin 列为 default）。 An explanation "
+                     "starting 'default check' is a check the audit adds from the tables the "
+                     "dataset has, not listed in its manifest (origin 'default' in audit.csv).")
+    return lines
 
 
 def report_html(ds: Dataset, checks: list[Check]) -> str:
@@ -291,7 +305,7 @@ def report_html(ds: Dataset, checks: list[Check]) -> str:
             parts.append("<tr>" + "".join(tds) + "</tr>")
         parts.append("</table>")
     parts.append("<h2>四、说明 <span class=\"en\">Notes</span></h2><ul>")
-    for line in _method_lines()[2:-1]:
+    for line in _method_lines(any(c.origin == DEFAULT for c in checks))[2:-1]:
         parts.append(f"<li>{e(line[2:])}</li>")
     parts += ["</ul>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"

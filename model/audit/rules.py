@@ -7,8 +7,9 @@ from __future__ import annotations
 import math
 
 from model.audit.core import (
-    ALL, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, OK, ROW_SUM, UNCLEAR, Check, Dataset,
-    rule_thresholds, printed_total, scope_label, source_of, years_label,
+    ALL, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, OK, PRINTED, ROW_SUM, UNCLEAR,
+    Check, Dataset, region_year_table, rule_thresholds, printed_total, scope_label, source_of,
+    split_note, split_note_zh, years_label,
 )
 from model.audit.market import implied_sales_10k_m2
 
@@ -30,39 +31,69 @@ def check_land_rules(ds: Dataset, relations: list[dict]) -> list[Check]:
     where land may only match what is revitalised): a finding where the base-year cycle is above
     the suspension threshold yet land is planned; in the revitalise band the allowed amount is
     not stated by the plan, so the row is information (no computed value), not a finding.
+
+    Land guidance printed only as city totals is split over the regions as the Dataset splits it
+    (said in the note); a region's land is then the split's, not the plan's: a breach is minor
+    (the plan keeps the rule if its city total leaves that region out) and its figure derived.
     """
     out = []
     first = ds.plan_years[0]
     names = rule_names(ds)
     for rel in relations:
-        cyc, land = ds.table(rel["cycle_table"]), ds.table(rel["land_table"])
+        cyc = ds.table(rel["cycle_table"])
+        land = region_year_table(ds, rel["land_table"], "land_ha")
+        split, split_zh = split_note(ds, rel["land_table"]), split_note_zh(ds, rel["land_table"])
         land_first = dict(zip(land.loc[land["year"] == first, "region_id"],
                               land.loc[land["year"] == first, "land_ha"]))
         tables = f"{source_of(ds, rel['cycle_table'])}; {source_of(ds, rel['land_table'])}"
         for rid, cycle in zip(cyc["region_id"], cyc["cycle_months"]):
             planned = float(land_first.get(rid, 0.0))
+            gives = (f"the split gives it {planned:.2f} ha in {first} ({split})" if split
+                     else f"the plan gives {planned:g} ha in {first}")
+            gives_zh = (f"{split_zh}，{first}年约 {planned:.2f} 公顷" if split
+                        else f"规划{first}年仍安排 {planned:g} 公顷")
+            band = (f"{gives} and the plan does not state what is revitalised" if split
+                    else f"the plan gives {planned:g} ha and does not state what is revitalised")
+            band_zh = (f"{split_zh}，{first}年约 {planned:.2f} 公顷" if split
+                       else f"规划安排 {planned:g} 公顷")
             for label, suspend, revitalise in rule_thresholds(ds):
                 name = names[(label, suspend)]
                 key = f"rule:{label}:{suspend:g}:{rel['land_table']}:{rid}"
                 if cycle > suspend:
                     status = FINDING if planned > 0 else OK
+                    # With a city total, the plan keeps the rule if the total goes to regions
+                    # at or below the threshold; when there are none, the total itself breaks it.
+                    nowhere = split and all(c > suspend for c in cyc["cycle_months"])
+                    severity = ((MINOR if split and not nowhere else MATERIAL)
+                                if status == FINDING else "")
+                    if not split or status != FINDING:
+                        keeps = ""
+                    elif nowhere:
+                        total = float(land.loc[land["year"] == first, "land_ha"].sum())
+                        keeps = (f"; every region's cycle is above {suspend:g} months, so the "
+                                 f"city total of {total:g} ha itself breaks the rule")
+                    else:
+                        keeps = (f"; the plan keeps the rule only if its city total puts none "
+                                 f"in {rid}")
                     out.append(Check(
                         name, tables, scope_label(ds, rid, first), planned, 0.0,
                         f"{label}: {ds.base_year} cycle {cycle:g} months > {suspend:g} → no new land "
-                        f"until it falls below {suspend:g}; the plan gives {planned:g} ha in {first}",
+                        f"until it falls below {suspend:g}; {gives}" + keeps,
                         status, key=key, unit="ha", scope_id=rid, year=str(first), step=0.01,
-                        verdict=UNCLEAR, severity=MATERIAL if status == FINDING else "",
+                        verdict=UNCLEAR, severity=severity,
+                        printed_as=DERIVED if split else PRINTED,
                         note_zh=f"{label}：{ds.name_zh(rid)}{ds.base_year}年去化周期 {cycle:g} 个月，超过 "
-                        f"{suspend:g} 个月应暂停新增住宅用地，但规划{first}年仍安排 {planned:g} 公顷"))
+                        f"{suspend:g} 个月应暂停新增住宅用地，但{gives_zh}"))
                 elif revitalise is not None and cycle > revitalise:
                     out.append(Check(
                         name, tables, scope_label(ds, rid, first), planned, math.nan,
                         f"{label}: {ds.base_year} cycle {cycle:g} months in ({revitalise:g}, "
                         f"{suspend:g}] → land only up to what is revitalised in {first} "
-                        f"(盘活多少、供应多少); the plan gives {planned:g} ha and does not state what "
-                        f"is revitalised", INFO, key=key, unit="ha", scope_id=rid, year=str(first),
+                        f"(盘活多少、供应多少); {band}", INFO, key=key, unit="ha", scope_id=rid,
+                        year=str(first),
+                        printed_as=DERIVED if split else PRINTED,
                         note_zh=f"{label}：{ds.name_zh(rid)}去化周期 {cycle:g} 个月，新增用地不得超过当年"
-                        f"盘活存量；规划安排 {planned:g} 公顷，未说明盘活规模"))
+                        f"盘活存量；{band_zh}，未说明盘活规模"))
     return out
 
 

@@ -464,11 +464,18 @@ def check_ranges(ds: Dataset, relations: list[dict]) -> list[Check]:
 def check_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
     """Implied ratios that should be stable across rows (plot ratio 万m²/ha, m² per dwelling):
     printed = the reference (from the facts) or the typical (median) ratio, computed = each row's
-    ratio; a finding outside the band or more than 5 % from the typical ratio."""
+    ratio; a finding outside the band or more than ``drift_share`` (default 5 %) from the typical
+    ratio (``drift_share: null``: the band only). Optional ``city_totals: true`` compares the two
+    tables' city totals year by year (for guidance printed only as city totals on one side);
+    ``band_note`` says where the band comes from (in every check's note)."""
     out = []
     for i, rel in enumerate(relations):
         num_sel, den_sel = rel["numerator"], rel["denominator"]
         nf, df = ds.table(num_sel["table"]), ds.table(den_sel["table"])
+        if rel.get("city_totals"):
+            nf, df = (_city_totals_frame(ds, sel["table"], sel["column"])
+                      for sel in (num_sel, den_sel))
+        drift_limit = rel.get("drift_share", 0.05)
         key = key_column(nf)
         join = [key, "year"] if "year" in nf.columns and "year" in df.columns else [key]
         merged = nf[join + [num_sel["column"]]].rename(columns={num_sel["column"]: "_num"}).merge(
@@ -496,14 +503,17 @@ def check_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
             ratio = float(r.ratio)
             outside = not band[0] <= ratio <= band[1]
             drift = abs(ratio / typical - 1) if typical else 0.0
-            status = FINDING if outside or drift > 0.05 else OK
+            drifts = drift_limit is not None and drift > float(drift_limit)
+            status = FINDING if outside or drifts else OK
             bits = [rel["name"], f"{ratio:.3f} {unit}", f"typical {typical:.3f}"]
             if reference is not None:
                 bits.append(f"reference {reference:.3f} ({ref_label})")
             if outside:
                 bits.append(f"outside the expected band {band[0]:g}–{band[1]:g}")
-            elif drift > 0.05:
+            elif drifts:
                 bits.append(f"{ratio / typical - 1:+.1%} from the typical ratio")
+            if rel.get("band_note"):
+                bits.append(str(rel["band_note"]))
             out.append(Check("implied ratio", tables_label, scope_label(ds, row, year),
                              typical if reference is None else reference, ratio,
                              "; ".join(bits), status, key=f"ratio:{i}:{row}:{year}", unit=unit,
@@ -517,6 +527,13 @@ def check_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
                                                         source_of(ds, den_sel["table"])),
                                     "typical": typical, "uniform": uniform}))
     return out
+
+
+def _city_totals_frame(ds: Dataset, table: str, column: str) -> pd.DataFrame:
+    """A region-year table as its city total per year (one row per year, scope the city)."""
+    totals = ds.city_total_series(table, column)
+    return pd.DataFrame({"region_id": [ds.city.region_id] * len(totals),
+                         "year": [int(y) for y in totals], column: list(totals.values())})
 
 
 def _yearly_shares(merged: pd.DataFrame, key: str) -> dict:

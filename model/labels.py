@@ -1,0 +1,387 @@
+"""What every report calls things: region and target names, units and column headers in Chinese
+(zh) or English (en), and numbers rounded as the plan prints them.
+
+One :class:`Labels` per report, bound to a language and to the dataset's Chinese region names::
+
+    from model.labels import Labels
+    L = Labels.for_dataset(ds, lang=settings.report.lang)   # None → the manifest's lang, else en
+    L.region("main_city")                 # '主城区'                  | 'Main city'
+    L.unit("10k_m2")                      # '万㎡'                    | '10k m²'
+    L.header("supply", "10k_m2")          # '供应（万㎡）'            | 'Supply (10k m²)'
+    L.target("cycle_months", "city", "2030")   # '商品住宅去化周期（全市，2030年）'
+    L.number(1231.3100000001, "10k_m2")   # '1231.31'
+    L.value(0.332, "share")               # '33.20%'
+    L.value(22.96, "months")              # '23.0个月'               | '23.0 months'
+    L.term("met")                         # '达成'                    | 'met'
+    L.pick(zh="共{n}个方案", en="{n} runs", n=4)   # a one-off sentence in the report's language
+
+Rounding (:data:`DECIMALS`) follows the plan: 2 decimals for 万㎡, 公顷 and 亿元 (表45, 表48),
+1 for months (the plan prints whole months in 表19; one decimal keeps the differences between runs
+visible), 2 for percentages (28.85%, §2.4.2). The language comes from ``report.lang`` (zh|en); when
+it is null, from the dataset manifest's ``lang`` (scenarios/SCHEMA.yaml); else en
+(:func:`resolve_lang`). English region names are the dataset's ASCII ids written out
+(``bairin_left`` → ``Bairin Left``); Chinese ones are ``regions.csv``'s ``name_zh``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from model.data import Dataset
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "en"
+
+# unit code (as in the tables' `unit` columns and column-name suffixes) → (zh, en)
+UNITS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "10k_m2": ("万㎡", "10k m²"),
+    "ha": ("公顷", "ha"),
+    "months": ("个月", "months"),
+    "100m_yuan": ("亿元", "100m yuan"),
+    "10k_yuan": ("万元", "10k yuan"),
+    "yuan_m2": ("元/㎡", "yuan/m²"),
+    "share": ("%", "%"),
+    "probability": ("%", "%"),
+    "count": ("个", ""),
+    "dwellings": ("套", "dwellings"),
+    "10k_dwellings": ("万套", "10k dwellings"),
+    "households": ("户", "households"),
+    "region-years": ("个区县·年", "region-years"),
+    "m2_per_person": ("㎡/人", "m²/person"),
+})
+
+# decimals a figure in this unit is printed with (shares and probabilities: of the percentage)
+DECIMALS: Mapping[str, int] = MappingProxyType({
+    "10k_m2": 2, "ha": 2, "100m_yuan": 2, "10k_yuan": 0, "yuan_m2": 0, "months": 1,
+    "share": 2, "probability": 0, "count": 0, "dwellings": 0, "10k_dwellings": 2,
+    "households": 0, "region-years": 0, "m2_per_person": 1,
+})
+
+# target_id (targets.csv) → (zh, en): names as 表34 and 第五章 write them
+TARGETS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "cycle_months": ("商品住宅去化周期", "destocking cycle"),
+    "cycle_floor_months": ("去化周期下限（合理区间下限）", "destocking cycle floor (band low)"),
+    "vacancy_share": ("住房空置率", "vacancy rate"),
+    "supply_total_10k_m2": ("新建商品住宅总量", "new commercial housing supply"),
+    "land_total_ha": ("新增城镇住宅用地供应量", "new residential land supply"),
+    "subsidised_share": ("保障性住房占新增供应比例", "subsidised share of new supply"),
+    "subsidised_volume_10k_m2": ("保障性住房筹集量", "subsidised housing provided"),
+    "purchase_spending_100m_yuan": ("收购存量商品住房支出", "public purchase spending"),
+    "public_spending_100m_yuan": ("政府住房支出", "public housing spending"),
+    "development_finance_100m_yuan": ("房地产开发贷款", "development finance"),
+    "land_revenue_100m_yuan": ("土地出让收入", "land revenue"),
+    "land_rule": ("住宅用地供应与去化周期挂钩规则", "land rule (land tied to the cycle)"),
+    "unmet_demand_10k_m2": ("未满足需求", "unmet demand"),
+    "presale_ramp": ("商品住宅供应节奏（年度增减幅度）", "presale pace (change year on year)"),
+    "land_ramp": ("住宅用地供应节奏（不超过历史水平倍数）", "land pace (multiple of history)"),
+    "terminal_feed": ("规划期末用地储备（次年可供应量）",
+                      "land for the year after the plan (presale ready)"),
+})
+
+# shared vocabulary: table headers, chart axes, verdicts → (zh, en)
+TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "region": ("区域", "Region"),
+    "district": ("片区名称", "District"),
+    "total": ("合计", "Total"),
+    "city_total": ("全市合计", "City total"),
+    "year": ("年份", "Year"),
+    "supply": ("供应", "Supply"),
+    "presale": ("商品住宅供应（批准预售）", "Commercial housing supply (presale approval)"),
+    "land": ("住宅用地", "Residential land"),
+    "land_supply": ("商品住宅用地供应", "Residential land supply"),
+    "inventory": ("商品住宅库存", "Unsold stock"),
+    "cycle": ("去化周期", "Destocking cycle"),
+    "sales": ("销售", "Sales"),
+    "demand": ("需求", "Demand"),
+    "unmet_demand": ("未满足需求", "Unmet demand"),
+    "purchased": ("收购存量商品住房", "Unsold stock bought (§6.1.1)"),
+    "subsidised_new": ("新建保障性住房", "Subsidised housing built"),
+    "share_of_city": ("占全市比例", "Share of city"),
+    "indicator": ("指标名称", "Indicator"),
+    "scope": ("范围", "Scope"),
+    "period": ("年限", "Period"),
+    "unit": ("单位", "Unit"),
+    "required": ("规划目标", "Target"),
+    "achieved": ("本方案", "Achieved"),
+    "shortfall": ("差距", "Shortfall"),
+    "met_column": ("是否达成", "Met?"),
+    "met": ("达成", "met"),
+    "missed": ("未达成", "missed"),
+    "mode": ("约束方式", "Mode"),
+    "source": ("来源", "Source"),
+    "note": ("说明", "Note"),
+    "plan_guidance": ("规划指引", "plan guidance"),
+    "run": ("方案", "Run"),
+    "status": ("状态", "Status"),
+    "scenario": ("情景", "Scenario"),
+    "month": ("月份", "Month"),
+    "median": ("中位数", "median"),
+    "band": ("合理区间", "reasonable band"),
+    "stock_out": ("库存不足（低于合理区间或需求未满足）",
+                  "stock-out (below the band, or demand unmet)"),
+    "band_breach": ("超出合理区间上限", "above the band"),
+    "end_of_year": ("年末", "end of year"),
+    "start": ("期初", "start"),
+    "targets_met_share": ("共同目标达成率", "share of common targets met"),
+    "no_plan": ("无方案", "no plan"),
+    "cycle_start": ("年初去化周期", "Start-of-year cycle"),
+    "rule_state": ("规则要求", "Rule"),
+    "land_allowed": ("允许新增用地", "Land allowed"),
+    "land_planned": ("方案用地", "Land planned"),
+    "land_breach": ("超出", "Breach"),
+    "complies": ("是否符合", "Complies?"),
+    "complies_yes": ("符合", "yes"),
+    "complies_no": ("违反", "breached"),
+    # the land rule's verdict on a region-year (plan.csv land_rule_state)
+    "rule.suspend": ("暂停新增商品住宅用地", "suspend: no new land"),
+    "rule.revitalise": ("盘活多少、供应多少", "only as much as revitalised"),
+    "rule.add": ("可增加供地", "may add land"),
+    "rule.free": ("不受限制", "not restricted"),
+    "rule.none": ("未执行规则", "no rule"),
+    # target modes (targets.csv `mode`)
+    "mode.hard": ("硬约束", "hard"),
+    "mode.soft": ("软目标", "soft"),
+    "mode.off": ("不考核", "off"),
+    "mode.evaluate": ("仅评估", "evaluated"),
+    "mode.rule": ("规则", "rule"),
+    "mode.observed": ("实际值", "observed"),
+    "mode.report": ("仅报告", "reported"),
+    # where a target comes from (targets.csv `origin`)
+    "origin": ("类别", "Kind"),
+    "origin.plan": ("规划目标", "plan target"),
+    "origin.model": ("模型设定", "model setting"),
+    "origin.rule": ("规则", "rule"),
+    # senses
+    "sense.max": ("不高于", "at most"),
+    "sense.min": ("不低于", "at least"),
+    # statuses (summary.json `status`)
+    "status.optimal": ("已求得最优方案", "optimal"),
+    "status.infeasible": ("硬约束无法同时满足", "infeasible"),
+    "status.input_error": ("输入有误", "input error"),
+    "status.solver_error": ("求解器未得到最优解", "solver error"),
+    # scope classes of the target heatmap
+    "scope.city": ("全市", "city"),
+    "scope.main_city": ("主城区", "main city"),
+    "scope.regions": ("各区县", "regions"),
+})
+
+# the headline indicators (summary.json `headline` / `replay`) → (zh, en); {year} = final year
+INDICATORS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "cycle_months_city": ("{year}年末去化周期（全市）", "Destocking cycle end of {year}, city"),
+    "cycle_months_main_city": ("{year}年末去化周期（主城区）",
+                               "Destocking cycle end of {year}, main city"),
+    "vacancy_share_city": ("{year}年住房空置率（全市）", "Vacancy {year}, city"),
+    "vacancy_share_main_city": ("{year}年住房空置率（主城区）", "Vacancy {year}, main city"),
+    "land_total_ha": ("新增住宅用地（{period}）", "Residential land {period}"),
+    "supply_total_10k_m2": ("新建商品住宅供应（{period}）", "New commercial housing supply {period}"),
+    "sales_total_10k_m2": ("商品住宅销售（{period}）", "Sales {period}"),
+    "unmet_demand_10k_m2": ("未满足需求（{period}）", "Demand left unmet {period}"),
+    "purchased_10k_m2": ("收购存量商品住房（§6.1.1）", "Unsold stock bought for subsidised housing"),
+    "subsidised_new_10k_m2": ("新建保障性住房", "Subsidised housing built"),
+    "inventory_end_city_10k_m2": ("{year}年末商品住宅库存（全市）", "Unsold stock end of {year}, city"),
+    "public_spending_100m_yuan": ("政府住房支出（{period}）", "Public spending {period}"),
+    "land_revenue_100m_yuan": ("土地出让收入（{period}）", "Land revenue {period}"),
+    "replay_p_cycle_le_target_city": ("市场模拟：{year}年12月全市去化周期达标概率",
+                                      "Replay: P(city cycle ≤ target, {year}-12)"),
+    "replay_cycle_end_months_p50_city": ("市场模拟：{year}年12月全市去化周期中位数",
+                                         "Replay: median city cycle {year}-12"),
+    "replay_expected_unmet_demand_city": ("市场模拟：未满足需求期望值",
+                                          "Replay: expected unmet demand, city"),
+    "replay_p_land_suspended_city": ("市场模拟：至少一年暂停供地的概率",
+                                     "Replay: P(land suspended in ≥ 1 year)"),
+    "targets_met_share": ("共同目标达成率（{n}项共同目标）", "Share of the {n} common targets met"),
+    "targets_reported": ("报告的目标数", "Targets reported"),
+    "land_rule_broken_region_years": ("违反供地规则的区县·年", "Region-years breaking the land rule"),
+    "status": ("状态", "Status"),
+    "scenario": ("情景", "Scenario"),
+})
+
+
+class LabelError(ValueError):
+    """An unknown language or a label key not in the catalogue."""
+
+
+def check_lang(lang: str, where: str = "report.lang") -> str:
+    """``lang`` if it is a known report language, else LabelError naming ``where``."""
+    if lang not in LANGS:
+        raise LabelError(f"{where} = {lang!r} is not valid; expected one of: {', '.join(LANGS)}")
+    return lang
+
+
+def resolve_lang(setting: str | None, manifest: Mapping[str, Any] | None = None) -> str:
+    """The report language: ``setting`` (report.lang) if given, else the dataset manifest's
+    ``lang``, else en."""
+    if setting:
+        return check_lang(str(setting))
+    lang = (manifest or {}).get("lang")
+    return check_lang(str(lang), "manifest.yaml lang") if lang else DEFAULT_LANG
+
+
+def english_name(region_id: str) -> str:
+    """An ASCII region id written out: ``bairin_left`` → ``Bairin Left``, ``main_city`` →
+    ``Main city``, ``city`` → ``City``."""
+    if region_id == "main_city":
+        return "Main city"
+    return region_id.replace("_", " ").title()
+
+
+def period_zh(period: str) -> str:
+    """``2026-2030`` → ``2026—2030年`` (the plan's dash), ``2030`` → ``2030年``."""
+    return f"{str(period).replace('-', '—')}年"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Names, units and number formats in one language (see the module docstring)."""
+
+    lang: str = DEFAULT_LANG
+    names_zh: Mapping[str, str] = field(default_factory=dict)  # region id → regions.csv name_zh
+    target_names_zh: Mapping[str, str] = field(default_factory=dict)  # dataset targets.csv
+
+    def __post_init__(self) -> None:
+        check_lang(self.lang, "lang")
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def for_dataset(cls, ds: "Dataset", lang: str | None = None) -> "Labels":
+        """Labels in ``lang`` (None → the manifest's language) with the dataset's names."""
+        names = {r.region_id: r.name_zh for r in (ds.city, *ds.regions, *ds.districts)}
+        target_names = {}
+        if ds.has_table("targets"):
+            t = ds.table("targets")
+            if "indicator_zh" in t:
+                target_names = {
+                    f"{row.target_id}[{row.scope}]": str(row.indicator_zh)
+                    for row in t.itertuples(index=False)
+                }
+        return cls(resolve_lang(lang, ds.manifest), names, target_names)
+
+    def with_names(self, names_zh: Mapping[str, str]) -> "Labels":
+        """These labels with more region names (e.g. a run's plan.csv ``name_zh`` column)."""
+        return Labels(self.lang, {**dict(names_zh), **dict(self.names_zh)}, self.target_names_zh)
+
+    @property
+    def zh(self) -> bool:
+        return self.lang == "zh"
+
+    def pick(self, zh: str, en: str, **fmt: Any) -> str:
+        """The ``zh`` or ``en`` text (formatted with ``fmt``) in this language."""
+        text = zh if self.zh else en
+        return text.format(**fmt) if fmt else text
+
+    # -- vocabulary -----------------------------------------------------------------------
+    def _lookup(self, table: Mapping[str, tuple[str, str]], key: str, what: str) -> str:
+        if key not in table:
+            raise LabelError(f"no {what} label for {key!r}")
+        zh, en = table[key]
+        return zh if self.zh else en
+
+    def term(self, key: str) -> str:
+        """A word of :data:`TERMS` (headers, verdicts, modes, statuses)."""
+        return self._lookup(TERMS, key, "term")
+
+    def unit(self, code: str) -> str:
+        """A unit as officials write it (万㎡, 公顷, 个月, 亿元, %); unknown codes as given."""
+        return self._lookup(UNITS, code, "unit") if code in UNITS else str(code)
+
+    def header(self, term_key: str, unit_code: str | None = None) -> str:
+        """A column header with its unit: ``供应（万㎡）`` / ``Supply (10k m²)``."""
+        word = self.term(term_key) if term_key in TERMS else term_key
+        if not unit_code:
+            return word
+        unit = self.unit(unit_code)
+        return f"{word}（{unit}）" if self.zh else f"{word} ({unit})"
+
+    def year(self, year: int | str) -> str:
+        """A year column: ``2026年`` / ``2026``."""
+        return f"{year}年" if self.zh else str(year)
+
+    def period(self, period: str) -> str:
+        """A period: ``2026—2030年`` / ``2026–2030``."""
+        return period_zh(period) if self.zh else str(period).replace("-", "–")
+
+    def mode(self, mode: str) -> str:
+        key = f"mode.{mode}"
+        return self.term(key) if key in TERMS else str(mode)
+
+    def status(self, status: str) -> str:
+        key = f"status.{status}"
+        return self.term(key) if key in TERMS else str(status)
+
+    def rule_state(self, state: str) -> str:
+        """The land rule's verdict (plan.csv ``land_rule_state``): 暂停新增商品住宅用地 …"""
+        key = f"rule.{state}"
+        return self.term(key) if key in TERMS else str(state)
+
+    def verdict(self, met: bool) -> str:
+        """``✓ 达成`` / ``✗ 未达成``."""
+        return f"✓ {self.term('met')}" if met else f"✗ {self.term('missed')}"
+
+    # -- names ----------------------------------------------------------------------------
+    def region(self, region_id: str) -> str:
+        """A region, district or the city by id: its Chinese name (zh) or written-out id (en)."""
+        if self.zh:
+            return self.names_zh.get(region_id, region_id)
+        return english_name(region_id)
+
+    def target_name(self, target_id: str, scope: str | None = None) -> str:
+        """A target family (:data:`TARGETS`; else the dataset's ``indicator_zh``; else the id)."""
+        if target_id in TARGETS:
+            return self._lookup(TARGETS, target_id, "target")
+        if self.zh and scope is not None and f"{target_id}[{scope}]" in self.target_names_zh:
+            return self.target_names_zh[f"{target_id}[{scope}]"]
+        return target_id
+
+    def target(self, target_id: str, scope: str, period: str | int | None = None) -> str:
+        """A target row: ``商品住宅去化周期（全市，2030年）`` / ``destocking cycle (City, 2030)``."""
+        name = self.target_name(target_id, scope)
+        parts = [self.region(scope)] + ([self.period(str(period))] if period else [])
+        return f"{name}（{'，'.join(parts)}）" if self.zh else f"{name} ({', '.join(parts)})"
+
+    def target_key(self, key: str) -> str:
+        """A targets.csv ``target_key`` (``cycle_months[city,2030]``) as :meth:`target`."""
+        family, _, rest = key.partition("[")
+        scope, _, period = rest.rstrip("]").partition(",")
+        if not scope:
+            return self.target_name(family)
+        return self.target(family, scope, period or None)
+
+    def indicator(self, key: str, year: int | str = "", period: str = "", n: int | str = ""
+                  ) -> str:
+        """A headline indicator of :data:`INDICATORS` (``{year}``: the final plan year)."""
+        text = self._lookup(INDICATORS, key, "indicator")
+        return text.format(year=year, period=self.period(period) if period else "", n=n)
+
+    # -- numbers --------------------------------------------------------------------------
+    def number(self, x: Any, unit: str = "") -> str:
+        """A figure rounded as the plan prints it in ``unit`` (:data:`DECIMALS`), without the
+        unit; shares and probabilities as percentages; '–' for missing, '∞' for infinite."""
+        if isinstance(x, str):
+            return x
+        if isinstance(x, bool):
+            return self.verdict(x)
+        try:
+            value = float(x)
+        except (TypeError, ValueError):
+            return "–"
+        if math.isnan(value):
+            return "–"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        decimals = DECIMALS.get(unit, 2)
+        if unit in ("share", "probability"):
+            return f"{round(100 * value, decimals) + 0.0:.{decimals}f}%"  # + 0.0: no "-0.00"
+        value = round(value, decimals) + 0.0
+        return f"{value:.{decimals}f}" if self.zh else f"{value:,.{decimals}f}"
+
+    def value(self, x: Any, unit: str = "") -> str:
+        """:meth:`number` with its unit: ``1231.31万㎡``, ``23.0个月`` / ``23.0 months``."""
+        text = self.number(x, unit)
+        if text in ("–",) or unit in ("share", "probability", "") or unit not in UNITS:
+            return text
+        u = self.unit(unit)
+        return f"{text}{u}" if self.zh else f"{text} {u}".rstrip()
