@@ -304,6 +304,8 @@ def headline_table(runs: Sequence[Run], L: Labels | None = None) -> pd.DataFrame
     ]
     for ind in INDICATORS:
         values = {r.label: _number(_dig(r.summary, ind.path)) for r in runs}
+        if "main_city" in ind.key and all(v is None or v != v for v in values.values()):
+            continue                      # a dataset without a main city: no row pretends to one
         key = ind.target_key.format(year=year, period=period) if ind.target_key else None
         rows.append({"indicator": ind.key, "unit": ind.unit,
                      "meaning": L.indicator(ind.key, year=year or "", period=period),
