@@ -30,6 +30,12 @@ DEMAND_SOURCES = ("plan", "sales_base", "csv")
 #: Older names that carried Chifeng's base year, still accepted (one value → its new name).
 YEAR_ALIASES = {"sales_2025": "sales_base",  # ALIAS-KEEP
                 "sales_2025_decline": "sales_base_decline"}  # ALIAS-KEEP
+#: Older config keys that carried Chifeng's last plan year, still accepted (TargetsConfig moves
+#: a value to the new key); never offered as a suggestion for a misspelt key.
+KEY_ALIASES = {"targets.cycle_months_2030": "targets.cycle_months_end",  # ALIAS-KEEP
+               "targets.vacancy_share_city_2030": "targets.vacancy_share_city_end",  # ALIAS-KEEP
+               "targets.vacancy_share_main_city_2030":  # ALIAS-KEEP
+                   "targets.vacancy_share_main_city_end"}
 # national: the 2024 national rule the plan cites (no new land above 36 months, only the
 # revitalised land in 18–36; 自然资源部《关于做好2024年住宅用地供应有关工作的通知》); strict: a
 # stricter rule a plan may state (Chifeng §9.3: none above 18, more below 6); none. Thresholds

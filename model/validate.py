@@ -189,7 +189,10 @@ def unknown_key_line(key: str) -> str:
     """``unknown key 'x.y' (did you mean x.z?)`` with the closest keys of the schema."""
     import difflib
 
-    near = difflib.get_close_matches(key.lstrip("+"), schema_keys(), n=3, cutoff=0.6)
+    from model.config import KEY_ALIASES
+
+    current = [k for k in schema_keys() if k not in KEY_ALIASES]  # old names: not suggested
+    near = difflib.get_close_matches(key.lstrip("+"), current, n=3, cutoff=0.6)
     hint = (f"did you mean {', '.join(near)}?" if near
             else "the keys and their meaning: model/config.py, docs/formulation.md")
     return f"unknown key {key!r} ({hint})"
