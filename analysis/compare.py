@@ -16,7 +16,13 @@ The language of the Markdown, the charts and the report is ``--lang``, else the 
 CSVs are UTF-8 with BOM at 10 significant digits (model/csvio.py). When runs have identical plans
 the command says so ("identical plans for …: the target does not bind").
 
-Exit codes: 0 written; 1 nothing to compare (one line on stderr, no traceback).
+Before reading a run, its files are checked against the size and sha256 its summary.json
+records (model/rundir.py ``verify_run``): a run whose file was truncated, edited or deleted since
+is refused — one line per file, naming it and what differs — or, with ``--skip-damaged``, left
+out with a warning and listed in runs.csv and the report.
+
+Exit codes: 0 written; 1 nothing to compare, or a damaged run (one line per problem on stderr,
+no traceback; docs/errors.md).
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from analysis.tables import (  # noqa: F401 (the names this module has always of
     run_labels,
     runs_table,
     targets_long,
+    verify_runs,
 )
 from model.csvio import write_csv
 from model.labels import LANGS
@@ -114,38 +121,21 @@ def write_tables(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
 
 
 def compare_runs(run_dirs: Sequence[str | Path], out_dir: str | Path, lang: str | None = None,
-                 draw: bool = True) -> Comparison:
-    """Compare run directories from Python: read them, write the tables, charts and
-    report.html into ``out_dir``; returns the :class:`Comparison` (``cmp.files``: what was
-    written). CompareError if there is nothing to compare."""
+                 draw: bool = True, skip_damaged: bool = False) -> Comparison:
+    """Compare run directories from Python: check them, read them, write the tables, charts
+    and report.html into ``out_dir``; returns the :class:`Comparison` (``cmp.files``: what was
+    written). CompareError if there is nothing to compare, or if a run's files changed or went
+    missing since the run (one line per file; ``skip_damaged`` leaves such runs out instead,
+    listed in runs.csv and the report)."""
     found, incomplete = find_run_dirs(list(run_dirs))
-    found, incomplete = _left_out_damaged(found, incomplete)
-    if not found:
-        raise CompareError("every run found is damaged (a file truncated or changed since the "
-                           "run); nothing to compare")
-    cmp = compare(found, incomplete, lang)
+    found, damaged = verify_runs(found, skip_damaged)
+    cmp = compare(found, incomplete, lang, damaged)
     cmp.out_dir = Path(out_dir).resolve()
     cmp.files = write_tables(cmp, cmp.out_dir)
     if draw:
         cmp.files.update(charts.draw_all(cmp, cmp.out_dir / "charts"))
         cmp.files["report.html"] = report.write_report(cmp, cmp.out_dir / "report.html")
     return cmp
-
-
-def _left_out_damaged(run_dirs: list[Path], incomplete: list[Path]) -> tuple[list, list]:
-    """Runs whose files were truncated or changed since they were written are left out, with
-    one warning line each, and listed with the incomplete runs."""
-    from model.results import file_problems
-
-    good = []
-    for d in run_dirs:
-        problems = file_problems(d, read_summary(d))
-        if problems:
-            log.warning("damaged run left out: %s", problems[0])
-            incomplete = [*incomplete, d]
-        else:
-            good.append(d)
-    return good, incomplete
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,13 +152,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="report language (default: the runs' report.lang, else the "
                              "dataset's manifest lang, else en)")
     parser.add_argument("--no-charts", action="store_true", help="tables only")
+    parser.add_argument("--skip-damaged", action="store_true",
+                        help="leave out runs whose files changed or went missing since the run "
+                             "(default: refuse them, naming each file)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     run_dirs, incomplete = find_run_dirs(args.paths)
     out_dir = Path(args.out) if args.out else default_out_dir(args.paths, run_dirs)
     for d in incomplete:
         log.warning("incomplete run left out (no summary.json): %s", d)
-    cmp = compare_runs(args.paths, out_dir, args.lang, draw=not args.no_charts)
+    cmp = compare_runs(args.paths, out_dir, args.lang, draw=not args.no_charts,
+                       skip_damaged=args.skip_damaged)
     print(f"compared {len(cmp.runs)} runs "
           f"({sum(r.ok for r in cmp.runs)} with a plan) → {cmp.out_dir}")
     print(markdown_table(headline_display(cmp.headline, cmp.labels)))

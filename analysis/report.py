@@ -233,6 +233,11 @@ def reading(cmp: Comparison) -> list[str]:
         lines.append(L.pick(zh="{n}个运行未完成，未纳入比较：{d}。",
                             en="{n} run(s) did not finish and are left out: {d}.",
                             n=len(cmp.incomplete), d=sep.join(d.name for d in cmp.incomplete)))
+    if cmp.damaged:
+        lines.append(L.pick(zh="{n}个运行的文件在运行后被改动或缺失，未纳入比较：{d}。",
+                            en="{n} run(s) left out because a file changed or went missing "
+                               "since the run: {d}.",
+                            n=len(cmp.damaged), d=sep.join(d.name for d in cmp.damaged)))
     return lines
 
 

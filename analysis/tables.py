@@ -25,6 +25,7 @@ import pandas as pd
 from model.csvio import read_csv
 from model.errors import UserError
 from model.labels import Labels, check_lang
+from model.rundir import verify_run
 from model.same_plan import identical_plan_groups, identical_plans_message, varied_override_keys
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ def find_run_dirs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
         if (path / SUMMARY).is_file():
             complete.append(path)
             continue
+        if (path / ".hydra").is_dir():  # a run folder named on its own, not finished
+            raise CompareError(verify_run(path)[0])
         found = sorted(p.parent for p in path.rglob(SUMMARY) if OUT_DIR_NAME not in p.parts)
         partial = sorted(
             p.parent.parent for p in path.rglob(".hydra/overrides.yaml")
@@ -98,6 +101,37 @@ def find_run_dirs(paths: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
         incomplete.extend(partial)
     unique = list(dict.fromkeys(complete))
     return unique, incomplete
+
+
+#: What the refusal of a damaged run adds: how to go on.
+DAMAGED_HINT = "run it again, or leave damaged runs out (--skip-damaged)"
+
+
+def verify_runs(run_dirs: Sequence[Path], skip_damaged: bool = False
+                ) -> tuple[list[Path], dict[Path, list[str]]]:
+    """The runs whose files are as their run wrote them (:func:`model.rundir.verify_run`:
+    size and sha256 of every file summary.json records, and summary.json's own), and the
+    damaged ones with their problems.
+
+    A damaged run is refused — CompareError, one line per file naming it and what differs
+    (size, sha256, missing) — unless ``skip_damaged``: then it is left out with one warning
+    line, and listed in runs.csv and the report. CompareError if no run is left."""
+    good: list[Path] = []
+    damaged: dict[Path, list[str]] = {}
+    for d in run_dirs:
+        problems = verify_run(d)
+        if problems:
+            damaged[d] = problems
+        else:
+            good.append(d)
+    if damaged and not skip_damaged:
+        raise CompareError([f"{p}; {DAMAGED_HINT}" for ps in damaged.values() for p in ps])
+    for d, problems in damaged.items():
+        log.warning("damaged run left out: %s", "; ".join(problems))
+    if not good:
+        raise CompareError(f"every run found ({len(damaged)}) is damaged (a file changed or "
+                           f"missing since the run); nothing to compare")
+    return good, damaged
 
 
 def read_summary(run_dir: Path) -> dict[str, Any]:
@@ -779,9 +813,11 @@ def runs_table(cmp: "Comparison") -> pd.DataFrame:
              "reason": failure_reason(r.summary), "overrides": " ".join(
                  r.summary.get("overrides") or []), "run_dir": str(r.run_dir)} for r in cmp.runs]
     rows += [{"run": d.name, "scenario": "", "status": "incomplete",
-              "reason": "no summary.json (the run did not finish)" if not (d / SUMMARY).exists()
-              else "damaged: a file truncated or changed since the run wrote it",
-              "overrides": "", "run_dir": str(d)} for d in cmp.incomplete]
+              "reason": "no summary.json (the run did not finish)", "overrides": "",
+              "run_dir": str(d)} for d in cmp.incomplete]
+    rows += [{"run": d.name, "scenario": "", "status": "damaged",
+              "reason": "; ".join(problems), "overrides": "", "run_dir": str(d)}
+             for d, problems in cmp.damaged.items()]
     return pd.DataFrame(rows, columns=["run", "scenario", "status", "reason", "overrides",
                                        "run_dir"])
 
@@ -810,6 +846,8 @@ class Comparison:
     band_months: tuple[float, float]
     out_dir: Path
     files: dict[str, Path] = field(default_factory=dict)
+    #: runs left out because a file changed or went missing since the run (verify_runs)
+    damaged: dict[Path, list[str]] = field(default_factory=dict)
 
 
 def report_lang(runs: Sequence[Run], guidance: Guidance | None, lang: str | None = None) -> str:
@@ -826,9 +864,11 @@ def report_lang(runs: Sequence[Run], guidance: Guidance | None, lang: str | None
 
 
 def compare(run_dirs: Sequence[Path], incomplete: Sequence[Path] = (),
-            lang: str | None = None) -> Comparison:
+            lang: str | None = None, damaged: dict[Path, list[str]] | None = None
+            ) -> Comparison:
     """Read the runs and compute every table (nothing written). CompareError if no run has a
-    plan (one line: how many runs of each status)."""
+    plan (one line: how many runs of each status). The runs are read as they are: check them
+    with :func:`verify_runs` first (``damaged``: the runs it left out, for runs.csv)."""
     runs = load_runs(run_dirs)
     if not any(r.ok for r in runs):
         counts = pd.Series([r.status for r in runs]).value_counts()
@@ -863,4 +903,5 @@ def compare(run_dirs: Sequence[Path], incomplete: Sequence[Path] = (),
         identical=identical_plans(runs, L),
         band_months=cycle_band(runs),
         out_dir=Path(),
+        damaged=dict(damaged or {}),
     )

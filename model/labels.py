@@ -163,6 +163,8 @@ TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "status.infeasible": ("硬约束无法同时满足", "infeasible"),
     "status.input_error": ("输入有误", "input error"),
     "status.solver_error": ("求解器未得到最优解", "solver error"),
+    "status.incomplete": ("未完成", "did not finish"),
+    "status.damaged": ("文件在运行后被改动或缺失", "files changed or missing since the run"),
     # scope classes of the target heatmap
     "scope.city": ("全市", "city"),
     "scope.main_city": ("主城区", "main city"),

@@ -22,6 +22,7 @@ import pandas as pd
 from model import timing as tm
 from model.csvio import read_csv, write_csv
 from model.inputs import ModelInputs, TargetRow
+from model.rundir import FILES_KEY, file_records, seal
 from model.solve import Duals, Relaxation, Solution, target_group
 from model.workbook import write_plan_workbook
 
@@ -977,7 +978,9 @@ def write_run(
 ) -> None:
     """Write each table as <name>.csv (UTF-8 with BOM, 10 significant digits: model/csvio.py),
     plan.xlsx (the plan in the plan's layout, in ``summary["report_lang"]``: model/workbook.py),
-    then summary.json (last: its presence marks a whole run)."""
+    then summary.json (last: its presence marks a whole run). summary.json records each file's
+    size and sha256 and its own sha256, so :func:`model.rundir.verify_run` can tell a file
+    truncated, edited or deleted since."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     stale = run_dir / "summary.json"
@@ -987,41 +990,10 @@ def write_run(
         write_csv(frame, run_dir / f"{name}.csv")
     workbook = write_plan_workbook(run_dir, tables, summary)
     written = [f"{n}.csv" for n in tables] + ([workbook.name] if workbook is not None else [])
-    summary = {**summary, "files": file_records(run_dir, written)}
+    summary = seal(_jsonable({**summary, FILES_KEY: file_records(run_dir, written)}))
     tmp = run_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(_jsonable(summary), ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     tmp.replace(run_dir / "summary.json")
-
-
-def file_records(run_dir: Path, names: list[str]) -> dict[str, dict[str, Any]]:
-    """Size and sha256 of each file as written, for summary.json: a reader can tell a file
-    truncated or edited since the run (:func:`file_problems`)."""
-    import hashlib
-
-    out = {}
-    for name in names:
-        data = (run_dir / name).read_bytes()
-        out[name] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    return out
-
-
-def file_problems(run_dir: str | Path, summary: Mapping[str, Any]) -> list[str]:
-    """One line per file summary.json records that is missing, truncated or changed since the
-    run wrote it (runs written before these records existed are not checked)."""
-    import hashlib
-
-    run_dir = Path(run_dir)
-    out = []
-    for name, rec in (summary.get("files") or {}).items():
-        path = run_dir / name
-        if not path.is_file():
-            out.append(f"{path}: missing (the run wrote it; it was deleted or moved since)")
-            continue
-        data = path.read_bytes()
-        if len(data) != rec.get("bytes") or hashlib.sha256(data).hexdigest() != rec.get("sha256"):
-            out.append(f"{path}: {len(data)} bytes, not the {rec.get('bytes')} the run wrote "
-                       f"(truncated or edited since); run it again")
-    return out
 
 
 def _jsonable(x):

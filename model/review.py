@@ -1556,6 +1556,15 @@ def main(argv: list[str] | None = None) -> int:
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such folder (expected the folder of a run of "
                         f"python -m model.run +scenario=midterm_2028)")
+    if (run_dir / "summary.json").exists() or (run_dir / ".hydra").is_dir():
+        from model.rundir import verify_run
+
+        # the note is written from the run's files: refuse them if they changed since the run
+        subs = [run_dir / sub for sub in ("original", "course")
+                if (run_dir / sub / "summary.json").exists()]
+        problems = [p for d in (run_dir, *subs) for p in verify_run(d)]
+        if problems:
+            raise UserError([f"{p}; run the review again" for p in problems])
     missing = [f for f in REVIEW_FILES if not (run_dir / f).is_file()]
     if missing:
         raise UserError(f"{run_dir} is not a finished mid-term review run (no {missing[0]}); "

@@ -317,3 +317,114 @@ class RunDirGuard(Callback):  # type: ignore[misc,valid-type]
             raise SystemExit(report_error("model.run", exc)) from None
         RunDirGuard.claimed, RunDirGuard.auto_named = run_dir, not explicit
         sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Integrity: what the run wrote, and whether it is still there as written
+# ---------------------------------------------------------------------------------------------
+SUMMARY = "summary.json"
+#: summary.json keys: each file's size and sha256 as written, and the summary's own sha256.
+FILES_KEY = "files"
+SELF_KEY = "summary_sha256"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_records(run_dir: str | Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    """``{name: {"bytes": size, "sha256": hex}}`` of each file as written, for summary.json's
+    ``files`` (checked by :func:`verify_run`)."""
+    run_dir = Path(run_dir)
+    return {name: {"bytes": (run_dir / name).stat().st_size,
+                   "sha256": sha256_file(run_dir / name)} for name in names}
+
+
+def summary_digest(summary: dict[str, Any]) -> str:
+    """sha256 of a (JSON-ready) summary without its own ``summary_sha256``: the same for the
+    dict written and the dict read back, whatever the indentation."""
+    body = {k: v for k, v in summary.items() if k != SELF_KEY}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def seal(summary: dict[str, Any]) -> dict[str, Any]:
+    """``summary`` (JSON-ready) with its ``summary_sha256``, so an edit of summary.json itself
+    (a headline figure, the status) is detected like an edit of a table."""
+    return {**summary, SELF_KEY: summary_digest(summary)}
+
+
+def _record_problem(name: Any, rec: Any) -> str | None:
+    """Why one entry of ``files`` cannot be a record this tool wrote, or None."""
+    if not isinstance(name, str) or not name or Path(name).is_absolute() or ".." in Path(
+            name).parts:
+        return f"file name {name!r} is not a name inside the run folder"
+    if not isinstance(rec, dict):
+        return f"{name}: {rec!r} is not a size and sha256"
+    size, digest = rec.get("bytes"), rec.get("sha256")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return f"{name}: bytes = {size!r} is not a size"
+    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+        return f"{name}: sha256 = {digest!r} is not a sha256"
+    return None
+
+
+def verify_run(run_dir: str | Path) -> list[str]:
+    """One line per way ``run_dir`` differs from what its run wrote, naming the file and what
+    differs; ``[]`` for an intact run.
+
+    - the folder or its summary.json missing (an unfinished run: interrupted, killed, still
+      running), summary.json unreadable, or edited since (its ``summary_sha256``);
+    - each file summary.json records (``files``): missing, another size (truncated or
+      extended), or the same size with another sha256 (edited).
+
+    Files the run did not record (a comparison folder, notes, ``.hydra/``, the logs) are not
+    checked; a summary written before the records existed (no ``files``) has nothing to check."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return [f"{run_dir}: no such folder"]
+    path = run_dir / SUMMARY
+    if not path.is_file():
+        what = ("an unfinished run (interrupted, killed or still running)"
+                if (run_dir / ".hydra").is_dir() else "not a run folder")
+        return [f"{path}: missing — {what}; a finished run writes summary.json last"]
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return [f"{path}: cannot be read ({why[:160]}): truncated or edited since the run"]
+    if not isinstance(summary, dict):
+        return [f"{path}: not a run summary (a JSON {type(summary).__name__}, not an object)"]
+    problems = []
+    recorded = summary.get(SELF_KEY)
+    if recorded is not None and recorded != summary_digest(summary):
+        problems.append(f"{path}: its content differs from the sha256 the run recorded in it "
+                        f"(edited since the run)")
+    files = summary.get(FILES_KEY)
+    if files is None:
+        return problems
+    if not isinstance(files, dict):
+        return [*problems, f"{path}: 'files' is not a record of file sizes and sha256"]
+    for name, rec in files.items():
+        bad = _record_problem(name, rec)
+        if bad:
+            problems.append(f"{path}: 'files' record damaged ({bad})")
+            continue
+        file = run_dir / name
+        if not file.is_file():
+            problems.append(f"{file}: missing (the run wrote it, {rec['bytes']} bytes; deleted "
+                            f"or moved since)")
+            continue
+        size = file.stat().st_size
+        if size != rec["bytes"]:
+            problems.append(f"{file}: {size} bytes, not the {rec['bytes']} the run wrote "
+                            f"({'truncated' if size < rec['bytes'] else 'grown'} or edited since)")
+        elif sha256_file(file) != rec["sha256"]:
+            problems.append(f"{file}: sha256 differs from the one the run recorded (same size, "
+                            f"{size} bytes: edited since the run)")
+    return problems

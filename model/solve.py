@@ -21,11 +21,17 @@ from pathlib import Path
 from time import perf_counter
 from typing import Callable, Mapping
 
+import highspy as _highspy_loaded  # noqa: F401 - loaded here, not inside Pyomo's check (below)
 import numpy as np
 import pyomo
 import pyomo.environ as pyo
 from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.solvers.highs import Highs, highspy
+
+# Pyomo imports highspy lazily, inside its "is HiGHS available?" check, and reads any exception
+# there — a Ctrl-C too — as "HiGHS not available" (an ApplicationError, exit 5, instead of the
+# interrupt's one line and exit 130). Importing highspy above, as a plain import, leaves the
+# check nothing slow to do, and an interrupt during the import stays a KeyboardInterrupt.
 from pyomo.core.expr.visitor import identify_mutable_parameters
 
 from model import optimise

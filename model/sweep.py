@@ -71,8 +71,9 @@ def completeness(
 
     Complete means: summary.json is there (it is written last), it was written for the same
     overrides, for the same composed config (``config_hash``: a scenario file or a default
-    edited since changes it) and for a dataset with the same hash as now. A run recorded
-    without a config hash (an older version) is not complete when one is asked for."""
+    edited since changes it), for a dataset with the same hash as now, and its files are as the
+    run wrote them (:func:`model.rundir.verify_run`). A run recorded without a config hash (an
+    older version) is not complete when one is asked for."""
     summary = read_json(run_dir / SUMMARY)
     if summary is None:
         return False, "no summary.json"
@@ -85,6 +86,11 @@ def completeness(
     if config_hash and old_cfg != config_hash:
         return False, ("the composed config changed (a scenario file or a default was edited; "
                        f"config hash {str(old_cfg)[:12]} → {config_hash[:12]})")
+    from model.rundir import verify_run
+
+    damaged = verify_run(run_dir)
+    if damaged:  # a file truncated, edited or deleted since: run the job again
+        return False, f"damaged: {damaged[0]}"
     return True, f"complete run (status {summary.get('status')})"
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from analysis import charts, compare, report, tables
 from model.csvio import read_csv
+from model import rundir
 from model.labels import Labels
 from tests.test_sweep import SCENARIOS, job_dir, scenario_sweep  # noqa: F401 (fixture)
 
@@ -243,6 +244,7 @@ def test_identical_plans_are_named(scenario_sweep, tmp_path):  # noqa: F811
         shutil.copytree(source, d)
         summary = json.loads((d / "summary.json").read_text(encoding="utf-8"))
         summary["overrides"] = ["+scenario=weak_demand", f"targets.cycle_months_end={target}"]
+        summary = rundir.seal(summary)  # a run of its own, not an edited one (verify_run)
         (d / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
         dirs.append(d)
     dirs.append(job_dir(scenario_sweep, "tight_land"))

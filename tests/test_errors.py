@@ -507,12 +507,21 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     assert not (tmp_path / "run" / "summary.json").exists() and not lock.exists()
 
 
+def test_highspy_is_loaded_before_the_run_starts():
+    """Pyomo imports highspy lazily inside its availability check, where a Ctrl-C turned into
+    "HiGHS is not available" (exit 5, not 130); model.solve imports it up front, so importing
+    the command loads it before the run claims its folder."""
+    code = "import sys, model.run; print('highspy' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.stdout.strip() == "True", proc.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # The other entry points
 # ---------------------------------------------------------------------------------------------
-def test_compare_on_failed_and_damaged_runs(tmp_path):
-    from analysis.compare import CompareError, _left_out_damaged, compare
-    from model import results
+def test_compare_on_failed_runs_only(tmp_path):
+    from analysis.compare import CompareError, compare
 
     for name, status in (("a", "input_error"), ("b", "infeasible")):
         (tmp_path / name).mkdir()
@@ -520,14 +529,171 @@ def test_compare_on_failed_and_damaged_runs(tmp_path):
     with pytest.raises(CompareError) as exc:
         compare([tmp_path / "a", tmp_path / "b"])
     assert "none of the 2 runs has a plan (1 input_error, 1 infeasible)" in one_line(exc.value)
-    good = tmp_path / "good"
-    out = run_model(default_settings(**{"dataset": str(HAND), "sim.enabled": False}))
-    results.write_run(good, out.tables, out.summary)
-    assert _left_out_damaged([good], []) == ([good], [])
-    plan = good / "plan.csv"
-    plan.write_bytes(plan.read_bytes()[:100])
-    assert _left_out_damaged([good], []) == ([], [good])
-    assert "truncated" in results.file_problems(good, results.read_summary(good))[0]
+    proc = cli("analysis.compare", str(tmp_path), "--out", str(tmp_path / "cmp"), "--no-charts")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and "Traceback" not in proc.stderr
+    assert lines[0].startswith("analysis.compare: input error: none of the 2 runs has a plan")
+
+
+# ---------------------------------------------------------------------------------------------
+# A finished run's files, checked against what the run recorded (model/rundir.py verify_run)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A run of the hand-solvable dataset, written by the command line; copy it before editing."""
+    run = tmp_path_factory.mktemp("finished") / "run"
+    proc = cli("model.run", f"dataset={HAND}", "sim.enabled=false", f"hydra.run.dir={run}")
+    assert proc.returncode == 0, proc.stderr
+    return run
+
+
+def _copy(run: Path, to: Path) -> Path:
+    shutil.copytree(run, to)
+    return to
+
+
+def test_a_finished_run_records_every_file_it_wrote(finished_run):
+    import hashlib
+
+    summary = json.loads((finished_run / "summary.json").read_text(encoding="utf-8"))
+    written = {p.name for p in finished_run.iterdir() if p.suffix in (".csv", ".xlsx")}
+    assert "plan.csv" in written and "plan.xlsx" in written
+    assert set(summary["files"]) == written
+    for name, rec in summary["files"].items():
+        data = (finished_run / name).read_bytes()
+        assert rec == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}, name
+    assert summary["summary_sha256"] == rundir.summary_digest(summary)
+    assert rundir.verify_run(finished_run) == []
+
+
+def _truncate(run: Path) -> str:
+    path = run / "plan.csv"
+    path.write_bytes(path.read_bytes()[:-40])
+    return "plan.csv: {n} bytes, not the {m} the run wrote (truncated"
+
+
+def _append(run: Path) -> str:
+    with open(run / "targets.csv", "ab") as fh:
+        fh.write(b"x,1,2\n")
+    return "targets.csv: {n} bytes, not the {m} the run wrote (grown"
+
+
+def _same_size_edit(run: Path) -> str:
+    path = run / "plan.csv"
+    data = bytearray(path.read_bytes())
+    i = data.rindex(b"1") if b"1" in data[-20:] else data.rindex(b"0")
+    data[i:i + 1] = b"2" if data[i:i + 1] != b"2" else b"3"
+    path.write_bytes(bytes(data))
+    return "plan.csv: sha256 differs from the one the run recorded (same size"
+
+
+def _delete(run: Path) -> str:
+    (run / "plan.xlsx").unlink()
+    return "plan.xlsx: missing (the run wrote it"
+
+
+def _edit_summary(run: Path) -> str:
+    path = run / "summary.json"
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary["headline"]["land_total_ha"] = 1.0
+    path.write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    return "summary.json: its content differs from the sha256 the run recorded"
+
+
+def _no_summary(run: Path) -> str:
+    (run / "summary.json").unlink()
+    return "summary.json: missing — an unfinished run"
+
+
+def _summary_cut(run: Path) -> str:
+    path = run / "summary.json"
+    path.write_bytes(path.read_bytes()[:200])
+    return "summary.json: cannot be read"
+
+
+DAMAGE = [_truncate, _append, _same_size_edit, _delete, _edit_summary, _no_summary, _summary_cut]
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=[d.__name__.strip("_") for d in DAMAGE])
+def test_verify_run_names_the_file_and_what_differs(finished_run, tmp_path, damage):
+    run = _copy(finished_run, tmp_path / "run")
+    summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    expected = damage(run)
+    name = expected.split(":")[0]
+    if "{n}" in expected:
+        expected = expected.format(n=(run / name).stat().st_size,
+                                   m=summary["files"][name]["bytes"])
+    problems = rundir.verify_run(run)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{run / name}: ") and expected in problems[0], problems
+    assert "\n" not in problems[0]
+
+
+def test_compare_passes_a_clean_run_and_refuses_a_damaged_one(finished_run, tmp_path):
+    clean = _copy(finished_run, tmp_path / "clean")
+    ok = cli("analysis.compare", str(clean), "--out", str(tmp_path / "cmp_ok"), "--no-charts")
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "cmp_ok" / "headline.csv").is_file()
+    damaged = _copy(finished_run, tmp_path / "damaged")
+    _same_size_edit(damaged)
+    out = tmp_path / "cmp_bad"
+    proc = cli("analysis.compare", str(damaged), "--out", str(out), "--no-charts")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"analysis.compare: input error: {damaged / 'plan.csv'}: sha256 "
+                               f"differs"), lines[0]
+    assert "--skip-damaged" in lines[0] and not out.exists()
+    # one clean and one damaged: still refused, naming only the damaged file
+    both = cli("analysis.compare", str(clean), str(damaged), "--out", str(out), "--no-charts")
+    lines = both.stderr.strip().splitlines()
+    assert both.returncode == 1 and len(lines) == 1 and str(damaged / "plan.csv") in lines[0]
+
+
+def test_compare_skip_damaged_leaves_it_out_and_lists_it(finished_run, tmp_path):
+    from model.csvio import read_csv
+
+    clean = _copy(finished_run, tmp_path / "clean")
+    damaged = _copy(finished_run, tmp_path / "damaged")
+    _delete(damaged)
+    out = tmp_path / "cmp"
+    proc = cli("analysis.compare", str(clean), str(damaged), "--out", str(out), "--no-charts",
+               "--skip-damaged")
+    assert proc.returncode == 0, proc.stderr
+    assert f"damaged run left out: {damaged / 'plan.xlsx'}: missing" in proc.stderr
+    runs = read_csv(out / "runs.csv").set_index("run_dir")
+    assert runs.loc[str(damaged), "status"] == "damaged"
+    assert str(damaged / "plan.xlsx") in runs.loc[str(damaged), "reason"]
+    assert runs.loc[str(clean), "status"] == "optimal"
+    only = cli("analysis.compare", str(damaged), "--out", str(out), "--no-charts",
+               "--skip-damaged")
+    lines = only.stderr.strip().splitlines()
+    assert only.returncode == 1 and "every run found (1) is damaged" in lines[-1]
+    assert lines[-1].startswith("analysis.compare: input error: ")
+
+
+def test_an_unfinished_run_named_on_its_own_is_one_line(finished_run, tmp_path):
+    run = _copy(finished_run, tmp_path / "run")
+    _no_summary(run)
+    proc = cli("analysis.compare", str(run), "--no-charts")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1
+    assert f"{run / 'summary.json'}: missing — an unfinished run" in lines[0]
+
+
+def test_review_and_sweep_do_not_trust_a_damaged_run(finished_run, tmp_path):
+    from model import review
+
+    run = _copy(finished_run, tmp_path / "run")
+    overrides = json.loads((run / "summary.json").read_text(encoding="utf-8"))["overrides"]
+    assert sweep.completeness(run, overrides)[0]
+    _truncate(run)
+    done, why = sweep.completeness(run, overrides)
+    assert not done and why.startswith(f"damaged: {run / 'plan.csv'}: ")
+    with pytest.raises(UserError) as exc:
+        review.main([str(run)])
+    assert one_line(exc.value).startswith(f"{run / 'plan.csv'}: ")
+    assert one_line(exc.value).endswith("run the review again")
 
 
 def test_sensitivity_scheduler_unreachable_is_one_line_and_quick(monkeypatch):
