@@ -27,12 +27,10 @@ naming the key. docs/discovery.md has the method, the failure definition and how
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
 import re
-import sys
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +40,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -177,7 +176,15 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         raise ConfigError(f"--config {path}: no such file")
     schema = OmegaConf.structured(DiscoveryFile)
     try:
-        node = OmegaConf.merge(schema, OmegaConf.load(path))
+        loaded = OmegaConf.load(path)
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"--config {path}{where}: not a YAML config "
+                          f"({getattr(exc, 'problem', None) or type(exc).__name__}); expected a "
+                          f"file like conf/discovery/default.yaml") from None
+    try:
+        node = OmegaConf.merge(schema, loaded)
         for item in overrides:
             if "=" not in item:
                 raise ConfigError(f"{item!r}: expected KEY=VALUE, e.g. discovery.n=200")
@@ -1114,7 +1121,10 @@ def write_outputs(result: DiscoveryResult, cfg: DiscoveryConfig,
 # Command line
 # ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    """The CLI; returns the exit code (docs/errors.md: one line per problem, exit 1)."""
+    from model.errors import ArgumentParser, UserError, report_error
+
+    parser = ArgumentParser(
         prog="python -m analysis.discovery",
         description="Scenario discovery (PRIM, ema_workbench): where the plan's target fails.")
     parser.add_argument("--config", help="a conf/discovery/*.yaml file (default: default.yaml)")
@@ -1130,16 +1140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, args.overrides)
         evaluation_config(cfg)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 1
-    if args.samples:
-        try:
-            result = reanalyse(cfg, args.samples)
-        except ConfigError as exc:
-            print(f"config error: {exc}", file=sys.stderr)
-            return 1
-    else:
+        result = reanalyse(cfg, args.samples) if args.samples else None
+    except UserError as exc:  # one line per problem (docs/errors.md)
+        return report_error("analysis.discovery", exc)
+    if result is None:
         result = run_discovery(cfg)
     s = result.summary
     print(box_sentence(s))
@@ -1156,5 +1160,6 @@ if __name__ == "__main__":
     # Run the importable module's main (as analysis.sensitivity does): joblib/Dask pickle
     # __main__'s objects by value, which would defeat the per-worker model cache.
     from analysis.discovery import main as _main
+    from model.errors import cli
 
-    sys.exit(_main())
+    cli("analysis.discovery", _main)

@@ -20,7 +20,6 @@ naming the key. docs/sensitivity.md has the method, the outcomes and the measure
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -40,8 +39,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from model.config import (ConfigError, RunConfig, default_settings, number_problems,
-                          with_overrides)
+from model.config import ConfigError, RunConfig, default_settings, number_problems, with_overrides
 from model.csvio import write_csv
 from model.data import REPO_ROOT
 

@@ -1,7 +1,7 @@
 """Exit codes, the user-error base class, and the wrapper every command line runs inside.
 
 Every entry point (``python -m model.run``, ``model.audit``, ``model.review``,
-``analysis.compare``, ``analysis.sensitivity``) reports a problem the user can fix as one line
+``analysis.compare``, ``analysis.sensitivity``, ``analysis.discovery``) reports a problem the user can fix as one line
 per problem — the key (or file, line, column), the value, and what is valid — and exits with a
 documented code (docs/errors.md). No user error ends in a Python traceback:
 

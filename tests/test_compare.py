@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 from analysis import charts, compare, report, tables
-from model.csvio import read_csv
 from model import rundir
+from model.csvio import read_csv
 from model.labels import Labels
 from tests.test_sweep import SCENARIOS, job_dir, scenario_sweep  # noqa: F401 (fixture)
 

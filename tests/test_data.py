@@ -187,5 +187,6 @@ def test_cli_on_broken_dataset_exits_1_without_traceback(dataset_copy, kind, tmp
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert all(line.startswith(("error: ", "dataset ")) for line in proc.stderr.strip().splitlines())
+    lines = proc.stderr.strip().splitlines()
+    assert lines and all(line.startswith("model.audit: input error: ") for line in lines), lines
     assert not out.exists()  # nothing half-written

@@ -233,7 +233,7 @@ def test_bad_config_is_one_line_naming_the_key(overrides, key, capsys, monkeypat
     assert sd.main(overrides) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
-    assert err[0].startswith("config error: ") and key in err[0], err[0]
+    assert err[0].startswith("analysis.discovery: input error: ") and key in err[0], err[0]
 
 
 def test_failure_text_and_limit_phrases():

@@ -27,8 +27,12 @@ from model.config import ConfigError, RunConfig, default_settings, with_override
 from model.data import DatasetError, load_dataset, read_demand_csv, read_fixed_plan
 from model.errors import EXIT_CODES, UserError
 from model.run import config_hash, preflight, run_model
-from model.validate import (check_override_syntax, replay_memory_bytes, replay_memory_problems,
-                            unknown_key_line)
+from model.validate import (
+    check_override_syntax,
+    replay_memory_bytes,
+    replay_memory_problems,
+    unknown_key_line,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 MINI = REPO / "tests" / "data" / "mini_city"
@@ -110,8 +114,12 @@ def test_every_float_key_refuses_non_finite_and_absurd_values():
             with pytest.raises(ConfigError) as exc:
                 default_settings(**{key: value})
             line = one_line(exc.value)
-            # an old name kept as an alias (…_2030 → …_end) is reported under its new name
-            assert key in line or key.replace("_2030", "_end") in line, (key, value)
+            # an old name kept as an alias (…_2030 → …_end) is reported under its new name;
+            # the line holds the key, the value and what is valid
+            name = key if key in line else key.replace("_2030", "_end")
+            shown = {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(str(value), "1e+300")
+            assert f"{name} = {shown} is not valid" in line and "expected" in line, (
+                key, value, line)
 
 
 @pytest.mark.parametrize("override, key", [
@@ -282,6 +290,9 @@ FIXED = "region,year,land_ha,supply_10k_m2\ncore,2026,1,2\ncore,2027,1,2\ncounty
     (("core,2026,1,2", "core,2026,abc,2"), "line 2, column land_ha: value 'abc' — expected a number"),
     (("core,2026,1,2", 'core,2026,"1,234",2'), "without thousands separators"),
     (("core,2026,1,2", "core,twenty,1,2"), "line 2, column year: value 'twenty' — expected a year"),
+    (("core,2026,1,2", "core,2026,inf,2"), "line 2, column land_ha: value 'inf'"),
+    (("core,2026,1,2", "core,2026,1,1e300"), "column supply_10k_m2: value '1e300' — expected a "
+                                             "number in 10k_m2 of magnitude at most"),
     (("core,2027,1,2", "core,2027.5,1,2"), "line 3, column year: value '2027.5'"),
     (("core,2026,1,2", "nowhere,2026,1,2"), "column region: value 'nowhere' — expected a region "
                                             "of this run (core, county)"),
@@ -304,6 +315,20 @@ def test_fixed_plan_family(tmp_path, edit, fragment):
     with pytest.raises(DatasetError) as exc:
         read_fixed_plan(str(path), ("core", "county"), (2026, 2027))
     assert fragment in one_line(exc.value)
+
+
+@pytest.mark.parametrize("value", ["inf", "1e300"])
+def test_audit_refuses_a_non_finite_cell_in_one_line(mini, tmp_path, value):
+    """The audit reads the dataset through the same checks as a run (it used to accept inf and
+    1e300 and exit 0)."""
+    _set_cell(mini / "demand.csv", 3, "demand_10k_m2", value)
+    out = tmp_path / "out"
+    proc = cli("model.audit", str(mini), "--out", str(out))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and "Traceback" not in proc.stderr, lines
+    assert lines[0].startswith(f"model.audit: input error: demand.csv line 3, column "
+                               f"demand_10k_m2: value '{value}'"), lines[0]
+    assert not out.exists()
 
 
 def test_fixed_plan_reads_a_previous_plan_csv_and_skips_blank_rows(tmp_path):
@@ -460,6 +485,42 @@ def test_sweep_completeness_covers_the_composed_config(tmp_path):
     from omegaconf import OmegaConf
 
     assert config_hash(OmegaConf.create({"a": 1})) != config_hash(OmegaConf.create({"a": 2}))
+
+
+def test_sweep_reruns_what_changed_and_skips_the_rest(tmp_path):
+    """The whole path: a sweep run again skips its complete jobs; after the scenario file is
+    edited every job runs again (the old outputs kept in superseded/); a job whose plan.csv was
+    truncated runs again while the intact one is skipped."""
+    conf = tmp_path / "conf" / "scenario"
+    conf.mkdir(parents=True)
+    scenario = conf / "probe.yaml"
+    scenario.write_text("# @package _global_\ndemand:\n  multiplier: 1.0\n", encoding="utf-8")
+    sweep_dir = tmp_path / "sweep"
+    args = ("model.run", "-m", "+scenario=probe", f"dataset={HAND}", "sim.enabled=false",
+            "targets.cycle_months_end=20,30", f"hydra.sweep.dir={sweep_dir}",
+            "hydra.launcher.n_jobs=1", f"hydra.searchpath=[file://{tmp_path / 'conf'}]")
+
+    def run_sweep() -> pd.DataFrame:
+        proc = cli(*args, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return pd.read_csv(sweep_dir / "sweep_status.csv", encoding="utf-8-sig")
+
+    assert not run_sweep()["skipped"].any()
+    assert run_sweep()["skipped"].all()
+    scenario.write_text(scenario.read_text(encoding="utf-8").replace("1.0", "0.8"),
+                        encoding="utf-8")
+    status = run_sweep()
+    assert not status["skipped"].any() and (status["status"] == "optimal").all()
+    for run_dir in status["run_dir"]:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8"))
+        assert summary["config"]["demand"]["multiplier"] == 0.8
+        assert len(list((Path(run_dir) / "superseded").glob("*/summary.json"))) == 1
+    damaged = Path(status["run_dir"].iloc[0])
+    (damaged / "plan.csv").write_bytes((damaged / "plan.csv").read_bytes()[:50])
+    status = run_sweep().set_index("run_dir")
+    assert not status.loc[str(damaged), "skipped"]
+    assert status.drop(index=str(damaged))["skipped"].all()
+    assert rundir.verify_run(damaged) == []
 
 
 def test_run_cli_owns_its_folder(tmp_path):
@@ -694,6 +755,35 @@ def test_review_and_sweep_do_not_trust_a_damaged_run(finished_run, tmp_path):
         review.main([str(run)])
     assert one_line(exc.value).startswith(f"{run / 'plan.csv'}: ")
     assert one_line(exc.value).endswith("run the review again")
+
+
+BAD_YAML = "x: [unclosed\n  y: 1\n"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("analysis.compare", "--bogus", "x"), "unrecognized arguments: --bogus"),
+    (("analysis.sensitivity", "--bogus"), "unrecognized arguments: --bogus"),
+    (("analysis.discovery", "--bogus"), "unrecognized arguments: --bogus"),
+    (("analysis.sensitivity", "--config", "{bad}"), "line 2: not a YAML config"),
+    (("analysis.discovery", "--config", "{bad}"), "line 2: not a YAML config"),
+    (("analysis.discovery", "discovery.prim.min_density=nan"),
+     "discovery.prim.min_density = nan is not valid; expected a share in (0, 1]"),
+    (("analysis.discovery", "discovery.failure.cycle_months_city_end.above=inf"),
+     "discovery.failure.cycle_months_city_end: limits must be finite numbers"),
+    (("analysis.sensitivity", "sensitivity.inputs.demand.multiplier.low=nan"),
+     "sensitivity.inputs.demand.multiplier: low = nan"),
+], ids=lambda a: a[0] if isinstance(a, tuple) else None)
+def test_analysis_commands_one_line_exit_1(tmp_path, args, fragment):
+    """Every analysis command takes its arguments through the validation layer: a bad flag, a
+    broken YAML file, a non-finite value — one line, exit 1 (argparse's own code is 2, which
+    the documented table gives to infeasible targets), no traceback."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_YAML, encoding="utf-8")
+    proc = cli(*(a.format(bad=bad) for a in args), timeout=300)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, lines
+    assert f"{args[0]}: input error: " in lines[0] and fragment in lines[0], lines[0]
 
 
 def test_sensitivity_scheduler_unreachable_is_one_line_and_quick(monkeypatch):

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from model.audit import format_findings, run_audit, write_audit
-from model.data import DEFAULT_DATASET, REPO_ROOT, DatasetError, load_dataset
+from model.data import DEFAULT_DATASET, REPO_ROOT, load_dataset
 from model.errors import ArgumentParser, RunDirError
 
 DESCRIPTION = "The plan audit: check a plan dataset against itself, driven by its manifest."
@@ -41,15 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(sys.argv[1:] if argv is None else argv)
     folder = Path(args.dataset) if args.dataset else DEFAULT_DATASET
-    try:
-        ds = load_dataset(folder)
-        checks = run_audit(ds)
-    except DatasetError as err:
-        for line in err.problems:
-            print(f"error: {line}", file=sys.stderr)
-        print(f"dataset {folder} cannot be read: {len(err.problems)} problem(s); nothing written",
-              file=sys.stderr)
-        return 1
+    # a dataset problem is raised to model.errors.cli: one line per problem, "model.audit:
+    # input error: <file> line L, column C: …", exit 1, nothing written (docs/errors.md)
+    ds = load_dataset(folder)
+    checks = run_audit(ds)
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     out_dir = Path(args.out) if args.out else REPO_ROOT / "runs" / "audit" / ds.name / stamp
     try:
