@@ -217,6 +217,10 @@ def test_chinese_path_needs_quoting_and_says_how():
     (["+scenario=tight_land", "+scenario=district"], "combine them in one list: "
                                                      "'+scenario=[a,b]'"),
     (["demand.multiplier=nan"], "demand.multiplier = nan is not valid (not a finite number)"),
+    # objective weights once read as "infeasible" (exit 2), a gap once accepted
+    (["objective.unmet_demand_per_10k_m2=nan"], "objective.unmet_demand_per_10k_m2 = nan is "
+                                                "not valid"),
+    (["solver.mip_rel_gap=nan"], "solver.mip_rel_gap = nan is not valid"),
     ([f"dataset={HAND}", "vacancy.removals_10k_per_year=50"], "removes"),
     (["sim.shock_sd=5"], "sim.shock_sd = 5.0 is not valid"),
 ])
@@ -379,6 +383,24 @@ def test_manifest_years(mini, edit, fragment):
     with pytest.raises(DatasetError) as exc:
         load_dataset(mini)
     assert any(fragment in p for p in exc.value.problems), exc.value.problems
+
+
+def test_schema_is_parsed_once_per_file_version(tmp_path, monkeypatch):
+    """Where a slow configuration's time went: SCHEMA.yaml parsed for every CSV read (~50 ms
+    each, a minute over a mid-term review's solves). Parsed once per file version now; each
+    caller still gets its own copy."""
+    import model.data as data
+
+    path = tmp_path / "SCHEMA.yaml"
+    path.write_text("t: {x: 1}\n", encoding="utf-8")
+    calls = []
+    real = data.yaml.safe_load
+    monkeypatch.setattr(data.yaml, "safe_load", lambda fh: calls.append(1) or real(fh))
+    first = data.load_schema(path)
+    first["t"]["x"] = 99
+    assert data.load_schema(path) == {"t": {"x": 1}} and len(calls) == 1
+    path.write_text("t: {x: 22}\n", encoding="utf-8")
+    assert data.load_schema(path) == {"t": {"x": 22}} and len(calls) == 2
 
 
 def test_zero_cycle_with_stock_is_refused(mini):
