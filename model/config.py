@@ -985,5 +985,15 @@ def default_settings(**overrides: Any) -> RunConfig:
 
 
 def as_dict(settings: RunConfig) -> dict:
-    """A plain dict of the settings (for summary.json)."""
-    return OmegaConf.to_container(OmegaConf.structured(settings), resolve=True)
+    """A plain dict of the settings (for summary.json), without the older key names kept only to
+    accept old command lines (their values have moved to the current keys)."""
+    out = OmegaConf.to_container(OmegaConf.structured(settings), resolve=True)
+    for group, key in ALIAS_ONLY_KEYS:
+        if isinstance(out.get(group), dict) and out[group].get(key) is None:
+            out[group].pop(key, None)
+    return out
+
+
+# (group, key) accepted on the command line for an older name, never set after validation
+ALIAS_ONLY_KEYS = (("targets", "cycle_months_2030"), ("targets", "vacancy_share_city_2030"),  # ALIAS-KEEP
+                   ("targets", "vacancy_share_main_city_2030"))  # ALIAS-KEEP

@@ -124,6 +124,9 @@ class ReplayParams:
     price_band_low_months: float | None = None     # prices flat while the cycle is in the
     price_band_high_months: float | None = None    # band (§2.4.1 reasonable band: 12–18)
     cycle_threshold_months: float | None = None    # "first month the cycle falls under 18"
+    # the run's cycle target (targets.cycle_months_end) for every region and the aggregate;
+    # None: the dataset's targets.csv (a region without its own target takes the city's)
+    cycle_target_months: float | None = None
     cycle_cap_months: float = 600.0                # cycle reported when 12-month sales are 0
     dwelling_size_m2: float | None = None
     household_formation_10k_per_year: float | None = None  # city-wide, 万户/year
@@ -263,7 +266,7 @@ def _param_problems(p: ReplayParams) -> list[str]:
         if not is_int(v) or v < 0:
             bad(name, "a whole number >= 0")
     for name in ("price_band_low_months", "price_band_high_months", "cycle_threshold_months",
-                 "dwelling_size_m2", "presell_below_months"):
+                 "dwelling_size_m2", "presell_below_months", "cycle_target_months"):
         v = getattr(p, name)
         if v is not None and (not is_num(v) or v <= 0):
             bad(name, "a positive number or null (null: derive from the dataset)")
@@ -616,6 +619,10 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     target = float(target) if target is not None else float(params.cycle_threshold_months)
     targets = np.array([_target(dataset, "cycle_months", r) or target for r in ids], dtype=float)
     aggregate_id = dataset.city.region_id
+    aggregate_target = float(_target(dataset, "cycle_months", aggregate_id) or target)
+    if params.cycle_target_months is not None:      # the run's own target wins (optimiser alike)
+        targets = np.full(len(ids), float(params.cycle_target_months))
+        aggregate_target = float(params.cycle_target_months)
     return ReplayInputs(
         level=level, region_ids=tuple(ids), aggregate_id=aggregate_id,
         main_city_id=dataset.main_city_id, months=months, years=years,
@@ -635,8 +642,7 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
         opening_price_index=_frozen(price0),
         rule=land_rule_from(dataset, params),
         cycle_target_months=_frozen(targets),
-        aggregate_cycle_target_months=float(
-            _target(dataset, "cycle_months", aggregate_id) or target),
+        aggregate_cycle_target_months=aggregate_target,
         scopes=_vacancy_scopes(dataset, params, ids, level),
         revitalised_ha=_frozen(np.array(
             [[float(revitalised_ha.get((r, y), 0.0)) for r in ids] for y in years]))

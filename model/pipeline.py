@@ -347,6 +347,8 @@ def replay_params(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
         shared["enforce_land_rule"] = False  # the city follows the plan as written
     if settings.sim.enforce_presale_timing is None and inputs.evaluate_only:
         shared["enforce_presale_timing"] = False  # presale on the plan's schedule (deliverability)
+    if settings.targets.cycle_months_end is not None:  # the run's target, as the optimiser's
+        shared["cycle_target_months"] = float(settings.targets.cycle_months_end)
     if settings.sim.presell_to_aim and not inputs.evaluate_only:
         shared["presell_below_months"] = inputs.aim_cycle_months
     return market.ReplayParams.from_config(settings.sim, **{**shared, **overrides})

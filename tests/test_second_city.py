@@ -169,6 +169,23 @@ def test_a_run_on_the_three_year_city(tmp_path):
     assert not bad, bad
 
 
+def test_the_replay_measures_the_runs_own_cycle_target():
+    """targets.cycle_months_end moves the replay's P(cycle ≤ target) with the optimiser's target
+    (it used to read targets.csv only), and summary.json's config carries no year-named key."""
+    from model.config import default_settings
+    from model.run import run_model
+
+    settings = default_settings(**{"dataset": "tests/data/three_year_city",
+                                   "sim.replications": 30, "uncertainty.enabled": False,
+                                   "targets.cycle_months_end": 15})
+    outcome = run_model(settings)
+    assert outcome.status == "optimal", outcome.messages
+    replay = outcome.tables["replay_summary"]
+    assert (replay["cycle_target_months"] == 15).all(), replay["cycle_target_months"]
+    assert "P(cycle <= 15)" in "\n".join(outcome.messages)
+    assert not [k for k in _keys(outcome.summary["config"]) if YEAR.search(k.split(".")[-1])]
+
+
 def test_sweep_and_compare_on_the_three_year_city(tmp_path):
     """A two-job sweep through Hydra, then analysis.compare over it: both run, the comparison
     names the city's own years and tables, and no main-city row pretends to a value."""
