@@ -270,8 +270,8 @@ def uncertainty_outcome(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
 
     table = uncertainty.uncertainty_table(settings, ds, inputs, replay_fn)
     tables = {"uncertainty": table}
-    lines = uncertainty.uncertainty_lines(table)
-    block: dict[str, Any] = {"cells": len(table)}
+    lines = uncertainty.uncertainty_lines(table) + uncertainty.level_spread_lines(table)
+    block: dict[str, Any] = {"cells": len(uncertainty.grid_rows(table))}
     if settings.uncertainty.breakeven:
         be = uncertainty.breakeven_table(settings, inputs, plan, replay_fn)
         tables["breakeven"] = be

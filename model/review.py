@@ -1374,6 +1374,8 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
 
 def _case_spread(unc: pd.DataFrame | None) -> tuple[str, str]:
     """The lowest and highest city P(in band) across demand cases, price response 0."""
+    if unc is not None and "part" in unc.columns:
+        unc = unc[unc["part"] == "grid"]
     if unc is None or unc.empty:
         return "–", "–"
     part = unc[(unc["scope"] == "city") & (unc["price_response"].abs() < 1e-12)]

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ UNCERTAINTY_COLUMNS = [
     "demand_total_10k_m2", "replications", "p_cycle_le_target", "p_cycle_in_band",
     "p_cycle_below_band", "p_stock_out_any_month", "cycle_end_months_p10", "cycle_end_months_p50",
     "cycle_end_months_p90", "expected_unmet_demand_10k_m2", "cycle_target_months",
+    "demand_level_sd", "part",
 ]
 BREAKEVEN_COLUMNS = ["scope", "quantity", "edge", "edge_months", "breakeven", "searched_low",
                      "searched_high", "at_default_median_months", "at_default_p_in_band",
@@ -127,30 +128,72 @@ def uncertainty_table(cfg: RunConfig, ds: Dataset, inputs: ModelInputs,
     numbers)."""
     u = cfg.uncertainty
     reps = u.replications or cfg.sim.replications
+    level_sd = float(cfg.sim.demand_level_sd)
     rows = []
-    for case, (demand, _how) in demand_cases(cfg, ds, inputs).items():
+    cells = [(case, demand, how, behaviour, float(coefficient), level_sd, "grid")
+             for case, (demand, how) in demand_cases(cfg, ds, inputs).items()
+             for behaviour, coefficient in behaviours(cfg).items()]
+    # the run's demand and price behaviour again at each other spread of the persistent demand
+    # level (sim.demand_level_sd decides much of P(in band): shown as a range, not a default)
+    own = next(((case, demand, how) for case, demand, how, *_ in cells
+                if case == "run" or "this run's" in how), None)
+    run_behaviour = next((b for b, c in behaviours(cfg).items()
+                          if abs(c - float(cfg.sim.price_response)) <= 1e-12), None)
+    if own is not None and run_behaviour is not None:
+        cells += [(*own, run_behaviour, float(cfg.sim.price_response), float(sd), "level_spread")
+                  for sd in u.demand_level_sds if abs(float(sd) - level_sd) > 1e-12]
+    for case, demand, _how, behaviour, coefficient, sd, part in cells:
         total = sum(demand.values())
-        for behaviour, coefficient in behaviours(cfg).items():
-            result = replay_fn(demand, price_response=float(coefficient), replications=reps)
-            for scope, s in scope_rows(result, inputs).items():
-                label = case_label(case, ds, u.decline_per_year)
-                if "this run's" in _how and case != "run":
-                    label += " (run)"
-                rows.append({
-                    "demand_case": case, "demand_label": label,
-                    "price_behaviour": behaviour, "price_response": float(coefficient),
-                    "scope": scope, "demand_total_10k_m2": total, "replications": reps,
-                    "p_cycle_le_target": float(s.p_cycle_le_target_end),
-                    "p_cycle_in_band": float(s.p_cycle_in_band_end),
-                    "p_cycle_below_band": float(s.p_cycle_below_band_end),
-                    "p_stock_out_any_month": float(s.p_stock_out_any_month),
-                    "cycle_end_months_p10": float(s.cycle_end_months_p10),
-                    "cycle_end_months_p50": float(s.cycle_end_months_p50),
-                    "cycle_end_months_p90": float(s.cycle_end_months_p90),
-                    "expected_unmet_demand_10k_m2": float(s.expected_unmet_demand_10k_m2),
-                    "cycle_target_months": float(s.cycle_target_months),
-                })
+        result = replay_fn(demand, price_response=coefficient, replications=reps,
+                           demand_level_sd=sd)
+        for scope, s in scope_rows(result, inputs).items():
+            label = case_label(case, ds, u.decline_per_year)
+            if "this run's" in _how and case != "run":
+                label += " (run)"
+            rows.append({
+                "demand_case": case, "demand_label": label,
+                "price_behaviour": behaviour, "price_response": float(coefficient),
+                "scope": scope, "demand_total_10k_m2": total, "replications": reps,
+                "p_cycle_le_target": float(s.p_cycle_le_target_end),
+                "p_cycle_in_band": float(s.p_cycle_in_band_end),
+                "p_cycle_below_band": float(s.p_cycle_below_band_end),
+                "p_stock_out_any_month": float(s.p_stock_out_any_month),
+                "cycle_end_months_p10": float(s.cycle_end_months_p10),
+                "cycle_end_months_p50": float(s.cycle_end_months_p50),
+                "cycle_end_months_p90": float(s.cycle_end_months_p90),
+                "expected_unmet_demand_10k_m2": float(s.expected_unmet_demand_10k_m2),
+                "cycle_target_months": float(s.cycle_target_months),
+                "demand_level_sd": sd, "part": part,
+            })
     return pd.DataFrame(rows, columns=UNCERTAINTY_COLUMNS)
+
+
+def grid_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The demand case × price behaviour grid of an uncertainty table (without the rows that
+    repeat the run's own cell at other spreads of the demand level)."""
+    return table[table["part"] == "grid"] if "part" in table.columns else table
+
+
+def level_spread_lines(table: pd.DataFrame) -> list[str]:
+    """One line per scope: P(in band) of the run's own cell at each spread of the persistent
+    demand level (``uncertainty.demand_level_sds`` and ``sim.demand_level_sd``)."""
+    if "part" not in table.columns or not (table["part"] == "level_spread").any():
+        return []
+    spread = table[table["part"] == "level_spread"]
+    case, behaviour = spread["demand_case"].iloc[0], spread["price_behaviour"].iloc[0]
+    own = table[(table["part"] == "grid") & (table["demand_case"] == case)
+                & (table["price_behaviour"] == behaviour)]
+    both = pd.concat([own, spread])
+    lines = ["P(in band) by how far demand may sit from this run's for the whole horizon "
+             "(sd of the persistent demand level, sim.demand_level_sd; the default marked *):"]
+    default = float(own["demand_level_sd"].iloc[0]) if len(own) else None
+    for scope, part in both.groupby("scope", sort=False):
+        part = part.sort_values("demand_level_sd")
+        cells = ", ".join(
+            f"{r.demand_level_sd:.2f}{'*' if default is not None and abs(r.demand_level_sd - default) < 1e-12 else ''}"
+            f" → {r.p_cycle_in_band:.2f}" for r in part.itertuples(index=False))
+        lines.append(f"  {scope}: {cells}")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +226,7 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
     expected unmet demand at the default. Replays of ``uncertainty.breakeven_replications`` with
     one seed, so the median moves smoothly with the searched value."""
     u = cfg.uncertainty
-    reps = u.breakeven_replications
+    reps = u.breakeven_replications or u.replications or cfg.sim.replications
     base = {(r.region, int(r.year)): float(r.sales_10k_m2 + r.unmet_demand_10k_m2)
             for r in plan.itertuples(index=False)}
     default = float(cfg.sim.price_response)
@@ -209,7 +252,8 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
 
                 value, neg_low, neg_high = _solve(f, low, high)
                 found[edge] = (months, value, neg_low, neg_high)
-            statement = _statement(scope, quantity, found, stats, low, high, inputs.final_year)
+            statement = _statement(scope, quantity, found, stats, low, high, inputs.final_year,
+                                   _run_demand_note(cfg, inputs, base, scope))
             for edge, (months, value, _nl, _nh) in found.items():
                 rows.append({
                     "scope": scope, "quantity": quantity, "edge": edge, "edge_months": months,
@@ -222,12 +266,29 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
     return pd.DataFrame(rows, columns=BREAKEVEN_COLUMNS)
 
 
+def _run_demand_note(cfg: RunConfig, inputs: ModelInputs,
+                     demand: Mapping[tuple[str, int], float], scope: str = "city") -> str:
+    """What "this run's demand" is, in words and 万m² (the multiple of the break-even is of it,
+    not of the plan's forecast unless the run uses that forecast)."""
+    d = cfg.demand
+    what = {"plan": "the plan's forecast", "csv": "demand.csv"}.get(
+        d.source, "the base-year sales rate" + (f" {d.growth:+.0%}/yr" if d.growth else ", flat"))
+    if d.multiplier != 1:
+        what += f" × {d.multiplier:g}"
+    free = [y for y in inputs.years if y not in inputs.observed_years]
+    year = free[0] if free else inputs.years[0]
+    members = set(inputs.scope_members(scope))
+    total = sum(v for (r, y), v in demand.items() if y == year and r in members)
+    return f"{what}: {total:.1f} 万m² in {year}"
+
+
 def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: float, high: float,
-               year: int) -> str:
+               year: int, demand_note: str = "") -> str:
     """One line: the interval of the assumption in which the median December cycle stays in the
     band (between the floor's and the top's crossings), and the default's figures."""
     what = {"price_response": "price response", "demand_multiple": "demand"}[quantity]
-    unit = "" if quantity == "price_response" else "× the plan's"
+    unit = "" if quantity == "price_response" else (
+        f"× this run's demand ({demand_note})" if demand_note else "× this run's demand")
     top_m, top_v, top_nl, top_nh = found["top"]
     floor_m, floor_v, fl_nl, fl_nh = found["floor"]
     # the median falls as the assumption rises when f(high) ≤ f(low) at both edges
@@ -273,6 +334,7 @@ def breakeven_lines(table: pd.DataFrame) -> list[str]:
 def uncertainty_lines(table: pd.DataFrame) -> list[str]:
     """The uncertainty table as printed lines: one block per scope, a row per demand case, a
     column per price behaviour: P(in band) / P(below the band) / median last-December cycle."""
+    table = grid_rows(table)
     reps = int(table["replications"].iloc[0]) if len(table) else 0
     lines = [f"How likely the plan is to hold (replay, {reps} replications, last December): "
              "P(in band) / P(below band) / median cycle in months, by demand case × price "
@@ -301,6 +363,7 @@ def uncertainty_chart(table: pd.DataFrame, path: str | Path) -> Path:
     from model.plotting import pyplot
 
     plt = pyplot()
+    table = grid_rows(table)
     scopes = list(dict.fromkeys(table["scope"]))
     cases = list(dict.fromkeys(table["demand_label"]))
     behaviours = list(dict.fromkeys(table["price_behaviour"]))
