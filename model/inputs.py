@@ -438,10 +438,18 @@ def pipeline_fields(
     no pipeline, said so."""
     sold = land_sold_by_level(ds, level) if ds.has_table("land_sold") else {}
     area = {(r, y): v * plot_ratio[r] for (r, y), v in sold.items() if r in plot_ratio}
+    override = cfg.timing.pipeline_10k_m2
+    if not sold and override is None:
+        area = steady_state_land(ds, level, regions, shares)
     pipe = tm.opening_pipeline(area, tuple(regions), ds.base_year, years, shares)
     if sold:
         pipe = held_back_pipeline(ds, level, regions, years, pipe, shares, notes)
-    override = cfg.timing.pipeline_10k_m2
+    elif override is None and area:
+        pipe = dataclasses.replace(pipe, how=(
+            "no land history (land_sold) in the dataset: the steady state — land floor area "
+            "sold at each region's base-year sales rate in every earlier year, under the timing "
+            f"model ({sum(pipe.remaining.values()):.2f} 万m² not yet presaleable: about "
+            f"{_years_in_pipeline(shares):.2f} years of sales); timing.pipeline_10k_m2=0 for none"))
     if override is not None:
         if isinstance(override, Mapping):
             totals = {str(r): float(v) for r, v in override.items()}
@@ -452,7 +460,7 @@ def pipeline_fields(
             totals = {r: float(override) * w for r, w in weights.items()}
         pipe = tm.scale_regions(pipe, totals, ds.base_year, years, shares,
                                 "config timing.pipeline_10k_m2 for " + ", ".join(sorted(totals)))
-    how = pipe.how if sold or override is not None else \
+    how = pipe.how if sold or override is not None or area else \
         "no land history (land_sold) in the dataset: no pipeline"
     notes.append(
         Derivation("pipeline_10k_m2[city]", sum(pipe.remaining.values()), "10k_m2", how)
@@ -471,6 +479,25 @@ def pipeline_fields(
         )
     )
     return pipe
+
+
+def _years_in_pipeline(shares) -> float:
+    """Years of a constant land flow not yet presaleable at a year's end: Σ_k (1 − F_k)."""
+    return sum(1.0 - sum(shares[: k + 1]) for k in range(len(shares)))
+
+
+def steady_state_land(ds: Dataset, level: str, regions, shares) -> dict[tuple[str, int], float]:
+    """Land floor area (万m², by region and history year) for a dataset with no land history:
+    the steady state in which developers bought land at the base-year sales rate (stock ÷ cycle
+    × 12, or the printed monthly sales) every year, as far back as the timing model reaches.
+    Then the pipeline at the end of the base year is that rate × Σ_k (1 − F_k) (about 1.3 years
+    of sales at the default timing) — Little's law for the land → presale queue. A judgement
+    with a range: 0 (``timing.pipeline_10k_m2=0``, nothing in the pipeline) up to this; a market
+    that has been shrinking has less."""
+    monthly = ds.monthly_sales_10k_m2(level)
+    back = len(shares)
+    return {(r, ds.base_year - k): 12.0 * float(monthly.get(r, 0.0) or 0.0)
+            for r in regions for k in range(back)}
 
 
 def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipeline, shares,
@@ -1044,11 +1071,13 @@ def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str) 
     first = ds.plan_years[0]
     if not ds.has_table("land_sold"):
         notes.append(
-            "no land history (land_sold): no opening pipeline of land already sold"
-            + ("" if cfg.timing.pipeline_10k_m2 is not None else
-               f" — presale in {first} can come only from land sold in {first}; set "
-               f"timing.pipeline_10k_m2 if land is already in the pipeline")
-            + "; land take-up not capped; no revitalised land in the land rule's middle band")
+            "no land history (land_sold): "
+            + ("the opening pipeline is timing.pipeline_10k_m2" if cfg.timing.pipeline_10k_m2
+               is not None else
+               "the opening pipeline is the steady state of land bought at the base-year sales "
+               "rate (a judgement: timing.pipeline_10k_m2 to set it, 0 for none)")
+            + f"; land take-up capped at {cfg.ramp.land_multiple_of_history:g} × each region's "
+            "largest yearly land guidance; no revitalised land in the land rule's middle band")
     if not ds.has_table("demand"):
         notes.append(f"no demand forecast (demand): demand is {demand_how}; the uncertainty "
                      f"table has no plan-forecast case")
@@ -1403,13 +1432,18 @@ def pace_fields(cfg: RunConfig, ds: Dataset, regions, market: dict, notes: list)
     sold = land_sold_by_level(ds, cfg.level) if ds.has_table("land_sold") else {}
     take_up = {r: max([v for (rr, _y), v in sold.items() if rr == r], default=0.0)
                for r in regions}
-    # no land history: no take-up to scale from, so no cap (the rows are not written)
-    cap = {r: r_cfg.land_multiple_of_history * take_up[r] for r in regions} if sold else {}
+    if not sold:  # no land history: the plan's own guidance is the take-up it expects
+        guide = ds.land_guidance_ha(cfg.level)
+        take_up = {r: max([v for (rr, _y), v in guide.items() if rr == r], default=0.0)
+                   for r in regions}
+    cap = {r: r_cfg.land_multiple_of_history * take_up[r] for r in regions}
     notes.append(Derivation(
         "land_cap_ha_per_year[city]", sum(cap.values()), "ha",
         f"{r_cfg.land_multiple_of_history:g} × the most land each region sold in one year of "
         f"{_history(ds)} ({ds.cite('land_sold')}), summed"
-        if sold else "no land history (land_sold) in the dataset: land take-up is not capped"))
+        if sold else f"no land history (land_sold) in the dataset: "
+        f"{r_cfg.land_multiple_of_history:g} × each region's largest yearly land guidance "
+        f"({ds.cite('land_guidance')}), summed"))
     evaluate = bool(cfg.evaluate_only)
     return {
         "ramp_mode": "off" if evaluate else r_cfg.mode,
