@@ -1111,7 +1111,7 @@ def _dataset_notes_zh(cfg: RunConfig, ds: Dataset, vacancy_scopes) -> list[str]:
         notes.append("无需求预测（demand）：需求按 demand.* 设定推算（见 summary.json 的 "
                      "derived_inputs）；不确定性分析中没有规划预测情景")
     if not ds.has_main_city:
-        notes.append("数据集未设主城区（manifest main_city_id）：不输出主城区结果")
+        notes.append("未设主城区（manifest main_city_id）：不输出主城区结果")
     split = [t for t in ("supply_guidance", "land_guidance") if ds.guidance_is_city_total(t)]
     if split:
         how = {"base_sales": "按各区县基期销售占比", "base_inventory": "按各区县基期库存占比",
@@ -1123,7 +1123,7 @@ def _dataset_notes_zh(cfg: RunConfig, ds: Dataset, vacancy_scopes) -> list[str]:
             + "，".join(f"{L.region(r)} {v:.1%}" for r, v in w.items()))
     if str(cfg.land.rule) == "national" and cfg.land.suspend_above_months is None \
             and ds.fact_or_none("land_rule_suspend_above_months") is None:
-        notes.append(f"数据集未给出供地规则阈值：采用全国规则（{NATIONAL_LAND_RULE_SOURCE}）："
+        notes.append(f"未给出供地规则阈值：采用全国规则（{NATIONAL_LAND_RULE_SOURCE}）："
                      f"去化周期36个月以上暂停新增商品住宅用地，18个月以上只供应盘活存量用地")
     if not vacancy_scopes:
         notes.append("无基期空置率数据（vacancy_share, low_use_households_10k）：空置率不建模")

@@ -891,40 +891,50 @@ def human_summary(
     if targets is not None and len(targets):
         lines += _missed_lines(targets, L=L)
     if summary.get("conflict_note"):
-        lines.append(f"  {summary['conflict_note']}")
+        lines.append(f"  {summary['conflict_note']}")  # English (summary.json's)
     elif relaxation is not None and len(relaxation):
-        lines.append(
-            "  hard targets conflict; smallest relaxation that restores feasibility "
-            "(jointly: all hard targets relaxed at once; alone: only this target, all years):"
-        )
+        lines.append(L.pick(
+            zh="  硬约束目标相互冲突（conflict）；恢复可行的最小放宽量（共同放宽：所有硬约束同时放宽；"
+               "单独放宽：只放宽该目标的各年）：",
+            en="  hard targets conflict; smallest relaxation that restores feasibility "
+               "(jointly: all hard targets relaxed at once; alone: only this target, all years):"
+        ))
         conflict = relaxation[relaxation["in_conflict"]]
         for group, rows in conflict.groupby("group", sort=False):
             first = rows.iloc[0]
             req = sorted(set(rows["required"].round(6)))
             req_s = _num(req[0]) if len(req) == 1 else f"{_num(req[0])}–{_num(req[-1])}"
             alone = rows["relaxation_alone"]
+            unit = L.unit(first.unit) if L.zh else first.unit
             alone_s = (
-                f"alone by up to {_num(alone.max())} {first.unit}"
+                L.pick(zh="单独放宽最多 {x} {unit}", en="alone by up to {x} {unit}",
+                       x=_num(alone.max()), unit=unit)
                 if alone.notna().all()
-                else "alone: cannot restore feasibility"
+                else L.pick(zh="单独放宽无法恢复可行", en="alone: cannot restore feasibility")
             )
-            lines.append(
-                f"    {group} ({', '.join(rows['period'])}): required {first.sense} {req_s} "
-                f"{first.unit} → jointly by up to {_num(rows['relaxation_joint'].max())} "
-                f"{first.unit}; {alone_s}"
-            )
+            lines.append(L.pick(
+                zh="    {name}（{group}，{periods}）：{req}{sense} {req_s} {unit} → 共同放宽最多 "
+                   "{joint} {unit}；{alone_s}",
+                en="    {group} ({periods}): required {sense} {req_s} {unit} → jointly by up to "
+                   "{joint} {unit}; {alone_s}",
+                name=L.target_key(group) if L.zh else group, group=group,
+                periods=", ".join(rows["period"]), req=L.term("required"),
+                sense=L.term(f"sense.{first.sense}") if L.zh else first.sense, req_s=req_s,
+                unit=unit, joint=_num(rows["relaxation_joint"].max()), alone_s=alone_s))
         if conflict.empty:
-            lines.append("    no hard target found in conflict")
+            lines.append(L.pick(zh="    未发现相互冲突的硬约束目标",
+                                en="    no hard target found in conflict"))
     return lines
 
 
 def _headline_lines_zh(h: Mapping[str, Any], L: Labels) -> list[str]:
     """human_summary's headline block in Chinese: the same figures, rounded the same way."""
     y = h["final_year"]
-    cycles = [f"{L.region(scope)} {L.amount(h[key], 'months', '.1f')}" for scope, key in (
-        ("city", "cycle_months_city"), ("main_city", "cycle_months_main_city"))
-        if h.get(key) is not None]
-    vacancy = [f"{L.region(scope)} {L.amount(h[key], 'share', '.2f')}" for scope, key in (
+    cycles = [f"{L.term('scope.' + scope)} {L.amount(h[key], 'months', '.1f')}"
+              for scope, key in (("city", "cycle_months_city"),
+                                 ("main_city", "cycle_months_main_city"))
+              if h.get(key) is not None]
+    vacancy = [f"{L.term('scope.' + scope)} {L.amount(h[key], 'share', '.2f')}" for scope, key in (
         ("city", "vacancy_share_city"), ("main_city", "vacancy_share_main_city"))
         if h.get(key) is not None]
     land = f"  新增住宅用地（土地供应） {L.amount(h['land_total_ha'], 'ha', '.2f')}"

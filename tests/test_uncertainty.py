@@ -122,7 +122,8 @@ def test_plan_as_written_prints_the_table_and_the_break_even_lines(tmp_path):
 
     settings = default_settings(**{"evaluate_only": True, "fixed_plan": "guidance",
                                    "demand.source": "plan", "sim.replications": 40,
-                                   "uncertainty.breakeven_replications": 30})
+                                   "uncertainty.breakeven_replications": 30,
+                                   "report.lang": "en"})  # the English printed lines
     outcome = run_model(settings)
     table = outcome.tables["uncertainty"]
     assert len(table) == 3 * 3 * 2                      # cases × behaviours × (city, main city)
