@@ -1397,14 +1397,14 @@ def summary_lines(result: ReplayResult, L: Labels | None = None) -> list[str]:
         limits = f"去化周期{rule.suspend_above_months:g}个月以上暂停新增商品住宅用地" + (
             f"，{rule.trim_above_months:g}个月以上只供应盘活存量用地"
             if math.isfinite(rule.trim_above_months) else "")
-        lines = [f"市场模拟：{p.replications}次重复（随机种子 {p.seed}，{mode}），供地规则 "
-                 f"{p.land_rule}（{limits}；{enforced}），{result.months[0]}..{end_month}"]
+        lines = [(f"市场模拟：{p.replications}次重复（随机种子 {p.seed}，{mode}），供地规则 "
+                  f"{p.land_rule}（{limits}；{enforced}），{result.months[0]}..{end_month}")]
     else:
         limits = f"none above {rule.suspend_above_months:g} months" + (
             f", revitalised land only above {rule.trim_above_months:g}"
             if math.isfinite(rule.trim_above_months) else "")
-        lines = [f"Market replay: {p.replications} replications (seed {p.seed}, {mode}), land "
-                 f"rule {p.land_rule} ({limits}; {enforced}), {result.months[0]}..{end_month}"]
+        lines = [(f"Market replay: {p.replications} replications (seed {p.seed}, {mode}), land "
+                  f"rule {p.land_rule} ({limits}; {enforced}), {result.months[0]}..{end_month}")]
     main = [result.inputs.aggregate_id]
     if result.inputs.main_city_id in summary.index:
         main.append(result.inputs.main_city_id)

@@ -266,10 +266,10 @@ def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: fl
     else:
         lo = floor_v if floor_v is not None else (low if not fl_nl else None)
         hi = top_v if top_v is not None else (high if top_nh else None)
-    fmt = dict(p50=stats.cycle_end_months_p50, floor=floor_m, top=top_m,
-               p=stats.p_cycle_in_band_end, unmet=stats.expected_unmet_demand_10k_m2,
-               low=low, high=high, lo=lo, hi=hi, what=what, year=year,
-               scope=L.term(f"scope.{scope}") if L.zh and f"scope.{scope}" in TERMS else scope)
+    fmt = {"p50": stats.cycle_end_months_p50, "floor": floor_m, "top": top_m,
+           "p": stats.p_cycle_in_band_end, "unmet": stats.expected_unmet_demand_10k_m2,
+           "low": low, "high": high, "lo": lo, "hi": hi, "what": what, "year": year,
+           "scope": L.term(f"scope.{scope}") if L.zh and f"scope.{scope}" in TERMS else scope}
     now = L.pick(zh="默认假设下中位数为{p50:.1f}个月，处于{floor:g}—{top:g}个月合理区间的概率"
                     "{p:.2f}，未满足需求期望值{unmet:.1f}万㎡",
                  en="at the default the median is {p50:.1f} months, P(in the "
@@ -322,7 +322,7 @@ def uncertainty_lines(table: pd.DataFrame, L: Labels | None = None) -> list[str]
                        "demand case × price behaviour", reps=reps)]
     names = list(dict.fromkeys(table["price_behaviour"]))
     for scope, part in table.groupby("scope", sort=False):
-        def title(b: str) -> str:
+        def title(b: str, part: pd.DataFrame = part) -> str:
             coef = format(part[part.price_behaviour == b].price_response.iloc[0], '+g')
             return f"{BEHAVIOURS_ZH.get(b, b)}（{b} {coef}）" if L.zh else f"{b} ({coef})"
 

@@ -42,7 +42,7 @@ def zh_run(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-m", "model.run", f"hydra.run.dir={run_dir}",
          *(f"{k}={v}" for k, v in FAST.items())],
-        cwd=REPO, capture_output=True, text=True, timeout=600)
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout.splitlines(), run_dir
 
