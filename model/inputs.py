@@ -158,6 +158,7 @@ class ModelInputs:
     # demand forecast, no main city, city-total guidance split, national land rule, targets not
     # modelled); printed with the run summary and kept in summary.json
     dataset_notes: tuple[str, ...] = field(default=())
+    dataset_notes_zh: tuple[str, ...] = field(default=())  # the same in Chinese (printed only)
     # the mid-term review (review.enabled): years fixed to the actuals, their sales, and the
     # observed values as read (see observed_fields)
     observed_years: tuple[int, ...] = ()
@@ -1050,9 +1051,13 @@ MODELLED_TARGETS = ("cycle_months", "vacancy_share", "supply_total_10k_m2", "lan
                     *SUBSIDISED_DWELLING_TARGETS)
 
 
-def not_modelled_targets(ds: Dataset, vacancy_scopes) -> list[str]:
+def not_modelled_targets(ds: Dataset, vacancy_scopes, lang: str = "en") -> list[str]:
     """'id (name, scope period ≤/≥ value unit)' for each dataset target the tool does not model:
-    a kind it has no quantity for, or a vacancy target where the dataset prints no vacancy."""
+    a kind it has no quantity for, or a vacancy target where the dataset prints no vacancy
+    (zh: 'name（id，scope，period ≤/≥ value unit）' with Chinese names and units)."""
+    from model.labels import Labels
+
+    L = Labels.for_dataset(ds, lang)
     out = []
     for t in ds.targets():
         modelled = t.target_id in MODELLED_TARGETS and not (
@@ -1060,13 +1065,23 @@ def not_modelled_targets(ds: Dataset, vacancy_scopes) -> list[str]:
         if not modelled:
             sense = "≤" if t.sense == "max" else "≥"
             name = ds.target_name_zh(t.target_id, t.scope, t.period)
+            if L.zh:
+                value = (f"{100 * t.value:g}%" if t.unit == "share" else
+                         f"{t.value:g}{L.unit(t.unit)}")
+                out.append(f"{name}（{t.target_id}，{L.region(t.scope)}，{L.period(t.period)} "
+                           f"{sense} {value}）")
+                continue
             out.append(f"{t.target_id} ({name}, {t.scope} {t.period} {sense} {t.value:g} "
                        f"{t.unit})")
     return out
 
 
-def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str) -> list[str]:
-    """One line per thing the dataset lacks and what the run did instead."""
+def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str,
+                  lang: str = "en") -> list[str]:
+    """One line per thing the dataset lacks and what the run did instead (``lang`` zh: in
+    Chinese, config keys and file names kept as they are)."""
+    if lang == "zh":
+        return _dataset_notes_zh(cfg, ds, vacancy_scopes)
     notes = []
     first = ds.plan_years[0]
     if not ds.has_table("land_sold"):
@@ -1104,6 +1119,46 @@ def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str) 
     missing = not_modelled_targets(ds, vacancy_scopes)
     if missing:
         notes.append("targets not modelled: " + "; ".join(missing))
+    return notes
+
+
+def _dataset_notes_zh(cfg: RunConfig, ds: Dataset, vacancy_scopes) -> list[str]:
+    """:func:`dataset_notes` in Chinese, note for note."""
+    from model.labels import Labels
+
+    L = Labels.for_dataset(ds, "zh")
+    notes = []
+    first = ds.plan_years[0]
+    if not ds.has_table("land_sold"):
+        notes.append(
+            "无历史供地数据（land_sold）：不计已出让土地形成的期初在途供应"
+            + ("" if cfg.timing.pipeline_10k_m2 is not None else
+               f"——{first}年的批准预售只能来自{first}年出让的土地；如已有在途土地，请设置 "
+               f"timing.pipeline_10k_m2")
+            + "；不设土地消化上限；供地规则中间档没有可盘活存量用地")
+    if not ds.has_table("demand"):
+        notes.append("无需求预测（demand）：需求按 demand.* 设定推算（见 summary.json 的 "
+                     "derived_inputs）；不确定性分析中没有规划预测情景")
+    if not ds.has_main_city:
+        notes.append("未设主城区（manifest main_city_id）：不输出主城区结果")
+    split = [t for t in ("supply_guidance", "land_guidance") if ds.guidance_is_city_total(t)]
+    if split:
+        how = {"base_sales": "按各区县基期销售占比", "base_inventory": "按各区县基期库存占比",
+               "equal": "平均"}.get(ds.guidance_split, ds.guidance_split)
+        w = ds.guidance_weights()
+        notes.append(
+            "、".join(f"{t}（{ds.cite(t)}）" for t in split) + "只给出全市合计："
+            f"{how}分配到各区县（guidance.split={ds.guidance_split}）："
+            + "，".join(f"{L.region(r)} {v:.1%}" for r, v in w.items()))
+    if str(cfg.land.rule) == "national" and cfg.land.suspend_above_months is None \
+            and ds.fact_or_none("land_rule_suspend_above_months") is None:
+        notes.append(f"未给出供地规则阈值：采用全国规则（{NATIONAL_LAND_RULE_SOURCE}）："
+                     f"去化周期36个月以上暂停新增商品住宅用地，18个月以上只供应盘活存量用地")
+    if not vacancy_scopes:
+        notes.append("无基期空置率数据（vacancy_share, low_use_households_10k）：空置率不建模")
+    missing = not_modelled_targets(ds, vacancy_scopes, "zh")
+    if missing:
+        notes.append("未建模的目标：" + "；".join(missing))
     return notes
 
 
@@ -1630,6 +1685,9 @@ def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
         dataset_notes=tuple(dataset_notes(
             cfg, ds, vacancy["vacancy_scopes"],
             next(d.how for d in notes if d.name == "demand_total_10k_m2"))),
+        dataset_notes_zh=tuple(dataset_notes(
+            cfg, ds, vacancy["vacancy_scopes"],
+            next(d.how for d in notes if d.name == "demand_total_10k_m2"), lang="zh")),
         **frozen,
     )
 

@@ -121,7 +121,8 @@ def test_plan_as_written_prints_the_table_and_the_break_even_lines(tmp_path):
     from model.run import run_model
 
     settings = default_settings(**{"evaluate_only": True, "fixed_plan": "guidance",
-                                   "demand.source": "plan", "sim.replications": 40})
+                                   "demand.source": "plan", "sim.replications": 40,
+                                   "report.lang": "en"})  # the English printed lines
     outcome = run_model(settings)
     table = outcome.tables["uncertainty"]
     spread = table[table.part == "level_spread"]
