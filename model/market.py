@@ -1421,32 +1421,34 @@ def summary_lines(result: ReplayResult, L: Labels | None = None) -> list[str]:
             first = s.median_month_cycle_below_18
             line = (f"  {L.region(row_id)}：{end_month} 去化周期中位数 "
                     f"{s.cycle_end_months_p50:.1f}个月（p10–p90 {s.cycle_end_months_p10:.1f}–"
-                    f"{s.cycle_end_months_p90:.1f}）；P(去化周期 ≤ {s.cycle_target_months:g}个月) "
-                    f"{s.p_cycle_le_target_end:.2f}，P(处于{band}个月合理区间) "
-                    f"{s.p_cycle_in_band_end:.2f}；P(低于合理区间) {s.p_cycle_below_band_end:.2f}，"
+                    f"{s.cycle_end_months_p90:.1f}）；P(处于{band}个月合理区间) "
+                    f"{s.p_cycle_in_band_end:.2f}，P(低于合理区间) {s.p_cycle_below_band_end:.2f}，"
                     f"P(某区县某月售罄) {s.p_stock_out_any_month:.2f}；"
+                    f"P(去化周期 ≤ {s.cycle_target_months:g}个月，含库存不足) "
+                    f"{s.p_cycle_le_target_end:.2f}；"
                     f"P(至少一年暂停 / 削减供地) {s.p_land_suspended_any_year:.2f} / "
                     f"{s.p_land_cut_any_year:.2f}；未满足需求期望值 "
                     f"{s.expected_unmet_demand_10k_m2:.1f}万㎡；去化周期中位数首次不超过"
                     f"{p.cycle_threshold_months:g}个月：{'从未' if first == 'never' else first}")
             if s.vacancy_end_share_p50 == s.vacancy_end_share_p50:
-                line += (f"；{end_month} 空置率中位数 {s.vacancy_end_share_p50:.1%}（目标 "
+                line += (f"；{end_month} 空置率中位数 {s.vacancy_end_share_p50:.0%}（目标 "
                          f"{s.vacancy_target_share:.0%}，达标概率 {s.p_vacancy_le_target_end:.2f}）")
             lines.append(line)
             continue
         line = (f"  {row_id}: {end_month} cycle median {s.cycle_end_months_p50:.1f} months "
                 f"(p10–p90 {s.cycle_end_months_p10:.1f}–{s.cycle_end_months_p90:.1f}); "
-                f"P(cycle <= {s.cycle_target_months:g}) {s.p_cycle_le_target_end:.2f}, "
-                f"P(in the {band}-month band) {s.p_cycle_in_band_end:.2f}; "
+                f"P(in the {band}-month band) {s.p_cycle_in_band_end:.2f}, "
                 f"P(below the band) {s.p_cycle_below_band_end:.2f}, P(a region sells out in some "
                 f"month) {s.p_stock_out_any_month:.2f}; "
+                f"P(cycle <= {s.cycle_target_months:g}, stock-outs included) "
+                f"{s.p_cycle_le_target_end:.2f}; "
                 f"P(land rule suspends / cuts land in >= 1 year) "
                 f"{s.p_land_suspended_any_year:.2f} / {s.p_land_cut_any_year:.2f}; "
                 f"E[unmet demand] {s.expected_unmet_demand_10k_m2:.1f} 万m²; "
                 f"median first month cycle <= {p.cycle_threshold_months:g}: "
                 f"{s.median_month_cycle_below_18}")
         if s.vacancy_end_share_p50 == s.vacancy_end_share_p50:
-            line += (f"; vacancy {end_month} median {s.vacancy_end_share_p50:.1%} "
+            line += (f"; vacancy {end_month} median {s.vacancy_end_share_p50:.0%} "
                      f"(target {s.vacancy_target_share:.0%}, P {s.p_vacancy_le_target_end:.2f})")
         lines.append(line)
     regions = summary.loc[list(result.region_ids)]

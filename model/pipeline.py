@@ -188,7 +188,7 @@ def solve_and_report(
             }
         head = results.headline(inputs, plan, targets)
         # the printed summary leads with the plan's own arithmetic, then how likely it is to hold
-        lead, detail = uncertainty.own_arithmetic_lines(plan, inputs, L=L), []
+        lead, detail = uncertainty.own_arithmetic_lines(plan, inputs, L=L, cfg=settings), []
         if inputs.plan_fixed:
             tables["deliverability"] = readings.deliverability_table(inputs, plan)
             detail += readings.deliverability_lines(tables["deliverability"], L=L)

@@ -198,12 +198,18 @@ def readings_lines(table: pd.DataFrame, names_zh: Mapping[str, str] | None = Non
     else:
         lines = [f"The plan as written, read three ways ({last} destocking cycle, months):",
                  "  reading            " + "".join(f"{s:>12}" for s in scopes)]
+    gloss = {"rows": ("按原表各行，预售当年入库", "the rows as printed, presale in stock its own year"),
+             "printed_totals": ("各行按印刷合计等比缩放", "the rows scaled to the printed totals"),
+             "under_land_rule": ("扣除供地规则暂停/削减的用地及其预售（不顺延）",
+                                 "less the land the rule withholds and its presale (not "
+                                 "deferred)")}
     for reading in ("rows", "printed_totals", "under_land_rule"):
         cells = "".join(f"{end.loc[(reading, s), 'cycle_end_months']:>12.1f}" for s in scopes)
         if L.zh:
-            lines.append(f"  {pad(f'{READINGS_ZH[reading]}（{reading}）', 36)}{cells}")
+            lines.append(f"  {pad(f'{READINGS_ZH[reading]}（{reading}）', 36)}{cells}   "
+                         f"{gloss[reading][0]}")
         else:
-            lines.append(f"  {reading:<19}{cells}")
+            lines.append(f"  {reading:<19}{cells}   {gloss[reading][1]}")
     return lines
 
 

@@ -870,13 +870,14 @@ def human_summary(
     elif h:
         y = h["final_year"]
         main_cycle = h.get("cycle_months_main_city")
-        vacancy = [f"{name} {_pct(h[key])}" for name, key in (
+        vacancy = [f"{name} {h[key]:.1%}" for name, key in (
             ("city", "vacancy_share_city"), ("main city", "vacancy_share_main_city"))
             if h.get(key) is not None]
         lines += [
             f"  {y} destocking cycle: city {_num(h['cycle_months_city'], '.1f')} months"
             + (f", main city {_num(main_cycle, '.1f')} months" if main_cycle is not None else ""),
-            f"  {y} vacancy: " + (", ".join(vacancy) if vacancy else
+            f"  {y} vacancy (as the plan measures it): "
+            + (", ".join(vacancy) if vacancy else
                                   "not modelled (the dataset prints no vacancy figures)"),
             f"  land {_num(h['land_total_ha'], '.2f')} ha"
             + (f" (commercial {_num(h['land_total_ha'] - h.get('subsidised_land_ha', 0.0), '.2f')}"
@@ -934,7 +935,7 @@ def _headline_lines_zh(h: Mapping[str, Any], L: Labels) -> list[str]:
               for scope, key in (("city", "cycle_months_city"),
                                  ("main_city", "cycle_months_main_city"))
               if h.get(key) is not None]
-    vacancy = [f"{L.term('scope.' + scope)} {L.amount(h[key], 'share', '.2f')}" for scope, key in (
+    vacancy = [f"{L.term('scope.' + scope)} {h[key]:.1%}" for scope, key in (
         ("city", "vacancy_share_city"), ("main_city", "vacancy_share_main_city"))
         if h.get(key) is not None]
     land = f"  新增住宅用地（土地供应） {L.amount(h['land_total_ha'], 'ha', '.2f')}"
@@ -943,7 +944,7 @@ def _headline_lines_zh(h: Mapping[str, Any], L: Labels) -> list[str]:
                  f" + 保障性住房 {L.amount(h['subsidised_land_ha'], '', '.2f')}）")
     return [
         f"  {y}年末去化周期：" + "，".join(cycles),
-        f"  {y}年住房空置率：" + ("，".join(vacancy) if vacancy else "未建模（数据集未给出空置率）"),
+        f"  {y}年住房空置率（按规划口径）：" + ("，".join(vacancy) if vacancy else "未建模（数据集未给出空置率）"),
         land + f"，新建商品住宅供应（批准预售） {L.amount(h['supply_total_10k_m2'], '10k_m2', '.2f')}"
         f"，未满足需求 {L.amount(h['unmet_demand_10k_m2'], '10k_m2', '.2f')}",
         f"  收购存量商品房 {L.amount(h['purchased_10k_m2'], '10k_m2', '.2f')}"
@@ -973,12 +974,13 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
         lines.append(
             f"    {L.target_key(row.target_key)}（{row.target_key}，{L.mode(row.mode)}）："
             f"{L.term('required')}{L.term('sense.' + row.sense)} "
-            f"{L.amount(row.required, row.unit)}，{L.term('achieved')} "
-            f"{L.amount(row.achieved, row.unit)} — {'超出' if row.sense == 'max' else '不足'} "
-            f"{L.amount(row.shortfall, row.unit, points=True)}" if L.zh else
+            f"{_figure(L, row.required, row.unit)}，{L.term('achieved')} "
+            f"{_figure(L, row.achieved, row.unit)} — {'超出' if row.sense == 'max' else '不足'} "
+            f"{_figure(L, row.shortfall, row.unit, points=True)}" if L.zh else
             f"    {row.target_key} ({row.mode}): required {row.sense} "
-            f"{_num(row.required)} {row.unit}, achieved {_num(row.achieved)} — "
-            f"{'over' if row.sense == 'max' else 'short'} by {_num(row.shortfall)} {row.unit}"
+            f"{_figure(L, row.required, row.unit)}, achieved {_figure(L, row.achieved, row.unit)}"
+            f" — {'over' if row.sense == 'max' else 'short'} by "
+            f"{_figure(L, row.shortfall, row.unit, points=True)}"
         )
     if len(missed) > limit:
         lines.append(L.pick(zh="    … 另有{n}项见 targets.csv", en="    … {n} more in targets.csv",
@@ -1015,6 +1017,18 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
                             what=L.target_name(tid) if L.zh else what, tid=tid, n=len(part),
                             text=text))
     return lines
+
+
+def _figure(L: Labels, x, unit: str, points: bool = False) -> str:
+    """A target figure in the plan's units and rounding (万㎡ and ha to 2 decimals, months to 1,
+    shares as % to 1 decimal, a difference of shares in points)."""
+    if unit in ("share", "probability"):
+        return L.amount(x, unit, ".1f", points=points)
+    if unit in ("10k_m2", "ha", "100m_yuan"):
+        return L.amount(x, unit, ".2f")
+    if unit == "months":
+        return L.amount(x, unit, ".1f")
+    return L.amount(x, unit, ".6g")
 
 
 def _num(x, fmt: str = ".4g") -> str:

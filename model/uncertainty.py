@@ -461,9 +461,18 @@ def uncertainty_chart(table: pd.DataFrame, path: str | Path) -> Path:
 
 
 def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
-                         L: Labels | None = None) -> list[str]:
-    """The plan's own arithmetic first: its last-year cycle for the city and the main city."""
+                         L: Labels | None = None, cfg: RunConfig | None = None) -> list[str]:
+    """The plan's own arithmetic first: its last-year cycle for the city and the main city. For
+    an optimised plan (not a fixed one) the line says so, with the demand it was made for and the
+    optimiser's aim, since that cycle is largely the aim, not a finding."""
     L = L or Labels()
+    optimised = cfg is not None and not inputs.plan_fixed
+    table_follows = cfg is not None and cfg.sim.enabled and cfg.uncertainty.enabled
+    note = ""
+    if optimised:
+        demand = {(r.region, int(r.year)): float(r.sales_10k_m2 + r.unmet_demand_10k_m2)
+                  for r in plan.itertuples(index=False)}
+        note = _run_demand_note(cfg, inputs, demand, "city", L)
     last = plan[plan["year"] == inputs.final_year]
 
     def cycle(members) -> float:
@@ -486,6 +495,13 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
         scopes = [("全市", inputs.regions)] + (
             [(L.term("scope.main_city"), inputs.main_city_members)]
             if inputs.main_city_members else [])
+        if optimised:
+            return [f"优化方案（按本方案需求：{note}；不计不确定性）：{inputs.final_year}年末去化周期 "
+                    + "，".join(f"{n} {cycle(m):.1f}个月" for n, m in scopes)
+                    + f"（优化目标为{inputs.aim_cycle_months:g}个月，objective.aim_cycle_months，"
+                    "故此数主要反映目标设定" + ("；其他需求情景见下表" if table_follows else "")
+                    + "）；期间最低年末去化周期："
+                    + "，".join(f"{n} {lowest_zh(m)}" for n, m in scopes)]
         return [f"本规划自身测算：{inputs.final_year}年末去化周期 "
                 + "，".join(f"{n} {cycle(m):.1f}个月" for n, m in scopes)
                 + "（按规划自身需求，不计不确定性）；期间最低年末去化周期："
@@ -495,6 +511,13 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
     if inputs.main_city_members:
         parts.append(f"main city {cycle(inputs.main_city_members):.1f}")
         low.append(f"main city {lowest(inputs.main_city_members)}")
+    if optimised:
+        return [f"The optimised plan on this run's demand ({note}), no uncertainty: "
+                f"{inputs.final_year} destocking cycle " + ", ".join(parts)
+                + f" months (the optimiser aims at {inputs.aim_cycle_months:g} months, "
+                "objective.aim_cycle_months: the figure mostly restates the aim"
+                + ("; other demand in the table below" if table_follows else "")
+                + "); lowest year-end cycle on the way: " + ", ".join(low)]
     return [f"The plan's own arithmetic: {inputs.final_year} destocking cycle "
             + ", ".join(parts) + " months (its demand, no uncertainty); lowest year-end cycle "
             "on the way: " + ", ".join(low)]

@@ -182,7 +182,7 @@ def test_the_replay_measures_the_runs_own_cycle_target():
     assert outcome.status == "optimal", outcome.messages
     replay = outcome.tables["replay_summary"]
     assert (replay["cycle_target_months"] == 15).all(), replay["cycle_target_months"]
-    assert "P(cycle <= 15)" in "\n".join(outcome.messages)
+    assert "P(cycle <= 15, stock-outs included)" in "\n".join(outcome.messages)
     assert not [k for k in _keys(outcome.summary["config"]) if YEAR.search(k.split(".")[-1])]
 
 
