@@ -256,6 +256,7 @@ def test_sweep_and_compare_on_the_three_year_city(tmp_path):
                          if p.suffix in (".csv", ".md"))
     assert not [c for c in CHIFENG_CITATIONS if c in written]
     assert "计划表1 规划指引" in written and "按计划表1、计划表2格式" in written
+    charts.use_cjk_font()  # as draw_all does
     for lang in ("zh", "en"):
         cmp = compare_runs([sweep_dir], tmp_path / f"comparison_{lang}", lang=lang, draw=False)
         page = report.build_html(cmp, {})
