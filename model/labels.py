@@ -35,6 +35,7 @@ it is null, from the dataset manifest's ``lang`` (scenarios/SCHEMA.yaml); else e
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
@@ -235,6 +236,18 @@ def resolve_lang(setting: str | None, manifest: Mapping[str, Any] | None = None)
         return check_lang(str(setting))
     lang = (manifest or {}).get("lang")
     return check_lang(str(lang), "manifest.yaml lang") if lang else DEFAULT_LANG
+
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: a Chinese character (East Asian wide/full-width) two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
+
+
+def pad(text: str, width: int, align: str = "<") -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (``<`` left, ``>`` right), so
+    Chinese columns line up as ``format(text, '<20')`` does for ASCII."""
+    gap = " " * max(width - display_width(text), 0)
+    return f"{gap}{text}" if align == ">" else f"{text}{gap}"
 
 
 def english_name(region_id: str) -> str:
@@ -446,6 +459,26 @@ class Labels:
             return f"{round(100 * value, decimals) + 0.0:.{decimals}f}%"  # + 0.0: no "-0.00"
         value = round(value, decimals) + 0.0
         return f"{value:.{decimals}f}" if self.zh else f"{value:,.{decimals}f}"
+
+    def amount(self, x: Any, unit: str = "", spec: str = ".4g", points: bool = False) -> str:
+        """A figure with its unit rounded by the format ``spec`` (as the printed summary rounds
+        it, not :data:`DECIMALS`): ``amount(4.962, "months")`` → ``4.962个月`` / ``4.962 months``;
+        shares as percentages (``points``: a difference of shares, 个百分点 / points)."""
+        try:
+            value = float(x)
+        except (TypeError, ValueError):
+            return "–"
+        if math.isnan(value):
+            return "–"
+        if math.isinf(value):
+            text = "∞" if value > 0 else "−∞"
+        elif unit in ("share", "probability"):
+            text = format(100 * value + 0.0, spec)
+            return text + (self.pick(zh="个百分点", en=" points") if points else "%")
+        else:
+            text = format(value + 0.0, spec)
+        u = self.unit(unit) if unit else ""
+        return f"{text}{u}" if self.zh else f"{text} {u}".rstrip()
 
     def value(self, x: Any, unit: str = "") -> str:
         """:meth:`number` with its unit: ``1231.31万㎡``, ``23.0个月`` / ``23.0 months``."""

@@ -45,6 +45,7 @@ from model.config import ConfigError, RunConfig, with_overrides
 from model.csvio import read_csv, write_csv
 from model.data import Dataset, DatasetError, load_dataset
 from model.inputs import build_inputs
+from model.labels import Labels
 from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,8 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         "smallest_change": _smallest(adjustments),
         "review_time_s": perf_counter() - t0,
     }
-    messages = list(replan.messages) + review_lines(tables)
+    L = Labels.for_dataset(ds, settings.report.lang)  # the printed summary's language
+    messages = list(replan.messages) + review_lines(tables, L)
     if run_dir is not None:
         meta = {k: summary["review"][k] for k in ("actuals", "observed_years", "future_demand")}
         meta["hard"] = list(settings.review.hard)
@@ -196,7 +198,8 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
             ["adjustments.csv", "adjustments.png", "adjustments_en.png"]
             if adjustments is not None else []
         )
-        messages.append(f"  officials' note: {run_dir / 'review_note.html'}")
+        messages.append(L.pick(zh="  评估说明（供审阅）：{p}", en="  officials' note: {p}",
+                               p=run_dir / "review_note.html"))
     return Outcome(
         replan.status,
         EXIT_OK,
@@ -854,16 +857,25 @@ def _smallest(adjustments: pd.DataFrame | None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Terminal lines, files, charts
 # ---------------------------------------------------------------------------------------------
-def review_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+def review_lines(tables: Mapping[str, pd.DataFrame], L: Labels | None = None) -> list[str]:
     """A few lines for the terminal, the answer first: targets at risk on the current course,
-    whether an adjustment is needed, then the candidates (policy units only)."""
+    whether an adjustment is needed, then the candidates (policy units only); in the language of
+    ``L`` (English without), target keys and candidate names kept as they are."""
+    L = L or Labels()
     t = tables["review_targets"]
     risk = t[t["at_risk"]]
     groups = at_risk_groups(t)
-    lines = [f"Mid-term review: {len(groups)} target(s) at risk on the current course"
-             + (f" ({', '.join(groups)})" if groups else "")]
+    lines = [L.pick(zh="中期评估：按当前趋势有{n}项目标存在风险", en="Mid-term review: {n} target(s) "
+                    "at risk on the current course", n=len(groups))
+             + (L.pick(zh="：{z}", en=" ({g})", g=", ".join(groups),
+                       z="；".join(f"{L.target_key(g)}（{g}）" for g in groups)) if groups else "")]
     for row in risk.head(8).itertuples(index=False):
         lines.append(
+            f"    {L.target_key(row.target_key)}（{row.target_key}）：{L.term('required')}"
+            f"{L.term('sense.' + row.sense)} {L.amount(row.required, row.unit)}，按当前趋势 "
+            f"{L.amount(row.achieved_course, row.unit)}，重新规划 "
+            f"{L.amount(row.achieved_replan, row.unit)}（重新规划"
+            f"{L.term('met') if row.met_replan else L.term('missed')}）" if L.zh else
             f"    {row.target_key}: required {row.sense} {_g(row.required)} {row.unit}, "
             f"course {_g(row.achieved_course)}, re-plan {_g(row.achieved_replan)}"
             f" ({'met' if row.met_replan else 'missed'} in the re-plan)"
@@ -873,21 +885,33 @@ def review_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
         needed = adjustment_needed(adj)
         keep = adj[adj["candidate"] == KEEP].iloc[0]
         if not needed:
-            lines.append("  adjustment needed: no — a re-plan from the observed state keeps every "
-                         f"target of review.hard; the candidates are a trade-off table only")
+            lines.append(L.pick(zh="  是否需要调整：否——从实际状态重新规划可保持 review.hard 的全部目标；"
+                                   "候选方案仅作权衡参考",
+                                en="  adjustment needed: no — a re-plan from the observed state "
+                                   "keeps every target of review.hard; the candidates are a "
+                                   "trade-off table only"))
         else:
-            lines.append(f"  adjustment needed: yes — keeping the targets is infeasible "
-                         f"({keep['relaxation']})")
+            lines.append(L.pick(zh="  是否需要调整：是——无法同时保持全部目标（{r}）",
+                                en="  adjustment needed: yes — keeping the targets is infeasible "
+                                   "({r})", r=keep["relaxation"]))
             best = adj[adj["smallest_change"].astype(bool)]
             if len(best):
                 b = best.iloc[0]
-                lines.append(f"  smallest change that restores feasibility: {b.candidate} "
-                             f"({b.target_change}); unmet demand {_g(b.unmet_demand_10k_m2)} 万m², "
-                             f"land {_g(b.land_total_ha)} ha")
+                lines.append(L.pick(
+                    zh="  恢复可行的最小调整：{c}（{change}）；未满足需求 {u}，新增住宅用地 {ha}",
+                    en="  smallest change that restores feasibility: {c} ({change}); unmet "
+                       "demand {u} 万m², land {ha} ha",
+                    c=b.candidate,
+                    change=b.target_change_zh if L.zh and isinstance(
+                        getattr(b, "target_change_zh", None), str) else b.target_change,
+                    u=L.amount(b.unmet_demand_10k_m2, "10k_m2") if L.zh
+                    else _g(b.unmet_demand_10k_m2),
+                    ha=L.amount(b.land_total_ha, "ha") if L.zh else _g(b.land_total_ha)))
         same = adj[adj["changes_nothing"].astype(bool)]
         if len(same):
-            lines.append(f"  candidates that change nothing (the same plan): "
-                         f"{', '.join(same['candidate'])}")
+            lines.append(L.pick(zh="  不改变方案的候选（与原方案相同）：{c}",
+                                en="  candidates that change nothing (the same plan): {c}",
+                                c=", ".join(same["candidate"])))
     return lines
 
 
@@ -1374,6 +1398,8 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
 
 def _case_spread(unc: pd.DataFrame | None) -> tuple[str, str]:
     """The lowest and highest city P(in band) across demand cases, price response 0."""
+    if unc is not None and "part" in unc.columns:
+        unc = unc[unc["part"] == "grid"]
     if unc is None or unc.empty:
         return "–", "–"
     part = unc[(unc["scope"] == "city") & (unc["price_response"].abs() < 1e-12)]

@@ -107,7 +107,8 @@ def _hydra_main() -> None:
                 {**outcome.summary, "run_dir": str(run_dir), "overrides": overrides},
             )
             report(outcome)
-            log.info("run directory: %s", run_dir)
+            zh = outcome.summary.get("report_lang") == "zh"  # the printed summary's language
+            log.info("运行目录：%s" if zh else "run directory: %s", run_dir)
             return outcome.exit_code
 
         if HydraConfig.get().mode == RunMode.MULTIRUN:

@@ -169,6 +169,23 @@ def test_a_run_on_the_three_year_city(tmp_path):
     assert not bad, bad
 
 
+def test_the_replay_measures_the_runs_own_cycle_target():
+    """targets.cycle_months_end moves the replay's P(cycle ≤ target) with the optimiser's target
+    (it used to read targets.csv only), and summary.json's config carries no year-named key."""
+    from model.config import default_settings
+    from model.run import run_model
+
+    settings = default_settings(**{"dataset": "tests/data/three_year_city",
+                                   "sim.replications": 30, "uncertainty.enabled": False,
+                                   "targets.cycle_months_end": 15})
+    outcome = run_model(settings)
+    assert outcome.status == "optimal", outcome.messages
+    replay = outcome.tables["replay_summary"]
+    assert (replay["cycle_target_months"] == 15).all(), replay["cycle_target_months"]
+    assert "P(cycle <= 15)" in "\n".join(outcome.messages)
+    assert not [k for k in _keys(outcome.summary["config"]) if YEAR.search(k.split(".")[-1])]
+
+
 CHIFENG_CITATIONS = ("表45", "表48", "表19", "表34", "§2.2.3", "§2.4.1", "§6.1.1")
 
 
@@ -300,3 +317,28 @@ def test_midterm_review_on_the_three_year_city(tmp_path):
     assert "主城区" not in note and "表45" not in note and "2030" not in note
     assert "2026年为实际数据" in note and "计划表1" in note
 
+
+
+def test_no_land_history_gives_the_steady_state_pipeline_and_a_guidance_cap(three_year_city):
+    """Without 表21-like history the opening pipeline is the steady state of land bought at the
+    base-year sales rate: 12 × monthly sales × Σ_k (1 − F_k) per region (Little's law for the
+    land → presale queue), overridable; land take-up is capped at 1.25 × the largest yearly
+    land guidance of the region."""
+    from model.config import default_settings
+    from model.inputs import build_inputs
+    from model.timing import annual_shares
+
+    inputs = build_inputs(default_settings(dataset="tests/data/three_year_city"), three_year_city)
+    shares = annual_shares(inputs.timing)
+    years = sum(1.0 - sum(shares[: k + 1]) for k in range(len(shares)))
+    assert 1.2 < years < 1.4                                  # 12 ± 3 months, 20% at 30 months
+    monthly = three_year_city.monthly_sales_10k_m2()          # east 6, west 5, north 2, south 3
+    for r in ("east", "west", "north", "south"):
+        assert inputs.pipeline.remaining[r] == pytest.approx(12 * monthly[r] * years, rel=1e-9)
+    guide = three_year_city.land_guidance_ha()
+    for r in ("east", "north"):
+        top = max(v for (rr, _y), v in guide.items() if rr == r)
+        assert inputs.land_cap_ha[r] == pytest.approx(1.25 * top)
+    none = build_inputs(default_settings(**{"dataset": "tests/data/three_year_city",
+                                            "timing.pipeline_10k_m2": 0}), three_year_city)
+    assert sum(none.pipeline.remaining.values()) == pytest.approx(0.0)
