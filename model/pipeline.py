@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from model import market, readings, results, uncertainty
+from model import citations, market, readings, results, uncertainty
 from model import timing as tm
 from model.config import ConfigError, RunConfig, as_dict, fast_overrides, to_settings
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
@@ -437,6 +437,7 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
         "evaluate_only": inputs.evaluate_only,
         "land_rule": inputs.land_rule,
         "land_rule_source": inputs.land_rule_source,
+        **citations.for_summary(settings, ds, inputs),  # what reports cite (model/citations.py)
         "dataset_notes": list(inputs.dataset_notes),
         "git_commit": _git_commit(),
         "report_lang": resolve_lang(settings.report.lang, ds.manifest),  # model/labels.py
