@@ -646,8 +646,13 @@ def target_change(keep, other) -> tuple[str, float, str]:
         group = target_group(t.target_id, t.scope)
         name = TARGET_NAMES.get(t.target_id, (t.target_id, t.target_id))[0]
         scope = NOTE_TEXT["zh"]["scopes"].get(t.scope, t.scope)
-        if old is None or abs(t.value - old.value) <= 1e-9 * max(1.0, abs(old.value)):
-            if old is not None and old.mode != t.mode:
+        if old is None:  # a target the candidate adds (the dataset has none): a full change
+            share = 1.0
+            parts.setdefault(group, f"{group} (none) → {_g(t.value)} {t.unit} (new)")
+            zh.setdefault(group, f"新增{scope}{name} {_v(t.value, t.unit)}{_unit(t.unit, 'zh')}")
+            continue
+        if abs(t.value - old.value) <= 1e-9 * max(1.0, abs(old.value)):
+            if old.mode != t.mode:
                 parts.setdefault(group, f"{t.target_id}[{t.scope}] {old.mode} → {t.mode}")
                 zh.setdefault(group, f"{scope}{name}改为{'硬约束' if t.mode == 'hard' else t.mode}")
             continue
@@ -875,8 +880,9 @@ def review_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
         needed = adjustment_needed(adj)
         keep = adj[adj["candidate"] == KEEP].iloc[0]
         if not needed:
-            lines.append("  adjustment needed: no — a re-plan from the observed state keeps every "
-                         f"target of review.hard; the candidates are a trade-off table only")
+            lines.append("  adjustment needed: no — a re-plan from the observed state with the "
+                         "targets of review.hard held hard is feasible (keep_targets); the "
+                         "candidates are a trade-off table only")
         else:
             lines.append(f"  adjustment needed: yes — keeping the targets is infeasible "
                          f"({keep['relaxation']})")
@@ -886,10 +892,20 @@ def review_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
                 lines.append(f"  smallest change that restores feasibility: {b.candidate} "
                              f"({b.target_change}); unmet demand {_g(b.unmet_demand_10k_m2)} 万m², "
                              f"land {_g(b.land_total_ha)} ha")
-        same = adj[adj["changes_nothing"].astype(bool)]
-        if len(same):
-            lines.append(f"  candidates that change nothing (the same plan): "
-                         f"{', '.join(same['candidate'])}")
+        kinds = candidate_groups(adj, t)
+        for kind, what in (("same", "change nothing (the same plan)"),
+                           ("same_value", "keep the present values"),
+                           ("not_applicable", "not applicable (not modelled for this dataset)")):
+            if len(kinds[kind]):
+                lines.append(f"  candidates that {what}: {', '.join(kinds[kind]['candidate'])}"
+                             if kind != "not_applicable" else
+                             f"  candidates {what}: {', '.join(kinds[kind]['candidate'])}")
+    status = replan_status(t)
+    missed = status[~status["met"]]
+    if len(missed):
+        lines.append("  the re-plan (targets as configured) misses: " + "; ".join(
+            f"{r.target_key} required {r.sense} {_g(r.required)} {r.unit}, achieved "
+            f"{_g(r.achieved_replan)}" for r in missed.itertuples(index=False)))
     return lines
 
 
@@ -1032,7 +1048,8 @@ def _f(x: Any, digits: int = 1) -> str:
         return str(x)
     if not math.isfinite(x):
         return "–" if math.isnan(x) else "∞"
-    return f"{x:,.{digits}f}"
+    text = f"{x:,.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0.0"
 
 
 def _pct(x: Any) -> str:
@@ -1063,9 +1080,9 @@ NOTE_TEXT = {
         "norisk": "按现行路径（{rest}年沿用{base_short}的用地与批准预售），规划目标均无风险。",
         "noadj": "目标不需调整，但{rest}年的年度供地与批准预售安排须调整（见下）：从{last}年末实际状态"
                  "重新规划满足{met}",
-        "noadj_keep": "目标不需调整：{hard}作为硬约束时，从{last}年末实际状态重新规划仍可同时实现"
-                      "（adjustments.csv中的keep_targets：用地总量{land}公顷，{final}年全市去化周期{c}"
-                      "个月，未满足需求{unmet}万㎡）；但下文的重新规划（规划目标按软约束处理，超出时"
+        "noadj_keep": "从可行性看目标不需调整：{hard}作为硬约束时，从{last}年末实际状态重新规划仍有可行"
+                      "方案（adjustments.csv中的keep_targets：用地总量{land}公顷，{final}年全市去化周期{c}"
+                      "个月，未满足需求{unmet}万㎡）。但下文的重新规划（规划目标按软约束处理，超出时"
                       "计入代价而不禁止）未满足：{missed}；满足：{met}",
         "all_met": "，规划目标与模型检查均已满足",
         "missed": "；未满足：{items}",
@@ -1151,10 +1168,10 @@ NOTE_TEXT = {
                   "the plan's targets is at risk.",
         "noadj": "No target needs adjusting, but the yearly land and presale for {rest} do (see "
                  "below): a re-plan from the observed end of {last} meets {met}",
-        "noadj_keep": "No target needs adjusting: with {hard} held as hard limits a re-plan from the "
-                      "observed end of {last} still keeps them all (adjustments.csv, keep_targets: "
-                      "land {land} ha, city cycle {c} months in {final}, unmet demand {unmet} 万m²); "
-                      "but the re-plan below (the plan's targets soft: a miss is costed, not "
+        "noadj_keep": "No target needs adjusting for feasibility: with {hard} held as hard limits "
+                      "a re-plan from the observed end of {last} still exists (adjustments.csv, "
+                      "keep_targets: land {land} ha, city cycle {c} months in {final}, unmet demand "
+                      "{unmet} 万m²). But the re-plan below (the plan's targets soft: a miss is costed, not "
                       "forbidden) misses {missed}; it meets {met}",
         "all_met": "; every plan target and tool check is met",
         "missed": "; it misses {items}",
@@ -1467,9 +1484,10 @@ def _override_targets(overrides: str) -> set[str]:
     return out
 
 
-def _override_text(overrides: str, lang: str) -> str:
+def _override_text(overrides: str, lang: str, has_main: bool = True) -> str:
     """A candidate's overrides in words (空置率改为硬约束；全市空置率 22.0%), for a candidate that
-    changes no target of this dataset and so has no target_change text."""
+    changes no target of this dataset and so has no target_change text; main-city values are
+    left out for a dataset without a main city."""
     out = []
     scopes = NOTE_TEXT[lang]["scopes"]
     for item in str(overrides).split(";"):
@@ -1484,8 +1502,10 @@ def _override_text(overrides: str, lang: str) -> str:
         for tid, unit in (("vacancy_share", "share"), ("cycle_months", "months"),
                           ("land_total_ha", "ha"), ("supply_total_10k_m2", "10k_m2"),
                           ("subsidised_volume_10k_m2", "10k_m2")):
-            if name.startswith(tid.split("_10k")[0].replace("_ha", "")):
+            if name.startswith(tid.split("_10k")[0].replace("_ha", "").replace("_share", "")):
                 scope = ("main_city" if "main_city" in name else "city")
+                if scope == "main_city" and not has_main:
+                    break
                 try:
                     v = _v(float(value), unit) + _unit(unit, lang)
                 except ValueError:
@@ -1496,7 +1516,7 @@ def _override_text(overrides: str, lang: str) -> str:
                 break
         else:
             out.append(item.strip())
-    return ("；" if lang == "zh" else "; ").join(out)
+    return ("；" if lang == "zh" else "; ").join(o for o in out if o)
 
 
 def candidate_groups(adj: pd.DataFrame, targets: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -1509,18 +1529,19 @@ def candidate_groups(adj: pd.DataFrame, targets: pd.DataFrame) -> dict[str, pd.D
     present = set(targets["target_id"])
     no_change = shown["target_change"].fillna("none").astype(str).isin(["none", ""])
     touched = shown["overrides"].map(_override_targets)
-    absent = no_change & touched.map(lambda ids: bool(ids) and not (ids & present))
-    same_value = no_change & ~absent
-    same = shown["changes_nothing"].map(_bool).fillna(False).astype(bool) & ~no_change
+    same_plan = shown["changes_nothing"].map(_bool).fillna(False).astype(bool)
+    absent = no_change & same_plan & touched.map(lambda ids: bool(ids) and not (ids & present))
+    same_value = no_change & same_plan & ~absent
+    same = same_plan & ~no_change & ~same_value
     return {"not_applicable": shown[absent], "same_value": shown[same_value],
-            "same": shown[same], "shown": shown[~no_change & ~same]}
+            "same": shown[same], "shown": shown[~(absent | same_value | same)]}
 
 
-def candidate_bullet(row, comp: pd.DataFrame, lang: str) -> str:
+def candidate_bullet(row, lang: str, has_main: bool = True) -> str:
     """One candidate as a bullet: its change in words, its id in brackets."""
     text = str(row.get("target_change_zh" if lang == "zh" else "target_change", "") or "")
     if text in ("", "无", "none", "nan"):
-        text = _override_text(row["overrides"], lang)
+        text = _override_text(row["overrides"], lang, has_main)
     elif lang == "zh":
         text = text.replace("；", "，")
     return f"{text}（{row['candidate']}）" if lang == "zh" else f"{text} ({row['candidate']})"
@@ -1742,7 +1763,7 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
         for kind in ("same", "same_value", "not_applicable"):
             if len(kinds[kind]):
                 blocks.append(("p", tx[kind]))
-                blocks.append(("ul", [candidate_bullet(r, comp, lang)
+                blocks.append(("ul", [candidate_bullet(r, lang, bool(main_id))
                                       for _i, r in kinds[kind].iterrows()]))
         shown = kinds["shown"]
         frame = pd.DataFrame({
