@@ -1311,7 +1311,7 @@ def _thresholds(meta: Mapping[str, Any]) -> dict:
 
 def _bool(x: Any) -> bool | None:
     """A met_* cell read back from CSV: True, False or None (not evaluated)."""
-    if x is None or (isinstance(x, float) and x != x):
+    if x is None or (isinstance(x, float) and math.isnan(x)):
         return None
     if isinstance(x, str):
         return {"true": True, "false": False}.get(x.strip().lower())
@@ -1456,7 +1456,7 @@ def relaxation_note(text: Any, comp: pd.DataFrame, lang: str) -> str:
     """adjustments.csv's ``relaxation`` (``vacancy_share[city] 0.2 → 0.2923 share (+0.09235)``)
     as the smallest feasible level of each conflicting target, in the note's language: 全市空置率
     29.2% / city vacancy 29.2%. Text it cannot read is returned as it is."""
-    text = "" if text is None or (isinstance(text, float) and text != text) else str(text)
+    text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
     parts = []
     for m in RELAXATION_PART.finditer(text):
         tid, scope, _old, new, unit = m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)
@@ -1631,7 +1631,7 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
                                    land=cite.get("land_guidance", "land_guidance")))
     fmt = dict(base_short=base_short)
     th = _thresholds(meta)
-    band = dict(lo_band=_g(th["band_low_months"]), hi_band=_g(th["band_high_months"]))
+    band = {"lo_band": _g(th["band_low_months"]), "hi_band": _g(th["band_high_months"])}
 
     blocks: list[tuple] = [("h1", tx["title"]),
                            ("p", tx["years"].format(obs=p_obs, rest=p_rest, base=base,

@@ -12,10 +12,14 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from model.review import (candidate_groups, relaxation_note, replan_status, status_items,
-                          target_change)
+from model.review import (
+    candidate_groups,
+    relaxation_note,
+    replan_status,
+    status_items,
+    target_change,
+)
 
 TESTS = Path(__file__).resolve().parent
 THREE_YEAR_CITY = TESTS / "data" / "three_year_city"
