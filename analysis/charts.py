@@ -3,16 +3,21 @@
 Each ``chart_*`` function takes the tidy tables :mod:`analysis.tables` computes and a
 :class:`~model.labels.Labels`, and returns a matplotlib Figure; :func:`draw_all` saves them:
 
-- ``cycle_by_region.png``: destocking cycle by region and year (plan.csv, 2025 start to 2030), the
-  reasonable band (12–18 months, §2.4.1) shaded, the 36-month land-rule line (§2.2.3); years below
+- ``cycle_by_region.png``: destocking cycle by region and year (plan.csv, base year to the final
+  year), the reasonable band (12–18 months) shaded, the 36-month land-rule line; years below
   the band or with unmet demand (stock-outs) and above it (band breaches) marked in red;
-- ``land_supply_by_year.png``: city land (公顷) and supply (万㎡) by year against 表48/表45;
+- ``land_supply_by_year.png``: city land (公顷) and supply (万㎡) by year against the plan's
+  guidance;
 - ``target_heatmap.png``: target family × scope (city, main city, regions) × run: the share of the
   group's targets met (green all; partly met from orange to red; red none), with met / reported
   in each cell — one row per target family and scope whatever the number of targets, so it fits
   a page;
 - ``replay_fan.png``: the market replay's city-wide cycle by month, p10–p90 band and median, the
   reasonable band shaded, median months outside it in red.
+
+The band, the land rule and the guidance tables are cited as the dataset cites them (the runs'
+summary.json ``citations``, :meth:`Labels.cite`; Chifeng: §2.4.1, §2.2.3, 表48, 表45), and not
+at all where it gives none.
 
 Chinese text needs a CJK font: :func:`use_cjk_font` picks one if installed (Noto Sans CJK,
 WenQuanYi, Source Han, SimHei…) and warns once if none is (install ``fonts-noto-cjk``).
@@ -54,9 +59,9 @@ CJK_FAMILIES = (
     "AR PL UMing CN",
 )
 CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "wqy", "sourcehansans", "simhei", "msyh")
-CYCLE_TARGET_MONTHS = 18.0  # 第五章: at most 18 months by 2030
-LAND_RULE_MONTHS = 36.0  # §2.2.3: above 36 months no new commercial-housing land
-BAND_MONTHS = (12.0, 18.0)  # §2.4.1: the reasonable band
+CYCLE_TARGET_MONTHS = 18.0  # Chifeng's 第五章: at most 18 months by 2030
+LAND_RULE_MONTHS = 36.0  # the national 2024 rule (Chifeng §2.2.3): above 36 months no new land
+BAND_MONTHS = (12.0, 18.0)  # the reasonable band when the runs record none (Chifeng §2.4.1)
 DPI = 110
 TOL_MONTHS = 1e-6  # a cycle at the band's edge is in the band
 PAGE_WIDTH_IN = 12.5  # at DPI 110: 1375 px, the width of the report page
@@ -161,9 +166,10 @@ def chart_cycle_by_region(cycles: pd.DataFrame, labels: Sequence[str], L: Labels
                 plt.Line2D([], [], color=RED, ls=":"),
                 plt.Line2D([], [], color=RED, marker="o", ls="", markerfacecolor="none")]
     legend_labels += [
-        L.pick(zh="合理区间 {lo:g}—{hi:g} 个月（§2.4.1）", en="reasonable band {lo:g}–{hi:g} "
-               "months (§2.4.1)", lo=low, hi=high),
-        L.pick(zh="36个月：暂停供地（§2.2.3）", en="36 months: land suspended (§2.2.3)"),
+        L.pick(zh="合理区间 {lo:g}—{hi:g} 个月{b}", en="reasonable band {lo:g}–{hi:g} "
+               "months{b}", lo=low, hi=high, b=L.bracket("cycle_band")),
+        L.pick(zh="36个月：暂停供地{r}", en="36 months: land suspended{r}",
+               r=L.bracket("land_rule")),
         L.pick(zh="红圈：低于区间或需求未满足（库存不足）、高于区间",
                en="red ring: below the band or demand unmet (stock-out), or above the band"),
     ]
@@ -179,13 +185,13 @@ def chart_cycle_by_region(cycles: pd.DataFrame, labels: Sequence[str], L: Labels
 def chart_land_supply_by_year(
     land_by_year: pd.DataFrame, supply_by_year: pd.DataFrame, L: Labels | None = None
 ) -> plt.Figure:
-    """City land (公顷) and supply (万㎡) by year: a bar per run, the plan's guidance (表48,
-    表45) as a black line."""
+    """City land (公顷) and supply (万㎡) by year: a bar per run, the plan's guidance (as the
+    dataset cites it: Chifeng's 表48, 表45) as a black line."""
     L = L or Labels()
     fig, axes = plt.subplots(1, 2, figsize=(PAGE_WIDTH_IN, 4.6))
     for ax, table, term, unit, source in (
-        (axes[0], land_by_year, "land_supply", "ha", "表48"),
-        (axes[1], supply_by_year, "presale", "10k_m2", "表45"),
+        (axes[0], land_by_year, "land_supply", "ha", L.cite_first("land_guidance")),
+        (axes[1], supply_by_year, "presale", "10k_m2", L.cite_first("supply_guidance")),
     ):
         runs = [c for c in table.columns if c != GUIDANCE_COLUMN]
         years = [int(y) for y in table.index]
@@ -196,11 +202,12 @@ def chart_land_supply_by_year(
             ax.bar(x, table[label].to_numpy(dtype=float), width, label=label, color=colour[label])
         if GUIDANCE_COLUMN in table:
             ax.plot(np.arange(len(years)), table[GUIDANCE_COLUMN].to_numpy(dtype=float), "k-o",
-                    lw=2, label=f"{L.term('plan_guidance')} ({source})")
+                    lw=2, label=L.term("plan_guidance") + (f" ({source})" if source else ""))
         ax.set_xticks(np.arange(len(years)), [L.year(y) for y in years])
         ax.set_ylabel(L.header(term, unit))
         ax.set_title(L.pick(zh="全市{what}（按年，对照{src}）", en="City {what} by year vs {src}",
-                            what=L.term(term) if L.zh else L.term(term).lower(), src=source),
+                            what=L.term(term) if L.zh else L.term(term).lower(),
+                            src=source or L.term("plan_guidance")),
                      fontsize=10)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8)

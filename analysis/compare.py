@@ -8,7 +8,8 @@ Reads run directories only (analysis/tables.py computes every table) and writes,
 - ``targets.csv`` (wide: achieved per run), ``targets_long.csv`` (every target row of every run),
   ``target_groups.csv`` (met / reported per target family × scope) and ``targets.md``;
 - ``supply_by_region_year.csv``, ``land_by_region_year.csv`` and ``plan_tables.md``: region × year
-  supply (万㎡, as 表45) and land (公顷, as 表48), the plan's guidance first, then each run;
+  supply (万㎡) and land (公顷) as the plan prints its guidance (Chifeng: 表45, 表48), the plan's
+  guidance first, then each run;
 - ``charts/*.png`` (analysis/charts.py) and ``report.html`` (analysis/report.py).
 
 The language of the Markdown, the charts and the report is ``--lang``, else the runs'
@@ -59,6 +60,7 @@ from analysis.tables import (  # noqa: F401 (the names this module has always of
     load_runs,
     markdown_table,
     plan_layout,
+    plan_layout_heading,
     plan_layout_markdown,
     read_summary,
     read_table,
@@ -105,9 +107,7 @@ def write_tables(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
                                     en="Target attainment (✓ met, ✗ missed)") + "\n\n"
         + markdown_table(groups_display(cmp.groups, labels, L)) + "\n\n"
         + markdown_table(attainment_display(cmp.attainment, labels, L)),
-        "plan_tables.md": "# " + L.pick(zh="供应与用地（按表45、表48格式）",
-                                        en="Supply and land by region and year, as 表45 and 表48")
-        + "\n\n"
+        "plan_tables.md": "# " + plan_layout_heading(L) + "\n\n"
         + (plan_layout_markdown(cmp.supply, L.term("supply"), "10k_m2", L)
            if len(cmp.supply) else "")
         + "\n\n"

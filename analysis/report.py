@@ -2,10 +2,12 @@
 tables, charts and a short reading of them, in the report language (zh for Chifeng); it opens in
 a browser from disk, no server needed.
 
-The reading is generated from the numbers (:func:`reading`): which runs meet the 2030 cycle
-target, how far the plan as written is from its own goals, land and supply against 表48/表45,
-the share of the common targets each run meets, which targets every run misses, which runs have
-identical plans, and which runs have no plan and why.
+The reading is generated from the numbers (:func:`reading`): which runs meet the final-year cycle
+target, how far the plan as written is from its own goals, land and supply against the plan's
+guidance, the share of the common targets each run meets, which targets every run misses, which
+runs have identical plans, and which runs have no plan and why. Tables and sections are cited as
+the dataset cites them (summary.json ``citations``; Chifeng: 表45, 表48, 表34, §2.2.3, §2.4.1),
+and not at all where it gives none.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from analysis.tables import (
     groups_display,
     headline_display,
     plan_layout_display,
+    plan_layout_heading,
     runs_table,
 )
 from model.labels import Labels
@@ -53,20 +56,30 @@ CHARTS = ("target_heatmap.png", "cycle_by_region.png", "land_supply_by_year.png"
           "replay_fan.png")
 
 
+def guidance_citations(L: Labels) -> str:
+    """``（表48、表45）`` / `` (表48, 表45)``: the dataset's citations of its land and supply
+    guidance, bracketed; '' when it cites neither."""
+    cited = [c for c in (L.cite_first("land_guidance"), L.cite_first("supply_guidance")) if c]
+    if not cited:
+        return ""
+    return f"（{'、'.join(cited)}）" if L.zh else f" ({', '.join(cited)})"
+
+
 def chart_caption(name: str, L: Labels, band: tuple[float, float]) -> str:
     """The caption of one chart of analysis/charts.py."""
     lo, hi = band
     captions = {
         "cycle_by_region.png": L.pick(
-            zh="各区县年末去化周期：绿色为{lo:g}—{hi:g}个月合理区间（§2.4.1），红色虚线为36个月"
-               "暂停供地线（§2.2.3）；红圈为低于区间或需求未满足（库存不足）、高于区间的年份。",
-            en="Destocking cycle by region and year: the {lo:g}–{hi:g}-month band (§2.4.1) in "
-               "green, the 36-month land-rule line (§2.2.3) dotted red; red rings mark years "
-               "below the band or with unmet demand (stock-outs) and above it.", lo=lo, hi=hi),
+            zh="各区县年末去化周期：绿色为{lo:g}—{hi:g}个月合理区间{b}，红色虚线为36个月"
+               "暂停供地线{r}；红圈为低于区间或需求未满足（库存不足）、高于区间的年份。",
+            en="Destocking cycle by region and year: the {lo:g}–{hi:g}-month band{b} in "
+               "green, the 36-month land-rule line{r} dotted red; red rings mark years "
+               "below the band or with unmet demand (stock-outs) and above it.", lo=lo, hi=hi,
+            b=L.bracket("cycle_band"), r=L.bracket("land_rule")),
         "land_supply_by_year.png": L.pick(
-            zh="全市逐年用地（公顷）与供应（万㎡），对照规划指引（表48、表45）。",
-            en="City land (公顷) and supply (万㎡) by year against the plan's guidance (表48, "
-               "表45)."),
+            zh="全市逐年用地（公顷）与供应（万㎡），对照规划指引{g}。",
+            en="City land (公顷) and supply (万㎡) by year against the plan's guidance{g}.",
+            g=guidance_citations(L)),
         "target_heatmap.png": L.pick(
             zh="目标达成情况（按指标类别与范围汇总）：格中为已达成/考核数，绿色全部达成，红色均未达成。",
             en="Target attainment by target family and scope: met / reported in each cell, "
@@ -174,16 +187,24 @@ def reading(cmp: Comparison) -> list[str]:
     if paw is not None:
         land_t = _run_required(paw, "land_total_ha")
         supply_t = _run_required(paw, "supply_total_10k_m2")
-        totals = (L.pick(zh="（表34合计：{a}、{b}）", en=" (表34 totals: {a}, {b})",
+        where = L.cite_first("targets")
+        totals = (L.pick(zh="（{w}合计：{a}、{b}）", en=" ({w} totals: {a}, {b})",
+                         w=where or L.term("required"),
                          a=L.value(land_t, "ha"), b=L.value(supply_t, "10k_m2"))
                   if land_t is not None and supply_t is not None else "")
+        as_written = [L.pick(zh="{t}{w}", en="{t} {w}", t=t, w=w) for t, w in (
+            (L.cite_first("supply_guidance"), L.pick(zh="供应", en="supply")),
+            (L.cite_first("land_guidance"), L.pick(zh="用地", en="land"))) if t]
+        main = _value(paw, "headline", "cycle_months_main_city")
         lines.append(L.pick(
-            zh="按规划原文（表45供应、表48用地）执行，{y}年末全市去化周期{c}、主城区{m}，"
-               "用地{land}、供应{supply}{totals}。",
-            en="The plan as written (表45 supply, 表48 land) ends {y} at a city cycle of {c} and "
-               "{m} in the main city, with {land} of land and {supply} of supply{totals}.",
+            zh="按规划原文{p}执行，{y}年末全市去化周期{c}{m}，用地{land}、供应{supply}{totals}。",
+            en="The plan as written{p} ends {y} at a city cycle of {c}{m}, with {land} of land "
+               "and {supply} of supply{totals}.",
+            p=(L.pick(zh="（{x}）", en=" ({x})", x=("、" if L.zh else ", ").join(as_written))
+               if as_written else ""),
             y=year or "", c=L.value(_value(paw, "headline", "cycle_months_city"), "months"),
-            m=L.value(_value(paw, "headline", "cycle_months_main_city"), "months"),
+            m="" if math.isnan(main) else L.pick(zh="、主城区{v}", en=" and {v} in the main city",
+                                                 v=L.value(main, "months")),
             land=L.value(_value(paw, "headline", "land_total_ha"), "ha"),
             supply=L.value(_value(paw, "headline", "supply_total_10k_m2"), "10k_m2"),
             totals=totals))
@@ -193,9 +214,12 @@ def reading(cmp: Comparison) -> list[str]:
         parts = [f"{r.label} "
                  f"{round(_value(r, 'headline', 'land_total_ha') - plan_land, 2) + 0.0:+.2f}"
                  for r in ok]
-        lines.append(L.pick(zh="用地合计与表48各行之和（{p}）相比（公顷）：{parts}。",
-                            en="Land over the plan period against the {p} of 表48's rows (ha): "
+        cited = L.cite_first("land_guidance")
+        lines.append(L.pick(zh="用地合计与{t}各行之和（{p}）相比（公顷）：{parts}。",
+                            en="Land over the plan period against the {p} of {t} rows (ha): "
                                "{parts}.", p=L.value(plan_land, "ha"),
+                            t=L.pick(zh="{c}", en="{c}'s", c=cited) if cited
+                            else L.pick(zh="规划用地指引", en="the land guidance's"),
                             parts=("；" if L.zh else "; ").join(parts)))
     common = common_targets(cmp.runs)
     if common and len(ok) > 1:
@@ -345,9 +369,7 @@ def build_html(cmp: Comparison, charts: dict[str, Path]) -> str:
            "months (above the band).", lo=band[0], hi=band[1])) + "</p>")
     for label, frame, classes in cycle_tables(cmp):
         parts += [f"<h3>{esc(label)}</h3>", html_table(frame, "", classes)]
-    parts.append("<h2>" + esc(L.pick(zh="供应与用地（按表45、表48格式）",
-                                     en="Supply and land by region and year, as 表45 and 表48"))
-                 + "</h2>")
+    parts.append("<h2>" + esc(plan_layout_heading(L)) + "</h2>")
     for term, layout, unit in (("supply", cmp.supply, "10k_m2"), ("land", cmp.land, "ha")):
         for table, sub in (layout.groupby("table", sort=False) if len(layout) else []):
             parts += [f"<h3>{esc(L.term(term))} — {esc(table)}（{esc(L.unit(unit))}）</h3>"

@@ -7,8 +7,10 @@ writes the page, :mod:`analysis.compare` is the command. Imports go one way:
 ``tables ← charts ← report ← compare``.
 
 Names, units and headings come from :class:`model.labels.Labels` in the report language (zh for
-Chifeng). CSV tables keep machine column names and full precision; the display tables
-(``*_display``, Markdown, HTML) are rounded as the plan prints.
+Chifeng); every table or section cited is the dataset's, from the runs' summary.json
+``citations`` (model/citations.py), and target names are the dataset's own
+(``target_names_zh``). CSV tables keep machine column names and full precision; the display
+tables (``*_display``, Markdown, HTML) are rounded as the plan prints.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ SUMMARY = "summary.json"
 OUT_DIR_NAME = "comparison"
 TOTAL = "total"  # the five-year total column of the region × year tables
 CITY_LABEL_ZH = "合计"
-BAND_MONTHS = (12.0, 18.0)  # §2.4.1, when the runs do not record their band
+BAND_MONTHS = (12.0, 18.0)  # when the runs do not record their band
 
 
 class CompareError(UserError):
@@ -492,7 +494,7 @@ def identical_plans(runs: Sequence[Run], L: Labels | None = None) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables laid out like the plan's (表45 supply, 表48 land)
+# Tables laid out like the plan's guidance tables (Chifeng: 表45 supply, 表48 land)
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Guidance:
@@ -502,7 +504,7 @@ class Guidance:
     supply_10k_m2: dict[tuple[str, int], float] = field(default_factory=dict)
     land_ha: dict[tuple[str, int], float] = field(default_factory=dict)
     names_zh: dict[str, str] = field(default_factory=dict)
-    region_order: tuple[str, ...] = ()  # regions (表45/表48 rows), then districts (表46/表49)
+    region_order: tuple[str, ...] = ()  # regions, then districts (Chifeng: 表45, then 表46)
     region_ids: tuple[str, ...] = ()  # the regions alone: they add up to the city
     years: tuple[int, ...] = ()
     title: str = ""  # the plan's title (manifest.yaml)
@@ -510,7 +512,8 @@ class Guidance:
 
 
 def load_guidance(runs: Sequence[Run]) -> Guidance | None:
-    """表45/表48 (and 表46/表49 for districts) from the dataset named in the runs' summaries;
+    """The supply and land guidance (and the districts') from the dataset named in the runs'
+    summaries (Chifeng: 表45/表48, 表46/表49);
     None (with a warning) if no run names a readable dataset."""
     from model.data import DatasetError, load_dataset
 
@@ -551,7 +554,8 @@ def region_year_table(
     values: dict[tuple[str, int], float], names_zh: dict[str, str], order: Sequence[str],
     years: Sequence[int],
 ) -> pd.DataFrame:
-    """region × year with a five-year total column and a 合计 (sum of rows) row, as 表45/表48."""
+    """region × year with a plan-period total column and a 合计 (sum of rows) row, as the plan
+    prints its guidance (Chifeng: 表45/表48)."""
     regions = [r for r in order if any((r, y) in values for y in years)]
     rows = []
     for rid in regions:
@@ -568,11 +572,14 @@ def region_year_table(
 def plan_layout(runs: Sequence[Run], guidance: Guidance | None, column: str,
                 L: Labels | None = None) -> pd.DataFrame:
     """Long stack of region × year tables for one quantity (``supply_10k_m2`` or ``land_ha``):
-    the plan's guidance first (table ``表45 规划指引`` / ``表45 plan guidance``), then one block
-    per run with a plan (table = the run's label)."""
+    the plan's guidance first (table ``<citation> 规划指引`` / ``<citation> plan guidance``, the
+    citation being the dataset's for the table — Chifeng: ``表45 规划指引`` — or none), then one
+    block per run with a plan (table = the run's label)."""
     L = L or Labels()
-    source, district_source = {"supply_10k_m2": ("表45", "表46"), "land_ha": ("表48", "表49")}[
-        column]
+    roles = {"supply_10k_m2": ("supply_guidance", "district_supply_guidance"),
+             "land_ha": ("land_guidance", "district_land_guidance")}[column]
+    source, district_source = (
+        " ".join(filter(None, (L.cite_first(role), L.term("plan_guidance")))) for role in roles)
     order: list[str] = list(guidance.region_order) if guidance else []
     names: dict[str, str] = dict(guidance.names_zh) if guidance else {}
     years: list[int] = list(guidance.years) if guidance else []
@@ -587,11 +594,11 @@ def plan_layout(runs: Sequence[Run], guidance: Guidance | None, column: str,
     if guidance is not None:
         values = guidance.supply_10k_m2 if column == "supply_10k_m2" else guidance.land_ha
         blocks.append(region_year_table(values, names, guidance.region_ids, years).assign(
-            table=f"{source} {L.term('plan_guidance')}"))
+            table=source))
         districts = [x for x in guidance.region_order if x not in guidance.region_ids]
         if any(r.ok and r.plan["region"].isin(districts).any() for r in runs):
             blocks.append(region_year_table(values, names, districts, years).assign(
-                table=f"{district_source} {L.term('plan_guidance')}"
+                table=district_source
                       + L.pick(zh="（主城区各片区）", en=" (main-city districts)")))
     for r in runs:
         if r.ok:
@@ -605,6 +612,17 @@ def plan_layout(runs: Sequence[Run], guidance: Guidance | None, column: str,
 
 
 GUIDANCE_COLUMN = "plan guidance"
+
+
+def plan_layout_heading(L: Labels) -> str:
+    """The heading of the region × year tables: ``供应与用地（按表45、表48格式）`` / ``Supply and
+    land by region and year, as 表45 and 表48`` with the dataset's citations of its guidance
+    tables; without the layout clause when it cites none."""
+    cited = [c for c in (L.cite_first("supply_guidance"), L.cite_first("land_guidance")) if c]
+    if not cited:
+        return L.pick(zh="供应与用地", en="Supply and land by region and year")
+    return L.pick(zh="供应与用地（按{t}格式）", en="Supply and land by region and year, as {t}",
+                  t="、".join(cited) if L.zh else " and ".join(cited))
 
 
 def city_by_year(runs: Sequence[Run], guidance: Guidance | None, column: str) -> pd.DataFrame:
@@ -665,7 +683,7 @@ def cycle_by_region_year(runs: Sequence[Run]) -> pd.DataFrame:
 
 
 def cycle_band(runs: Sequence[Run]) -> tuple[float, float]:
-    """The reasonable cycle band (months; §2.4.1) the runs used, else 12–18."""
+    """The reasonable cycle band (months) the runs used, else 12–18."""
     for r in runs:
         head = r.summary.get("headline") or {}
         low, high = head.get("cycle_band_low_months"), head.get("cycle_band_high_months")
@@ -863,6 +881,18 @@ def report_lang(runs: Sequence[Run], guidance: Guidance | None, lang: str | None
     return "en"
 
 
+def summary_citations(runs: Sequence[Run]) -> dict[str, Any]:
+    """What the runs' summaries record for citing (model/citations.py): the ``citations`` of the
+    first run that has them, and every run's ``target_names_zh``."""
+    citations = next((r.summary["citations"] for r in runs
+                      if isinstance(r.summary.get("citations"), dict)), None)
+    names: dict[str, str] = {}
+    for r in runs:
+        if isinstance(r.summary.get("target_names_zh"), dict):
+            names.update(r.summary["target_names_zh"])
+    return {"citations": citations, "target_names_zh": names}
+
+
 def compare(run_dirs: Sequence[Path], incomplete: Sequence[Path] = (),
             lang: str | None = None, damaged: dict[Path, list[str]] | None = None
             ) -> Comparison:
@@ -883,7 +913,7 @@ def compare(run_dirs: Sequence[Path], incomplete: Sequence[Path] = (),
             names.update(zip(r.plan["region"], r.plan["name_zh"]))
         if r.targets is not None and "scope_zh" in r.targets:
             names.update(zip(r.targets["scope"], r.targets["scope_zh"]))
-    L = Labels(report_lang(runs, guidance, lang), names)
+    L = Labels(report_lang(runs, guidance, lang), names).for_run(summary_citations(runs))
     long = targets_long(runs)
     labels = [r.label for r in runs]
     return Comparison(

@@ -30,12 +30,6 @@ DEMAND_SOURCES = ("plan", "sales_base", "csv")
 #: Older names that carried Chifeng's base year, still accepted (one value → its new name).
 YEAR_ALIASES = {"sales_2025": "sales_base",  # ALIAS-KEEP
                 "sales_2025_decline": "sales_base_decline"}  # ALIAS-KEEP
-#: Older config keys that carried Chifeng's last plan year, still accepted (TargetsConfig moves
-#: a value to the new key); never offered as a suggestion for a misspelt key.
-KEY_ALIASES = {"targets.cycle_months_2030": "targets.cycle_months_end",  # ALIAS-KEEP
-               "targets.vacancy_share_city_2030": "targets.vacancy_share_city_end",  # ALIAS-KEEP
-               "targets.vacancy_share_main_city_2030":  # ALIAS-KEEP
-                   "targets.vacancy_share_main_city_end"}
 # national: the 2024 national rule the plan cites (no new land above 36 months, only the
 # revitalised land in 18–36; 自然资源部《关于做好2024年住宅用地供应有关工作的通知》); strict: a
 # stricter rule a plan may state (Chifeng §9.3: none above 18, more below 6); none. Thresholds
@@ -648,8 +642,13 @@ class UncertaintyConfig:
     price_behaviours: Dict[str, float] = field(
         default_factory=lambda: {"deterring": -0.5, "none": 0.0, "absorbing": 0.5})
     replications: Optional[int] = None  # null = sim.replications
+    # the run's own cell again at these spreads of the persistent demand level (sd of its log;
+    # sim.demand_level_sd is the default): 0 = monthly shocks only, 0.2 ≈ the 2024–25 swings
+    demand_level_sds: List[float] = field(default_factory=lambda: [0.0, 0.05, 0.1, 0.2])
     breakeven: bool = True
-    breakeven_replications: int = 100
+    # replays per break-even evaluation; null = the table's (same seed: the figures at the
+    # default are the table's own cell)
+    breakeven_replications: Optional[int] = None
     price_response_range: List[float] = field(default_factory=lambda: [-1.5, 1.5])
     demand_multiple_range: List[float] = field(default_factory=lambda: [0.4, 2.0])
 
@@ -670,6 +669,10 @@ class UncertaintyConfig:
                               "name: coefficient")
         _at_least("uncertainty.replications", self.replications, 1)
         _at_least("uncertainty.breakeven_replications", self.breakeven_replications, 1)
+        for sd in self.demand_level_sds:
+            if not _is_number(sd) or not 0 <= sd <= 1:
+                raise ConfigError(f"uncertainty.demand_level_sds: {sd!r} is not valid; expected "
+                                  f"numbers in [0, 1] (sd of the log demand level)")
         for key in ("price_response_range", "demand_multiple_range"):
             pair = list(getattr(self, key))
             if len(pair) != 2 or not all(_is_number(v) for v in pair) or pair[0] >= pair[1]:
@@ -1037,8 +1040,19 @@ def default_settings(**overrides: Any) -> RunConfig:
 
 
 def as_dict(settings: RunConfig) -> dict:
-    """A plain dict of the settings (for summary.json). dataclasses.asdict gives the same dict
-    as an OmegaConf round trip, 200 times faster (it ran once per solve of a review)."""
+    """A plain dict of the settings (for summary.json), without the older key names kept only to
+    accept old command lines (their values have moved to the current keys). dataclasses.asdict
+    gives the same dict as an OmegaConf round trip, 200 times faster (it ran once per solve of a
+    review)."""
     import dataclasses
 
-    return dataclasses.asdict(settings)
+    out = dataclasses.asdict(settings)
+    for group, key in ALIAS_ONLY_KEYS:
+        if isinstance(out.get(group), dict) and out[group].get(key) is None:
+            out[group].pop(key, None)
+    return out
+
+
+# (group, key) accepted on the command line for an older name, never set after validation
+ALIAS_ONLY_KEYS = (("targets", "cycle_months_2030"), ("targets", "vacancy_share_city_2030"),  # ALIAS-KEEP
+                   ("targets", "vacancy_share_main_city_2030"))  # ALIAS-KEEP

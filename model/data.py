@@ -550,6 +550,12 @@ def _read_manifest(root: Path, problems: list[str]) -> dict | None:
             problems.append(f"{path}: missing key {key!r}")
     if manifest.get("lang") not in (None, "zh", "en"):
         problems.append(f"{path}: lang = {manifest['lang']!r} (expected zh or en, or no lang)")
+    cites = manifest.get("citations")
+    if cites is not None and not (isinstance(cites, dict) and all(
+            isinstance(v, (str, int, float)) for v in cites.values())):
+        problems.append(f"{path}: key 'citations' must map roles to how the plan cites them "
+                        f"(purchases: §6.1.1)")
+        manifest["citations"] = {}
     if not isinstance(manifest.get("tables", {}), dict):
         problems.append(f"{path}: key 'tables' must map table names to {{file: ...}}")
         manifest["tables"] = {}

@@ -155,6 +155,7 @@ class ModelInputs:
     # demand forecast, no main city, city-total guidance split, national land rule, targets not
     # modelled); printed with the run summary and kept in summary.json
     dataset_notes: tuple[str, ...] = field(default=())
+    dataset_notes_zh: tuple[str, ...] = field(default=())  # the same in Chinese (printed only)
     # the mid-term review (review.enabled): years fixed to the actuals, their sales, and the
     # observed values as read (see observed_fields)
     observed_years: tuple[int, ...] = ()
@@ -382,10 +383,18 @@ def pipeline_fields(
     no pipeline, said so."""
     sold = land_sold_by_level(ds, level) if ds.has_table("land_sold") else {}
     area = {(r, y): v * plot_ratio[r] for (r, y), v in sold.items() if r in plot_ratio}
+    override = cfg.timing.pipeline_10k_m2
+    if not sold and override is None:
+        area = steady_state_land(ds, level, regions, shares)
     pipe = tm.opening_pipeline(area, tuple(regions), ds.base_year, years, shares)
     if sold:
         pipe = held_back_pipeline(ds, level, regions, years, pipe, shares, notes)
-    override = cfg.timing.pipeline_10k_m2
+    elif override is None and area:
+        pipe = dataclasses.replace(pipe, how=(
+            "no land history (land_sold) in the dataset: the steady state — land floor area "
+            "sold at each region's base-year sales rate in every earlier year, under the timing "
+            f"model ({sum(pipe.remaining.values()):.2f} 万m² not yet presaleable: about "
+            f"{_years_in_pipeline(shares):.2f} years of sales); timing.pipeline_10k_m2=0 for none"))
     if override is not None:
         if isinstance(override, Mapping):
             totals = {str(r): float(v) for r, v in override.items()}
@@ -396,7 +405,7 @@ def pipeline_fields(
             totals = {r: float(override) * w for r, w in weights.items()}
         pipe = tm.scale_regions(pipe, totals, ds.base_year, years, shares,
                                 "config timing.pipeline_10k_m2 for " + ", ".join(sorted(totals)))
-    how = pipe.how if sold or override is not None else \
+    how = pipe.how if sold or override is not None or area else \
         "no land history (land_sold) in the dataset: no pipeline"
     notes.append(
         Derivation("pipeline_10k_m2[city]", sum(pipe.remaining.values()), "10k_m2", how)
@@ -415,6 +424,25 @@ def pipeline_fields(
         )
     )
     return pipe
+
+
+def _years_in_pipeline(shares) -> float:
+    """Years of a constant land flow not yet presaleable at a year's end: Σ_k (1 − F_k)."""
+    return sum(1.0 - sum(shares[: k + 1]) for k in range(len(shares)))
+
+
+def steady_state_land(ds: Dataset, level: str, regions, shares) -> dict[tuple[str, int], float]:
+    """Land floor area (万m², by region and history year) for a dataset with no land history:
+    the steady state in which developers bought land at the base-year sales rate (stock ÷ cycle
+    × 12, or the printed monthly sales) every year, as far back as the timing model reaches.
+    Then the pipeline at the end of the base year is that rate × Σ_k (1 − F_k) (about 1.3 years
+    of sales at the default timing) — Little's law for the land → presale queue. A judgement
+    with a range: 0 (``timing.pipeline_10k_m2=0``, nothing in the pipeline) up to this; a market
+    that has been shrinking has less."""
+    monthly = ds.monthly_sales_10k_m2(level)
+    back = len(shares)
+    return {(r, ds.base_year - k): 12.0 * float(monthly.get(r, 0.0) or 0.0)
+            for r in regions for k in range(back)}
 
 
 def held_back_pipeline(ds: Dataset, level: str, regions, years, pipe: tm.Pipeline, shares,
@@ -967,9 +995,13 @@ MODELLED_TARGETS = ("cycle_months", "vacancy_share", "supply_total_10k_m2", "lan
                     *SUBSIDISED_DWELLING_TARGETS)
 
 
-def not_modelled_targets(ds: Dataset, vacancy_scopes) -> list[str]:
+def not_modelled_targets(ds: Dataset, vacancy_scopes, lang: str = "en") -> list[str]:
     """'id (name, scope period ≤/≥ value unit)' for each dataset target the tool does not model:
-    a kind it has no quantity for, or a vacancy target where the dataset prints no vacancy."""
+    a kind it has no quantity for, or a vacancy target where the dataset prints no vacancy
+    (zh: 'name（id，scope，period ≤/≥ value unit）' with Chinese names and units)."""
+    from model.labels import Labels
+
+    L = Labels.for_dataset(ds, lang)
     out = []
     for t in ds.targets():
         modelled = t.target_id in MODELLED_TARGETS and not (
@@ -977,22 +1009,34 @@ def not_modelled_targets(ds: Dataset, vacancy_scopes) -> list[str]:
         if not modelled:
             sense = "≤" if t.sense == "max" else "≥"
             name = ds.target_name_zh(t.target_id, t.scope, t.period)
+            if L.zh:
+                value = (f"{100 * t.value:g}%" if t.unit == "share" else
+                         f"{t.value:g}{L.unit(t.unit)}")
+                out.append(f"{name}（{t.target_id}，{L.region(t.scope)}，{L.period(t.period)} "
+                           f"{sense} {value}）")
+                continue
             out.append(f"{t.target_id} ({name}, {t.scope} {t.period} {sense} {t.value:g} "
                        f"{t.unit})")
     return out
 
 
-def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str) -> list[str]:
-    """One line per thing the dataset lacks and what the run did instead."""
+def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str,
+                  lang: str = "en") -> list[str]:
+    """One line per thing the dataset lacks and what the run did instead (``lang`` zh: in
+    Chinese, config keys and file names kept as they are)."""
+    if lang == "zh":
+        return _dataset_notes_zh(cfg, ds, vacancy_scopes)
     notes = []
     first = ds.plan_years[0]
     if not ds.has_table("land_sold"):
         notes.append(
-            "no land history (land_sold): no opening pipeline of land already sold"
-            + ("" if cfg.timing.pipeline_10k_m2 is not None else
-               f" — presale in {first} can come only from land sold in {first}; set "
-               f"timing.pipeline_10k_m2 if land is already in the pipeline")
-            + "; land take-up not capped; no revitalised land in the land rule's middle band")
+            "no land history (land_sold): "
+            + ("the opening pipeline is timing.pipeline_10k_m2" if cfg.timing.pipeline_10k_m2
+               is not None else
+               "the opening pipeline is the steady state of land bought at the base-year sales "
+               "rate (a judgement: timing.pipeline_10k_m2 to set it, 0 for none)")
+            + f"; land take-up capped at {cfg.ramp.land_multiple_of_history:g} × each region's "
+            "largest yearly land guidance; no revitalised land in the land rule's middle band")
     if not ds.has_table("demand"):
         notes.append(f"no demand forecast (demand): demand is {demand_how}; the uncertainty "
                      f"table has no plan-forecast case")
@@ -1019,6 +1063,46 @@ def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str) 
     missing = not_modelled_targets(ds, vacancy_scopes)
     if missing:
         notes.append("targets not modelled: " + "; ".join(missing))
+    return notes
+
+
+def _dataset_notes_zh(cfg: RunConfig, ds: Dataset, vacancy_scopes) -> list[str]:
+    """:func:`dataset_notes` in Chinese, note for note."""
+    from model.labels import Labels
+
+    L = Labels.for_dataset(ds, "zh")
+    notes = []
+    first = ds.plan_years[0]
+    if not ds.has_table("land_sold"):
+        notes.append(
+            "无历史供地数据（land_sold）：不计已出让土地形成的期初在途供应"
+            + ("" if cfg.timing.pipeline_10k_m2 is not None else
+               f"——{first}年的批准预售只能来自{first}年出让的土地；如已有在途土地，请设置 "
+               f"timing.pipeline_10k_m2")
+            + "；不设土地消化上限；供地规则中间档没有可盘活存量用地")
+    if not ds.has_table("demand"):
+        notes.append("无需求预测（demand）：需求按 demand.* 设定推算（见 summary.json 的 "
+                     "derived_inputs）；不确定性分析中没有规划预测情景")
+    if not ds.has_main_city:
+        notes.append("未设主城区（manifest main_city_id）：不输出主城区结果")
+    split = [t for t in ("supply_guidance", "land_guidance") if ds.guidance_is_city_total(t)]
+    if split:
+        how = {"base_sales": "按各区县基期销售占比", "base_inventory": "按各区县基期库存占比",
+               "equal": "平均"}.get(ds.guidance_split, ds.guidance_split)
+        w = ds.guidance_weights()
+        notes.append(
+            "、".join(f"{t}（{ds.cite(t)}）" for t in split) + "只给出全市合计："
+            f"{how}分配到各区县（guidance.split={ds.guidance_split}）："
+            + "，".join(f"{L.region(r)} {v:.1%}" for r, v in w.items()))
+    if str(cfg.land.rule) == "national" and cfg.land.suspend_above_months is None \
+            and ds.fact_or_none("land_rule_suspend_above_months") is None:
+        notes.append(f"未给出供地规则阈值：采用全国规则（{NATIONAL_LAND_RULE_SOURCE}）："
+                     f"去化周期36个月以上暂停新增商品住宅用地，18个月以上只供应盘活存量用地")
+    if not vacancy_scopes:
+        notes.append("无基期空置率数据（vacancy_share, low_use_households_10k）：空置率不建模")
+    missing = not_modelled_targets(ds, vacancy_scopes, "zh")
+    if missing:
+        notes.append("未建模的目标：" + "；".join(missing))
     return notes
 
 
@@ -1305,13 +1389,18 @@ def pace_fields(cfg: RunConfig, ds: Dataset, regions, market: dict, notes: list)
     sold = land_sold_by_level(ds, cfg.level) if ds.has_table("land_sold") else {}
     take_up = {r: max([v for (rr, _y), v in sold.items() if rr == r], default=0.0)
                for r in regions}
-    # no land history: no take-up to scale from, so no cap (the rows are not written)
-    cap = {r: r_cfg.land_multiple_of_history * take_up[r] for r in regions} if sold else {}
+    if not sold:  # no land history: the plan's own guidance is the take-up it expects
+        guide = ds.land_guidance_ha(cfg.level)
+        take_up = {r: max([v for (rr, _y), v in guide.items() if rr == r], default=0.0)
+                   for r in regions}
+    cap = {r: r_cfg.land_multiple_of_history * take_up[r] for r in regions}
     notes.append(Derivation(
         "land_cap_ha_per_year[city]", sum(cap.values()), "ha",
         f"{r_cfg.land_multiple_of_history:g} × the most land each region sold in one year of "
         f"{_history(ds)} ({ds.cite('land_sold')}), summed"
-        if sold else "no land history (land_sold) in the dataset: land take-up is not capped"))
+        if sold else f"no land history (land_sold) in the dataset: "
+        f"{r_cfg.land_multiple_of_history:g} × each region's largest yearly land guidance "
+        f"({ds.cite('land_guidance')}), summed"))
     evaluate = bool(cfg.evaluate_only)
     return {
         "ramp_mode": "off" if evaluate else r_cfg.mode,
@@ -1498,6 +1587,9 @@ def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
         dataset_notes=tuple(dataset_notes(
             cfg, ds, vacancy["vacancy_scopes"],
             next(d.how for d in notes if d.name == "demand_total_10k_m2"))),
+        dataset_notes_zh=tuple(dataset_notes(
+            cfg, ds, vacancy["vacancy_scopes"],
+            next(d.how for d in notes if d.name == "demand_total_10k_m2"), lang="zh")),
         **frozen,
     )
 

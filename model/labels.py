@@ -14,10 +14,19 @@ One :class:`Labels` per report, bound to a language and to the dataset's Chinese
     L.value(22.96, "months")              # '23.0个月'               | '23.0 months'
     L.term("met")                         # '达成'                    | 'met'
     L.pick(zh="共{n}个方案", en="{n} runs", n=4)   # a one-off sentence in the report's language
+    L = L.for_run(summary)                # + the run's citations and the dataset's target names
+    L.cite("supply_guidance")             # '表45' for Chifeng, None when the dataset gives none
+    L.bracket("cycle_band")               # '（§2.4.1）' | ' (§2.4.1)', '' without a citation
 
-Rounding (:data:`DECIMALS`) follows the plan: 2 decimals for 万㎡, 公顷 and 亿元 (表45, 表48),
-1 for months (the plan prints whole months in 表19; one decimal keeps the differences between runs
-visible), 2 for percentages (28.85%, §2.4.2). The language comes from ``report.lang`` (zh|en); when
+Citations of tables and sections are never written here: they are the dataset's, by role
+(model/citations.py; a run's summary.json ``citations``), so another city's report cites its own
+tables, or none. Target names are the dataset's own (targets.csv ``indicator_zh``) when it prints
+one name for a target family; :data:`TARGETS` names the families it does not (and the model's own).
+
+Rounding (:data:`DECIMALS`) follows how Chifeng's plan prints (the bundled example): 2 decimals
+for 万㎡, 公顷 and 亿元 (its 表45, 表48), 1 for months (it prints whole months in 表19; one
+decimal keeps the differences between runs visible), 2 for percentages (28.85%, its §2.4.2). The
+language comes from ``report.lang`` (zh|en); when
 it is null, from the dataset manifest's ``lang`` (scenarios/SCHEMA.yaml); else en
 (:func:`resolve_lang`). English region names are the dataset's ASCII ids written out
 (``bairin_left`` → ``Bairin Left``); Chinese ones are ``regions.csv``'s ``name_zh``.
@@ -26,7 +35,8 @@ it is null, from the dataset manifest's ``lang`` (scenarios/SCHEMA.yaml); else e
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -61,7 +71,9 @@ DECIMALS: Mapping[str, int] = MappingProxyType({
     "households": 0, "region-years": 0, "m2_per_person": 1,
 })
 
-# target_id (targets.csv) → (zh, en): names as 表34 and 第五章 write them
+# target_id (targets.csv) → (zh, en): the model's name for each target family (the Chinese as
+# Chifeng's plan words them). A dataset's own indicator_zh wins where it prints one name for the
+# family (Labels.target_name).
 TARGETS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "cycle_months": ("商品住宅去化周期", "destocking cycle"),
     "cycle_floor_months": ("去化周期下限（合理区间下限）", "destocking cycle floor (band low)"),
@@ -98,7 +110,7 @@ TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "sales": ("销售", "Sales"),
     "demand": ("需求", "Demand"),
     "unmet_demand": ("未满足需求", "Unmet demand"),
-    "purchased": ("收购存量商品住房", "Unsold stock bought (§6.1.1)"),
+    "purchased": ("收购存量商品住房", "Unsold stock bought"),
     "subsidised_new": ("新建保障性住房", "Subsidised housing built"),
     "share_of_city": ("占全市比例", "Share of city"),
     "indicator": ("指标名称", "Indicator"),
@@ -171,7 +183,8 @@ TERMS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "scope.regions": ("各区县", "regions"),
 })
 
-# the headline indicators (summary.json `headline` / `replay`) → (zh, en); {year} = final year
+# the headline indicators (summary.json `headline` / `replay`) → (zh, en); {year} = final year,
+# {cite} = the citation of the role in CITED_INDICATORS, bracketed (empty without one)
 INDICATORS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "cycle_months_city": ("{year}年末去化周期（全市）", "Destocking cycle end of {year}, city"),
     "cycle_months_main_city": ("{year}年末去化周期（主城区）",
@@ -182,7 +195,7 @@ INDICATORS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "supply_total_10k_m2": ("新建商品住宅供应（{period}）", "New commercial housing supply {period}"),
     "sales_total_10k_m2": ("商品住宅销售（{period}）", "Sales {period}"),
     "unmet_demand_10k_m2": ("未满足需求（{period}）", "Demand left unmet {period}"),
-    "purchased_10k_m2": ("收购存量商品住房（§6.1.1）", "Unsold stock bought for subsidised housing"),
+    "purchased_10k_m2": ("收购存量商品住房{cite}", "Unsold stock bought for subsidised housing"),
     "subsidised_new_10k_m2": ("新建保障性住房", "Subsidised housing built"),
     "inventory_end_city_10k_m2": ("{year}年末商品住宅库存（全市）", "Unsold stock end of {year}, city"),
     "public_spending_100m_yuan": ("政府住房支出（{period}）", "Public spending {period}"),
@@ -201,6 +214,10 @@ INDICATORS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "status": ("状态", "Status"),
     "scenario": ("情景", "Scenario"),
 })
+
+
+# indicator → the citation role its {cite} stands for
+CITED_INDICATORS: Mapping[str, str] = MappingProxyType({"purchased_10k_m2": "purchases"})
 
 
 class LabelError(ValueError):
@@ -223,6 +240,18 @@ def resolve_lang(setting: str | None, manifest: Mapping[str, Any] | None = None)
     return check_lang(str(lang), "manifest.yaml lang") if lang else DEFAULT_LANG
 
 
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: a Chinese character (East Asian wide/full-width) two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in str(text))
+
+
+def pad(text: str, width: int, align: str = "<") -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (``<`` left, ``>`` right), so
+    Chinese columns line up as ``format(text, '<20')`` does for ASCII."""
+    gap = " " * max(width - display_width(text), 0)
+    return f"{gap}{text}" if align == ">" else f"{text}{gap}"
+
+
 def english_name(region_id: str) -> str:
     """An ASCII region id written out: ``bairin_left`` → ``Bairin Left``, ``main_city`` →
     ``Main city``, ``city`` → ``City``."""
@@ -243,6 +272,7 @@ class Labels:
     lang: str = DEFAULT_LANG
     names_zh: Mapping[str, str] = field(default_factory=dict)  # region id → regions.csv name_zh
     target_names_zh: Mapping[str, str] = field(default_factory=dict)  # dataset targets.csv
+    citations: Mapping[str, str] = field(default_factory=dict)  # role → citation (citations.py)
 
     def __post_init__(self) -> None:
         check_lang(self.lang, "lang")
@@ -251,20 +281,27 @@ class Labels:
     @classmethod
     def for_dataset(cls, ds: "Dataset", lang: str | None = None) -> "Labels":
         """Labels in ``lang`` (None → the manifest's language) with the dataset's names."""
+        from model.citations import dataset_target_names, run_citations
+
         names = {r.region_id: r.name_zh for r in (ds.city, *ds.regions, *ds.districts)}
-        target_names = {}
-        if ds.has_table("targets"):
-            t = ds.table("targets")
-            if "indicator_zh" in t:
-                target_names = {
-                    f"{row.target_id}[{row.scope}]": str(row.indicator_zh)
-                    for row in t.itertuples(index=False)
-                }
-        return cls(resolve_lang(lang, ds.manifest), names, target_names)
+        return cls(resolve_lang(lang, ds.manifest), names, dataset_target_names(ds),
+                   run_citations(ds))
 
     def with_names(self, names_zh: Mapping[str, str]) -> "Labels":
         """These labels with more region names (e.g. a run's plan.csv ``name_zh`` column)."""
-        return Labels(self.lang, {**dict(names_zh), **dict(self.names_zh)}, self.target_names_zh)
+        return replace(self, names_zh={**dict(names_zh), **dict(self.names_zh)})
+
+    def for_run(self, summary: Mapping[str, Any] | None) -> "Labels":
+        """These labels with a run's ``citations`` and ``target_names_zh`` (summary.json; a
+        run written before they were recorded keeps what these labels have)."""
+        summary = summary or {}
+        citations = summary.get("citations")
+        names = summary.get("target_names_zh")
+        return replace(
+            self,
+            citations=dict(citations) if isinstance(citations, Mapping) else self.citations,
+            target_names_zh={**dict(self.target_names_zh), **dict(names)}
+            if isinstance(names, Mapping) else self.target_names_zh)
 
     @property
     def zh(self) -> bool:
@@ -274,6 +311,39 @@ class Labels:
         """The ``zh`` or ``en`` text (formatted with ``fmt``) in this language."""
         text = zh if self.zh else en
         return text.format(**fmt) if fmt else text
+
+    # -- citations ------------------------------------------------------------------------
+    def cite(self, role: str) -> str | None:
+        """The dataset's citation for ``role`` (model/citations.py), or None."""
+        value = self.citations.get(role)
+        return str(value) if value else None
+
+    def cite_first(self, role: str) -> str | None:
+        """The first place a citation names (``表34, 第五章`` → ``表34``), or None."""
+        from model.citations import parts
+
+        found = parts(self.cite(role))
+        return found[0] if found else None
+
+    def cite_all(self, role: str) -> str | None:
+        """Every place a citation names, joined as a sentence: ``表34与第五章`` /
+        ``表34 and 第五章``, or None."""
+        from model.citations import parts
+
+        found = parts(self.cite(role))
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        return ("、".join(found[:-1]) + "与" + found[-1]) if self.zh else (
+            ", ".join(found[:-1]) + " and " + found[-1])
+
+    def bracket(self, role: str, first: bool = False) -> str:
+        """``（表45）`` / `` (表45)`` for a role with a citation, else ''."""
+        cited = self.cite_first(role) if first else self.cite(role)
+        if not cited:
+            return ""
+        return f"（{cited}）" if self.zh else f" ({cited})"
 
     # -- vocabulary -----------------------------------------------------------------------
     def _lookup(self, table: Mapping[str, tuple[str, str]], key: str, what: str) -> str:
@@ -331,11 +401,21 @@ class Labels:
         return english_name(region_id)
 
     def target_name(self, target_id: str, scope: str | None = None) -> str:
-        """A target family (:data:`TARGETS`; else the dataset's ``indicator_zh``; else the id)."""
+        """A target family's name. In Chinese: the dataset's ``indicator_zh`` when it prints
+        one name for the family (another city's 住宅用地供应 stays so); when its names differ by
+        scope (Chifeng: 城镇住房空置率, 主城区住房空置率, the scope written into the name) the
+        family's name of :data:`TARGETS`, the scope shown beside it; a family :data:`TARGETS`
+        does not know by the scope's own name. Else :data:`TARGETS`, else the id."""
+        if self.zh:
+            names = {v for k, v in self.target_names_zh.items()
+                     if k.partition("[")[0] == target_id}
+            if len(names) == 1:
+                return names.pop()
+            own = self.target_names_zh.get(f"{target_id}[{scope}]") if scope else None
+            if own and target_id not in TARGETS:
+                return own
         if target_id in TARGETS:
             return self._lookup(TARGETS, target_id, "target")
-        if self.zh and scope is not None and f"{target_id}[{scope}]" in self.target_names_zh:
-            return self.target_names_zh[f"{target_id}[{scope}]"]
         return target_id
 
     def target(self, target_id: str, scope: str, period: str | int | None = None) -> str:
@@ -356,7 +436,9 @@ class Labels:
                   ) -> str:
         """A headline indicator of :data:`INDICATORS` (``{year}``: the final plan year)."""
         text = self._lookup(INDICATORS, key, "indicator")
-        return text.format(year=year, period=self.period(period) if period else "", n=n)
+        cite = self.bracket(CITED_INDICATORS[key]) if key in CITED_INDICATORS else ""
+        return text.format(year=year, period=self.period(period) if period else "", n=n,
+                           cite=cite)
 
     # -- numbers --------------------------------------------------------------------------
     def number(self, x: Any, unit: str = "") -> str:
@@ -379,6 +461,26 @@ class Labels:
             return f"{round(100 * value, decimals) + 0.0:.{decimals}f}%"  # + 0.0: no "-0.00"
         value = round(value, decimals) + 0.0
         return f"{value:.{decimals}f}" if self.zh else f"{value:,.{decimals}f}"
+
+    def amount(self, x: Any, unit: str = "", spec: str = ".4g", points: bool = False) -> str:
+        """A figure with its unit rounded by the format ``spec`` (as the printed summary rounds
+        it, not :data:`DECIMALS`): ``amount(4.962, "months")`` → ``4.962个月`` / ``4.962 months``;
+        shares as percentages (``points``: a difference of shares, 个百分点 / points)."""
+        try:
+            value = float(x)
+        except (TypeError, ValueError):
+            return "–"
+        if math.isnan(value):
+            return "–"
+        if math.isinf(value):
+            text = "∞" if value > 0 else "−∞"
+        elif unit in ("share", "probability"):
+            text = format(100 * value + 0.0, spec)
+            return text + (self.pick(zh="个百分点", en=" points") if points else "%")
+        else:
+            text = format(value + 0.0, spec)
+        u = self.unit(unit) if unit else ""
+        return f"{text}{u}" if self.zh else f"{text} {u}".rstrip()
 
     def value(self, x: Any, unit: str = "") -> str:
         """:meth:`number` with its unit: ``1231.31万㎡``, ``23.0个月`` / ``23.0 months``."""

@@ -40,6 +40,7 @@ from model import results
 from model import timing as tm
 from model.csvio import write_csv
 from model.data import Dataset
+from model.labels import Labels
 from model.inputs import (by_level, derived_plot_ratio, dwelling_stock,
                           household_formation_default, land_sold_by_level, level_regions)
 from model.readings import annual_path
@@ -124,6 +125,9 @@ class ReplayParams:
     price_band_low_months: float | None = None     # prices flat while the cycle is in the
     price_band_high_months: float | None = None    # band (§2.4.1 reasonable band: 12–18)
     cycle_threshold_months: float | None = None    # "first month the cycle falls under 18"
+    # the run's cycle target (targets.cycle_months_end) for every region and the aggregate;
+    # None: the dataset's targets.csv (a region without its own target takes the city's)
+    cycle_target_months: float | None = None
     cycle_cap_months: float = 600.0                # cycle reported when 12-month sales are 0
     dwelling_size_m2: float | None = None
     household_formation_10k_per_year: float | None = None  # city-wide, 万户/year
@@ -263,7 +267,7 @@ def _param_problems(p: ReplayParams) -> list[str]:
         if not is_int(v) or v < 0:
             bad(name, "a whole number >= 0")
     for name in ("price_band_low_months", "price_band_high_months", "cycle_threshold_months",
-                 "dwelling_size_m2", "presell_below_months"):
+                 "dwelling_size_m2", "presell_below_months", "cycle_target_months"):
         v = getattr(p, name)
         if v is not None and (not is_num(v) or v <= 0):
             bad(name, "a positive number or null (null: derive from the dataset)")
@@ -616,6 +620,10 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
     target = float(target) if target is not None else float(params.cycle_threshold_months)
     targets = np.array([_target(dataset, "cycle_months", r) or target for r in ids], dtype=float)
     aggregate_id = dataset.city.region_id
+    aggregate_target = float(_target(dataset, "cycle_months", aggregate_id) or target)
+    if params.cycle_target_months is not None:      # the run's own target wins (optimiser alike)
+        targets = np.full(len(ids), float(params.cycle_target_months))
+        aggregate_target = float(params.cycle_target_months)
     return ReplayInputs(
         level=level, region_ids=tuple(ids), aggregate_id=aggregate_id,
         main_city_id=dataset.main_city_id, months=months, years=years,
@@ -635,8 +643,7 @@ def replay_inputs(plan: pd.DataFrame, dataset: Dataset, params: ReplayParams,
         opening_price_index=_frozen(price0),
         rule=land_rule_from(dataset, params),
         cycle_target_months=_frozen(targets),
-        aggregate_cycle_target_months=float(
-            _target(dataset, "cycle_months", aggregate_id) or target),
+        aggregate_cycle_target_months=aggregate_target,
         scopes=_vacancy_scopes(dataset, params, ids, level),
         revitalised_ha=_frozen(np.array(
             [[float(revitalised_ha.get((r, y), 0.0)) for r in ids] for y in years]))
@@ -1380,45 +1387,78 @@ def write_replay(result: ReplayResult, run_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
-def summary_lines(result: ReplayResult) -> list[str]:
+def summary_lines(result: ReplayResult, L: Labels | None = None) -> list[str]:
     """Lines for the printed run summary: the aggregate and main city first, then regions at
-    risk of missing the cycle target."""
+    risk of missing the cycle target (in the language of ``L``; English without)."""
+    L = L or Labels()
     p = result.params
     summary = replay_summary(result).set_index("region")
     end_month = result.months[-1]
     mode = "deterministic" if p.deterministic else "stochastic"
     enforced = "enforced" if result.effective_params.enforce_land_rule else "recorded, not enforced"
     rule = result.inputs.rule
-    limits = f"none above {rule.suspend_above_months:g} months" + (
-        f", revitalised land only above {rule.trim_above_months:g}"
-        if math.isfinite(rule.trim_above_months) else "")
-    lines = [f"Market replay: {p.replications} replications (seed {p.seed}, {mode}), land rule "
-             f"{p.land_rule} ({limits}; {enforced}), {result.months[0]}..{end_month}"]
+    if L.zh:
+        mode = "确定性" if p.deterministic else "随机"
+        enforced = "执行" if result.effective_params.enforce_land_rule else "仅记录，不执行"
+        limits = f"去化周期{rule.suspend_above_months:g}个月以上暂停新增商品住宅用地" + (
+            f"，{rule.trim_above_months:g}个月以上只供应盘活存量用地"
+            if math.isfinite(rule.trim_above_months) else "")
+        lines = [(f"市场模拟：{p.replications}次重复（随机种子 {p.seed}，{mode}），供地规则 "
+                  f"{p.land_rule}（{limits}；{enforced}），{result.months[0]}..{end_month}")]
+    else:
+        limits = f"none above {rule.suspend_above_months:g} months" + (
+            f", revitalised land only above {rule.trim_above_months:g}"
+            if math.isfinite(rule.trim_above_months) else "")
+        lines = [(f"Market replay: {p.replications} replications (seed {p.seed}, {mode}), land "
+                  f"rule {p.land_rule} ({limits}; {enforced}), {result.months[0]}..{end_month}")]
     main = [result.inputs.aggregate_id]
     if result.inputs.main_city_id in summary.index:
         main.append(result.inputs.main_city_id)
     for row_id in main:
         s = summary.loc[row_id]
         band = f"{p.price_band_low_months:g}–{p.price_band_high_months:g}"
+        if L.zh:
+            first = s.median_month_cycle_below_18
+            line = (f"  {L.region(row_id)}：{end_month} 去化周期中位数 "
+                    f"{s.cycle_end_months_p50:.1f}个月（p10–p90 {s.cycle_end_months_p10:.1f}–"
+                    f"{s.cycle_end_months_p90:.1f}）；P(处于{band}个月合理区间) "
+                    f"{s.p_cycle_in_band_end:.2f}，P(低于合理区间) {s.p_cycle_below_band_end:.2f}，"
+                    f"P(某区县某月售罄) {s.p_stock_out_any_month:.2f}；"
+                    f"P(去化周期 ≤ {s.cycle_target_months:g}个月，含库存不足) "
+                    f"{s.p_cycle_le_target_end:.2f}；"
+                    f"P(至少一年暂停 / 削减供地) {s.p_land_suspended_any_year:.2f} / "
+                    f"{s.p_land_cut_any_year:.2f}；未满足需求期望值 "
+                    f"{s.expected_unmet_demand_10k_m2:.1f}万㎡；去化周期中位数首次不超过"
+                    f"{p.cycle_threshold_months:g}个月：{'从未' if first == 'never' else first}")
+            if s.vacancy_end_share_p50 == s.vacancy_end_share_p50:
+                line += (f"；{end_month} 空置率中位数 {s.vacancy_end_share_p50:.0%}（目标 "
+                         f"{s.vacancy_target_share:.0%}，达标概率 {s.p_vacancy_le_target_end:.2f}）")
+            lines.append(line)
+            continue
         line = (f"  {row_id}: {end_month} cycle median {s.cycle_end_months_p50:.1f} months "
                 f"(p10–p90 {s.cycle_end_months_p10:.1f}–{s.cycle_end_months_p90:.1f}); "
-                f"P(cycle <= {s.cycle_target_months:g}) {s.p_cycle_le_target_end:.2f}, "
-                f"P(in the {band}-month band) {s.p_cycle_in_band_end:.2f}; "
+                f"P(in the {band}-month band) {s.p_cycle_in_band_end:.2f}, "
                 f"P(below the band) {s.p_cycle_below_band_end:.2f}, P(a region sells out in some "
                 f"month) {s.p_stock_out_any_month:.2f}; "
+                f"P(cycle <= {s.cycle_target_months:g}, stock-outs included) "
+                f"{s.p_cycle_le_target_end:.2f}; "
                 f"P(land rule suspends / cuts land in >= 1 year) "
                 f"{s.p_land_suspended_any_year:.2f} / {s.p_land_cut_any_year:.2f}; "
                 f"E[unmet demand] {s.expected_unmet_demand_10k_m2:.1f} 万m²; "
                 f"median first month cycle <= {p.cycle_threshold_months:g}: "
                 f"{s.median_month_cycle_below_18}")
         if s.vacancy_end_share_p50 == s.vacancy_end_share_p50:
-            line += (f"; vacancy {end_month} median {s.vacancy_end_share_p50:.1%} "
+            line += (f"; vacancy {end_month} median {s.vacancy_end_share_p50:.0%} "
                      f"(target {s.vacancy_target_share:.0%}, P {s.p_vacancy_le_target_end:.2f})")
         lines.append(line)
     regions = summary.loc[list(result.region_ids)]
     risky = regions[regions.p_cycle_le_target_end < 0.5].sort_values("p_cycle_le_target_end")
     if not risky.empty:
-        lines.append(f"  regions likely above {p.cycle_threshold_months:g} months in {end_month} "
-                     "(P below 0.5; the plan's goal is city-wide): " + ", ".join(
-                         f"{r} {v:.2f}" for r, v in risky.p_cycle_le_target_end.items()))
+        lines.append(L.pick(
+            zh="  {month} 去化周期可能高于{m:g}个月的区县（达标概率低于0.5；规划目标针对全市）：",
+            en="  regions likely above {m:g} months in {month} (P below 0.5; the plan's goal is "
+               "city-wide): ", m=p.cycle_threshold_months, month=end_month)
+            + L.pick(zh="，", en=", ").join(
+                f"{L.region(r) if L.zh else r} {v:.2f}"
+                for r, v in risky.p_cycle_le_target_end.items()))
     return lines

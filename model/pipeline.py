@@ -26,14 +26,14 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from model import market, readings, results, uncertainty
+from model import citations, market, readings, results, uncertainty
 from model import timing as tm
 from model.config import (ConfigError, RunConfig, as_dict, fast_overrides, number_problems,
                           to_settings)
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
 from model.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, EXIT_SOLVER, UserError
 from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
-from model.labels import resolve_lang
+from model.labels import Labels, resolve_lang
 from model.optimise import StructureChanged
 from model.solve import PlanModel, option_problems, solver_versions
 from model.validate import replay_memory_problems
@@ -221,6 +221,7 @@ def solve_and_report(
     """Solve the model as it stands and turn the answer into an Outcome (tables, summary)."""
     sol = pm.solve()
     base = _summary_base(settings, ds, inputs, pm, sol)
+    L = Labels.for_dataset(ds, settings.report.lang)  # the printed summary's language
 
     if sol.ok:
         plan = results.plan_table(inputs, sol)
@@ -237,13 +238,13 @@ def solve_and_report(
             }
         head = results.headline(inputs, plan, targets)
         # the printed summary leads with the plan's own arithmetic, then how likely it is to hold
-        lead, detail = uncertainty.own_arithmetic_lines(plan, inputs), []
+        lead, detail = uncertainty.own_arithmetic_lines(plan, inputs, L=L, cfg=settings), []
         if inputs.plan_fixed:
             tables["deliverability"] = readings.deliverability_table(inputs, plan)
-            detail += readings.deliverability_lines(tables["deliverability"])
+            detail += readings.deliverability_lines(tables["deliverability"], L=L)
             if settings.fixed_plan == "guidance" and not inputs.observed_years:
                 tables["plan_readings"] = readings.plan_readings_table(ds, inputs)
-                lead += readings.readings_lines(tables["plan_readings"])
+                lead += readings.readings_lines(tables["plan_readings"], L=L)
         if settings.sim.enabled:
             try:
                 replayed = replay_plan(settings, ds, inputs, plan)
@@ -251,7 +252,7 @@ def solve_and_report(
                 return _input_error([f"sim: {exc}"])
             tables.update(replay_tables(replayed, inputs))
             base["replay"] = replay_headline(replayed)
-            detail += market.summary_lines(replayed)
+            detail += market.summary_lines(replayed, L=L)
             if settings.uncertainty.enabled:
                 try:
                     found = uncertainty_outcome(settings, ds, inputs, plan)
@@ -270,8 +271,9 @@ def solve_and_report(
                 ["target_key", "target_id"]].T.values) if tid in RULE_ROWS],
             total_time_s=perf_counter() - t_start,
         )
-        summary = results.human_summary(base, targets, None)
-        detail += [f"  dataset: {note}" for note in inputs.dataset_notes]
+        summary = results.human_summary(base, targets, None, L=L)
+        detail += [L.pick(zh="  数据集：{note}", en="  dataset: {note}", note=note)
+                   for note in (inputs.dataset_notes_zh if L.zh else inputs.dataset_notes)]
         return Outcome(
             "optimal",
             EXIT_OK,
@@ -299,7 +301,7 @@ def solve_and_report(
             {},
             {"relaxation": table},
             base,
-            tuple(results.human_summary(base, None, table)),
+            tuple(results.human_summary(base, None, table, L=L)),
         )
 
     base.update(status="solver_error", total_time_s=perf_counter() - t_start)
@@ -318,15 +320,17 @@ def uncertainty_outcome(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
     def replay_fn(demand, **overrides):
         return replay_plan(settings, ds, inputs, plan, demand, **overrides)
 
+    L = Labels.for_dataset(ds, settings.report.lang)
     table = uncertainty.uncertainty_table(settings, ds, inputs, replay_fn)
     tables = {"uncertainty": table}
-    lines = uncertainty.uncertainty_lines(table)
-    block: dict[str, Any] = {"cells": len(table)}
+    lines = uncertainty.uncertainty_lines(table, L=L) + uncertainty.level_spread_lines(table, L=L)
+    block: dict[str, Any] = {"cells": len(uncertainty.grid_rows(table))}
     if settings.uncertainty.breakeven:
         be = uncertainty.breakeven_table(settings, inputs, plan, replay_fn)
         tables["breakeven"] = be
-        lines += ["Break-even (the other assumption at its default):"]
-        lines += uncertainty.breakeven_lines(be)
+        lines += [L.pick(zh="盈亏平衡点（另一假设取默认值）：",
+                         en="Break-even (the other assumption at its default):")]
+        lines += uncertainty.breakeven_lines(be, L=L)
         block["breakeven"] = be.to_dict(orient="records")
     return tables, block, lines
 
@@ -397,6 +401,8 @@ def replay_params(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
         shared["enforce_land_rule"] = False  # the city follows the plan as written
     if settings.sim.enforce_presale_timing is None and inputs.evaluate_only:
         shared["enforce_presale_timing"] = False  # presale on the plan's schedule (deliverability)
+    if settings.targets.cycle_months_end is not None:  # the run's target, as the optimiser's
+        shared["cycle_target_months"] = float(settings.targets.cycle_months_end)
     if settings.sim.presell_to_aim and not inputs.evaluate_only:
         shared["presell_below_months"] = inputs.aim_cycle_months
     return market.ReplayParams.from_config(settings.sim, **{**shared, **overrides})
@@ -488,6 +494,7 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
         "evaluate_only": inputs.evaluate_only,
         "land_rule": inputs.land_rule,
         "land_rule_source": inputs.land_rule_source,
+        **citations.for_summary(settings, ds, inputs),  # what reports cite (model/citations.py)
         "dataset_notes": list(inputs.dataset_notes),
         "git_commit": _git_commit(),
         "report_lang": resolve_lang(settings.report.lang, ds.manifest),  # model/labels.py

@@ -23,6 +23,7 @@ import pandas as pd
 from model import timing as tm
 from model.data import Dataset
 from model.inputs import ModelInputs
+from model.labels import Labels, pad
 
 READINGS_COLUMNS = [
     "reading", "scope", "year", "cycle_end_months", "inventory_end_10k_m2", "supply_10k_m2",
@@ -179,16 +180,36 @@ def plan_readings_table(ds: Dataset, inputs: ModelInputs) -> pd.DataFrame:
     return pd.DataFrame(out, columns=READINGS_COLUMNS)
 
 
-def readings_lines(table: pd.DataFrame, names_zh: Mapping[str, str] | None = None) -> list[str]:
+#: the three readings (plan_readings.csv ``reading``) in Chinese; the key is kept after it
+READINGS_ZH = {"rows": "按分区县数据", "printed_totals": "按规划总量", "under_land_rule": "按供地规则执行"}
+
+
+def readings_lines(table: pd.DataFrame, names_zh: Mapping[str, str] | None = None,
+                   L: Labels | None = None) -> list[str]:
     """The three readings' last-year city and main-city cycles as a small printed table."""
+    L = L or Labels()
     last = table["year"].max()
     end = table[table["year"] == last].set_index(["reading", "scope"])
     scopes = [s for s in ("city", "main_city") if (("rows", s) in end.index)]
-    lines = [f"The plan as written, read three ways ({last} destocking cycle, months):",
-             "  reading            " + "".join(f"{s:>12}" for s in scopes)]
+    if L.zh:
+        lines = [f"按三种口径解读规划原文（{last}年末去化周期，个月）：",
+                 "  " + pad("口径", 36) + "".join(pad(L.term(f"scope.{s}"), 12, ">")
+                                                for s in scopes)]
+    else:
+        lines = [f"The plan as written, read three ways ({last} destocking cycle, months):",
+                 "  reading            " + "".join(f"{s:>12}" for s in scopes)]
+    gloss = {"rows": ("按原表各行，预售当年入库", "the rows as printed, presale in stock its own year"),
+             "printed_totals": ("各行按印刷合计等比缩放", "the rows scaled to the printed totals"),
+             "under_land_rule": ("扣除供地规则暂停/削减的用地及其预售（不顺延）",
+                                 "less the land the rule withholds and its presale (not "
+                                 "deferred)")}
     for reading in ("rows", "printed_totals", "under_land_rule"):
         cells = "".join(f"{end.loc[(reading, s), 'cycle_end_months']:>12.1f}" for s in scopes)
-        lines.append(f"  {reading:<19}{cells}")
+        if L.zh:
+            lines.append(f"  {pad(f'{READINGS_ZH[reading]}（{reading}）', 36)}{cells}   "
+                         f"{gloss[reading][0]}")
+        else:
+            lines.append(f"  {reading:<19}{cells}   {gloss[reading][1]}")
     return lines
 
 
@@ -232,20 +253,26 @@ def deliverability_table(inputs: ModelInputs, plan: pd.DataFrame) -> pd.DataFram
     return pd.concat([frame, *totals], ignore_index=True)[DELIVERABILITY_COLUMNS]
 
 
-def deliverability_lines(table: pd.DataFrame) -> list[str]:
+def deliverability_lines(table: pd.DataFrame, L: Labels | None = None) -> list[str]:
     """One line per aggregate: planned vs deliverable presale in the first year and over the
     plan, and the backlog at its end."""
+    L = L or Labels()
     out = []
     first, last = table["year"].min(), table["year"].max()
     for scope in ("city", "main_city"):
         part = table[table["region"] == scope].set_index("year")
         if part.empty:
             continue
-        out.append(
-            f"  deliverability ({scope}): {first} presale planned "
-            f"{part.loc[first, 'presale_planned_10k_m2']:.2f} 万m², deliverable "
-            f"{part.loc[first, 'presale_deliverable_10k_m2']:.2f}; {first}–{last} planned "
-            f"{part['presale_planned_10k_m2'].sum():.2f}, deliverable "
-            f"{part['presale_deliverable_10k_m2'].sum():.2f} (not presold by {last}: "
-            f"{part.loc[last, 'backlog_end_10k_m2']:.2f})")
+        out.append(L.pick(
+            zh="  可供应性（{name}）：{first}年计划批准预售 {p1:.2f}万㎡，可实现 {d1:.2f}万㎡；"
+               "{period}计划 {p:.2f}万㎡，可实现 {d:.2f}万㎡（至{last}年末未能预售 {b:.2f}万㎡）",
+            en="  deliverability ({scope}): {first} presale planned {p1:.2f} 万m², deliverable "
+               "{d1:.2f}; {first}–{last} planned {p:.2f}, deliverable {d:.2f} (not presold by "
+               "{last}: {b:.2f})",
+            scope=scope, name=L.term(f"scope.{scope}"), first=first, last=last,
+            period=L.period(f"{first}-{last}"),
+            p1=part.loc[first, 'presale_planned_10k_m2'],
+            d1=part.loc[first, 'presale_deliverable_10k_m2'],
+            p=part['presale_planned_10k_m2'].sum(), d=part['presale_deliverable_10k_m2'].sum(),
+            b=part.loc[last, 'backlog_end_10k_m2']))
     return out

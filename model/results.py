@@ -22,6 +22,7 @@ import pandas as pd
 from model import timing as tm
 from model.csvio import read_csv, write_csv
 from model.inputs import ModelInputs, TargetRow
+from model.labels import Labels
 from model.rundir import FILES_KEY, file_records, seal
 from model.solve import Duals, Relaxation, Solution, target_group
 from model.workbook import write_plan_workbook
@@ -847,29 +848,37 @@ def objective_terms(inputs: ModelInputs, plan: pd.DataFrame, sol: Solution) -> d
 
 
 def human_summary(
-    summary: Mapping[str, Any], targets: pd.DataFrame | None, relaxation: pd.DataFrame | None
+    summary: Mapping[str, Any], targets: pd.DataFrame | None, relaxation: pd.DataFrame | None,
+    L: Labels | None = None,
 ) -> list[str]:
     """A few lines for the terminal: headline indicators and the targets missed (or the
-    conflict)."""
+    conflict), in the language of ``L`` (English without)."""
+    L = L or Labels()
     status = summary["status"]
     if status == "optimal" and summary.get("evaluate_only"):
-        status = "evaluated (every target and rule reported, none enforced)"
-    lines = [
-        f"run {summary.get('scenario')}: {status} ({summary.get('problem_type')}, "
-        f"objective {_num(summary.get('objective'))}, "
-        f"HiGHS {_num(summary.get('solve_time_s'), '.3f')} s)"
-    ]
+        status = L.pick(zh="仅评估（报告全部目标与规则，均不强制执行）",
+                        en="evaluated (every target and rule reported, none enforced)")
+    elif L.zh:
+        status = L.status(status)
+    lines = [L.pick(
+        zh="情景 {scenario}：{status}（{ptype}，目标函数 {obj}，HiGHS 求解 {t} 秒）",
+        en="run {scenario}: {status} ({ptype}, objective {obj}, HiGHS {t} s)",
+        scenario=summary.get("scenario"), status=status, ptype=summary.get("problem_type"),
+        obj=_num(summary.get("objective")), t=_num(summary.get("solve_time_s"), ".3f"))]
     h = summary.get("headline") or {}
-    if h:
+    if h and L.zh:
+        lines += _headline_lines_zh(h, L)
+    elif h:
         y = h["final_year"]
         main_cycle = h.get("cycle_months_main_city")
-        vacancy = [f"{name} {_pct(h[key])}" for name, key in (
+        vacancy = [f"{name} {h[key]:.1%}" for name, key in (
             ("city", "vacancy_share_city"), ("main city", "vacancy_share_main_city"))
             if h.get(key) is not None]
         lines += [
             f"  {y} destocking cycle: city {_num(h['cycle_months_city'], '.1f')} months"
             + (f", main city {_num(main_cycle, '.1f')} months" if main_cycle is not None else ""),
-            f"  {y} vacancy: " + (", ".join(vacancy) if vacancy else
+            f"  {y} vacancy (as the plan measures it): "
+            + (", ".join(vacancy) if vacancy else
                                   "not modelled (the dataset prints no vacancy figures)"),
             f"  land {_num(h['land_total_ha'], '.2f')} ha"
             + (f" (commercial {_num(h['land_total_ha'] - h.get('subsidised_land_ha', 0.0), '.2f')}"
@@ -882,33 +891,67 @@ def human_summary(
             f"land revenue {_num(h['land_revenue_100m_yuan'], '.2f')} 亿元",
         ]
     if targets is not None and len(targets):
-        lines += _missed_lines(targets)
+        lines += _missed_lines(targets, L=L)
     if summary.get("conflict_note"):
-        lines.append(f"  {summary['conflict_note']}")
+        lines.append(f"  {summary['conflict_note']}")  # English (summary.json's)
     elif relaxation is not None and len(relaxation):
-        lines.append(
-            "  hard targets conflict; smallest relaxation that restores feasibility "
-            "(jointly: all hard targets relaxed at once; alone: only this target, all years):"
-        )
+        lines.append(L.pick(
+            zh="  硬约束目标相互冲突（conflict）；恢复可行的最小放宽量（共同放宽：所有硬约束同时放宽；"
+               "单独放宽：只放宽该目标的各年）：",
+            en="  hard targets conflict; smallest relaxation that restores feasibility "
+               "(jointly: all hard targets relaxed at once; alone: only this target, all years):"
+        ))
         conflict = relaxation[relaxation["in_conflict"]]
         for group, rows in conflict.groupby("group", sort=False):
             first = rows.iloc[0]
             req = sorted(set(rows["required"].round(6)))
             req_s = _num(req[0]) if len(req) == 1 else f"{_num(req[0])}–{_num(req[-1])}"
             alone = rows["relaxation_alone"]
+            unit = L.unit(first.unit) if L.zh else first.unit
             alone_s = (
-                f"alone by up to {_num(alone.max())} {first.unit}"
+                L.pick(zh="单独放宽最多 {x} {unit}", en="alone by up to {x} {unit}",
+                       x=_num(alone.max()), unit=unit)
                 if alone.notna().all()
-                else "alone: cannot restore feasibility"
+                else L.pick(zh="单独放宽无法恢复可行", en="alone: cannot restore feasibility")
             )
-            lines.append(
-                f"    {group} ({', '.join(rows['period'])}): required {first.sense} {req_s} "
-                f"{first.unit} → jointly by up to {_num(rows['relaxation_joint'].max())} "
-                f"{first.unit}; {alone_s}"
-            )
+            lines.append(L.pick(
+                zh="    {name}（{group}，{periods}）：{req}{sense} {req_s} {unit} → 共同放宽最多 "
+                   "{joint} {unit}；{alone_s}",
+                en="    {group} ({periods}): required {sense} {req_s} {unit} → jointly by up to "
+                   "{joint} {unit}; {alone_s}",
+                name=L.target_key(group) if L.zh else group, group=group,
+                periods=", ".join(rows["period"]), req=L.term("required"),
+                sense=L.term(f"sense.{first.sense}") if L.zh else first.sense, req_s=req_s,
+                unit=unit, joint=_num(rows["relaxation_joint"].max()), alone_s=alone_s))
         if conflict.empty:
-            lines.append("    no hard target found in conflict")
+            lines.append(L.pick(zh="    未发现相互冲突的硬约束目标",
+                                en="    no hard target found in conflict"))
     return lines
+
+
+def _headline_lines_zh(h: Mapping[str, Any], L: Labels) -> list[str]:
+    """human_summary's headline block in Chinese: the same figures, rounded the same way."""
+    y = h["final_year"]
+    cycles = [f"{L.term('scope.' + scope)} {L.amount(h[key], 'months', '.1f')}"
+              for scope, key in (("city", "cycle_months_city"),
+                                 ("main_city", "cycle_months_main_city"))
+              if h.get(key) is not None]
+    vacancy = [f"{L.term('scope.' + scope)} {h[key]:.1%}" for scope, key in (
+        ("city", "vacancy_share_city"), ("main_city", "vacancy_share_main_city"))
+        if h.get(key) is not None]
+    land = f"  新增住宅用地（土地供应） {L.amount(h['land_total_ha'], 'ha', '.2f')}"
+    if h.get("subsidised_land_ha"):
+        land += (f"（商品住宅 {L.amount(h['land_total_ha'] - h['subsidised_land_ha'], '', '.2f')}"
+                 f" + 保障性住房 {L.amount(h['subsidised_land_ha'], '', '.2f')}）")
+    return [
+        f"  {y}年末去化周期：" + "，".join(cycles),
+        f"  {y}年住房空置率（按规划口径）：" + ("，".join(vacancy) if vacancy else "未建模（数据集未给出空置率）"),
+        land + f"，新建商品住宅供应（批准预售） {L.amount(h['supply_total_10k_m2'], '10k_m2', '.2f')}"
+        f"，未满足需求 {L.amount(h['unmet_demand_10k_m2'], '10k_m2', '.2f')}",
+        f"  收购存量商品房 {L.amount(h['purchased_10k_m2'], '10k_m2', '.2f')}"
+        f"，政府住房支出 {L.amount(h['public_spending_100m_yuan'], '100m_yuan', '.2f')}"
+        f"，土地出让收入 {L.amount(h['land_revenue_100m_yuan'], '100m_yuan', '.2f')}",
+    ]
 
 
 def missed_targets(targets: pd.DataFrame) -> pd.DataFrame:
@@ -917,31 +960,44 @@ def missed_targets(targets: pd.DataFrame) -> pd.DataFrame:
     return targets[~targets["met"] & (targets["mode"] != "off")]
 
 
-def _missed_lines(targets: pd.DataFrame, limit: int = 15) -> list[str]:
-    """The targets missed, then one line on the land rule (restricted region-years, breaches)."""
+def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = None) -> list[str]:
+    """The targets missed, then one line on the land rule (restricted region-years, breaches);
+    target keys (``cycle_months[city,2030]``) kept after the Chinese names so they can be
+    searched for in targets.csv."""
+    L = L or Labels()
     rule = targets[targets["target_id"] == "land_rule"]
     pace = targets[targets["target_id"].isin(PACE_IDS)]
     missed = missed_targets(targets)
     missed = missed[~missed["target_id"].isin(("land_rule", *PACE_IDS))]
-    lines = ["  every target met" if missed.empty else f"  targets missed ({len(missed)}):"]
+    lines = [L.pick(zh="  全部目标达成", en="  every target met") if missed.empty else
+             L.pick(zh="  未达成目标（{n}项）：", en="  targets missed ({n}):", n=len(missed))]
     for row in missed.head(limit).itertuples(index=False):
         lines.append(
+            f"    {L.target_key(row.target_key)}（{row.target_key}，{L.mode(row.mode)}）："
+            f"{L.term('required')}{L.term('sense.' + row.sense)} "
+            f"{_figure(L, row.required, row.unit)}，{L.term('achieved')} "
+            f"{_figure(L, row.achieved, row.unit)} — {'超出' if row.sense == 'max' else '不足'} "
+            f"{_figure(L, row.shortfall, row.unit, points=True)}" if L.zh else
             f"    {row.target_key} ({row.mode}): required {row.sense} "
-            f"{_num(row.required)} {row.unit}, achieved {_num(row.achieved)} — "
-            f"{'over' if row.sense == 'max' else 'short'} by {_num(row.shortfall)} {row.unit}"
+            f"{_figure(L, row.required, row.unit)}, achieved {_figure(L, row.achieved, row.unit)}"
+            f" — {'over' if row.sense == 'max' else 'short'} by "
+            f"{_figure(L, row.shortfall, row.unit, points=True)}"
         )
     if len(missed) > limit:
-        lines.append(f"    … {len(missed) - limit} more in targets.csv")
+        lines.append(L.pick(zh="    … 另有{n}项见 targets.csv", en="    … {n} more in targets.csv",
+                            n=len(missed) - limit))
     if len(rule):
         broken = rule[~rule["met"]]
         source = rule["source"].iloc[0]
-        lines.append(
-            f"  land rule ({source}): restricts {len(rule)} region-years; "
+        lines.append(L.pick(
+            zh="  住宅用地供应与去化周期挂钩规则（{source}）：约束{n}个区县·年；",
+            en="  land rule ({source}): restricts {n} region-years; ", source=source, n=len(rule))
             + (
-                f"broken in {len(broken)}, by {broken['shortfall'].sum():.2f} ha in all "
-                f"(land_rule rows of targets.csv)"
+                L.pick(zh="违反{k}个，合计超出 {ha:.2f}公顷（targets.csv 的 land_rule 行）",
+                       en="broken in {k}, by {ha:.2f} ha in all (land_rule rows of targets.csv)",
+                       k=len(broken), ha=broken["shortfall"].sum())
                 if len(broken)
-                else "respected in all"
+                else L.pick(zh="全部符合", en="respected in all")
             )
         )
     for tid, what, unit in (("presale_ramp", "presale pace", "万m²"),
@@ -951,11 +1007,29 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15) -> list[str]:
         if part.empty:
             continue
         broken = part[~part["met"]]
-        text = (f"broken in {len(broken)} ({', '.join(broken['target_key'].head(4))}"
-                f"{' …' if len(broken) > 4 else ''}), by {broken['shortfall'].sum():.2f} {unit}"
-                if len(broken) else "held")
-        lines.append(f"  {what} ({tid} rows): binds in {len(part)}; {text}")
+        keys = f"{', '.join(broken['target_key'].head(4))}{' …' if len(broken) > 4 else ''}"
+        text = (L.pick(zh="违反{k}个（{keys}），合计 {x:.2f}{unit}",
+                       en="broken in {k} ({keys}), by {x:.2f} {unit}", k=len(broken), keys=keys,
+                       x=broken["shortfall"].sum(), unit=L.unit("ha" if unit == "ha" else "10k_m2")
+                       if L.zh else unit)
+                if len(broken) else L.pick(zh="均满足", en="held"))
+        lines.append(L.pick(zh="  {what}（targets.csv 的 {tid} 行）：约束{n}个；{text}",
+                            en="  {what} ({tid} rows): binds in {n}; {text}",
+                            what=L.target_name(tid) if L.zh else what, tid=tid, n=len(part),
+                            text=text))
     return lines
+
+
+def _figure(L: Labels, x, unit: str, points: bool = False) -> str:
+    """A target figure in the plan's units and rounding (万㎡ and ha to 2 decimals, months to 1,
+    shares as % to 1 decimal, a difference of shares in points)."""
+    if unit in ("share", "probability"):
+        return L.amount(x, unit, ".1f", points=points)
+    if unit in ("10k_m2", "ha", "100m_yuan"):
+        return L.amount(x, unit, ".2f")
+    if unit == "months":
+        return L.amount(x, unit, ".1f")
+    return L.amount(x, unit, ".6g")
 
 
 def _num(x, fmt: str = ".4g") -> str:

@@ -30,6 +30,7 @@ import html
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -45,6 +46,7 @@ from model.config import ConfigError, RunConfig, with_overrides
 from model.csvio import read_csv, write_csv
 from model.data import Dataset, DatasetError, load_dataset
 from model.inputs import build_inputs
+from model.labels import Labels
 from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
 
 log = logging.getLogger(__name__)
@@ -175,7 +177,8 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         "smallest_change": _smallest(adjustments),
         "review_time_s": perf_counter() - t0,
     }
-    messages = list(replan.messages) + review_lines(tables)
+    L = Labels.for_dataset(ds, settings.report.lang)  # the printed summary's language
+    messages = list(replan.messages) + review_lines(tables, L)
     if run_dir is not None:
         meta = {k: summary["review"][k] for k in ("actuals", "observed_years", "future_demand")}
         meta["hard"] = list(settings.review.hard)
@@ -184,6 +187,7 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         meta["cite"] = {t: ds.cite(t) for t in ("supply_guidance", "land_guidance")}
         meta["replications"] = settings.sim.replications
         meta["original"] = settings.review.original
+        meta["thresholds"] = note_thresholds(settings, ds)
         meta["presale_above_ready"] = {
             d["name"][len("observed_presale_above_ready_10k_m2["):-1]: d["value"]
             for d in replan.summary.get("derived_inputs", [])
@@ -196,7 +200,8 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
             ["adjustments.csv", "adjustments.png", "adjustments_en.png"]
             if adjustments is not None else []
         )
-        messages.append(f"  officials' note: {run_dir / 'review_note.html'}")
+        messages.append(L.pick(zh="  评估说明（供审阅）：{p}", en="  officials' note: {p}",
+                               p=run_dir / "review_note.html"))
     return Outcome(
         replan.status,
         EXIT_OK,
@@ -644,8 +649,13 @@ def target_change(keep, other) -> tuple[str, float, str]:
         group = target_group(t.target_id, t.scope)
         name = TARGET_NAMES.get(t.target_id, (t.target_id, t.target_id))[0]
         scope = NOTE_TEXT["zh"]["scopes"].get(t.scope, t.scope)
-        if old is None or abs(t.value - old.value) <= 1e-9 * max(1.0, abs(old.value)):
-            if old is not None and old.mode != t.mode:
+        if old is None:  # a target the candidate adds (the dataset has none): a full change
+            share = 1.0
+            parts.setdefault(group, f"{group} (none) → {_g(t.value)} {t.unit} (new)")
+            zh.setdefault(group, f"新增{scope}{name} {_v(t.value, t.unit)}{_unit(t.unit, 'zh')}")
+            continue
+        if abs(t.value - old.value) <= 1e-9 * max(1.0, abs(old.value)):
+            if old.mode != t.mode:
                 parts.setdefault(group, f"{t.target_id}[{t.scope}] {old.mode} → {t.mode}")
                 zh.setdefault(group, f"{scope}{name}改为{'硬约束' if t.mode == 'hard' else t.mode}")
             continue
@@ -854,16 +864,25 @@ def _smallest(adjustments: pd.DataFrame | None) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # Terminal lines, files, charts
 # ---------------------------------------------------------------------------------------------
-def review_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+def review_lines(tables: Mapping[str, pd.DataFrame], L: Labels | None = None) -> list[str]:
     """A few lines for the terminal, the answer first: targets at risk on the current course,
-    whether an adjustment is needed, then the candidates (policy units only)."""
+    whether an adjustment is needed, then the candidates (policy units only); in the language of
+    ``L`` (English without), target keys and candidate names kept as they are."""
+    L = L or Labels()
     t = tables["review_targets"]
     risk = t[t["at_risk"]]
     groups = at_risk_groups(t)
-    lines = [f"Mid-term review: {len(groups)} target(s) at risk on the current course"
-             + (f" ({', '.join(groups)})" if groups else "")]
+    lines = [L.pick(zh="中期评估：按当前趋势有{n}项目标存在风险", en="Mid-term review: {n} target(s) "
+                    "at risk on the current course", n=len(groups))
+             + (L.pick(zh="：{z}", en=" ({g})", g=", ".join(groups),
+                       z="；".join(f"{L.target_key(g)}（{g}）" for g in groups)) if groups else "")]
     for row in risk.head(8).itertuples(index=False):
         lines.append(
+            f"    {L.target_key(row.target_key)}（{row.target_key}）：{L.term('required')}"
+            f"{L.term('sense.' + row.sense)} {L.amount(row.required, row.unit)}，按当前趋势 "
+            f"{L.amount(row.achieved_course, row.unit)}，重新规划 "
+            f"{L.amount(row.achieved_replan, row.unit)}（重新规划"
+            f"{L.term('met') if row.met_replan else L.term('missed')}）" if L.zh else
             f"    {row.target_key}: required {row.sense} {_g(row.required)} {row.unit}, "
             f"course {_g(row.achieved_course)}, re-plan {_g(row.achieved_replan)}"
             f" ({'met' if row.met_replan else 'missed'} in the re-plan)"
@@ -873,21 +892,45 @@ def review_lines(tables: Mapping[str, pd.DataFrame]) -> list[str]:
         needed = adjustment_needed(adj)
         keep = adj[adj["candidate"] == KEEP].iloc[0]
         if not needed:
-            lines.append("  adjustment needed: no — a re-plan from the observed state keeps every "
-                         f"target of review.hard; the candidates are a trade-off table only")
+            lines.append(L.pick(zh="  是否需要调整：否——在 review.hard 所列目标作为硬约束时，从实际状态重新规划"
+                                   "仍可行（keep_targets）；候选方案仅作权衡参考",
+                                en="  adjustment needed: no — a re-plan from the observed state "
+                                   "with the targets of review.hard held hard is feasible "
+                                   "(keep_targets); the candidates are a trade-off table only"))
         else:
-            lines.append(f"  adjustment needed: yes — keeping the targets is infeasible "
-                         f"({keep['relaxation']})")
+            lines.append(L.pick(zh="  是否需要调整：是——无法同时保持全部目标（{r}）",
+                                en="  adjustment needed: yes — keeping the targets is infeasible "
+                                   "({r})", r=keep["relaxation"]))
             best = adj[adj["smallest_change"].astype(bool)]
             if len(best):
                 b = best.iloc[0]
-                lines.append(f"  smallest change that restores feasibility: {b.candidate} "
-                             f"({b.target_change}); unmet demand {_g(b.unmet_demand_10k_m2)} 万m², "
-                             f"land {_g(b.land_total_ha)} ha")
-        same = adj[adj["changes_nothing"].astype(bool)]
-        if len(same):
-            lines.append(f"  candidates that change nothing (the same plan): "
-                         f"{', '.join(same['candidate'])}")
+                lines.append(L.pick(
+                    zh="  恢复可行的最小调整：{c}（{change}）；未满足需求 {u}，新增住宅用地 {ha}",
+                    en="  smallest change that restores feasibility: {c} ({change}); unmet "
+                       "demand {u} 万m², land {ha} ha",
+                    c=b.candidate,
+                    change=b.target_change_zh if L.zh and isinstance(
+                        getattr(b, "target_change_zh", None), str) else b.target_change,
+                    u=L.amount(b.unmet_demand_10k_m2, "10k_m2") if L.zh
+                    else _g(b.unmet_demand_10k_m2),
+                    ha=L.amount(b.land_total_ha, "ha") if L.zh else _g(b.land_total_ha)))
+        kinds = candidate_groups(adj, t)
+        for kind, zh, en in (
+                ("same", "  不改变方案的候选（与原方案相同）：{c}",
+                 "  candidates that change nothing (the same plan): {c}"),
+                ("same_value", "  与现行目标取值相同的候选：{c}",
+                 "  candidates that keep the present values: {c}"),
+                ("not_applicable", "  不适用的候选（本数据集未模拟该目标）：{c}",
+                 "  candidates not applicable (not modelled for this dataset): {c}")):
+            if len(kinds[kind]):
+                lines.append(L.pick(zh=zh, en=en, c=", ".join(kinds[kind]["candidate"])))
+    status = replan_status(t)
+    missed = status[~status["met"]]
+    if len(missed):
+        lines.append(L.pick(zh="  重新规划（按配置的目标设定）未满足：", en="  the re-plan (targets as "
+                            "configured) misses: ") + "; ".join(
+            f"{r.target_key} required {r.sense} {_g(r.required)} {r.unit}, achieved "
+            f"{_g(r.achieved_replan)}" for r in missed.itertuples(index=False)))
     return lines
 
 
@@ -1030,7 +1073,8 @@ def _f(x: Any, digits: int = 1) -> str:
         return str(x)
     if not math.isfinite(x):
         return "–" if math.isnan(x) else "∞"
-    return f"{x:,.{digits}f}"
+    text = f"{x:,.{digits}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0.0"
 
 
 def _pct(x: Any) -> str:
@@ -1060,11 +1104,37 @@ NOTE_TEXT = {
                 "{n}项规划目标存在风险：{items}。",
         "norisk": "按现行路径（{rest}年沿用{base_short}的用地与批准预售），规划目标均无风险。",
         "noadj": "目标不需调整，但{rest}年的年度供地与批准预售安排须调整（见下）：从{last}年末实际状态"
-                 "重新规划可同时满足{hard}（{final}年去化周期：全市{c}个月{m}），需公共收购"
-                 "存量{buy}万㎡、公共支出{spend}亿元。",
-        "noadj_risk": "按市场重放，{final}年12月全市去化周期处于12—18个月的概率为{p}（各需求情景"
-                      "{lo}—{hi}），低于0.8：结果对需求水平敏感，{next}年以后须按年复核。",
-        "adj": "需要调整目标：保持现有目标不可行（{relax}）；能恢复可行的最小调整为：{change}。",
+                 "重新规划满足{met}",
+        "noadj_keep": "从可行性看目标不需调整：{hard}作为硬约束时，从{last}年末实际状态重新规划仍有可行"
+                      "方案（adjustments.csv中的keep_targets：用地总量{land}公顷，{final}年全市去化周期{c}"
+                      "个月，未满足需求{unmet}万㎡）。但下文的重新规划（规划目标按软约束处理，超出时"
+                      "计入代价而不禁止）未满足：{missed}；满足：{met}",
+        "all_met": "，规划目标与模型检查均已满足",
+        "missed": "；未满足：{items}",
+        "spend": "。重新规划需公共收购存量{buy}万㎡、公共支出{spend}亿元。",
+        "met_none": "（无）",
+        "noadj_risk": "按市场重放，{final}年12月全市去化周期处于{lo_band}—{hi_band}个月合理区间的概率为"
+                      "{p}（各需求情景{lo}—{hi}），低于{pmin}（即每10次重放中不到{n10}次落在区间内；"
+                      "{pmin}为稳健方案要求达到的概率，配置项{pkey}）：结果对需求水平敏感，{next}年"
+                      "以后须按年复核。",
+        "adj": "需要调整目标：保持现有目标不可行（最小放宽：{relax}）；能恢复可行的最小调整为：{change}。",
+        "item_met": "{name}{sense}{req}（{got}）",
+        "item_missed": "{name}要求{sense}{req}，重新规划{got}（{gap}）",
+        "over": "超出{x}", "short": "差{x}", "points": "个百分点",
+        "unmet_met": "{scope}无未满足需求（{period}）",
+        "unmet_missed": "{scope}未满足需求{got}（{period}）",
+        "floor_note": "，低于{lo_band}—{hi_band}个月合理区间的下限：库存偏紧",
+        "sold_out": "{region}{year}年末库存售罄",
+        "per_year": "每年",
+        "per_year_after": "",
+        "land_rule_obs": "{obs}年实际出让在{n}个区域·年份超出土地规则允许的面积（共{x}公顷；"
+                         "{items}）",
+        "land_rule_obs_item": "{region}{year}年超出{x}公顷",
+        "above_line": "{final}年末去化周期仍高于{line}个月（土地规则：高于此线的区域暂停新增住宅用地出让，"
+                      "{src}）的区域：{items}个月",
+        "feed_short": "为{next}年准备的可售面积（期末供地）不足所需一半的区域：{items}（所需量为"
+                      "{final}年需求×terminal.feed_share）",
+        "feed_item": "{region}{got}/{req}万㎡",
         "notested": "本次未评估目标调整（review.adjust=false）。",
         "replan": "重新规划：{rest}年新增住宅用地分别为{land}公顷（{base_short}{oland}），批准预售"
                   "（新增供应）面积分别为{sale}万㎡（{base_short}{osale}）。",
@@ -1082,15 +1152,17 @@ NOTE_TEXT = {
                         "年末库存（万㎡）", "去化周期（个月）"],
         "cols_adj": ["候选调整", "目标变化", "可行", "与保持目标相同", "未满足需求变化（万㎡）",
                      "用地变化（公顷）", "公共支出变化（亿元）", "全市{final}年去化周期（个月）",
-                     "P(12—18个月)"],
+                     "P({lo_band}—{hi_band}个月)"],
+        "infeasible": "否；最小可行：{relax}",
         "risk_item": "{t}：要求{sense}{req}{unit}，现行路径{course}，重新规划{replan}",
         "checks": "模型检查（非规划目标）：{items}。",
-        "rules": "规则：现行路径下土地规则、供应节奏或期末供地在{n}个旗县区·年份不满足（见"
+        "rules": "规则：现行路径下土地规则、供应节奏或期末供地在{n}个区域·年份不满足（见"
                  "review_targets.csv，kind = rule）。",
-        "replay": "市场重放（{reps}次重复，从{last}年末实际状态起）：{final}年12月全市去化周期处于12—18个月"
+        "replay": "市场重放（{reps}次重复，从{last}年末实际状态起）：{final}年12月全市去化周期处于{lo_band}—{hi_band}个月"
                   "的概率为{p}；按需求情景为{lo}—{hi}（uncertainty.csv）。",
-        "suspended": "重新规划中{final}年末去化周期仍高于36个月、土地继续暂停的旗县区：{items}。",
-        "same": "以下候选调整与保持目标得到同一方案（目标不起约束作用）：{items}。",
+        "same": "以下候选调整与保持目标得到同一方案（调整后的目标在重新规划中不起约束作用）：",
+        "same_value": "以下候选调整的取值与现有目标相同，方案不变：",
+        "not_applicable": "以下候选调整不适用（本数据集未模拟该目标）：",
         "quantities": {"land_ha": "出让用地（公顷）", "supply_10k_m2": "批准预售（万㎡）",
                        "sales_10k_m2": "销售（万㎡）", "inventory_end_10k_m2": "年末库存（万㎡）",
                        "cycle_end_months": "去化周期（个月）"},
@@ -1099,7 +1171,7 @@ NOTE_TEXT = {
                    "随附的实际数据为示例，并非统计数据。",
         "presale_above": "实际批准预售超过时序模型由已出让土地形成的可售面积（共{x}万㎡，{where}），"
                          "期初在途面积可能被低估。",
-        "files": ["review_comparison.csv：基准、实际、现行路径、重新规划，按旗县区和年份对照",
+        "files": ["review_comparison.csv：基准、实际、现行路径、重新规划，按区域和年份对照",
                   "review_targets.csv：每项目标在各路径上的结果（at_risk为风险目标）",
                   "review_headline.csv、review_changes.csv：主要指标与变化",
                   "plan.csv、targets.csv、uncertainty.csv：重新规划；original/、course/：基准与现行路径",
@@ -1120,14 +1192,41 @@ NOTE_TEXT = {
         "norisk": "On the current course ({base_short}'s land and presale for {rest}), none of "
                   "the plan's targets is at risk.",
         "noadj": "No target needs adjusting, but the yearly land and presale for {rest} do (see "
-                 "below): a re-plan from the observed end of {last} keeps {hard} (final-year cycle "
-                 "{c} months city-wide{m}), with {buy} 万m² of unsold stock "
-                 "bought by the public and {spend} 亿元 of public spending.",
-        "noadj_risk": "In the market replay the city cycle ends December {final} in 12–18 months "
-                      "with probability {p} (across demand cases {lo}–{hi}), below 0.8: the result "
+                 "below): a re-plan from the observed end of {last} meets {met}",
+        "noadj_keep": "No target needs adjusting for feasibility: with {hard} held as hard limits "
+                      "a re-plan from the observed end of {last} still exists (adjustments.csv, "
+                      "keep_targets: land {land} ha, city cycle {c} months in {final}, unmet demand "
+                      "{unmet} 万m²). But the re-plan below (the plan's targets soft: a miss is costed, not "
+                      "forbidden) misses {missed}; it meets {met}",
+        "all_met": "; every plan target and tool check is met",
+        "missed": "; it misses {items}",
+        "spend": ". The re-plan needs {buy} 万m² of unsold stock bought by the public and {spend} "
+                 "亿元 of public spending.",
+        "met_none": "(none)",
+        "noadj_risk": " In the market replay the city cycle ends December {final} in the "
+                      "{lo_band}–{hi_band}-month band with probability {p} (across demand cases "
+                      "{lo}–{hi}), below {pmin} (fewer than {n10} in 10 replays in the band; {pmin} "
+                      "is the probability a robust plan must reach, config key {pkey}): the result "
                       "depends on the level of demand; review it every year from {next}.",
-        "adj": "An adjustment is needed: keeping the targets is infeasible ({relax}); the smallest "
-               "change that restores feasibility: {change}.",
+        "adj": "An adjustment is needed: keeping the targets is infeasible (smallest relaxation: "
+               "{relax}); the smallest change that restores feasibility: {change}.",
+        "item_met": "{name} {sense} {req} ({got})",
+        "item_missed": "{name}: required {sense} {req}, re-plan {got} ({gap})",
+        "over": "over by {x}", "short": "short by {x}", "points": " percentage points",
+        "unmet_met": "no unmet demand, {scope} ({period})",
+        "unmet_missed": "unmet demand {got}, {scope} ({period})",
+        "floor_note": ", below the floor of the {lo_band}–{hi_band}-month band: stock runs short",
+        "sold_out": "{region} sold out at the end of {year}",
+        "per_year": "",
+        "per_year_after": " a year",
+        "land_rule_obs": "In {obs} land sold broke the land rule in {n} region-years ({x} ha above "
+                         "what it allowed in all; {items})",
+        "land_rule_obs_item": "{region} {year} by {x} ha",
+        "above_line": "Regions still above {line} months at the end of {final} (the land rule "
+                      "suspends new residential land above that line, {src}): {items} months",
+        "feed_short": "regions whose land makes ready less than half of what {next} needs (the "
+                      "terminal feed, {final} demand × terminal.feed_share): {items}",
+        "feed_item": "{region} {got} of {req} 万m²",
         "notested": "Target adjustments were not evaluated (review.adjust=false).",
         "replan": "The re-plan: new residential land {land} ha in {rest} ({base_short} {oland}), "
                   "presale approvals (new supply) {sale} 万m² ({base_short} {osale}).",
@@ -1147,18 +1246,19 @@ NOTE_TEXT = {
                         "stock at year end, 万m²", "cycle, months"],
         "cols_adj": ["candidate", "target change", "feasible", "same plan as keeping targets",
                      "Δ unmet demand, 万m²", "Δ land, ha", "Δ public spending, 亿元",
-                     "city cycle {final}, months", "P(12–18 months)"],
+                     "city cycle {final}, months", "P({lo_band}–{hi_band} months)"],
+        "infeasible": "no; feasible from {relax}",
         "risk_item": "{t}: required {sense} {req}{unit}, current course {course}, re-plan {replan}",
         "checks": "The tool's checks (not plan targets): {items}.",
         "rules": "Rules: on the current course the land rule, the pace or the land for the year "
                  "after the plan are not met in {n} region-years (review_targets.csv, kind = rule).",
         "replay": "Market replay ({reps} replications, from the observed end of {last}): P(city "
-                  "cycle in 12–18 months, December {final}) = {p}; {lo}–{hi} across demand cases "
+                  "cycle in {lo_band}–{hi_band} months, December {final}) = {p}; {lo}–{hi} across demand cases "
                   "(uncertainty.csv).",
-        "suspended": "Regions still above 36 months at the end of {final} in the re-plan, with "
-                     "their land suspended: {items}.",
-        "same": "These candidates give the same plan as keeping the targets (the target does not "
-                "bind): {items}.",
+        "same": "These candidates give the same plan as keeping the targets (the changed target "
+                "does not bind in the re-plan):",
+        "same_value": "These candidates set the targets to their present values (the same plan):",
+        "not_applicable": "These candidates are not applicable (not modelled for this dataset):",
         "quantities": {"land_ha": "land sold, ha", "supply_10k_m2": "presale approvals, 万m²",
                        "sales_10k_m2": "sales, 万m²",
                        "inventory_end_10k_m2": "stock at year end, 万m²",
@@ -1186,6 +1286,343 @@ BASE_SHORT = {"zh": ("已通过规划", "基准方案"), "en": ("the adopted pla
 
 def _join(values, digits: int = 2) -> str:
     return " / ".join(_f(v, digits) for v in values)
+
+
+#: The note names a region's land for the year after the plan (terminal_feed rows) when that land
+#: makes ready less than this share of what the year needs.
+TERMINAL_SHORT_SHARE = 0.5
+#: A region whose stock at a year end is below this (万m²) is sold out.
+SOLD_OUT_10K_M2 = 0.05
+#: The config group of each target id (review.hard names groups).
+TARGET_GROUP = {"cycle_months": "cycle", "cycle_floor_months": "cycle_floor",
+                "vacancy_share": "vacancy", "land_total_ha": "land_total",
+                "supply_total_10k_m2": "supply_total", "subsidised_volume_10k_m2": "subsidised",
+                "subsidised_share": "subsidised"}
+#: The target ids a candidate's override key touches (``targets.vacancy.mode`` → vacancy_share).
+OVERRIDE_TARGETS = (("targets.vacancy", ("vacancy_share",)),
+                    ("targets.cycle_floor", ("cycle_floor_months",)),
+                    ("targets.cycle", ("cycle_months",)),
+                    ("targets.land_total", ("land_total_ha",)),
+                    ("targets.supply_total", ("supply_total_10k_m2",)),
+                    ("targets.subsidised", ("subsidised_volume_10k_m2", "subsidised_share")))
+
+
+def note_thresholds(settings: RunConfig, ds: Dataset) -> dict:
+    """The thresholds the note names, and where each comes from (review_meta.json
+    ``thresholds``): the reasonable band (objective.band_low_months / band_high_months, else the
+    dataset's facts, else 12–18), the land rule's suspension line (land.suspend_above_months, the
+    dataset's, else the national rule's 36 months), the probability of ending in the band below
+    which the note calls the re-plan fragile (robust.chance_alpha: the P(in band) a robust plan
+    must reach) and the terminal-feed share (:data:`TERMINAL_SHORT_SHARE`)."""
+    inputs = build_inputs(settings, ds)
+    return {"band_low_months": float(inputs.band_low_months),
+            "band_high_months": float(inputs.band_high_months),
+            "land_rule_suspend_above_months": float(inputs.suspend_above_months),
+            "land_rule_source": str(inputs.land_rule_source),
+            "p_band_min": float(settings.robust.chance_alpha),
+            "p_band_min_key": "robust.chance_alpha",
+            "terminal_short_share": TERMINAL_SHORT_SHARE}
+
+
+def _thresholds(meta: Mapping[str, Any]) -> dict:
+    """review_meta.json's thresholds, with the defaults for a run directory written before."""
+    out = {"band_low_months": 12.0, "band_high_months": 18.0,
+           "land_rule_suspend_above_months": 36.0, "land_rule_source": "",
+           "p_band_min": 0.8, "p_band_min_key": "robust.chance_alpha",
+           "terminal_short_share": TERMINAL_SHORT_SHARE}
+    out.update(meta.get("thresholds") or {})
+    return out
+
+
+def _bool(x: Any) -> bool | None:
+    """A met_* cell read back from CSV: True, False or None (not evaluated)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    if isinstance(x, str):
+        return {"true": True, "false": False}.get(x.strip().lower())
+    return bool(x)
+
+
+def replan_status(targets: pd.DataFrame) -> pd.DataFrame:
+    """The re-plan against every plan target and tool check (unmet demand, the band floor, a
+    derived subsidised volume) of the years still to plan, as review_targets.csv records it:
+    one row per target over its years (target_id, scope) — ``met`` when every year is met; a
+    missed one keeps its year with the largest shortfall. Targets the dataset does not have have
+    no rows, so they can never be listed as kept."""
+    t = targets[targets["kind"].isin(["target", "check"])
+                & ~targets["observed_year"].map(_bool).fillna(False).astype(bool)].copy()
+    t["_met"] = t["met_replan"].map(_bool)
+    t = t[t["_met"].notna()]
+    rows = []
+    for (_tid, _scope), part in t.groupby(["target_id", "scope"], sort=False):
+        met = part["_met"].astype(bool)
+        if met.all():
+            r = part.iloc[-1].copy()
+        else:
+            miss = part[~met]
+            r = miss.loc[miss["shortfall_replan"].astype(float).idxmax()].copy()
+        r["met"] = bool(met.all())
+        r["years"] = len(part)
+        r["periods"] = _period([str(p) for p in part["period"]]) if len(part) > 1 else str(
+            r["period"])
+        r["group"] = TARGET_GROUP.get(r["target_id"])
+        rows.append(r)
+    return pd.DataFrame(rows).reset_index(drop=True) if rows else t.iloc[:0].assign(
+        met=[], years=[], periods=[], group=[])
+
+
+def sold_out(plan: pd.DataFrame) -> list[tuple[str, int]]:
+    """(region, first year) for each region whose stock the re-plan runs out in a year still to
+    plan (below :data:`SOLD_OUT_10K_M2` at the year end)."""
+    p = plan[~plan["observed"].map(_bool).fillna(False).astype(bool)]
+    p = p[p["inventory_end_10k_m2"].astype(float) < SOLD_OUT_10K_M2].sort_values("year")
+    return [(r, int(g["year"].iloc[0])) for r, g in p.groupby("region", sort=False)]
+
+
+def _scope_text(scope: str, comp: pd.DataFrame, lang: str) -> str:
+    if scope in NOTE_TEXT[lang]["scopes"]:
+        return NOTE_TEXT[lang]["scopes"][scope]
+    return _region_name(comp, scope, lang)
+
+
+def _period_text(period: str, lang: str) -> str:
+    return str(period).replace("-", "—" if lang == "zh" else "–")
+
+
+def status_items(status: pd.DataFrame, comp: pd.DataFrame, meta: Mapping[str, Any],
+                 lang: str) -> tuple[list[str], list[str]]:
+    """(met, missed): the re-plan's targets and checks as the note prints them. Met ones are
+    merged across scopes with the same requirement (去化周期（2030）不高于18.0个月（全市15.8、
+    主城区13.9）); each missed one names its requirement, the re-plan's value and the gap."""
+    tx, th = NOTE_TEXT[lang], _thresholds(meta)
+    sep = tx["sep"]
+    met, missed = [], []
+    done = status[status["met"]]
+    for _key, part in done.groupby(["target_id", "periods", "required", "unit", "sense"],
+                                   sort=False):
+        r = part.iloc[0]
+        scopes = [_scope_text(s, comp, lang) for s in part["scope"]]
+        period = _period_text(r["periods"], lang)
+        if r["target_id"] == "unmet_demand_10k_m2":
+            met.append(tx["unmet_met"].format(scope=sep.join(scopes), period=period))
+            continue
+        zh, en = TARGET_NAMES.get(r["target_id"], (r["target_id"], r["target_id"]))
+        name = f"{zh}（{period}）" if lang == "zh" else f"{en} ({period})"
+        many = r["years"] > 1
+        req = (f"{_v(r['required'], r['unit'])}{_unit(r['unit'], lang)}"
+               f"{tx['per_year_after'] if many else ''}")
+        if many:
+            got = sep.join(scopes)
+        else:
+            got = sep.join(f"{s}{'' if lang == 'zh' else ' '}{_v(a, r['unit'])}"
+                           for s, a in zip(scopes, part["achieved_replan"]))
+        sense = (tx["per_year"] if many else "") + tx[r["sense"]]
+        met.append(tx["item_met"].format(name=name, sense=sense, req=req, got=got))
+    for r in status[~status["met"]].itertuples(index=False):
+        scope = _scope_text(r.scope, comp, lang)
+        period = _period_text(r.period, lang)
+        got = f"{_v(r.achieved_replan, r.unit)}{_unit(r.unit, lang)}"
+        if r.target_id == "unmet_demand_10k_m2":
+            missed.append(tx["unmet_missed"].format(scope=scope, got=got, period=period))
+            continue
+        zh, en = TARGET_NAMES.get(r.target_id, (r.target_id, r.target_id))
+        name = f"{scope}{zh}（{period}）" if lang == "zh" else f"{en}, {scope} ({period})"
+        x = (f"{_v(r.shortfall_replan, r.unit)}{_unit(r.unit, lang)}" if r.unit != "share" else
+             f"{float(r.shortfall_replan) * 100:.1f}{tx['points']}")
+        gap = tx["over" if r.sense == "max" else "short"].format(x=x)
+        text = tx["item_missed"].format(name=name, sense=tx[r.sense],
+                                        req=f"{_v(r.required, r.unit)}{_unit(r.unit, lang)}",
+                                        got=got, gap=gap)
+        if r.target_id == "cycle_floor_months":
+            text = text[:-1] + tx["floor_note"].format(
+                lo_band=_g(th["band_low_months"]), hi_band=_g(th["band_high_months"])) + text[-1]
+        missed.append(text)
+    return met, missed
+
+
+def verdict_text(targets: pd.DataFrame, plan: pd.DataFrame, comp: pd.DataFrame,
+                 adj: pd.DataFrame, head: pd.DataFrame, meta: Mapping[str, Any], lang: str,
+                 rest: str, last: int, final: int) -> str:
+    """The answer when keeping the targets is feasible (``keep_targets`` in adjustments.csv):
+    no target needs adjusting — then exactly what the re-plan the note shows meets and misses,
+    read from review_targets.csv (achieved against required, the band floor and unmet demand
+    included) and plan.csv (regions sold out). Only targets with rows are named, so a target the
+    dataset does not have is never said to be kept; when the re-plan misses a target of
+    review.hard that keeping is feasible for, the keep_targets plan's land, cycle and unmet
+    demand are given beside it."""
+    tx = NOTE_TEXT[lang]
+    status = replan_status(targets)
+    met, missed = status_items(status, comp, meta, lang)
+    missed += [tx["sold_out"].format(region=_region_name(comp, r, lang), year=y)
+               for r, y in sold_out(plan)]
+    hard = [g for g in meta.get("hard", []) if g in set(status["group"].dropna())]
+    hard_missed = status[~status["met"] & status["group"].isin(hard)]
+    met_text = tx["sep"].join(met) or tx["met_none"]
+    if len(hard_missed):
+        keep = adj[adj["candidate"] == KEEP].iloc[0]
+        text = tx["noadj_keep"].format(
+            hard=tx["sep"].join(GROUP_NAMES.get(g, (g, g))[0 if lang == "zh" else 1]
+                                for g in hard),
+            last=last, final=final, land=_f(keep["land_total_ha"], 2),
+            c=_f(keep["cycle_months_city_end"]), unmet=_f(keep["unmet_demand_10k_m2"], 2),
+            missed=tx["sep"].join(missed), met=met_text)
+    else:
+        text = tx["noadj"].format(rest=rest, last=last, met=met_text)
+        text += tx["missed"].format(items=tx["sep"].join(missed)) if missed else tx["all_met"]
+    h = head.set_index("indicator")
+    return text + tx["spend"].format(buy=_f(h.loc["purchased_10k_m2", "replan"]),
+                                     spend=_f(h.loc["public_spending_100m_yuan", "replan"], 2))
+
+
+RELAXATION_PART = re.compile(r"(\w+)\[([^\]]+)\] (\S+) → (\S+) (\S+) \(([+−-])(\S+)\)")
+
+
+def relaxation_note(text: Any, comp: pd.DataFrame, lang: str) -> str:
+    """adjustments.csv's ``relaxation`` (``vacancy_share[city] 0.2 → 0.2923 share (+0.09235)``)
+    as the smallest feasible level of each conflicting target, in the note's language: 全市空置率
+    29.2% / city vacancy 29.2%. Text it cannot read is returned as it is."""
+    text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    parts = []
+    for m in RELAXATION_PART.finditer(text):
+        tid, scope, _old, new, unit = m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)
+        unit = {"months": "months", "share": "share", "ha": "ha"}.get(unit, unit)
+        try:
+            value = float(new)
+        except ValueError:
+            continue
+        zh, en = TARGET_NAMES.get(tid, (tid, tid))
+        where = _scope_text(scope, comp, lang)
+        level = f"{value:.2%}" if unit == "share" else f"{_v(value, unit)}{_unit(unit, lang)}"
+        parts.append(f"{where}{zh}{level}" if lang == "zh" else f"{where} {en} {level}")
+    return NOTE_TEXT[lang]["sep"].join(parts) if parts else text
+
+
+def _override_targets(overrides: str) -> set[str]:
+    """The target ids a candidate's overrides (adjustments.csv ``overrides``) touch."""
+    out: set[str] = set()
+    for item in str(overrides).split(";"):
+        key = item.split("=")[0].strip()
+        for prefix, ids in OVERRIDE_TARGETS:
+            if key.startswith(prefix):
+                out.update(ids)
+                break
+    return out
+
+
+def _override_text(overrides: str, lang: str, has_main: bool = True) -> str:
+    """A candidate's overrides in words (空置率改为硬约束；全市空置率 22.0%), for a candidate that
+    changes no target of this dataset and so has no target_change text; main-city values are
+    left out for a dataset without a main city."""
+    out = []
+    scopes = NOTE_TEXT[lang]["scopes"]
+    for item in str(overrides).split(";"):
+        key, _, value = item.strip().partition("=")
+        field_ = key.split(".")
+        if len(field_) == 3 and field_[0] == "targets" and field_[2] == "mode":
+            g = GROUP_NAMES.get(field_[1], (field_[1], field_[1]))
+            out.append(f"{g[0]}目标改为{'硬约束' if value == 'hard' else value}" if lang == "zh"
+                       else f"{g[1]} target {value}")
+            continue
+        name = field_[-1]
+        for tid, unit in (("vacancy_share", "share"), ("cycle_months", "months"),
+                          ("land_total_ha", "ha"), ("supply_total_10k_m2", "10k_m2"),
+                          ("subsidised_volume_10k_m2", "10k_m2")):
+            if name.startswith(tid.split("_10k")[0].replace("_ha", "").replace("_share", "")):
+                scope = ("main_city" if "main_city" in name else "city")
+                if scope == "main_city" and not has_main:
+                    break
+                try:
+                    v = _v(float(value), unit) + _unit(unit, lang)
+                except ValueError:
+                    v = value
+                zh, en = TARGET_NAMES[tid]
+                out.append(f"{scopes[scope]}{zh} {v}" if lang == "zh" else
+                           f"{en}, {scopes[scope]} {v}")
+                break
+        else:
+            out.append(item.strip())
+    return ("；" if lang == "zh" else "; ").join(o for o in out if o)
+
+
+def candidate_groups(adj: pd.DataFrame, targets: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The candidates other than keep_targets, in four groups: ``not_applicable`` (they change
+    only targets this dataset does not model — no rows in review_targets.csv, e.g. vacancy
+    without vacancy figures), ``same_value`` (they set targets to their present values),
+    ``same`` (a changed target that does not bind: the very same plan) and ``shown`` (the
+    trade-off table)."""
+    shown = adj[adj["candidate"] != KEEP]
+    present = set(targets["target_id"])
+    no_change = shown["target_change"].fillna("none").astype(str).isin(["none", ""])
+    touched = shown["overrides"].map(_override_targets)
+    same_plan = shown["changes_nothing"].map(_bool).fillna(False).astype(bool)
+    absent = no_change & same_plan & touched.map(lambda ids: bool(ids) and not (ids & present))
+    same_value = no_change & same_plan & ~absent
+    same = same_plan & ~no_change & ~same_value
+    return {"not_applicable": shown[absent], "same_value": shown[same_value],
+            "same": shown[same], "shown": shown[~(absent | same_value | same)]}
+
+
+def candidate_bullet(row, lang: str, has_main: bool = True) -> str:
+    """One candidate as a bullet: its change in words, its id in brackets."""
+    text = str(row.get("target_change_zh" if lang == "zh" else "target_change", "") or "")
+    if text in ("", "无", "none", "nan"):
+        text = _override_text(row["overrides"], lang, has_main)
+    elif lang == "zh":
+        text = text.replace("；", "，")
+    return f"{text}（{row['candidate']}）" if lang == "zh" else f"{text} ({row['candidate']})"
+
+
+def land_rule_observed(targets: pd.DataFrame, comp: pd.DataFrame, main_id: str | None,
+                       lang: str, obs: str) -> str:
+    """The observed years' land-rule breaches (land_rule rows of an observed year the actuals
+    miss): how many region-years, the hectares above what the rule allowed, the largest three
+    (the main city first)."""
+    t = targets[(targets["target_id"] == "land_rule")
+                & targets["observed_year"].map(_bool).fillna(False).astype(bool)]
+    t = t[t["met_replan"].map(_bool).eq(False)]
+    if t.empty:
+        return ""
+    t = t.assign(_main=t["scope"].eq(main_id)).sort_values(["_main", "shortfall_replan"],
+                                                             ascending=False)
+    tx = NOTE_TEXT[lang]
+    items = tx["sep"].join(tx["land_rule_obs_item"].format(
+        region=_scope_text(r.scope, comp, lang), year=r.period, x=_f(r.shortfall_replan, 2))
+        for r in t.head(3).itertuples(index=False))
+    if len(t) > 3:
+        items += "等" if lang == "zh" else " and others"
+    return tx["land_rule_obs"].format(obs=obs, n=len(t), x=_f(t["shortfall_replan"].sum(), 2),
+                                      items=items)
+
+
+def replan_rules(targets: pd.DataFrame, plan: pd.DataFrame, comp: pd.DataFrame,
+                 meta: Mapping[str, Any], lang: str, final: int) -> list[str]:
+    """After the re-plan: regions still above the land rule's suspension line at the end of the
+    final year (plan.csv), and regions whose land makes ready less than
+    :data:`TERMINAL_SHORT_SHARE` of what the year after the plan needs (terminal_feed rows)."""
+    tx, th = NOTE_TEXT[lang], _thresholds(meta)
+    out = []
+    line = float(th["land_rule_suspend_above_months"])
+    end = plan[(plan["year"] == final) & (plan["cycle_end_months"].astype(float) > line)]
+    if len(end):
+        out.append(tx["above_line"].format(
+            final=final, line=_g(line), src=th["land_rule_source"] or "land.rule",
+            items=tx["sep"].join(f"{_region_name(comp, r.region, lang)} {_f(r.cycle_end_months)}"
+                                 for r in end.itertuples(index=False))))
+    feed = targets[(targets["target_id"] == "terminal_feed")
+                   & targets["achieved_replan"].notna()]
+    feed = feed[feed["achieved_replan"].astype(float)
+                < th["terminal_short_share"] * feed["required"].astype(float)]
+    if len(feed):
+        feed = feed.assign(_gap=feed["required"].astype(float)
+                           - feed["achieved_replan"].astype(float)).sort_values(
+            "_gap", ascending=False)
+        items = tx["sep"].join(tx["feed_item"].format(
+            region=_scope_text(r.scope, comp, lang), got=_f(max(r.achieved_replan, 0.0)),
+            req=_f(r.required)) for r in feed.head(3).itertuples(index=False))
+        if len(feed) > 3:
+            items += "等" if lang == "zh" else " and others"
+        out.append(tx["feed_short"].format(next=final + 1, final=final, items=items))
+    return out
 
 
 def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
@@ -1218,6 +1655,8 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
             tx["base_plan"].format(sup=cite.get("supply_guidance", "supply_guidance"),
                                    land=cite.get("land_guidance", "land_guidance")))
     fmt = dict(base_short=base_short)
+    th = _thresholds(meta)
+    band = {"lo_band": _g(th["band_low_months"]), "hi_band": _g(th["band_high_months"])}
 
     blocks: list[tuple] = [("h1", tx["title"]),
                            ("p", tx["years"].format(obs=p_obs, rest=p_rest, base=base,
@@ -1241,39 +1680,47 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     p_band = h["replan"].get("p_cycle_in_band_end[city]", np.nan)
     spread = _case_spread(unc)
     if needed is None:
-        blocks.append(("key", tx["notested"]))
+        status = replan_status(targets)
+        missed = status_items(status, comp, meta, lang)[1] + [
+            tx["sold_out"].format(region=_region_name(comp, r, lang), year=y)
+            for r, y in sold_out(plan)]
+        blocks.append(("key", tx["notested"] + (
+            tx["missed"].format(items=tx["sep"].join(missed)).lstrip("；; ") + ("。" if lang == "zh" else ".")
+            if missed else "")))
     elif not needed:
-        hard = tx["sep"].join(GROUP_NAMES.get(g, (g, g))[0 if lang == "zh" else 1]
-                              for g in meta.get("hard", []))
-        text = tx["noadj"].format(
-            rest=p_rest, last=last, hard=hard, final=final,
-            c=_f(h.loc["cycle_months_city", "replan"]),
-            m=(("，主城区{}个月" if lang == "zh" else ", {} in the main city").format(
-                _f(h.loc["cycle_months_main_city", "replan"])) if main_id else ""),
-            buy=_f(h.loc["purchased_10k_m2", "replan"]),
-            spend=_f(h.loc["public_spending_100m_yuan", "replan"], 2))
-        if p_band == p_band and p_band < 0.8:
-            text += tx["noadj_risk"].format(final=final, p=_f(p_band, 2), lo=spread[0],
-                                            hi=spread[1], next=rest[0] if rest else final)
+        text = verdict_text(targets, plan, comp, adj, head, meta, lang, p_rest, last, final)
+        if p_band == p_band and p_band < th["p_band_min"]:
+            text += tx["noadj_risk"].format(
+                final=final, p=_f(p_band, 2), lo=spread[0], hi=spread[1],
+                next=rest[0] if rest else final, pmin=_g(th["p_band_min"]),
+                n10=_g(th["p_band_min"] * 10), pkey=th["p_band_min_key"], **band)
         blocks.append(("key", text))
     else:
         keep = adj[adj["candidate"] == KEEP].iloc[0]
         best = adj[adj["smallest_change"].astype(bool)]
         change = (_change_text(best.iloc[0], lang) if len(best) else tx["none"])
-        blocks.append(("key", tx["adj"].format(relax=keep["relaxation"], change=change)))
-    blocks.append(("key", tx["replan"].format(
+        blocks.append(("key", tx["adj"].format(
+            relax=relaxation_note(keep["relaxation"], comp, lang), change=change)))
+    text = tx["replan"].format(
         rest=p_rest, land=_join(city.loc[rest, "land_ha_replan"]),
         oland=_join(city.loc[rest, "land_ha_original"]),
         sale=_join(city.loc[rest, "supply_10k_m2_replan"]),
-        osale=_join(city.loc[rest, "supply_10k_m2_original"]), **fmt)))
+        osale=_join(city.loc[rest, "supply_10k_m2_original"]), **fmt)
+    for extra in replan_rules(targets, plan, comp, meta, lang, final):
+        text += f"{extra}。" if lang == "zh" else f" {extra[0].upper()}{extra[1:]}."
+    blocks.append(("key", text))
     land_obs = city.loc[obs_years, "land_ha_actual"].sum()
     land_orig = city.loc[obs_years, "land_ha_original"].sum()
-    blocks.append(("key", tx["happened"].format(
+    text = tx["happened"].format(
         obs=p_obs, land=_f(land_obs, 2), oland=_f(land_orig, 2),
         pct=f"{land_obs / land_orig:.0%}" if land_orig else "–", last=last,
         stock=_f(city.loc[last, "inventory_end_10k_m2_actual"]),
         cyc=_f(city.loc[last, "cycle_end_months_actual"]),
-        ocyc=_f(city.loc[last, "cycle_end_months_original"]), **fmt)))
+        ocyc=_f(city.loc[last, "cycle_end_months_original"]), **fmt)
+    breaches = land_rule_observed(targets, comp, main_id, lang, p_obs)
+    if breaches:
+        text += (breaches + "。") if lang == "zh" else (" " + breaches + ".")
+    blocks.append(("key", text))
     vac = risk[(risk["target_id"] == "vacancy_share") & ~risk["met_replan"].astype(bool)]
     if len(vac):
         req = vac.set_index("scope")["required"]
@@ -1333,32 +1780,31 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     if p_band == p_band:
         blocks.append(("p", tx["replay"].format(reps=meta.get("replications", ""), last=last,
                                                 final=final, p=_f(p_band, 2), lo=spread[0],
-                                                hi=spread[1])))
-    end = plan[(plan["year"] == final) & (plan["cycle_end_months"] > 36)]
-    if len(end):
-        blocks.append(("p", tx["suspended"].format(final=final, items=tx["sep"].join(
-            f"{_region_name(comp, r.region, lang)} {_f(r.cycle_end_months)}"
-            for r in end.itertuples(index=False)))))
+                                                hi=spread[1], **band)))
     # -- 4. adjustments ----------------------------------------------------------------------
     if adj is not None:
         blocks.append(("h2", tx["s4"]))
-        shown = adj[adj["candidate"] != KEEP]
-        same = shown[shown["changes_nothing"].astype(bool)]
-        if len(same):
-            blocks.append(("p", tx["same"].format(items=tx["sep"].join(
-                _change_text(r, lang) for _i, r in same.iterrows()))))
-        shown = shown[~shown["changes_nothing"].astype(bool)]
+        kinds = candidate_groups(adj, targets)
+        for kind in ("same", "same_value", "not_applicable"):
+            if len(kinds[kind]):
+                blocks.append(("p", tx[kind]))
+                blocks.append(("ul", [candidate_bullet(r, lang, bool(main_id))
+                                      for _i, r in kinds[kind].iterrows()]))
+        shown = kinds["shown"]
         frame = pd.DataFrame({
-            c.format(final=final): v for c, v in zip(tx["cols_adj"], (
+            c.format(final=final, **band): v for c, v in zip(tx["cols_adj"], (
                 shown["candidate"], [_change_text(r, lang) for _i, r in shown.iterrows()],
-                [tx["yes"] if f else tx["no"] for f in shown["feasible"].astype(bool)],
+                [tx["yes"] if f else tx["infeasible"].format(
+                    relax=relaxation_note(x, comp, lang))
+                 for f, x in zip(shown["feasible"].map(_bool).fillna(False),
+                                 shown["relaxation"])],
                 [tx["no"]] * len(shown),
                 shown["delta_unmet_demand_10k_m2"].map(lambda x: _f(x, 1)),
                 shown["delta_land_ha"].map(lambda x: _f(x, 1)),
                 shown["delta_public_spending_100m_yuan"].map(lambda x: _f(x, 2)),
                 shown["cycle_months_city_end"].map(lambda x: _f(x, 1)),
                 shown["p_cycle_in_band"].map(lambda x: _f(x, 2))))})
-        blocks.append(("table", frame.drop(columns=[tx["cols_adj"][3].format(final=final)]),
+        blocks.append(("table", frame.drop(columns=[tx["cols_adj"][3]]),
                        "adjustments.csv"))
     # -- annex -------------------------------------------------------------------------------
     blocks.append(("annex",))
@@ -1374,6 +1820,8 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
 
 def _case_spread(unc: pd.DataFrame | None) -> tuple[str, str]:
     """The lowest and highest city P(in band) across demand cases, price response 0."""
+    if unc is not None and "part" in unc.columns:
+        unc = unc[unc["part"] == "grid"]
     if unc is None or unc.empty:
         return "–", "–"
     part = unc[(unc["scope"] == "city") & (unc["price_response"].abs() < 1e-12)]

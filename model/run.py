@@ -178,6 +178,8 @@ def _main() -> int:
                                   f"({exc.strerror or exc}); no summary.json, so the folder "
                                   f"reads as unfinished") from None
             report(outcome)
+            zh = outcome.summary.get("report_lang") == "zh"  # the printed summary's language
+            log.info("运行目录：%s" if zh else "run directory: %s", run_dir)
             return outcome.exit_code
 
         def run_single() -> int:

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from model import market
 from model.config import RunConfig
 from model.data import Dataset
 from model.inputs import InputError, ModelInputs, demand_by_source
+from model.labels import TERMS, Labels, pad
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,19 @@ UNCERTAINTY_COLUMNS = [
     "demand_total_10k_m2", "replications", "p_cycle_le_target", "p_cycle_in_band",
     "p_cycle_below_band", "p_stock_out_any_month", "cycle_end_months_p10", "cycle_end_months_p50",
     "cycle_end_months_p90", "expected_unmet_demand_10k_m2", "cycle_target_months",
+    "demand_label_zh", "demand_level_sd", "part",
 ]
 BREAKEVEN_COLUMNS = ["scope", "quantity", "edge", "edge_months", "breakeven", "searched_low",
                      "searched_high", "at_default_median_months", "at_default_p_in_band",
-                     "at_default_unmet_10k_m2", "statement"]
-def case_label(case: str, ds: Dataset, decline_per_year: float) -> str:
+                     "at_default_unmet_10k_m2", "statement", "statement_zh"]
+def case_label(case: str, ds: Dataset, decline_per_year: float, lang: str = "en") -> str:
     """A demand case as the tables print it, cited from the dataset: Chifeng's ``plan`` is
-    '表31 forecast', ``sales_base`` '2025 sales rate' (the base year's)."""
+    '表31 forecast' (zh: '表31预测'), ``sales_base`` '2025 sales rate' (the base year's)."""
+    if lang == "zh":
+        return {"run": "本方案需求", "plan": f"{ds.cite('demand')}预测",
+                "sales_base": f"{ds.base_year}年销售水平",
+                "sales_base_decline": f"{ds.base_year}年水平逐年−{decline_per_year:.0%}",
+                "csv": "用户CSV"}.get(case, case)
     return {"run": "this run's demand", "plan": f"{ds.cite('demand')} forecast",
             "sales_base": f"{ds.base_year} sales rate",
             "sales_base_decline": f"{ds.base_year} rate −{decline_per_year:.0%}/yr",
@@ -127,30 +134,79 @@ def uncertainty_table(cfg: RunConfig, ds: Dataset, inputs: ModelInputs,
     numbers)."""
     u = cfg.uncertainty
     reps = u.replications or cfg.sim.replications
+    level_sd = float(cfg.sim.demand_level_sd)
     rows = []
-    for case, (demand, _how) in demand_cases(cfg, ds, inputs).items():
+    cells = [(case, demand, how, behaviour, float(coefficient), level_sd, "grid")
+             for case, (demand, how) in demand_cases(cfg, ds, inputs).items()
+             for behaviour, coefficient in behaviours(cfg).items()]
+    # the run's demand and price behaviour again at each other spread of the persistent demand
+    # level (sim.demand_level_sd decides much of P(in band): shown as a range, not a default)
+    own = next(((case, demand, how) for case, demand, how, *_ in cells
+                if case == "run" or "this run's" in how), None)
+    run_behaviour = next((b for b, c in behaviours(cfg).items()
+                          if abs(c - float(cfg.sim.price_response)) <= 1e-12), None)
+    if own is not None and run_behaviour is not None:
+        cells += [(*own, run_behaviour, float(cfg.sim.price_response), float(sd), "level_spread")
+                  for sd in u.demand_level_sds if abs(float(sd) - level_sd) > 1e-12]
+    for case, demand, _how, behaviour, coefficient, sd, part in cells:
         total = sum(demand.values())
-        for behaviour, coefficient in behaviours(cfg).items():
-            result = replay_fn(demand, price_response=float(coefficient), replications=reps)
-            for scope, s in scope_rows(result, inputs).items():
-                label = case_label(case, ds, u.decline_per_year)
-                if "this run's" in _how and case != "run":
-                    label += " (run)"
-                rows.append({
-                    "demand_case": case, "demand_label": label,
-                    "price_behaviour": behaviour, "price_response": float(coefficient),
-                    "scope": scope, "demand_total_10k_m2": total, "replications": reps,
-                    "p_cycle_le_target": float(s.p_cycle_le_target_end),
-                    "p_cycle_in_band": float(s.p_cycle_in_band_end),
-                    "p_cycle_below_band": float(s.p_cycle_below_band_end),
-                    "p_stock_out_any_month": float(s.p_stock_out_any_month),
-                    "cycle_end_months_p10": float(s.cycle_end_months_p10),
-                    "cycle_end_months_p50": float(s.cycle_end_months_p50),
-                    "cycle_end_months_p90": float(s.cycle_end_months_p90),
-                    "expected_unmet_demand_10k_m2": float(s.expected_unmet_demand_10k_m2),
-                    "cycle_target_months": float(s.cycle_target_months),
-                })
+        result = replay_fn(demand, price_response=coefficient, replications=reps,
+                           demand_level_sd=sd)
+        for scope, s in scope_rows(result, inputs).items():
+            label = case_label(case, ds, u.decline_per_year)
+            label_zh = case_label(case, ds, u.decline_per_year, "zh")
+            if "this run's" in _how and case != "run":
+                label += " (run)"
+                label_zh += "（本方案）"
+            rows.append({
+                "demand_case": case, "demand_label": label,
+                "price_behaviour": behaviour, "price_response": float(coefficient),
+                "scope": scope, "demand_total_10k_m2": total, "replications": reps,
+                "p_cycle_le_target": float(s.p_cycle_le_target_end),
+                "p_cycle_in_band": float(s.p_cycle_in_band_end),
+                "p_cycle_below_band": float(s.p_cycle_below_band_end),
+                "p_stock_out_any_month": float(s.p_stock_out_any_month),
+                "cycle_end_months_p10": float(s.cycle_end_months_p10),
+                "cycle_end_months_p50": float(s.cycle_end_months_p50),
+                "cycle_end_months_p90": float(s.cycle_end_months_p90),
+                "expected_unmet_demand_10k_m2": float(s.expected_unmet_demand_10k_m2),
+                "cycle_target_months": float(s.cycle_target_months),
+                "demand_label_zh": label_zh, "demand_level_sd": sd, "part": part,
+            })
     return pd.DataFrame(rows, columns=UNCERTAINTY_COLUMNS)
+
+
+def grid_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The demand case × price behaviour grid of an uncertainty table (without the rows that
+    repeat the run's own cell at other spreads of the demand level)."""
+    return table[table["part"] == "grid"] if "part" in table.columns else table
+
+
+def level_spread_lines(table: pd.DataFrame, L: Labels | None = None) -> list[str]:
+    """One line per scope: P(in band) of the run's own cell at each spread of the persistent
+    demand level (``uncertainty.demand_level_sds`` and ``sim.demand_level_sd``)."""
+    L = L or Labels()
+    if "part" not in table.columns or not (table["part"] == "level_spread").any():
+        return []
+    spread = table[table["part"] == "level_spread"]
+    case, behaviour = spread["demand_case"].iloc[0], spread["price_behaviour"].iloc[0]
+    own = table[(table["part"] == "grid") & (table["demand_case"] == case)
+                & (table["price_behaviour"] == behaviour)]
+    both = pd.concat([own, spread])
+    lines = [L.pick(zh="需求水平整体偏离本方案需求的幅度（持续需求水平的标准差，sim.demand_level_sd；"
+                       "*为默认值）与处于合理区间的概率：",
+                    en="P(in band) by how far demand may sit from this run's for the whole "
+                       "horizon (sd of the persistent demand level, sim.demand_level_sd; the "
+                       "default marked *):")]
+    default = float(own["demand_level_sd"].iloc[0]) if len(own) else None
+    for scope, part in both.groupby("scope", sort=False):
+        part = part.sort_values("demand_level_sd")
+        cells = ", ".join(
+            f"{r.demand_level_sd:.2f}{'*' if default is not None and abs(r.demand_level_sd - default) < 1e-12 else ''}"
+            f" → {r.p_cycle_in_band:.2f}" for r in part.itertuples(index=False))
+        name = L.term(f"scope.{scope}") if L.zh and f"scope.{scope}" in TERMS else scope
+        lines.append(f"  {name}: {cells}")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,7 +239,7 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
     expected unmet demand at the default. Replays of ``uncertainty.breakeven_replications`` with
     one seed, so the median moves smoothly with the searched value."""
     u = cfg.uncertainty
-    reps = u.breakeven_replications
+    reps = u.breakeven_replications or u.replications or cfg.sim.replications
     base = {(r.region, int(r.year)): float(r.sales_10k_m2 + r.unmet_demand_10k_m2)
             for r in plan.itertuples(index=False)}
     default = float(cfg.sim.price_response)
@@ -209,7 +265,12 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
 
                 value, neg_low, neg_high = _solve(f, low, high)
                 found[edge] = (months, value, neg_low, neg_high)
-            statement = _statement(scope, quantity, found, stats, low, high, inputs.final_year)
+            statement = _statement(scope, quantity, found, stats, low, high, inputs.final_year,
+                                   _run_demand_note(cfg, inputs, base, scope))
+            statement_zh = _statement(scope, quantity, found, stats, low, high,
+                                      inputs.final_year,
+                                      _run_demand_note(cfg, inputs, base, scope, Labels("zh")),
+                                      Labels("zh"))
             for edge, (months, value, _nl, _nh) in found.items():
                 rows.append({
                     "scope": scope, "quantity": quantity, "edge": edge, "edge_months": months,
@@ -217,17 +278,48 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
                     "at_default_median_months": float(stats.cycle_end_months_p50),
                     "at_default_p_in_band": float(stats.p_cycle_in_band_end),
                     "at_default_unmet_10k_m2": float(stats.expected_unmet_demand_10k_m2),
-                    "statement": statement,
+                    "statement": statement, "statement_zh": statement_zh,
                 })
     return pd.DataFrame(rows, columns=BREAKEVEN_COLUMNS)
 
 
+def _run_demand_note(cfg: RunConfig, inputs: ModelInputs,
+                     demand: Mapping[tuple[str, int], float], scope: str = "city",
+                     L: Labels | None = None) -> str:
+    """What "this run's demand" is, in words and 万m² (the multiple of the break-even is of it,
+    not of the plan's forecast unless the run uses that forecast)."""
+    d = cfg.demand
+    zh = L is not None and L.zh
+    if zh:
+        what = {"plan": "规划需求预测", "csv": "demand.csv"}.get(
+            d.source, "基年销售速度" + (f"，每年{d.growth:+.0%}" if d.growth else "，保持不变"))
+    else:
+        what = {"plan": "the plan's forecast", "csv": "demand.csv"}.get(
+            d.source,
+            "the base-year sales rate" + (f" {d.growth:+.0%}/yr" if d.growth else ", flat"))
+    if d.multiplier != 1:
+        what += f" × {d.multiplier:g}"
+    free = [y for y in inputs.years if y not in inputs.observed_years]
+    year = free[0] if free else inputs.years[0]
+    members = set(inputs.scope_members(scope))
+    total = sum(v for (r, y), v in demand.items() if y == year and r in members)
+    return f"{what}，{year}年{total:.1f}万㎡" if zh else f"{what}: {total:.1f} 万m² in {year}"
+
+
 def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: float, high: float,
-               year: int) -> str:
+               year: int, demand_note: str = "", L: Labels | None = None) -> str:
     """One line: the interval of the assumption in which the median December cycle stays in the
-    band (between the floor's and the top's crossings), and the default's figures."""
+    band (between the floor's and the top's crossings), and the default's figures (in the
+    language of ``L``; English without)."""
+    L = L or Labels()
     what = {"price_response": "price response", "demand_multiple": "demand"}[quantity]
-    unit = "" if quantity == "price_response" else "× the plan's"
+    unit = "" if quantity == "price_response" else (
+        f"× this run's demand ({demand_note})" if demand_note else "× this run's demand")
+    if L.zh:
+        what = {"price_response": "价格反应系数",
+                "demand_multiple": f"需求（本方案需求的倍数；本方案需求：{demand_note}）"
+                if demand_note else "需求（本方案需求的倍数）"}[quantity]
+        unit = ""
     top_m, top_v, top_nl, top_nh = found["top"]
     floor_m, floor_v, fl_nl, fl_nh = found["floor"]
     # the median falls as the assumption rises when f(high) ≤ f(low) at both edges
@@ -248,47 +340,85 @@ def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: fl
     else:
         lo = floor_v if floor_v is not None else (low if not fl_nl else None)
         hi = top_v if top_v is not None else (high if top_nh else None)
-    now = (f"at the default the median is {stats.cycle_end_months_p50:.1f} months, P(in the "
-           f"{floor_m:g}–{top_m:g}-month band) {stats.p_cycle_in_band_end:.2f}, expected unmet "
-           f"demand {stats.expected_unmet_demand_10k_m2:.1f} 万m²")
-    head = f"{scope}, December {year}"
+    fmt = {"p50": stats.cycle_end_months_p50, "floor": floor_m, "top": top_m,
+           "p": stats.p_cycle_in_band_end, "unmet": stats.expected_unmet_demand_10k_m2,
+           "low": low, "high": high, "lo": lo, "hi": hi, "what": what, "year": year,
+           "scope": L.term(f"scope.{scope}") if L.zh and f"scope.{scope}" in TERMS else scope}
+    now = L.pick(zh="默认假设下中位数为{p50:.1f}个月，处于{floor:g}—{top:g}个月合理区间的概率"
+                    "{p:.2f}，未满足需求期望值{unmet:.1f}万㎡",
+                 en="at the default the median is {p50:.1f} months, P(in the "
+                    "{floor:g}–{top:g}-month band) {p:.2f}, expected unmet demand {unmet:.1f} 万m²",
+                 **fmt)
+    head = L.pick(zh="{scope}，{year}年12月", en="{scope}, December {year}", **fmt)
     if lo is None or hi is None or lo >= hi:
-        return (f"{head}: the median cycle is outside the band for every {what} in "
-                f"[{low:g}, {high:g}]{unit and ' ' + unit}; {now}")
+        return L.pick(zh="{head}：{what}在[{low:g}, {high:g}]内取任何值，去化周期中位数均不在合理区间"
+                         "内；{now}",
+                      en="{head}: the median cycle is outside the band for every {what} in "
+                         "[{low:g}, {high:g}]{unit}; {now}",
+                      head=head, now=now, unit=unit and ' ' + unit, **fmt)
     edge_note = []
     if lo == low:
-        edge_note.append(f"from the searched low {low:g}")
+        edge_note.append(L.pick(zh="下限为搜索下限{low:g}", en="from the searched low {low:g}",
+                                **fmt))
     if hi == high:
-        edge_note.append(f"to the searched high {high:g}")
-    extra = f" ({'; '.join(edge_note)})" if edge_note else ""
-    return (f"{head}: the median cycle stays in the band for {what} between {lo:.2f} and "
-            f"{hi:.2f}{unit and ' ' + unit}{extra}; {now}")
+        edge_note.append(L.pick(zh="上限为搜索上限{high:g}", en="to the searched high {high:g}",
+                                **fmt))
+    extra = (L.pick(zh="（{n}）", en=" ({n})", n=L.pick(zh="；", en="; ").join(edge_note))
+             if edge_note else "")
+    return L.pick(zh="{head}：{what}在{lo:.2f}至{hi:.2f}之间时，去化周期中位数保持在合理区间内{extra}；"
+                     "{now}",
+                  en="{head}: the median cycle stays in the band for {what} between {lo:.2f} and "
+                     "{hi:.2f}{unit}{extra}; {now}",
+                  head=head, now=now, unit=unit and ' ' + unit, extra=extra, **fmt)
 
 
-def breakeven_lines(table: pd.DataFrame) -> list[str]:
-    """The break-even statements, one line per scope and assumption."""
-    return [f"  {s}" for s in dict.fromkeys(table["statement"])]
+def breakeven_lines(table: pd.DataFrame, L: Labels | None = None) -> list[str]:
+    """The break-even statements, one line per scope and assumption (``statement_zh`` in
+    Chinese)."""
+    column = "statement_zh" if L is not None and L.zh and "statement_zh" in table else "statement"
+    return [f"  {s}" for s in dict.fromkeys(table[column])]
 
 
-def uncertainty_lines(table: pd.DataFrame) -> list[str]:
+#: price behaviours (uncertainty.price_behaviours) in Chinese; the config name is kept after it
+BEHAVIOURS_ZH = {"deterring": "价格抑制购买", "none": "价格无影响", "absorbing": "价格促进去化",
+                 "run": "本方案设定"}
+
+
+def uncertainty_lines(table: pd.DataFrame, L: Labels | None = None) -> list[str]:
     """The uncertainty table as printed lines: one block per scope, a row per demand case, a
     column per price behaviour: P(in band) / P(below the band) / median last-December cycle."""
+    table = grid_rows(table)
+    L = L or Labels()
     reps = int(table["replications"].iloc[0]) if len(table) else 0
-    lines = [f"How likely the plan is to hold (replay, {reps} replications, last December): "
-             "P(in band) / P(below band) / median cycle in months, by demand case × price "
-             "behaviour"]
+    lines = [L.pick(zh="规划能否兑现（市场模拟{reps}次，最后一年12月）：处于合理区间概率 / 低于合理区间"
+                       "概率 / 去化周期中位数（个月），按需求情景 × 价格反应",
+                    en="How likely the plan is to hold (replay, {reps} replications, last "
+                       "December): P(in band) / P(below band) / median cycle in months, by "
+                       "demand case × price behaviour", reps=reps)]
     names = list(dict.fromkeys(table["price_behaviour"]))
     for scope, part in table.groupby("scope", sort=False):
-        head = "".join(
-            f"{b + ' (' + format(part[part.price_behaviour == b].price_response.iloc[0], '+g') + ')':>24}"
-            for b in names)
-        lines.append(f"  {scope:<22}{head}")
+        def title(b: str, part: pd.DataFrame = part) -> str:
+            coef = format(part[part.price_behaviour == b].price_response.iloc[0], '+g')
+            return f"{BEHAVIOURS_ZH.get(b, b)}（{b} {coef}）" if L.zh else f"{b} ({coef})"
+
+        # Chinese: padded by terminal columns (a Chinese character takes two)
+        head = "".join(pad(title(b), 32, ">") if L.zh else f"{title(b):>24}" for b in names)
+        if L.zh:
+            name = L.term(f"scope.{scope}") if f"scope.{scope}" in TERMS else scope
+            lines.append(f"  {pad(name, 22)}{head}")
+        else:
+            lines.append(f"  {scope:<22}{head}")
         for case, rows in part.groupby("demand_case", sort=False):
             cells = rows.set_index("price_behaviour")
-            label = rows["demand_label"].iloc[0]
-            lines.append(f"    {label:<20}" + "".join(
-                f"{cells.loc[b, 'p_cycle_in_band']:>10.2f} / {cells.loc[b, 'p_cycle_below_band']:.2f}"
-                f" / {cells.loc[b, 'cycle_end_months_p50']:>5.1f}" for b in names))
+            label = rows["demand_label_zh" if L.zh and "demand_label_zh" in rows
+                         else "demand_label"].iloc[0]
+            row = [f"{cells.loc[b, 'p_cycle_in_band']:>10.2f} / "
+                   f"{cells.loc[b, 'p_cycle_below_band']:.2f}"
+                   f" / {cells.loc[b, 'cycle_end_months_p50']:>5.1f}" for b in names]
+            if L.zh:
+                lines.append(f"    {pad(label, 20)}" + "".join(f"{c:>32}" for c in row))
+            else:
+                lines.append(f"    {label:<20}" + "".join(row))
     return lines
 
 
@@ -301,6 +431,7 @@ def uncertainty_chart(table: pd.DataFrame, path: str | Path) -> Path:
     from model.plotting import pyplot
 
     plt = pyplot()
+    table = grid_rows(table)
     scopes = list(dict.fromkeys(table["scope"]))
     cases = list(dict.fromkeys(table["demand_label"]))
     behaviours = list(dict.fromkeys(table["price_behaviour"]))
@@ -329,8 +460,19 @@ def uncertainty_chart(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs) -> list[str]:
-    """The plan's own arithmetic first: its last-year cycle for the city and the main city."""
+def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
+                         L: Labels | None = None, cfg: RunConfig | None = None) -> list[str]:
+    """The plan's own arithmetic first: its last-year cycle for the city and the main city. For
+    an optimised plan (not a fixed one) the line says so, with the demand it was made for and the
+    optimiser's aim, since that cycle is largely the aim, not a finding."""
+    L = L or Labels()
+    optimised = cfg is not None and not inputs.plan_fixed
+    table_follows = cfg is not None and cfg.sim.enabled and cfg.uncertainty.enabled
+    note = ""
+    if optimised:
+        demand = {(r.region, int(r.year)): float(r.sales_10k_m2 + r.unmet_demand_10k_m2)
+                  for r in plan.itertuples(index=False)}
+        note = _run_demand_note(cfg, inputs, demand, "city", L)
     last = plan[plan["year"] == inputs.final_year]
 
     def cycle(members) -> float:
@@ -345,11 +487,37 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs) -> list[str]:
             part["sales_10k_m2"] > 0)
         return f"{cyc.min():.1f} ({int(cyc.idxmin())})"
 
+    if L.zh:
+        def lowest_zh(members) -> str:
+            value, year = lowest(members).rstrip(")").split(" (")
+            return f"{value}个月（{year}年）"
+
+        scopes = [("全市", inputs.regions)] + (
+            [(L.term("scope.main_city"), inputs.main_city_members)]
+            if inputs.main_city_members else [])
+        if optimised:
+            return [f"优化方案（按本方案需求：{note}；不计不确定性）：{inputs.final_year}年末去化周期 "
+                    + "，".join(f"{n} {cycle(m):.1f}个月" for n, m in scopes)
+                    + f"（优化目标为{inputs.aim_cycle_months:g}个月，objective.aim_cycle_months，"
+                    "故此数主要反映目标设定" + ("；其他需求情景见下表" if table_follows else "")
+                    + "）；期间最低年末去化周期："
+                    + "，".join(f"{n} {lowest_zh(m)}" for n, m in scopes)]
+        return [f"本规划自身测算：{inputs.final_year}年末去化周期 "
+                + "，".join(f"{n} {cycle(m):.1f}个月" for n, m in scopes)
+                + "（按规划自身需求，不计不确定性）；期间最低年末去化周期："
+                + "，".join(f"{n} {lowest_zh(m)}" for n, m in scopes)]
     parts = [f"city {cycle(inputs.regions):.1f}"]
     low = [f"city {lowest(inputs.regions)}"]
     if inputs.main_city_members:
         parts.append(f"main city {cycle(inputs.main_city_members):.1f}")
         low.append(f"main city {lowest(inputs.main_city_members)}")
+    if optimised:
+        return [f"The optimised plan on this run's demand ({note}), no uncertainty: "
+                f"{inputs.final_year} destocking cycle " + ", ".join(parts)
+                + f" months (the optimiser aims at {inputs.aim_cycle_months:g} months, "
+                "objective.aim_cycle_months: the figure mostly restates the aim"
+                + ("; other demand in the table below" if table_follows else "")
+                + "); lowest year-end cycle on the way: " + ", ".join(low)]
     return [f"The plan's own arithmetic: {inputs.final_year} destocking cycle "
             + ", ".join(parts) + " months (its demand, no uncertainty); lowest year-end cycle "
             "on the way: " + ", ".join(low)]

@@ -189,9 +189,10 @@ def unknown_key_line(key: str) -> str:
     """``unknown key 'x.y' (did you mean x.z?)`` with the closest keys of the schema."""
     import difflib
 
-    from model.config import KEY_ALIASES
+    from model.config import ALIAS_ONLY_KEYS
 
-    current = [k for k in schema_keys() if k not in KEY_ALIASES]  # old names: not suggested
+    old = {f"{group}.{key}" for group, key in ALIAS_ONLY_KEYS}
+    current = [k for k in schema_keys() if k not in old]  # old names: not suggested
     near = difflib.get_close_matches(key.lstrip("+"), current, n=3, cutoff=0.6)
     hint = (f"did you mean {', '.join(near)}?" if near
             else "the keys and their meaning: model/config.py, docs/formulation.md")

@@ -1,16 +1,18 @@
 """``plan.xlsx``: a run's plan in the plan's own table layout, for officials who work in Excel.
 
 Built only from the run's tables (plan.csv, targets.csv) and its summary, in the report language
-(model/labels.py; Chinese for Chifeng):
+(model/labels.py; Chinese for Chifeng). A sheet is named by its role and the table of the dataset
+it is laid out like (summary.json ``citations``, model/citations.py; for Chifeng the names below),
+the role alone when the dataset cites no table:
 
-- 供应（表45） / Supply (表45): region × year + 2026—2030 total, 合计 row; 万㎡
+- 供应（表45） / Supply (表45): region × year + plan-period total, 合计 row; 万㎡
   (plan.csv supply_10k_m2);
 - 用地（表48） / Land (表48): region × year + total + share of city (%), 合计 row; 公顷
   (plan.csv land_ha);
 - 库存与去化周期（表19） / Stock and cycle (表19): region × (start, each year-end): 库存 万㎡,
   去化周期 个月; 全市 row (plan.csv inventory_*, cycle_*, sales);
-- 指标（表34） / Targets (表34): target, scope, period, unit, required, achieved, shortfall, met,
-  mode, source (targets.csv);
+- 指标（表34） / Targets (表34): target (the dataset's own name), scope, period, unit, required,
+  achieved, shortfall, met, mode, source (targets.csv);
 - 供地规则 / Land rule: the region-years the land rule restricts: start-of-year cycle, verdict,
   land allowed, planned, breach (targets.csv land_rule rows, plan.csv);
 - 说明 / About: scenario, status, dataset, run directory, how the figures are rounded
@@ -19,7 +21,7 @@ Built only from the run's tables (plan.csv, targets.csv) and its summary, in the
 Every sheet has a title, a unit line and a source line. Figures are rounded as the plan prints
 them (2 decimals for 万㎡, 公顷, 亿元 and percentages; 1 for months) and stored rounded, so a cell
 holds what it shows; a 合计 row is the sum of the rounded cells above it. The CSVs keep full
-precision (model/csvio.py). Cycles outside the reasonable band (12–18 months, §2.4.1) and targets
+precision (model/csvio.py). Cycles outside the run's reasonable band (12–18 months) and targets
 missed are in red. A table the run did not write (an infeasible run writes only relaxation.csv)
 leaves its sheets out; a run with neither plan nor targets gets no workbook. Extra columns are
 ignored.
@@ -43,7 +45,7 @@ from model.labels import DECIMALS, TERMS, Labels
 log = logging.getLogger(__name__)
 
 WORKBOOK = "plan.xlsx"
-BAND_MONTHS = (12.0, 18.0)  # §2.4.1, when the summary does not give the run's band
+BAND_MONTHS = (12.0, 18.0)  # when the summary does not give the run's band
 
 BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=13)
@@ -142,8 +144,9 @@ def _period(years: Sequence[int]) -> str:
 
 def region_year_sheet(ws: Worksheet, plan: pd.DataFrame, column: str, unit: str, L: Labels,
                       title: str, source: str, share_column: bool = False) -> None:
-    """Region × year of one plan column with a period total column and a 合计 row (表45, 表48);
-    with ``share_column`` also each region's share of the city total (%), as 表48 prints."""
+    """Region × year of one plan column with a period total column and a 合计 row (as
+    Chifeng's 表45, 表48); with ``share_column`` also each region's share of the city total (%),
+    as Chifeng's 表48 prints."""
     regions, years = _regions(plan), _years(plan)
     dec = DECIMALS[unit]
     values = plan.pivot_table(index="region", columns="year", values=column, aggfunc="sum")
@@ -174,8 +177,8 @@ def region_year_sheet(ws: Worksheet, plan: pd.DataFrame, column: str, unit: str,
 def stock_sheet(ws: Worksheet, plan: pd.DataFrame, L: Labels, title: str, source: str,
                 band_months: tuple[float, float]) -> None:
     """Stock (万㎡) and destocking cycle (个月) by region at the start and at each year-end, as
-    表19 prints them for 2025, with a 全市 row (Σ stock ÷ Σ sales × 12). Cycles outside the
-    band in red."""
+    Chifeng's 表19 prints them for 2025, with a 全市 row (Σ stock ÷ Σ sales × 12). Cycles
+    outside the band in red."""
     regions, years = _regions(plan), _years(plan)
     p = plan.set_index(["region", "year"])
     first = years[0]
@@ -244,10 +247,10 @@ def stock_sheet(ws: Worksheet, plan: pd.DataFrame, L: Labels, title: str, source
 
 def targets_sheet(ws: Worksheet, targets: pd.DataFrame, L: Labels, title: str,
                   source: str) -> None:
-    """Every target but the land-rule rows, as 表34 lists indicators: name, scope, period, unit,
-    required, achieved, shortfall, met, mode, source, and (when targets.csv has ``origin``)
-    whether it is the plan's own target, a model setting or a rule — the plan's targets first.
-    Shares as percentages."""
+    """Every target but the land-rule rows, as a plan's indicator table lists them (Chifeng's
+    表34): name, scope, period, unit, required, achieved, shortfall, met, mode, source, and (when
+    targets.csv has ``origin``) whether it is the plan's own target, a model setting or a rule —
+    the plan's targets first. Shares as percentages."""
     rows = targets[targets["target_id"] != "land_rule"]
     has_origin = "origin" in rows.columns
     if has_origin:
@@ -365,19 +368,33 @@ def about_sheet(ws: Worksheet, summary: Mapping[str, Any], L: Labels, sheets: Se
 # ---------------------------------------------------------------------------------------------
 # The workbook
 # ---------------------------------------------------------------------------------------------
-SHEETS = {  # key → (zh, en) sheet name (≤ 31 characters, no []:*?/\)
-    "supply": ("供应（表45）", "Supply (表45)"),
-    "land": ("用地（表48）", "Land (表48)"),
-    "stock": ("库存与去化周期（表19）", "Stock and cycle (表19)"),
-    "targets": ("指标（表34）", "Targets (表34)"),
+SHEETS = {  # key → (zh, en) role words of the sheet name
+    "supply": ("供应", "Supply"),
+    "land": ("用地", "Land"),
+    "stock": ("库存与去化周期", "Stock and cycle"),
+    "targets": ("指标", "Targets"),
     "land_rule": ("供地规则", "Land rule"),
     "about": ("说明", "About"),
 }
+SHEET_TABLE = {  # key → the citation role of the table the sheet is laid out like
+    "supply": "supply_guidance",
+    "land": "land_guidance",
+    "stock": "base_inventory",
+    "targets": "targets",
+}
+SHEET_NAME_MAX = 31
+SHEET_NAME_BAD = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
 def sheet_name(key: str, L: Labels) -> str:
+    """The role words and the dataset's table citation (its first place): ``供应（表45）`` /
+    ``Supply (表45)``; the role alone without a citation (≤ 31 characters, no []:*?/\\)."""
     zh, en = SHEETS[key]
-    return zh if L.zh else en
+    word = zh if L.zh else en
+    role = SHEET_TABLE.get(key)
+    name = word + (L.bracket(role, first=True) if role else "")
+    name = name.translate(SHEET_NAME_BAD)
+    return name if len(name) <= SHEET_NAME_MAX else word
 
 
 def plan_workbook(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any],
@@ -388,7 +405,7 @@ def plan_workbook(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]
     has_targets = targets is not None and len(targets) > 0
     if not (has_plan or has_targets):
         return None
-    L = labels or Labels(str(summary.get("report_lang") or "en"))
+    L = (labels or Labels(str(summary.get("report_lang") or "en"))).for_run(summary)
     names = {}
     if has_plan and "name_zh" in plan:
         names.update(zip(plan["region"], plan["name_zh"]))
@@ -400,11 +417,15 @@ def plan_workbook(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]
     band = (float(head.get("cycle_band_low_months") or BAND_MONTHS[0]),
             float(head.get("cycle_band_high_months") or BAND_MONTHS[1]))
 
-    def src(file: str, what: str, table: str) -> str:
+    def src(file: str, what: str, table: str | None) -> str:
+        """The source line; ``table``: the dataset's citation of the table the sheet is laid
+        out like (no layout clause without one)."""
+        layout = (L.pick(zh="版式同规划{t}，", en="laid out as the plan's {t}, ", t=table)
+                  if table else "")
         return L.pick(
-            zh="资料来源：本次运行（情景 {s}）的 {f}，{w}；版式同规划{t}，数值按规划印刷精度取整。",
-            en="Source: this run's {f} (scenario {s}), {w}; laid out as the plan's {t}, rounded "
-               "as the plan prints.", s=scenario, f=file, w=what, t=table)
+            zh="资料来源：本次运行（情景 {s}）的 {f}，{w}；{l}数值按规划印刷精度取整。",
+            en="Source: this run's {f} (scenario {s}), {w}; {l}rounded as the plan prints.",
+            s=scenario, f=file, w=what, l=layout)
 
     wb = Workbook()
     wb.remove(wb.active)
@@ -417,14 +438,16 @@ def plan_workbook(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]
             ws, plan, "supply_10k_m2", "10k_m2", L,
             L.pick(zh="商品住宅年度供应（批准预售）{p}——本方案", en="Commercial housing supply "
                    "(presale approval) {p} — this run", p=period),
-            src("plan.csv", L.pick(zh="supply_10k_m2 列", en="column supply_10k_m2"), "表45"))
+            src("plan.csv", L.pick(zh="supply_10k_m2 列", en="column supply_10k_m2"),
+                L.cite_first("supply_guidance")))
         written.append(ws.title)
         ws = wb.create_sheet(sheet_name("land", L))
         region_year_sheet(
             ws, plan, "land_ha", "ha", L,
             L.pick(zh="商品住宅用地年度供应 {p}——本方案", en="Residential land supply {p} — "
                    "this run", p=period),
-            src("plan.csv", L.pick(zh="land_ha 列", en="column land_ha"), "表48"),
+            src("plan.csv", L.pick(zh="land_ha 列", en="column land_ha"),
+                L.cite_first("land_guidance")),
             share_column=True)
         written.append(ws.title)
         if {"inventory_end_10k_m2", "cycle_end_months", "sales_10k_m2"} <= set(plan.columns):
@@ -434,16 +457,22 @@ def plan_workbook(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]
                 L.pick(zh="商品住宅库存与去化周期——本方案（红色：超出{lo:g}—{hi:g}个月合理区间）",
                        en="Unsold stock and destocking cycle — this run (red: outside the "
                        "{lo:g}–{hi:g}-month band)", lo=band[0], hi=band[1]),
-                src("plan.csv", L.pick(zh="期初为规划表19，年末为本方案",
-                                       en="the start is the plan's 表19, year-ends this run"),
-                    "表19"), band)
+                src("plan.csv", L.pick(zh="期初为规划{t}，年末为本方案",
+                                       en="the start is the plan's {t}, year-ends this run",
+                                       t=L.cite_all("base_inventory"))
+                    if L.cite("base_inventory") else
+                    L.pick(zh="期初为规划基年库存，年末为本方案",
+                           en="the start is the plan's base-year stock, year-ends this run"),
+                    L.cite_first("base_inventory")), band)
             written.append(ws.title)
     if has_targets:
         ws = wb.create_sheet(sheet_name("targets", L))
         targets_sheet(ws, targets, L, L.pick(zh="规划目标达成情况——本方案",
                                              en="Targets: required and achieved — this run"),
-                      src("targets.csv", L.pick(zh="规划目标来自表34与第五章",
-                                                en="targets from 表34 and 第五章"), "表34"))
+                      src("targets.csv", L.pick(zh="规划目标来自{t}", en="targets from {t}",
+                                                t=L.cite_all("targets"))
+                          if L.cite("targets") else L.pick(zh="规划目标", en="the plan's targets"),
+                          L.cite_first("targets")))
         written.append(ws.title)
         if (targets["target_id"] == "land_rule").any():
             ws = wb.create_sheet(sheet_name("land_rule", L))
@@ -451,7 +480,9 @@ def plan_workbook(tables: Mapping[str, pd.DataFrame], summary: Mapping[str, Any]
                 zh="住宅用地供应与去化周期挂钩规则：受限制的区县·年",
                 en="The land rule: region-years in which it restricts land"),
                 src("targets.csv", L.pick(zh="target_id = land_rule 的行",
-                                          en="rows with target_id land_rule"), "§2.2.3/§9.3"))
+                                          en="rows with target_id land_rule")
+                    + (L.pick(zh="，规则依据{r}", en=", the rule as in {r}", r=L.cite("land_rule"))
+                       if L.cite("land_rule") else ""), None))
             written.append(ws.title)
     ws = wb.create_sheet(sheet_name("about", L))
     about_sheet(ws, summary, L, written, [f"{k}.csv" for k in tables])

@@ -137,7 +137,7 @@ def test_run_model_scenarios_optimal(scenario):
 # The command line
 # ---------------------------------------------------------------------------------------------
 def test_cli_default_run_directory(tmp_path):
-    code, out, run_dir = cli(tmp_path)
+    code, out, run_dir = cli(tmp_path, "report.lang=en")  # Chinese: tests/test_summary_lang.py
     assert code == 0, out
     for name in (
         "plan.csv",

@@ -169,9 +169,50 @@ def test_a_run_on_the_three_year_city(tmp_path):
     assert not bad, bad
 
 
+def test_the_replay_measures_the_runs_own_cycle_target():
+    """targets.cycle_months_end moves the replay's P(cycle ≤ target) with the optimiser's target
+    (it used to read targets.csv only), and summary.json's config carries no year-named key."""
+    from model.config import default_settings
+    from model.run import run_model
+
+    settings = default_settings(**{"dataset": "tests/data/three_year_city",
+                                   "sim.replications": 30, "uncertainty.enabled": False,
+                                   "targets.cycle_months_end": 15})
+    outcome = run_model(settings)
+    assert outcome.status == "optimal", outcome.messages
+    replay = outcome.tables["replay_summary"]
+    assert (replay["cycle_target_months"] == 15).all(), replay["cycle_target_months"]
+    assert "P(cycle <= 15, stock-outs included)" in "\n".join(outcome.messages)
+    assert not [k for k in _keys(outcome.summary["config"]) if YEAR.search(k.split(".")[-1])]
+
+
+CHIFENG_CITATIONS = ("表45", "表48", "表19", "表34", "§2.2.3", "§2.4.1", "§6.1.1")
+
+
+def _workbook_text(path) -> str:
+    """Every sheet name and every cell of a workbook, one per line."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    cells = [str(v) for ws in wb for row in ws.iter_rows(values_only=True) for v in row
+             if v is not None]
+    return "\n".join([*wb.sheetnames, *cells])
+
+
+def _figure_text(fig) -> str:
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    text = "\n".join(t.get_text() for t in fig.findobj(Text))
+    plt.close(fig)
+    return text
+
+
 def test_sweep_and_compare_on_the_three_year_city(tmp_path):
     """A two-job sweep through Hydra, then analysis.compare over it: both run, the comparison
-    names the city's own years and tables, and no main-city row pretends to a value."""
+    names the city's own years and tables, and no main-city row pretends to a value. plan.xlsx,
+    report.html, the Markdown, the CSVs and the charts cite the city's own tables (计划表1,
+    计划表2, …) and the national land rule, never Chifeng's, in Chinese and in English."""
     import subprocess
     import sys
     from pathlib import Path
@@ -181,6 +222,7 @@ def test_sweep_and_compare_on_the_three_year_city(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "model.run", "-m", "dataset=tests/data/three_year_city",
          "demand.multiplier=0.9,1.1", "sim.replications=20", "uncertainty.enabled=false",
+         "report.lang=zh",
          f"hydra.sweep.dir={sweep_dir}", "hydra.launcher.n_jobs=1"],
         cwd=repo, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -199,6 +241,56 @@ def test_sweep_and_compare_on_the_three_year_city(tmp_path):
     land = headline.set_index(headline.columns[0]).loc["land_total_ha"]
     values = [float(v) for v in land.iloc[-2:]]
     assert values[0] < values[1]                            # more demand, more land
+
+    # -- citations: the city's own, never Chifeng's (model/citations.py) ------------------
+    import json
+
+    from analysis import charts, report
+    from analysis.compare import compare_runs
+    from model import workbook
+    from model.csvio import read_csv
+    from model.labels import Labels
+
+    run_dirs = sorted(p.parent for p in sweep_dir.rglob("summary.json")
+                      if "comparison" not in p.parts)
+    assert len(run_dirs) == 2
+    for run_dir in run_dirs:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        assert summary["citations"]["supply_guidance"] == "计划表1"
+        assert "cycle_band" not in summary["citations"]      # the dataset prints no band
+        zh = _workbook_text(run_dir / "plan.xlsx")
+        tables = {name: read_csv(run_dir / f"{name}.csv") for name in ("plan", "targets")}
+        en = _workbook_text(workbook.write_plan_workbook(tmp_path, tables, summary,
+                                                         Labels("en")))
+        for text in (zh, en):
+            assert not [c for c in CHIFENG_CITATIONS if c in text], run_dir
+            assert "计划表1" in text and "计划表2" in text and "计划正文" in text
+            assert "自然资源部" in text                       # the national rule, cited as such
+        assert "供应（计划表1）" in zh and "用地（计划表2）" in zh and "指标（计划正文）" in zh
+        assert "Supply (计划表1)" in en
+        assert "住宅用地供应" in zh and "新增城镇住宅用地供应量" not in zh  # its own target names
+    written = "\n".join(p.read_text(encoding="utf-8-sig") for p in out.iterdir()
+                         if p.suffix in (".csv", ".md"))
+    assert not [c for c in CHIFENG_CITATIONS if c in written]
+    assert "计划表1 规划指引" in written and "按计划表1、计划表2格式" in written
+    charts.use_cjk_font()  # as draw_all does
+    for lang in ("zh", "en"):
+        cmp = compare_runs([sweep_dir], tmp_path / f"comparison_{lang}", lang=lang, draw=False)
+        page = report.build_html(cmp, {})
+        figures = [charts.chart_cycle_by_region(cmp.cycles, [r.label for r in cmp.runs],
+                                                cmp.labels, cmp.band_months),
+                   charts.chart_land_supply_by_year(cmp.land_by_year, cmp.supply_by_year,
+                                                    cmp.labels),
+                   charts.chart_target_heatmap(cmp.groups, [r.label for r in cmp.runs],
+                                               cmp.labels)]
+        written = "\n".join([page, *(p.read_text(encoding="utf-8-sig")
+                                     for p in cmp.out_dir.iterdir()
+                                     if p.suffix in (".csv", ".md")),
+                             *(_figure_text(f) for f in figures)])
+        assert not [c for c in CHIFENG_CITATIONS if c in written], lang
+        assert "计划表1" in written and "计划表2" in written and "自然资源部" in written
+        if lang == "zh":
+            assert "住宅用地供应" in page and "新增城镇住宅用地供应量" not in page
 
 
 def test_midterm_review_on_the_three_year_city(tmp_path):
@@ -225,3 +317,28 @@ def test_midterm_review_on_the_three_year_city(tmp_path):
     assert "主城区" not in note and "表45" not in note and "2030" not in note
     assert "2026年为实际数据" in note and "计划表1" in note
 
+
+
+def test_no_land_history_gives_the_steady_state_pipeline_and_a_guidance_cap(three_year_city):
+    """Without 表21-like history the opening pipeline is the steady state of land bought at the
+    base-year sales rate: 12 × monthly sales × Σ_k (1 − F_k) per region (Little's law for the
+    land → presale queue), overridable; land take-up is capped at 1.25 × the largest yearly
+    land guidance of the region."""
+    from model.config import default_settings
+    from model.inputs import build_inputs
+    from model.timing import annual_shares
+
+    inputs = build_inputs(default_settings(dataset="tests/data/three_year_city"), three_year_city)
+    shares = annual_shares(inputs.timing)
+    years = sum(1.0 - sum(shares[: k + 1]) for k in range(len(shares)))
+    assert 1.2 < years < 1.4                                  # 12 ± 3 months, 20% at 30 months
+    monthly = three_year_city.monthly_sales_10k_m2()          # east 6, west 5, north 2, south 3
+    for r in ("east", "west", "north", "south"):
+        assert inputs.pipeline.remaining[r] == pytest.approx(12 * monthly[r] * years, rel=1e-9)
+    guide = three_year_city.land_guidance_ha()
+    for r in ("east", "north"):
+        top = max(v for (rr, _y), v in guide.items() if rr == r)
+        assert inputs.land_cap_ha[r] == pytest.approx(1.25 * top)
+    none = build_inputs(default_settings(**{"dataset": "tests/data/three_year_city",
+                                            "timing.pipeline_10k_m2": 0}), three_year_city)
+    assert sum(none.pipeline.remaining.values()) == pytest.approx(0.0)

@@ -122,10 +122,26 @@ def test_plan_as_written_prints_the_table_and_the_break_even_lines(tmp_path):
 
     settings = default_settings(**{"evaluate_only": True, "fixed_plan": "guidance",
                                    "demand.source": "plan", "sim.replications": 40,
-                                   "uncertainty.breakeven_replications": 30})
+                                   "report.lang": "en"})  # the English printed lines
     outcome = run_model(settings)
     table = outcome.tables["uncertainty"]
+    spread = table[table.part == "level_spread"]
+    table = table[table.part == "grid"]
     assert len(table) == 3 * 3 * 2                      # cases × behaviours × (city, main city)
+    # the run's own cell again at the other spreads of the demand level (0, 0.05, 0.2; 0.1 is
+    # the default, in the grid); at spread 0 the persistent level is off: the same replay as
+    # sim.demand_level_sd=0
+    assert sorted(set(spread.demand_level_sd)) == [0.0, 0.05, 0.2] and len(spread) == 3 * 2
+    assert (spread.demand_case == "plan").all() and (spread.price_behaviour == "none").all()
+    assert "sim.demand_level_sd" in "\n".join(outcome.messages)
+    be = outcome.tables["breakeven"]
+    cell = table[(table.demand_case == "plan") & (table.price_behaviour == "none")
+                 & (table.scope == "city")].iloc[0]
+    # the break-even's figures at the default are the table's own cell (same replications, seed)
+    row = be[(be.scope == "city")].iloc[0]
+    assert row.at_default_p_in_band == pytest.approx(cell.p_cycle_in_band)
+    assert row.at_default_median_months == pytest.approx(cell.cycle_end_months_p50)
+    assert "× this run's demand (the plan's forecast: " in be[(be.scope == "city") & (be.quantity == "demand_multiple")].statement.iloc[0]
     assert set(table.demand_label) == {"表31 forecast (run)", "2025 sales rate",
                                        "2025 rate −3%/yr"}
     assert set(table.scope) == {"city", "main_city"}
