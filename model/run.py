@@ -154,6 +154,7 @@ def _main() -> int:
         else:
             preflight(override_args(argv))
     codes: list[int] = []
+    langs: list[str] = []  # the printed summary's language, for the run-directory line
 
     @hydra.main(version_base="1.3", config_path=str(REPO_ROOT / "conf"), config_name="config")
     def main(cfg) -> int | None:
@@ -179,7 +180,10 @@ def _main() -> int:
                                   f"reads as unfinished") from None
             report(outcome)
             zh = outcome.summary.get("report_lang") == "zh"  # the printed summary's language
-            log.info("运行目录：%s" if zh else "run directory: %s", run_dir)
+            langs.append("zh" if zh else "en")
+            if HydraConfig.get().mode == RunMode.MULTIRUN:  # a single run says it at the end,
+                # once its folder has its final name (_finish_run)
+                log.info("运行目录：%s" if zh else "run directory: %s", run_dir)
             return outcome.exit_code
 
         def run_single() -> int:
@@ -210,12 +214,12 @@ def _main() -> int:
         print(f"model.run: interrupted (Ctrl-C){tail}", file=sys.stderr, flush=True)
         return 130
     if codes:  # a single run: release its folder, mark it if it has no plan
-        _finish_run(rundir, codes[-1])
+        _finish_run(rundir, codes[-1], zh=bool(langs) and langs[-1] == "zh")
         return codes[-1]
     return sweep.last_exit_code()  # the largest of the sweep's jobs' codes (0 if none ran)
 
 
-def _finish_run(rundir, code: int, quiet: bool = False) -> Path | None:
+def _finish_run(rundir, code: int, quiet: bool = False, zh: bool = False) -> Path | None:
     """Release the run's folder; a Hydra-named folder of a run without a plan is renamed
     (…_INFEASIBLE, …_INPUT-ERROR, …); say (unless ``quiet``) and return where the run is."""
     run_dir = rundir.RunDirGuard.claimed
@@ -225,7 +229,8 @@ def _finish_run(rundir, code: int, quiet: bool = False) -> Path | None:
     if code and rundir.RunDirGuard.auto_named:
         run_dir = rundir.mark_failed(run_dir, rundir.status_of_exit(code))
     if not quiet:
-        log.log(logging.INFO if code == 0 else logging.WARNING, "run directory: %s", run_dir)
+        log.log(logging.INFO if code == 0 else logging.WARNING,
+                "运行目录：%s" if zh else "run directory: %s", run_dir)
     return run_dir
 
 
