@@ -505,6 +505,8 @@ def _fill_stock_columns(fname: str, frame: pd.DataFrame, problems: list[str]) ->
         s, m, c = stock[i], sales[i], cycle[i]
         given = [v == v for v in (s, m, c)]
         where = f"{fname} line {n + 2}"
+        if any(p.startswith((where + ",", where + ":")) for p in problems):
+            continue  # a cell of this row is already reported: no follow-on line
         if sum(given) < 2:
             problems.append(f"{where}: region {frame.at[i, 'region_id']!r} gives "
                             f"{sum(given)} of inventory_10k_m2, monthly_sales_10k_m2, "
@@ -848,8 +850,11 @@ def _check_domains(fname, frame, spec, levels, problems):
             if value is None or value is pd.NA:
                 continue
             if value not in levels:
+                valid = sorted(k for k, lvl in levels.items() if lvl in allowed)
+                shown = ", ".join(valid[:12]) + (f", … ({len(valid)} in all)"
+                                                 if len(valid) > 12 else "")
                 problems.append(f"{fname} line {i + 2}, column {col}: value {value!r} — "
-                                f"expected a region id from regions.csv")
+                                f"expected a region id from regions.csv: {shown}")
             elif levels[value] not in allowed:
                 problems.append(f"{fname} line {i + 2}, column {col}: value {value!r} is a "
                                 f"{levels[value]} — expected a {' or '.join(sorted(allowed))}")
