@@ -1075,11 +1075,12 @@ def _dataset_notes_zh(cfg: RunConfig, ds: Dataset, vacancy_scopes) -> list[str]:
     first = ds.plan_years[0]
     if not ds.has_table("land_sold"):
         notes.append(
-            "无历史供地数据（land_sold）：不计已出让土地形成的期初在途供应"
-            + ("" if cfg.timing.pipeline_10k_m2 is not None else
-               f"——{first}年的批准预售只能来自{first}年出让的土地；如已有在途土地，请设置 "
-               f"timing.pipeline_10k_m2")
-            + "；不设土地消化上限；供地规则中间档没有可盘活存量用地")
+            "无历史供地数据（land_sold）："
+            + ("期初在途供应取 timing.pipeline_10k_m2" if cfg.timing.pipeline_10k_m2 is not None
+               else "期初在途供应按稳态估算：此前每年按基期销售速度出让土地（判断假设，可用 "
+                    "timing.pipeline_10k_m2 设定，设为0即不计）")
+            + f"；年度出让上限为各区县年度最大计划供地的{cfg.ramp.land_multiple_of_history:g}倍；"
+            "供地规则中间档没有可盘活存量用地")
     if not ds.has_table("demand"):
         notes.append("无需求预测（demand）：需求按 demand.* 设定推算（见 summary.json 的 "
                      "derived_inputs）；不确定性分析中没有规划预测情景")

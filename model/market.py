@@ -1431,7 +1431,7 @@ def summary_lines(result: ReplayResult, L: Labels | None = None) -> list[str]:
                     f"{s.expected_unmet_demand_10k_m2:.1f}万㎡；去化周期中位数首次不超过"
                     f"{p.cycle_threshold_months:g}个月：{'从未' if first == 'never' else first}")
             if s.vacancy_end_share_p50 == s.vacancy_end_share_p50:
-                line += (f"；{end_month} 空置率中位数 {s.vacancy_end_share_p50:.0%}（目标 "
+                line += (f"；{end_month} 空置率中位数 {s.vacancy_end_share_p50:.1%}（目标 "
                          f"{s.vacancy_target_share:.0%}，达标概率 {s.p_vacancy_le_target_end:.2f}）")
             lines.append(line)
             continue
@@ -1448,7 +1448,7 @@ def summary_lines(result: ReplayResult, L: Labels | None = None) -> list[str]:
                 f"median first month cycle <= {p.cycle_threshold_months:g}: "
                 f"{s.median_month_cycle_below_18}")
         if s.vacancy_end_share_p50 == s.vacancy_end_share_p50:
-            line += (f"; vacancy {end_month} median {s.vacancy_end_share_p50:.0%} "
+            line += (f"; vacancy {end_month} median {s.vacancy_end_share_p50:.1%} "
                      f"(target {s.vacancy_target_share:.0%}, P {s.p_vacancy_le_target_end:.2f})")
         lines.append(line)
     regions = summary.loc[list(result.region_ids)]

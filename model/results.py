@@ -891,7 +891,12 @@ def human_summary(
             f"land revenue {_num(h['land_revenue_100m_yuan'], '.2f')} 亿元",
         ]
     if targets is not None and len(targets):
-        lines += _missed_lines(targets, L=L)
+        revit = next((d for d in summary.get("derived_inputs", ())
+                      if isinstance(d, Mapping) and d.get("name") == "revitalised_ha_total_per_year"),
+                     None)
+        if (summary.get("config") or {}).get("land", {}).get("rule", "national") != "national":
+            revit = None  # only the national rule has the 18–36-month revitalised band
+        lines += _missed_lines(targets, L=L, revitalised=revit)
     if summary.get("conflict_note"):
         lines.append(f"  {summary['conflict_note']}")  # English (summary.json's)
     elif relaxation is not None and len(relaxation):
@@ -960,7 +965,8 @@ def missed_targets(targets: pd.DataFrame) -> pd.DataFrame:
     return targets[~targets["met"] & (targets["mode"] != "off")]
 
 
-def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = None) -> list[str]:
+def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = None,
+                  revitalised: Mapping[str, Any] | None = None) -> list[str]:
     """The targets missed, then one line on the land rule (restricted region-years, breaches);
     target keys (``cycle_months[city,2030]``) kept after the Chinese names so they can be
     searched for in targets.csv."""
@@ -975,13 +981,13 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
         lines.append(
             f"    {L.target_key(row.target_key)}（{row.target_key}，{L.mode(row.mode)}）："
             f"{L.term('required')}{L.term('sense.' + row.sense)} "
-            f"{_figure(L, row.required, row.unit)}，{L.term('achieved')} "
-            f"{_figure(L, row.achieved, row.unit)} — {'超出' if row.sense == 'max' else '不足'} "
-            f"{_figure(L, row.shortfall, row.unit, points=True)}" if L.zh else
+            f"{target_figure(L, row.required, row.unit)}，{L.term('achieved')} "
+            f"{target_figure(L, row.achieved, row.unit)} — {'超出' if row.sense == 'max' else '不足'} "
+            f"{target_figure(L, row.shortfall, row.unit, points=True)}" if L.zh else
             f"    {row.target_key} ({row.mode}): required {row.sense} "
-            f"{_figure(L, row.required, row.unit)}, achieved {_figure(L, row.achieved, row.unit)}"
+            f"{target_figure(L, row.required, row.unit)}, achieved {target_figure(L, row.achieved, row.unit)}"
             f" — {'over' if row.sense == 'max' else 'short'} by "
-            f"{_figure(L, row.shortfall, row.unit, points=True)}"
+            f"{target_figure(L, row.shortfall, row.unit, points=True)}"
         )
     if len(missed) > limit:
         lines.append(L.pick(zh="    … 另有{n}项见 targets.csv", en="    … {n} more in targets.csv",
@@ -999,6 +1005,13 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
                 if len(broken)
                 else L.pick(zh="全部符合", en="respected in all")
             )
+            + (L.pick(zh="；规则中间档（只供盘活存量用地）按假设的盘活存量用地供地，全市每年{v:.2f}公顷（{how}；"
+                         "判断假设，land.revitalised_share）",
+                      en="; in the rule's middle band (revitalised land only) land is allowed up to an assumed "
+                         "revitalised-land allowance of {v:.2f} ha a year city-wide ({how}; a "
+                         "judgement, land.revitalised_share)",
+                      v=float(revitalised["value"]), how=revitalised.get("how", ""))
+               if revitalised and float(revitalised.get("value") or 0) > 0 else "")
         )
     for tid, what, unit in (("presale_ramp", "presale pace", "万m²"),
                             ("land_ramp", "land take-up cap", "ha"),
@@ -1020,7 +1033,7 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
     return lines
 
 
-def _figure(L: Labels, x, unit: str, points: bool = False) -> str:
+def target_figure(L: Labels, x, unit: str, points: bool = False) -> str:
     """A target figure in the plan's units and rounding (万㎡ and ha to 2 decimals, months to 1,
     shares as % to 1 decimal, a difference of shares in points)."""
     if unit in ("share", "probability"):

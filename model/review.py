@@ -879,9 +879,9 @@ def review_lines(tables: Mapping[str, pd.DataFrame], L: Labels | None = None) ->
     for row in risk.head(8).itertuples(index=False):
         lines.append(
             f"    {L.target_key(row.target_key)}（{row.target_key}）：{L.term('required')}"
-            f"{L.term('sense.' + row.sense)} {L.amount(row.required, row.unit)}，按当前趋势 "
-            f"{L.amount(row.achieved_course, row.unit)}，重新规划 "
-            f"{L.amount(row.achieved_replan, row.unit)}（重新规划"
+            f"{L.term('sense.' + row.sense)} {results.target_figure(L, row.required, row.unit)}，按当前趋势 "
+            f"{results.target_figure(L, row.achieved_course, row.unit)}，重新规划 "
+            f"{results.target_figure(L, row.achieved_replan, row.unit)}（重新规划"
             f"{L.term('met') if row.met_replan else L.term('missed')}）" if L.zh else
             f"    {row.target_key}: required {row.sense} {_g(row.required)} {row.unit}, "
             f"course {_g(row.achieved_course)}, re-plan {_g(row.achieved_replan)}"
@@ -892,11 +892,18 @@ def review_lines(tables: Mapping[str, pd.DataFrame], L: Labels | None = None) ->
         needed = adjustment_needed(adj)
         keep = adj[adj["candidate"] == KEEP].iloc[0]
         if not needed:
-            lines.append(L.pick(zh="  是否需要调整：否——在 review.hard 所列目标作为硬约束时，从实际状态重新规划"
-                                   "仍可行（keep_targets）；候选方案仅作权衡参考",
-                                en="  adjustment needed: no — a re-plan from the observed state "
-                                   "with the targets of review.hard held hard is feasible "
+            lines.append(L.pick(zh="  目标是否需要调整：否——在 review.hard 所列目标作为硬约束时，从实际状态重新"
+                                   "规划仍可行（keep_targets）；候选方案仅作权衡参考",
+                                en="  targets need adjusting: no — a re-plan from the observed "
+                                   "state with the targets of review.hard held hard is feasible "
                                    "(keep_targets); the candidates are a trade-off table only"))
+            if len(risk):
+                lines.append(L.pick(
+                    zh="  年度安排是否需要调整：是——按现行路径有{n}项目标存在风险，剩余年份的供地与批准预售"
+                       "须按重新规划调整",
+                    en="  yearly land and presale need adjusting: yes — on the current course "
+                       "{n} target(s) are at risk; the remaining years follow the re-plan",
+                    n=len(groups)))
         else:
             lines.append(L.pick(zh="  是否需要调整：是——无法同时保持全部目标（{r}）",
                                 en="  adjustment needed: yes — keeping the targets is infeasible "
@@ -916,7 +923,7 @@ def review_lines(tables: Mapping[str, pd.DataFrame], L: Labels | None = None) ->
                     ha=L.amount(b.land_total_ha, "ha") if L.zh else _g(b.land_total_ha)))
         kinds = candidate_groups(adj, t)
         for kind, zh, en in (
-                ("same", "  不改变方案的候选（与原方案相同）：{c}",
+                ("same", "  不改变方案的候选（与保持目标的重新规划相同）：{c}",
                  "  candidates that change nothing (the same plan): {c}"),
                 ("same_value", "  与现行目标取值相同的候选：{c}",
                  "  candidates that keep the present values: {c}"),
@@ -928,7 +935,10 @@ def review_lines(tables: Mapping[str, pd.DataFrame], L: Labels | None = None) ->
     missed = status[~status["met"]]
     if len(missed):
         lines.append(L.pick(zh="  重新规划（按配置的目标设定）未满足：", en="  the re-plan (targets as "
-                            "configured) misses: ") + "; ".join(
+                            "configured) misses: ") + L.pick(zh="；", en="; ").join(
+            f"{L.target_key(r.target_key)}（{r.target_key}）：{L.term('required')}"
+            f"{L.term('sense.' + r.sense)} {L.amount(r.required, r.unit, '.4g')}，重新规划 "
+            f"{L.amount(r.achieved_replan, r.unit, '.4g')}" if L.zh else
             f"{r.target_key} required {r.sense} {_g(r.required)} {r.unit}, achieved "
             f"{_g(r.achieved_replan)}" for r in missed.itertuples(index=False)))
     return lines
@@ -1167,8 +1177,8 @@ NOTE_TEXT = {
                        "sales_10k_m2": "销售（万㎡）", "inventory_end_10k_m2": "年末库存（万㎡）",
                        "cycle_end_months": "去化周期（个月）"},
         "scopes": {"city": "全市", "main_city": "主城区"},
-        "caveats": "说明：实际数据只记录销售、不记录需求，因此已观测年份的未满足需求记为0；"
-                   "随附的实际数据为示例，并非统计数据。",
+        "caveats": "说明：实际数据只记录销售、不记录需求，因此已观测年份的未满足需求记为0。",
+        "example": "本次使用的是随附的示例实际数据，并非统计数据。",
         "presale_above": "实际批准预售超过时序模型由已出让土地形成的可售面积（共{x}万㎡，{where}），"
                          "期初在途面积可能被低估。",
         "files": ["review_comparison.csv：基准、实际、现行路径、重新规划，按区域和年份对照",
@@ -1265,8 +1275,8 @@ NOTE_TEXT = {
                        "cycle_end_months": "cycle, months"},
         "scopes": {"city": "city", "main_city": "main city"},
         "caveats": "Caveats: the actuals record sales, not demand, so unmet demand in the observed "
-                   "years counts as 0; the shipped actuals are an illustrative example, not "
-                   "statistics.",
+                   "years counts as 0.",
+        "example": "This run uses the shipped actuals, an illustrative example, not statistics.",
         "presale_above": "Observed presale approvals exceed the floor area the timing model makes "
                          "ready from land sold ({x} 万m² in all; {where}): the opening pipeline may "
                          "be understated.",
@@ -1814,7 +1824,8 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
         if (run_dir / name).exists():
             blocks.append(("img", name, name))
     blocks.append(("ul", tx["files"]))
-    blocks.append(("p", tx["caveats"]))
+    shipped = "actuals" in meta and Path(str(meta["actuals"])).name == EXAMPLE_ACTUALS.name
+    blocks.append(("p", tx["caveats"] + (tx["example"] if shipped else "")))
     return blocks
 
 

@@ -380,8 +380,8 @@ def breakeven_lines(table: pd.DataFrame, L: Labels | None = None) -> list[str]:
 
 
 #: price behaviours (uncertainty.price_behaviours) in Chinese; the config name is kept after it
-BEHAVIOURS_ZH = {"deterring": "价格抑制购买", "none": "价格无影响", "absorbing": "价格促进去化",
-                 "run": "本方案设定"}
+BEHAVIOURS_ZH = {"deterring": "买涨不买跌（降价抑制购买）", "none": "价格无影响",
+                 "absorbing": "降价吸引购买", "run": "本方案设定"}
 
 
 def uncertainty_lines(table: pd.DataFrame, L: Labels | None = None) -> list[str]:
@@ -487,6 +487,9 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
             part["sales_10k_m2"] > 0)
         return f"{cyc.min():.1f} ({int(cyc.idxmin())})"
 
+    members_all = [inputs.regions] + ([inputs.main_city_members] if inputs.main_city_members
+                                      else [])
+    at_aim = all(abs(cycle(m) - inputs.aim_cycle_months) <= 0.5 for m in members_all)
     if L.zh:
         def lowest_zh(members) -> str:
             value, year = lowest(members).rstrip(")").split(" (")
@@ -498,8 +501,10 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
         if optimised:
             return [f"优化方案（按本方案需求：{note}；不计不确定性）：{inputs.final_year}年末去化周期 "
                     + "，".join(f"{n} {cycle(m):.1f}个月" for n, m in scopes)
-                    + f"（优化目标为{inputs.aim_cycle_months:g}个月，objective.aim_cycle_months，"
-                    "故此数主要反映目标设定" + ("；其他需求情景见下表" if table_follows else "")
+                    + f"（优化目标为{inputs.aim_cycle_months:g}个月，objective.aim_cycle_months；"
+                    + ("故此数主要反映目标设定" if at_aim else
+                       "未达到优化目标：有约束起作用，见 targets.csv 中起约束的行")
+                    + ("；其他需求情景见下表" if table_follows else "")
                     + "）；期间最低年末去化周期："
                     + "，".join(f"{n} {lowest_zh(m)}" for n, m in scopes)]
         return [f"本规划自身测算：{inputs.final_year}年末去化周期 "
@@ -515,7 +520,10 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
         return [f"The optimised plan on this run's demand ({note}), no uncertainty: "
                 f"{inputs.final_year} destocking cycle " + ", ".join(parts)
                 + f" months (the optimiser aims at {inputs.aim_cycle_months:g} months, "
-                "objective.aim_cycle_months: the figure mostly restates the aim"
+                "objective.aim_cycle_months: "
+                + ("the figure mostly restates the aim" if at_aim else
+                   "it ends away from the aim because a constraint binds, see the binding rows "
+                   "of targets.csv")
                 + ("; other demand in the table below" if table_follows else "")
                 + "); lowest year-end cycle on the way: " + ", ".join(low)]
     return [f"The plan's own arithmetic: {inputs.final_year} destocking cycle "
