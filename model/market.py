@@ -1457,7 +1457,7 @@ def summary_lines(result: ReplayResult, L: Labels | None = None) -> list[str]:
         lines.append(L.pick(
             zh="  {month} 去化周期可能高于{m:g}个月的区县（达标概率低于0.5；规划目标针对全市）：",
             en="  regions likely above {m:g} months in {month} (P below 0.5; the plan's goal is "
-               "city-wide): ", m=p.cycle_threshold_months, month=end_month)
+               "city-wide): ", m=result.inputs.aggregate_cycle_target_months, month=end_month)
             + L.pick(zh="，", en=", ").join(
                 f"{L.region(r) if L.zh else r} {v:.2f}"
                 for r, v in risky.p_cycle_le_target_end.items()))

@@ -980,11 +980,14 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
     for row in missed.head(limit).itertuples(index=False):
         lines.append(
             f"    {L.target_key(row.target_key)}（{row.target_key}，{L.mode(row.mode)}）："
-            f"{L.term('required')}{L.term('sense.' + row.sense)} "
+            f"{_required_word(row, L)}"
+            f"{L.term('sense.' + row.sense)} "
             f"{target_figure(L, row.required, row.unit)}，{L.term('achieved')} "
             f"{target_figure(L, row.achieved, row.unit)} — {'超出' if row.sense == 'max' else '不足'} "
             f"{target_figure(L, row.shortfall, row.unit, points=True)}" if L.zh else
-            f"    {row.target_key} ({row.mode}): required {row.sense} "
+            f"    {row.target_key} ({row.mode}"
+            f"{_required_word(row, L)}): required "
+            f"{row.sense} "
             f"{target_figure(L, row.required, row.unit)}, achieved {target_figure(L, row.achieved, row.unit)}"
             f" — {'over' if row.sense == 'max' else 'short'} by "
             f"{target_figure(L, row.shortfall, row.unit, points=True)}"
@@ -1031,6 +1034,19 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
                             what=L.target_name(tid) if L.zh else what, tid=tid, n=len(part),
                             text=text))
     return lines
+
+
+def _required_word(row: Any, L: Labels) -> str:
+    """What a target row's requirement is: the plan's own target, one converted from it (the
+    plan's dwellings or households into 万m² a year: its source says how), or a check the model
+    adds (the band floor, demand met). zh: the word before 不高于/不低于; en: a note after the mode."""
+    origin = getattr(row, "origin", "plan")
+    converted = origin != "plan" and str(getattr(row, "target_id", "")).startswith("subsidised")
+    if L.zh:
+        return (L.term("required") if origin == "plan" else
+                "由规划目标折算" if converted else "模型检查要求")
+    return "" if origin == "plan" else (", converted from the plan's target" if converted
+                                        else ", model check")
 
 
 def target_figure(L: Labels, x, unit: str, points: bool = False) -> str:

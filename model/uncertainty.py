@@ -265,12 +265,13 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
 
                 value, neg_low, neg_high = _solve(f, low, high)
                 found[edge] = (months, value, neg_low, neg_high)
+            band = (inputs.band_low_months, inputs.band_high_months)
             statement = _statement(scope, quantity, found, stats, low, high, inputs.final_year,
-                                   _run_demand_note(cfg, inputs, base, scope))
+                                   _run_demand_note(cfg, inputs, base, scope), band=band)
             statement_zh = _statement(scope, quantity, found, stats, low, high,
                                       inputs.final_year,
                                       _run_demand_note(cfg, inputs, base, scope, Labels("zh")),
-                                      Labels("zh"))
+                                      Labels("zh"), band=band)
             for edge, (months, value, _nl, _nh) in found.items():
                 rows.append({
                     "scope": scope, "quantity": quantity, "edge": edge, "edge_months": months,
@@ -307,7 +308,8 @@ def _run_demand_note(cfg: RunConfig, inputs: ModelInputs,
 
 
 def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: float, high: float,
-               year: int, demand_note: str = "", L: Labels | None = None) -> str:
+               year: int, demand_note: str = "", L: Labels | None = None,
+               band: tuple[float, float] | None = None) -> str:
     """One line: the interval of the assumption in which the median December cycle stays in the
     band (between the floor's and the top's crossings), and the default's figures (in the
     language of ``L``; English without)."""
@@ -340,7 +342,9 @@ def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: fl
     else:
         lo = floor_v if floor_v is not None else (low if not fl_nl else None)
         hi = top_v if top_v is not None else (high if top_nh else None)
-    fmt = {"p50": stats.cycle_end_months_p50, "floor": floor_m, "top": top_m,
+    # P(in band) is of the band (12–18), whatever the target the top edge was searched at
+    band_low, band_high = band if band is not None else (floor_m, top_m)
+    fmt = {"p50": stats.cycle_end_months_p50, "floor": band_low, "top": band_high,
            "p": stats.p_cycle_in_band_end, "unmet": stats.expected_unmet_demand_10k_m2,
            "low": low, "high": high, "lo": lo, "hi": hi, "what": what, "year": year,
            "scope": L.term(f"scope.{scope}") if L.zh and f"scope.{scope}" in TERMS else scope}
@@ -365,6 +369,14 @@ def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: fl
                                 **fmt))
     extra = (L.pick(zh="（{n}）", en=" ({n})", n=L.pick(zh="；", en="; ").join(edge_note))
              if edge_note else "")
+    inside = band_low <= float(stats.cycle_end_months_p50) <= band_high
+    if not inside:  # the default is out of the band: say what it would take
+        return L.pick(zh="{head}：仅当{what}在{lo:.2f}至{hi:.2f}之间时，去化周期中位数才处于合理区间"
+                         "{extra}；{now}（默认假设下不在区间内）",
+                      en="{head}: the median cycle is in the band only for {what} between "
+                         "{lo:.2f} and {hi:.2f}{unit}{extra}; {now} (outside the band at the "
+                         "default)",
+                      head=head, now=now, unit=unit and ' ' + unit, extra=extra, **fmt)
     return L.pick(zh="{head}：{what}在{lo:.2f}至{hi:.2f}之间时，去化周期中位数保持在合理区间内{extra}；"
                      "{now}",
                   en="{head}: the median cycle stays in the band for {what} between {lo:.2f} and "
