@@ -260,6 +260,7 @@ def solve_and_report(
                     return _input_error(exc.problems)
                 tables.update(found[0])
                 base["uncertainty"] = found[1]
+                lead[1:1] = uncertainty.other_demand_lines(found[0]["uncertainty"], inputs, L)
                 lead += found[2]
         base.update(
             status="optimal",

@@ -384,6 +384,35 @@ def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: fl
                   head=head, now=now, unit=unit and ' ' + unit, extra=extra, **fmt)
 
 
+def other_demand_lines(table: pd.DataFrame, inputs: ModelInputs,
+                       L: Labels | None = None) -> list[str]:
+    """For an optimised plan made for another demand than the plan's forecast: one line with the
+    forecast case (no price response) right after the plan's own figure, since a plan aimed at
+    the middle of the band on one demand can leave it on the other."""
+    L = L or Labels()
+    grid = grid_rows(table)
+    if inputs.plan_fixed or "plan" not in set(grid["demand_case"]):
+        return []
+    own = grid[grid["demand_label"].str.endswith("(run)") | (grid["demand_case"] == "run")]
+    if len(own) and (own["demand_case"] == "plan").any():
+        return []                                   # the run's demand is the forecast itself
+    rows = grid[(grid["demand_case"] == "plan") & (grid["price_response"].abs() < 1e-12)]
+    if rows.empty:
+        return []
+    parts = []
+    for r in rows.itertuples(index=False):
+        name = (L.term(f"scope.{r.scope}") if L.zh and f"scope.{r.scope}" in TERMS else r.scope)
+        parts.append(L.pick(zh="{n} 中位数{m:.1f}个月（低于合理区间概率{p:.2f}，未满足需求期望值{u:.1f}万㎡）",
+                            en="{n} median {m:.1f} months (P below the band {p:.2f}, expected "
+                               "unmet demand {u:.1f} 万m²)",
+                            n=name, m=r.cycle_end_months_p50, p=r.p_cycle_below_band,
+                            u=r.expected_unmet_demand_10k_m2))
+    label = rows["demand_label_zh" if L.zh else "demand_label"].iloc[0]
+    return [L.pick(zh="  同一方案按{label}需求（价格无影响）：", en="  the same plan on the {label} "
+                   "demand (no price response): ", label=label)
+            + L.pick(zh="；", en="; ").join(parts)]
+
+
 def breakeven_lines(table: pd.DataFrame, L: Labels | None = None) -> list[str]:
     """The break-even statements, one line per scope and assumption (``statement_zh`` in
     Chinese)."""
