@@ -272,6 +272,8 @@ def solve_and_report(
                 ["target_key", "target_id"]].T.values) if tid in RULE_ROWS],
             total_time_s=perf_counter() - t_start,
         )
+        if inputs.observed_years:
+            base["observed_years"] = list(inputs.observed_years)
         summary = results.human_summary(base, targets, None, L=L)
         detail += [L.pick(zh="  数据集：{note}", en="  dataset: {note}", note=note)
                    for note in (inputs.dataset_notes_zh if L.zh else inputs.dataset_notes)]

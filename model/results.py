@@ -418,6 +418,11 @@ def pace_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
                         f"ramp.presale_change_share ±{share:.0%} of the year before",
                         f"presale {change:+.0%} on {y - 1}", inputs.weight_presale_ramp))
             prev = q
+    cap_how = next((d.how for d in inputs.derivations
+                    if d.name == "land_cap_ha_per_year[city]"), "")
+    cap_source = ("ramp.land_multiple_of_history × the region's largest yearly land guidance "
+                  "(no land history)" if cap_how.startswith("no land history") else
+                  "ramp.land_multiple_of_history × the most land sold in one history year")
     for r in inputs.regions:
         cap = inputs.land_cap_ha.get(r)
         if cap is None:
@@ -429,8 +434,7 @@ def pace_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
             rows.append(_rule_row(
                 f"land_ramp[{r},{y}]", "land_ramp", r, inputs.names_zh.get(r, r), y, "ha", "max",
                 mode, cap, land, land <= cap + tol * max(1, cap), land - cap,
-                "ramp.land_multiple_of_history × the most land sold in one history year",
-                "land beyond what developers took up", inputs.weight_land_ramp))
+                cap_source, "land beyond what developers took up", inputs.weight_land_ramp))
     tmode = "evaluate" if inputs.evaluate_only else inputs.terminal_mode
     last = inputs.final_year
     for r in inputs.regions:
@@ -896,7 +900,8 @@ def human_summary(
                      None)
         if (summary.get("config") or {}).get("land", {}).get("rule", "national") != "national":
             revit = None  # only the national rule has the 18–36-month revitalised band
-        lines += _missed_lines(targets, L=L, revitalised=revit)
+        observed = tuple(int(y) for y in summary.get("observed_years") or ())
+        lines += _missed_lines(targets, L=L, revitalised=revit, observed=observed)
     if summary.get("conflict_note"):
         lines.append(f"  {summary['conflict_note']}")  # English (summary.json's)
     elif relaxation is not None and len(relaxation):
@@ -966,7 +971,8 @@ def missed_targets(targets: pd.DataFrame) -> pd.DataFrame:
 
 
 def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = None,
-                  revitalised: Mapping[str, Any] | None = None) -> list[str]:
+                  revitalised: Mapping[str, Any] | None = None,
+                  observed: tuple[int, ...] = ()) -> list[str]:
     """The targets missed, then one line on the land rule (restricted region-years, breaches);
     target keys (``cycle_months[city,2030]``) kept after the Chinese names so they can be
     searched for in targets.csv."""
@@ -1005,6 +1011,10 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
                 L.pick(zh="违反{k}个，合计超出 {ha:.2f}公顷（targets.csv 的 land_rule 行）",
                        en="broken in {k}, by {ha:.2f} ha in all (land_rule rows of targets.csv)",
                        k=len(broken), ha=broken["shortfall"].sum())
+                + (L.pick(zh="，其中{n}个在已观测年份（实际已出让的土地）",
+                          en=", {n} of them in the observed years (land already sold)", n=past)
+                   if (past := int(sum(str(p)[:4].isdigit() and int(str(p)[:4]) in observed
+                                       for p in broken["period"]))) else "")
                 if len(broken)
                 else L.pick(zh="全部符合", en="respected in all")
             )

@@ -293,11 +293,13 @@ def _run_demand_note(cfg: RunConfig, inputs: ModelInputs,
     zh = L is not None and L.zh
     if zh:
         what = {"plan": "规划需求预测", "csv": "demand.csv"}.get(
-            d.source, "基年销售速度" + (f"，每年{d.growth:+.0%}" if d.growth else "，保持不变"))
+            d.source, "基年销售速度（库存÷去化周期）"
+            + (f"，每年{d.growth:+.0%}" if d.growth else "，保持不变"))
     else:
         what = {"plan": "the plan's forecast", "csv": "demand.csv"}.get(
             d.source,
-            "the base-year sales rate" + (f" {d.growth:+.0%}/yr" if d.growth else ", flat"))
+            "the base-year sales rate (stock ÷ cycle)"
+            + (f" {d.growth:+.0%}/yr" if d.growth else ", flat"))
     if d.multiplier != 1:
         what += f" × {d.multiplier:g}"
     free = [y for y in inputs.years if y not in inputs.observed_years]
@@ -548,7 +550,8 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
                     + ("；其他需求情景见下表" if table_follows else "")
                     + "）；期间最低年末去化周期："
                     + "，".join(f"{n} {lowest_zh(m)}" for n, m in scopes)]
-        return [f"本规划自身测算：{inputs.final_year}年末去化周期 "
+        rows_zh = "（按原表各行）" if cfg is not None and cfg.fixed_plan == "guidance" else ""
+        return [f"本规划自身测算{rows_zh}：{inputs.final_year}年末去化周期 "
                 + "，".join(f"{n} {cycle(m):.1f}个月" for n, m in scopes)
                 + "（按规划自身需求，不计不确定性）；期间最低年末去化周期："
                 + "，".join(f"{n} {lowest_zh(m)}" for n, m in scopes)]
@@ -567,6 +570,8 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
                    "of targets.csv")
                 + ("; other demand in the table below" if table_follows else "")
                 + "); lowest year-end cycle on the way: " + ", ".join(low)]
-    return [f"The plan's own arithmetic: {inputs.final_year} destocking cycle "
+    rows_en = (" (its rows as printed)" if cfg is not None and cfg.fixed_plan == "guidance"
+               else "")
+    return [f"The plan's own arithmetic{rows_en}: {inputs.final_year} destocking cycle "
             + ", ".join(parts) + " months (its demand, no uncertainty); lowest year-end cycle "
             "on the way: " + ", ".join(low)]

@@ -97,7 +97,7 @@ def test_english_summary_is_today_text():
     text = "\n".join(out.messages)
     h = out.headline
     assert text.startswith("run default: optimal (MILP, objective ")
-    assert "The optimised plan on this run's demand (the base-year sales rate, flat: " in text
+    assert "The optimised plan on this run's demand (the base-year sales rate (stock ÷ cycle), flat: " in text
     assert (f"  2030 destocking cycle: city {h['cycle_months_city']:.1f} months, main city "
             f"{h['cycle_months_main_city']:.1f} months") in out.messages
     assert "How likely the plan is to hold (replay, 20 replications" in text
