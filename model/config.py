@@ -23,6 +23,11 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+# A sweep job's folder is named by its overrides (conf/config.yaml hydra.sweep.subdir); a '/' in a
+# value (dataset=scenarios/mycity) would nest folders, so it becomes '∕' (U+2215) in the name.
+if not OmegaConf.has_resolver("path_safe"):
+    OmegaConf.register_new_resolver("path_safe", lambda text: str(text).replace("/", "∕"))
+
 from model.errors import UserError
 
 MODES = ("hard", "soft", "off")

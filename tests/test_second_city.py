@@ -228,6 +228,9 @@ def test_sweep_and_compare_on_the_three_year_city(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     status = pd.read_csv(sweep_dir / "sweep_status.csv")
     assert len(status) == 2 and (status["status"] == "optimal").all()
+    # dataset=tests/data/... in the overrides: one flat folder per job, not nested on '/'
+    jobs = [p for p in sweep_dir.iterdir() if (p / "summary.json").is_file()]
+    assert len(jobs) == 2 and all("∕" in p.name for p in jobs), sorted(sweep_dir.iterdir())
     out = tmp_path / "comparison"
     proc = subprocess.run([sys.executable, "-m", "analysis.compare", str(sweep_dir), "--out",
                            str(out), "--no-charts"], cwd=repo, capture_output=True, text=True,
