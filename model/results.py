@@ -1033,7 +1033,11 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
         if part.empty:
             continue
         broken = part[~part["met"]]
-        keys = f"{', '.join(broken['target_key'].head(4))}{' …' if len(broken) > 4 else ''}"
+        shown = broken["target_key"].head(4)
+        if L.zh:  # 主城区2026年 for presale_ramp[main_city,2026]: the line already names the family
+            shown = [_region_year_zh(k, L) for k in shown]
+        keys = (f"{(L.pick(zh='、', en=', ')).join(shown)}"
+                f"{(L.pick(zh='等', en=' …')) if len(broken) > 4 else ''}")
         text = (L.pick(zh="违反{k}个（{keys}），合计 {x:.2f}{unit}",
                        en="broken in {k} ({keys}), by {x:.2f} {unit}", k=len(broken), keys=keys,
                        x=broken["shortfall"].sum(), unit=L.unit("ha" if unit == "ha" else "10k_m2")
@@ -1044,6 +1048,16 @@ def _missed_lines(targets: pd.DataFrame, limit: int = 15, L: Labels | None = Non
                             what=L.target_name(tid) if L.zh else what, tid=tid, n=len(part),
                             text=text))
     return lines
+
+
+def _region_year_zh(key: str, L: Labels) -> str:
+    """``terminal_feed[main_city,2031]`` → ``主城区2031年`` (the key itself when it has no
+    [region,year] part)."""
+    inside = key[key.find("[") + 1:key.rfind("]")] if "[" in key else ""
+    parts = inside.split(",")
+    if len(parts) != 2:
+        return key
+    return f"{L.region(parts[0])}{parts[1]}年"
 
 
 def _required_word(row: Any, L: Labels) -> str:
