@@ -120,7 +120,8 @@ def _grid(n: int, ncols: int) -> tuple[int, int]:
 # The charts
 # ---------------------------------------------------------------------------------------------
 def chart_cycle_by_region(cycles: pd.DataFrame, labels: Sequence[str], L: Labels | None = None,
-                          band_months: tuple[float, float] = BAND_MONTHS) -> plt.Figure:
+                          band_months: tuple[float, float] = BAND_MONTHS,
+                          rule_months: float | None = LAND_RULE_MONTHS) -> plt.Figure:
     """Small multiples, one panel per region (全市 first): cycle (months) by year, a line per
     run; the reasonable band shaded, the 36-month land-rule line; a year below the band or with
     unmet demand (stock-out) and a year above it (band breach) marked in red."""
@@ -152,7 +153,8 @@ def chart_cycle_by_region(cycles: pd.DataFrame, labels: Sequence[str], L: Labels
                   | (unmet.loc[sub.index] > 1e-6)]
         ax.scatter(out["year"], out["cycle_months"].clip(upper=ymax), s=26, color=RED,
                    zorder=5, marker="o", facecolors="none", linewidths=1.4)
-        ax.axhline(LAND_RULE_MONTHS, color=RED, ls=":", lw=1)
+        if rule_months is not None:
+            ax.axhline(rule_months, color=RED, ls=":", lw=1)
         ax.set_title(L.region(region), fontsize=10)
         ax.set_ylim(0, ymax)
         ax.tick_params(labelsize=8)
@@ -168,11 +170,14 @@ def chart_cycle_by_region(cycles: pd.DataFrame, labels: Sequence[str], L: Labels
     legend_labels += [
         L.pick(zh="合理区间 {lo:g}—{hi:g} 个月{b}", en="reasonable band {lo:g}–{hi:g} "
                "months{b}", lo=low, hi=high, b=L.bracket("cycle_band")),
-        L.pick(zh="36个月：暂停供地{r}", en="36 months: land suspended{r}",
-               r=L.bracket("land_rule")),
+        L.pick(zh="{m:g}个月：暂停供地{r}", en="{m:g} months: land suspended{r}",
+               r=L.bracket("land_rule"), m=rule_months if rule_months is not None else 0),
         L.pick(zh="红圈：低于区间或需求未满足（库存不足）、高于区间",
                en="red ring: below the band or demand unmet (stock-out), or above the band"),
     ]
+    if rule_months is None:  # the runs' land rules differ or are not recorded: no line drawn
+        n = len(handles) - 2
+        del handles[n], legend_labels[n]
     fig.legend(handles, legend_labels, loc="lower center", ncol=min(3, len(handles)),
                fontsize=8, frameon=False)
     fig.suptitle(L.pick(zh="各区县商品住宅去化周期（年末，本方案 plan.csv）",
@@ -307,7 +312,7 @@ def draw_all(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
     figures = {}
     if len(cmp.cycles):
         figures["cycle_by_region.png"] = lambda: chart_cycle_by_region(
-            cmp.cycles, ok, L, cmp.band_months)
+            cmp.cycles, ok, L, cmp.band_months, cmp.rule_months)
     if len(cmp.land_by_year.columns) and len(cmp.supply_by_year.columns):
         figures["land_supply_by_year.png"] = lambda: chart_land_supply_by_year(
             cmp.land_by_year, cmp.supply_by_year, L)

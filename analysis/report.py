@@ -65,16 +65,22 @@ def guidance_citations(L: Labels) -> str:
     return f"（{'、'.join(cited)}）" if L.zh else f" ({', '.join(cited)})"
 
 
-def chart_caption(name: str, L: Labels, band: tuple[float, float]) -> str:
-    """The caption of one chart of analysis/charts.py."""
+def chart_caption(name: str, L: Labels, band: tuple[float, float],
+                  rule_months: float | None = 36.0) -> str:
+    """The caption of one chart of analysis/charts.py (``rule_months``: the land rule's suspend
+    line the runs share, None when there is none to draw)."""
     lo, hi = band
+    rule = rule_months if rule_months is not None else float("nan")
     captions = {
         "cycle_by_region.png": L.pick(
-            zh="各区县年末去化周期：绿色为{lo:g}—{hi:g}个月合理区间{b}，红色虚线为36个月"
-               "暂停供地线{r}；红圈为低于区间或需求未满足（库存不足）、高于区间的年份。",
+            zh="各区县年末去化周期：绿色为{lo:g}—{hi:g}个月合理区间{b}" + (
+                "，红色虚线为{m:g}个月暂停供地线{r}" if rule_months is not None else "")
+               + "；红圈为低于区间或需求未满足（库存不足）、高于区间的年份。",
             en="Destocking cycle by region and year: the {lo:g}–{hi:g}-month band{b} in "
-               "green, the 36-month land-rule line{r} dotted red; red rings mark years "
-               "below the band or with unmet demand (stock-outs) and above it.", lo=lo, hi=hi,
+               "green" + (", the {m:g}-month land-rule line{r} dotted red"
+                          if rule_months is not None else "")
+               + "; red rings mark years below the band or with unmet demand (stock-outs) "
+               "and above it.", lo=lo, hi=hi, m=rule,
             b=L.bracket("cycle_band"), r=L.bracket("land_rule")),
         "land_supply_by_year.png": L.pick(
             zh="全市逐年用地（公顷）与供应（万㎡），对照规划指引{g}。",
@@ -349,7 +355,7 @@ def build_html(cmp: Comparison, charts: dict[str, Path]) -> str:
         html_table(groups_display(cmp.groups, labels, L), "targets"),
     ]
     if "target_heatmap.png" in charts:
-        caption = chart_caption("target_heatmap.png", L, band)
+        caption = chart_caption("target_heatmap.png", L, band, cmp.rule_months)
         parts += [f'<p class="note">{esc(caption)}</p>',
                   image_tag(charts["target_heatmap.png"], caption)]
     parts += [f"<details><summary>{esc(L.pick(zh='逐项目标（展开）', en='Every target (expand)'))}"
@@ -358,7 +364,7 @@ def build_html(cmp: Comparison, charts: dict[str, Path]) -> str:
               f"<h2>{esc(L.pick(zh='图表', en='Charts'))}</h2>"]
     for name in CHARTS[1:]:
         if name in charts:
-            caption = chart_caption(name, L, band)
+            caption = chart_caption(name, L, band, cmp.rule_months)
             parts += [f"<h3>{esc(caption)}</h3>", image_tag(charts[name], caption)]
     parts.append("<h2>" + esc(L.pick(zh="各区县年末去化周期（个月）",
                                      en="Destocking cycle by region, end of year (months)"))

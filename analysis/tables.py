@@ -682,6 +682,15 @@ def cycle_by_region_year(runs: Sequence[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def land_rule_months(runs: Sequence[Run]) -> float | None:
+    """The land rule's suspend line (months) the runs share; None when they differ or when no
+    run records it (then no line is drawn)."""
+    values = {float(v) for r in runs
+              if (v := (r.summary.get("headline") or {}).get("land_rule_suspend_above_months"))
+              is not None}
+    return values.pop() if len(values) == 1 else None
+
+
 def cycle_band(runs: Sequence[Run]) -> tuple[float, float]:
     """The reasonable cycle band (months) the runs used, else 12–18."""
     for r in runs:
@@ -863,6 +872,7 @@ class Comparison:
     identical: list[str]  # one sentence per group of runs with identical plans
     band_months: tuple[float, float]
     out_dir: Path
+    rule_months: float | None = None  # the land rule's suspend line, when the runs share one
     files: dict[str, Path] = field(default_factory=dict)
     #: runs left out because a file changed or went missing since the run (verify_runs)
     damaged: dict[Path, list[str]] = field(default_factory=dict)
@@ -932,6 +942,7 @@ def compare(run_dirs: Sequence[Path], incomplete: Sequence[Path] = (),
         labels=L,
         identical=identical_plans(runs, L),
         band_months=cycle_band(runs),
+        rule_months=land_rule_months(runs),
         out_dir=Path(),
         damaged=dict(damaged or {}),
     )

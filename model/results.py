@@ -820,6 +820,8 @@ def headline(inputs: ModelInputs, plan: pd.DataFrame,
         "targets_missed": int(len(missed)) if missed is not None else None,
         "cycle_band_low_months": inputs.band_low_months,  # §2.4.1: the reasonable band
         "cycle_band_high_months": inputs.band_high_months,
+        # the land rule's suspend line (months): 36 under the national rule, 18 under §9.3
+        "land_rule_suspend_above_months": inputs.suspend_above_months,
     }
 
 

@@ -124,3 +124,16 @@ def test_en_report(scenario_sweep, tmp_path):  # noqa: F811
     headings = re.findall(r"<h2>(.*?)</h2>", dom)
     assert headings[:4] == ["Reading", "Headline indicators", "Target attainment", "Charts"]
     assert "with 607.57 ha of land and 1,231.31 10k m² of supply" in dom
+
+
+def test_the_land_rule_line_follows_the_runs_rule():
+    """The cycle chart's caption names the suspend line the runs share (18 months under §9.3's
+    strict rule, 36 under the national one) and none when they differ."""
+    from analysis.report import chart_caption
+    from model.labels import Labels
+
+    en = Labels("en")
+    assert "18-month land-rule line" in chart_caption("cycle_by_region.png", en, (12, 18), 18.0)
+    assert "36-month land-rule line" in chart_caption("cycle_by_region.png", en, (12, 18), 36.0)
+    assert "land-rule line" not in chart_caption("cycle_by_region.png", en, (12, 18), None)
+    assert "18个月暂停供地线" in chart_caption("cycle_by_region.png", Labels("zh"), (12, 18), 18.0)
