@@ -1842,8 +1842,10 @@ def _case_spread(unc: pd.DataFrame | None) -> tuple[str, str]:
 
 
 def _region_name(comp: pd.DataFrame, region: str, lang: str) -> str:
+    """A region's name in the note: regions.csv's name_zh, or the id written out in English
+    (``bairin_left`` → ``Bairin Left``, model.labels)."""
     if lang != "zh":
-        return region
+        return Labels("en").region(region)
     hit = comp.loc[comp["region"] == region, "name_zh"]
     return str(hit.iloc[0]) if len(hit) else region
 
