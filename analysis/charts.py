@@ -36,30 +36,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
 from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 
 from analysis.tables import GUIDANCE_COLUMN, Comparison  # noqa: E402
 from model.labels import Labels  # noqa: E402
+from model.plotting import use_cjk_font  # noqa: E402,F401 (one CJK font set-up for every chart)
 
 log = logging.getLogger(__name__)
 
-CJK_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Noto Sans CJK JP",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "SimHei",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "Heiti SC",
-    "AR PL UMing CN",
-)
-CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "wqy", "sourcehansans", "simhei", "msyh")
-CYCLE_TARGET_MONTHS = 18.0  # Chifeng's 第五章: at most 18 months by 2030
 LAND_RULE_MONTHS = 36.0  # the national 2024 rule (Chifeng §2.2.3): above 36 months no new land
 BAND_MONTHS = (12.0, 18.0)  # the reasonable band when the runs record none (Chifeng §2.4.1)
 DPI = 110
@@ -67,45 +51,6 @@ TOL_MONTHS = 1e-6  # a cycle at the band's edge is in the band
 PAGE_WIDTH_IN = 12.5  # at DPI 110: 1375 px, the width of the report page
 RED = "#c62828"
 BAND_COLOUR = "#c8e6c9"
-
-_cjk_family: str | None = None
-_cjk_checked = False
-
-
-def use_cjk_font() -> str | None:
-    """Put an installed CJK font first in matplotlib's sans-serif list; returns its family name,
-    or None (after one warning) if none is installed. Fonts installed after matplotlib built its
-    font cache are found by file name and added."""
-    global _cjk_family, _cjk_checked
-    if _cjk_checked:
-        return _cjk_family
-    _cjk_checked = True
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    family = next((f for f in CJK_FAMILIES if f in installed), None)
-    if family is None:
-        for path in font_manager.findSystemFonts():
-            if any(h in Path(path).name.lower() for h in CJK_FILE_HINTS):
-                try:
-                    font_manager.fontManager.addfont(path)
-                except (OSError, RuntimeError, ValueError):
-                    continue
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-        family = next((f for f in CJK_FAMILIES if f in installed), None)
-    if family is None:
-        log.warning(
-            "no CJK font found: Chinese region names will show as boxes in the charts "
-            "(install one, e.g. apt-get install fonts-noto-cjk)"
-        )
-        from model.plotting import quiet_missing_glyphs
-
-        quiet_missing_glyphs()  # one warning above, not one per glyph
-    else:
-        plt.rcParams["font.sans-serif"] = [family, *plt.rcParams["font.sans-serif"]]
-        plt.rcParams["font.family"] = "sans-serif"
-    plt.rcParams["axes.unicode_minus"] = False
-    _cjk_family = family
-    return family
-
 
 def _colours(labels: Sequence[str]) -> dict[str, tuple]:
     cmap = plt.get_cmap("tab10")

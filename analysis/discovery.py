@@ -47,6 +47,7 @@ from omegaconf.errors import OmegaConfBaseException
 from analysis import sensitivity as sa
 from model.config import ConfigError
 from model.data import REPO_ROOT
+from model.plotting import pyplot  # Agg and a CJK font (labels carry 万, 亿元)
 
 log = logging.getLogger(__name__)
 
@@ -910,23 +911,11 @@ def report_lines(result: DiscoveryResult) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Charts
 # ---------------------------------------------------------------------------------------------
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from analysis.charts import use_cjk_font  # labels carry 万, 亿元
-
-    use_cjk_font()
-    return plt
-
-
 def plot_trajectory(res: PrimResult, prim_cfg: PrimConfig, path: Path, case: str) -> None:
     """Coverage (x) against density (y) of every box on the peeling trajectory, coloured by the
     number of restricted inputs; the chosen box circled, the density floor and the base rate
     drawn."""
-    plt = _plt()
+    plt = pyplot()
     t = res.trajectory[res.trajectory["how"] != "the whole sampled range"]
     if t.empty:
         t = res.trajectory
@@ -984,7 +973,7 @@ def plot_box_limits(result: DiscoveryResult, path: Path) -> None:
     sampled low, 1 = the sampled high), its limits written at the ends in the input's unit.
     Behind each bar, the samples that lie inside the box's *other* limits, cases in red: where
     the red points stop is where this limit cuts."""
-    plt = _plt()
+    plt = pyplot()
     s = result.summary
     box = s["chosen_box"]
     limits = box["limits"] if box else {}
@@ -1050,7 +1039,7 @@ def plot_box_scatter(result: DiscoveryResult, path: Path) -> None:
     """The samples on the chosen box's two strongest restricted inputs (lowest quasi-p), cases
     in red, with the box's limits on those two drawn; samples outside the box's other limits
     are drawn faint (they are outside the box whatever these two inputs are)."""
-    plt = _plt()
+    plt = pyplot()
     s = result.summary
     box = s["chosen_box"]
     fails = s["find"] == "failure"

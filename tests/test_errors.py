@@ -846,9 +846,10 @@ def test_one_warning_without_a_cjk_font(monkeypatch, caplog):
     from matplotlib import font_manager
 
     from analysis import charts
+    from model import plotting
 
-    monkeypatch.setattr(charts, "CJK_FAMILIES", ())
-    monkeypatch.setattr(charts, "_cjk_checked", False)
+    monkeypatch.setattr(plotting, "CJK_FAMILIES", ())
+    monkeypatch.setattr(plotting, "_state", {})
     monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
     monkeypatch.setattr(plt, "rcParams", plt.rcParams.copy())
     with warnings.catch_warnings(record=True) as caught:
