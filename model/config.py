@@ -994,7 +994,6 @@ def fast_overrides(settings: RunConfig, overrides: Mapping[str, Any]) -> RunConf
     ``__post_init__`` checks run as usual. A key it cannot handle this way (a map or list field, a
     field now null, a value of another type) goes through :func:`with_overrides` — the same
     result, the slow way. Used by sweeps and the sensitivity analysis (thousands of calls)."""
-    import dataclasses
 
     out = settings
     for key, value in overrides.items():

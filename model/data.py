@@ -32,7 +32,6 @@ ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 TABLE_ALIASES = {"inventory_2025": "base_inventory",
                  "district_inventory_2025": "district_base_inventory"}
 #: Period tokens of SCHEMA.yaml's required facts, resolved against the manifest's years.
-PERIOD_TOKENS = ("base", "plan")
 #: The three quantities of the base stock table; any two determine the third.
 STOCK_COLUMNS = ("inventory_10k_m2", "monthly_sales_10k_m2", "cycle_months")
 #: How guidance printed only as city totals is split over the regions.

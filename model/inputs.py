@@ -16,8 +16,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import pandas as pd
-
 from model import timing as tm
 from model.config import RunConfig
 from model.data import Dataset, read_demand_csv, read_fixed_plan
@@ -1027,7 +1025,6 @@ def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str,
     if lang == "zh":
         return _dataset_notes_zh(cfg, ds, vacancy_scopes)
     notes = []
-    first = ds.plan_years[0]
     if not ds.has_table("land_sold"):
         notes.append(
             "no land history (land_sold): "
@@ -1072,7 +1069,6 @@ def _dataset_notes_zh(cfg: RunConfig, ds: Dataset, vacancy_scopes) -> list[str]:
 
     L = Labels.for_dataset(ds, "zh")
     notes = []
-    first = ds.plan_years[0]
     if not ds.has_table("land_sold"):
         notes.append(
             "无历史供地数据（land_sold）："

@@ -30,7 +30,7 @@ from model import citations, market, readings, results, uncertainty
 from model import timing as tm
 from model.config import (ConfigError, RunConfig, as_dict, fast_overrides, number_problems,
                           to_settings)
-from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, DatasetError, load_dataset
+from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, load_dataset
 from model.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, EXIT_SOLVER, UserError
 from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
 from model.labels import Labels, resolve_lang

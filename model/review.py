@@ -52,12 +52,6 @@ from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, 
 log = logging.getLogger(__name__)
 
 PATHS = ("original", "actual", "course", "replan")
-PATH_LABELS = {
-    "original": "original plan",
-    "actual": "actual",
-    "course": "current course",
-    "replan": "re-plan",
-}
 QUANTITIES = (
     ("demand_10k_m2", "万m²"),
     ("land_ha", "ha"),
@@ -1085,22 +1079,6 @@ def _f(x: Any, digits: int = 1) -> str:
         return "–" if math.isnan(x) else "∞"
     text = f"{x:,.{digits}f}"
     return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0.0"
-
-
-def _pct(x: Any) -> str:
-    try:
-        return "–" if x != x else f"{float(x):.1%}"
-    except (TypeError, ValueError):
-        return str(x)
-
-
-def _row(frame: pd.DataFrame, **match) -> pd.Series:
-    hit = frame
-    for k, v in match.items():
-        hit = hit[hit[k] == v]
-    if hit.empty:
-        raise FileNotFoundError(f"no row {match} in the review files")
-    return hit.iloc[0]
 
 
 NOTE_TEXT = {

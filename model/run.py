@@ -25,7 +25,7 @@ from typing import Any
 
 from model import results, uncertainty
 from model.config import RunConfig, to_settings
-from model.data import REPO_ROOT, Dataset, load_dataset
+from model.data import REPO_ROOT, Dataset
 from model.errors import UserError
 from model.inputs import build_inputs
 from model.pipeline import (  # noqa: F401 (the public API: python -m model.run's functions)

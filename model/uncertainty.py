@@ -37,6 +37,9 @@ from model.labels import TERMS, Labels, pad
 
 log = logging.getLogger(__name__)
 
+#: replay the run's plan: (demand by (region, year) or None, **ReplayParams overrides) → result
+ReplayFn = Callable[..., market.ReplayResult]
+
 UNCERTAINTY_COLUMNS = [
     "demand_case", "demand_label", "price_behaviour", "price_response", "scope",
     "demand_total_10k_m2", "replications", "p_cycle_le_target", "p_cycle_in_band",
@@ -246,14 +249,13 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
     at_default = _scope_stats(replay_fn, inputs, replications=reps, price_response=default)
     target = {t.scope: t.value for t in inputs.targets
               if t.target_id == "cycle_months" and t.year == inputs.final_year}
-    edges = {"top": None, "floor": inputs.band_low_months}
     rows = []
     for scope, stats in at_default.items():
         top = target.get(scope, target.get("city", inputs.band_high_months))
         for quantity, (low, high) in (("price_response", tuple(u.price_response_range)),
                                       ("demand_multiple", tuple(u.demand_multiple_range))):
             found = {}
-            for edge, months in (("top", top), ("floor", edges["floor"])):
+            for edge, months in (("top", top), ("floor", inputs.band_low_months)):
                 def f(x: float, scope=scope, months=months, quantity=quantity) -> float:
                     if quantity == "price_response":
                         got = _scope_stats(replay_fn, inputs, replications=reps, price_response=x)
@@ -326,12 +328,6 @@ def _statement(scope: str, quantity: str, found: dict, stats: pd.Series, low: fl
         unit = ""
     top_m, top_v, top_nl, top_nh = found["top"]
     floor_m, floor_v, fl_nl, fl_nh = found["floor"]
-    # the median falls as the assumption rises when f(high) ≤ f(low) at both edges
-    bounds = []
-    for value, neg_low, neg_high, months in ((top_v, top_nl, top_nh, top_m),
-                                             (floor_v, fl_nl, fl_nh, floor_m)):
-        bounds.append((value, neg_low, neg_high, months))
-    lo, hi = low, high
     # the direction the median moves in as the assumption rises, from whichever edge it crosses
     # (+1 rises: below the edge at the low end, above it at the high end; −1 falls; 0 no crossing)
     def direction(neg_low: bool, neg_high: bool) -> int:

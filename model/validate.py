@@ -16,7 +16,6 @@ checks in model/data.py, the HiGHS option check in model/solve.py. All raise a s
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
@@ -252,7 +251,3 @@ def replay_memory_problems(key: str, replications: int, regions: int, months: in
     return [f"{key} = {replications} needs about {_size(need)} of memory for the replay "
             f"({regions} regions × {months} months{where}), more than the "
             f"{_size(available)} available; expected at most {most} on this machine"]
-
-
-def finite(x: float) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

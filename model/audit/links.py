@@ -38,7 +38,7 @@ import re
 import pandas as pd
 
 from model.audit.core import (
-    ALL, COPY, DIFFERENT, FINDING, MATERIAL, MERGED, METHOD, MINOR, PRINTED, ROUNDING, TYPO,
+    ALL, COPY, FINDING, MATERIAL, MERGED, METHOD, MINOR, PRINTED, ROUNDING, TYPO,
     UNCLEAR, Check, Dataset, column_decimals, column_unit, decimals, fact_decimals, missing,
     scope_label, severity_of, source_of, years_label,
 )

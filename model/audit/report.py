@@ -11,8 +11,7 @@ import math
 from pathlib import Path
 
 from model.audit.core import (
-    ALL, COPY, DEFAULT, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, PRINTED,
-    ROUNDING, ROW_SUM, TYPO, UNCLEAR, Check, Dataset,
+    ALL, COPY, DEFAULT, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, ROUNDING, ROW_SUM, TYPO, UNCLEAR, Check, Dataset,
 )
 from model.audit.links import theme_rank
 
