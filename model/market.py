@@ -1387,12 +1387,13 @@ def write_replay(result: ReplayResult, run_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
-def summary_lines(result: ReplayResult, L: Labels | None = None) -> list[str]:
+def summary_lines(result: ReplayResult, L: Labels | None = None,
+                  table: pd.DataFrame | None = None) -> list[str]:
     """Lines for the printed run summary: the aggregate and main city first, then regions at
     risk of missing the cycle target (in the language of ``L``; English without)."""
     L = L or Labels()
     p = result.params
-    summary = replay_summary(result).set_index("region")
+    summary = (replay_summary(result) if table is None else table).set_index("region")
     end_month = result.months[-1]
     mode = "deterministic" if p.deterministic else "stochastic"
     enforced = "enforced" if result.effective_params.enforce_land_rule else "recorded, not enforced"

@@ -251,8 +251,8 @@ def solve_and_report(
             except ValueError as exc:  # checked before the solve; this is a safety net
                 return _input_error([f"sim: {exc}"])
             tables.update(replay_tables(replayed, inputs))
-            base["replay"] = replay_headline(replayed)
-            detail += market.summary_lines(replayed, L=L)
+            base["replay"] = replay_headline(replayed, tables["replay_summary"])
+            detail += market.summary_lines(replayed, L=L, table=tables["replay_summary"])
             if settings.uncertainty.enabled:
                 try:
                     found = uncertainty_outcome(settings, ds, inputs, plan)

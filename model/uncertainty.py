@@ -249,6 +249,20 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
     at_default = _scope_stats(replay_fn, inputs, replications=reps, price_response=default)
     target = {t.scope: t.value for t in inputs.targets
               if t.target_id == "cycle_months" and t.year == inputs.final_year}
+    replayed: dict[tuple[str, float], dict[str, pd.Series]] = {}
+
+    def stats_at(quantity: str, x: float) -> dict[str, pd.Series]:
+        """Both scopes' replay statistics at one searched value, replayed once: the searches for
+        each scope and edge (and Brent's repeated end points) share them; one seed, so the
+        same value gives the same replay."""
+        if (quantity, x) not in replayed:
+            replayed[(quantity, x)] = (
+                _scope_stats(replay_fn, inputs, replications=reps, price_response=x)
+                if quantity == "price_response" else
+                _scope_stats(replay_fn, inputs, replications=reps, price_response=default,
+                             demand={k: v * x for k, v in base.items()}))
+        return replayed[(quantity, x)]
+
     rows = []
     for scope, stats in at_default.items():
         top = target.get(scope, target.get("city", inputs.band_high_months))
@@ -257,12 +271,7 @@ def breakeven_table(cfg: RunConfig, inputs: ModelInputs, plan: pd.DataFrame,
             found = {}
             for edge, months in (("top", top), ("floor", inputs.band_low_months)):
                 def f(x: float, scope=scope, months=months, quantity=quantity) -> float:
-                    if quantity == "price_response":
-                        got = _scope_stats(replay_fn, inputs, replications=reps, price_response=x)
-                    else:
-                        got = _scope_stats(replay_fn, inputs, replications=reps,
-                                           price_response=default,
-                                           demand={k: v * x for k, v in base.items()})
+                    got = stats_at(quantity, float(x))
                     return float(got[scope].cycle_end_months_p50) - months
 
                 value, neg_low, neg_high = _solve(f, low, high)
