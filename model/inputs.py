@@ -137,6 +137,7 @@ class ModelInputs:
     presale_base_10k_m2: Mapping[str, float] = field(default_factory=dict)
     presale_change_share: float = 1.0
     land_cap_ha: Mapping[str, float] = field(default_factory=dict)
+    land_cap_source: str = ""  # how land_cap_ha was set (targets.csv land_ramp rows' source)
     weight_presale_ramp: float = 0.0
     weight_land_ramp: float = 0.0
     terminal_mode: str = "off"
@@ -1384,13 +1385,13 @@ def pace_fields(cfg: RunConfig, ds: Dataset, regions, market: dict, notes: list)
                    if not (r_cfg.presale_scope == "both" and (r,) == main)]
     base = {name: sum(by_region[r] for r in members) for name, members in scopes}
     sold = land_sold_by_level(ds, cfg.level) if ds.has_table("land_sold") else {}
-    take_up = {r: max([v for (rr, _y), v in sold.items() if rr == r], default=0.0)
-               for r in regions}
-    if not sold:  # no land history: the plan's own guidance is the take-up it expects
-        guide = ds.land_guidance_ha(cfg.level)
-        take_up = {r: max([v for (rr, _y), v in guide.items() if rr == r], default=0.0)
-                   for r in regions}
-    cap = {r: r_cfg.land_multiple_of_history * take_up[r] for r in regions}
+    # no land history: the plan's own guidance is the take-up it expects
+    shown = sold or ds.land_guidance_ha(cfg.level)
+    cap = {r: r_cfg.land_multiple_of_history
+           * max([v for (rr, _y), v in shown.items() if rr == r], default=0.0) for r in regions}
+    cap_source = ("ramp.land_multiple_of_history × the most land sold in one history year"
+                  if sold else "ramp.land_multiple_of_history × the region's largest yearly "
+                  "land guidance (no land history)")
     notes.append(Derivation(
         "land_cap_ha_per_year[city]", sum(cap.values()), "ha",
         f"{r_cfg.land_multiple_of_history:g} × the most land each region sold in one year of "
@@ -1405,6 +1406,7 @@ def pace_fields(cfg: RunConfig, ds: Dataset, regions, market: dict, notes: list)
         "presale_base_10k_m2": base,
         "presale_change_share": r_cfg.presale_change_share,
         "land_cap_ha": cap,
+        "land_cap_source": cap_source,
         "weight_presale_ramp": 0.0 if evaluate or r_cfg.mode == "off"
         else r_cfg.presale_penalty_per_10k_m2,
         "weight_land_ramp": 0.0 if evaluate or r_cfg.mode == "off" else r_cfg.land_penalty_per_ha,

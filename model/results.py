@@ -418,11 +418,6 @@ def pace_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
                         f"ramp.presale_change_share ±{share:.0%} of the year before",
                         f"presale {change:+.0%} on {y - 1}", inputs.weight_presale_ramp))
             prev = q
-    cap_how = next((d.how for d in inputs.derivations
-                    if d.name == "land_cap_ha_per_year[city]"), "")
-    cap_source = ("ramp.land_multiple_of_history × the region's largest yearly land guidance "
-                  "(no land history)" if cap_how.startswith("no land history") else
-                  "ramp.land_multiple_of_history × the most land sold in one history year")
     for r in inputs.regions:
         cap = inputs.land_cap_ha.get(r)
         if cap is None:
@@ -434,7 +429,8 @@ def pace_rows(inputs: ModelInputs, plan: pd.DataFrame) -> list[dict]:
             rows.append(_rule_row(
                 f"land_ramp[{r},{y}]", "land_ramp", r, inputs.names_zh.get(r, r), y, "ha", "max",
                 mode, cap, land, land <= cap + tol * max(1, cap), land - cap,
-                cap_source, "land beyond what developers took up", inputs.weight_land_ramp))
+                inputs.land_cap_source, "land beyond what developers took up",
+                inputs.weight_land_ramp))
     tmode = "evaluate" if inputs.evaluate_only else inputs.terminal_mode
     last = inputs.final_year
     for r in inputs.regions:
