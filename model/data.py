@@ -500,10 +500,10 @@ def _fill_stock_columns(fname: str, frame: pd.DataFrame, problems: list[str]) ->
     if not set(STOCK_COLUMNS) <= set(frame.columns):
         return
     stock, sales, cycle = (frame[c].astype(float).copy() for c in STOCK_COLUMNS)
-    for n, i in enumerate(frame.index):
+    for i in frame.index:
         s, m, c = stock[i], sales[i], cycle[i]
         given = [v == v for v in (s, m, c)]
-        where = f"{fname} line {n + 2}"
+        where = f"{fname} line {i + 2}"  # the file's line, as the column checks number it
         if any(p.startswith((where + ",", where + ":")) for p in problems):
             continue  # a cell of this row is already reported: no follow-on line
         if sum(given) < 2:
