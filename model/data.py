@@ -200,11 +200,20 @@ class Dataset:
                            + ("" if period is None else f", period {period}"))
         return value
 
+    @functools.cached_property
+    def _fact_sources(self) -> dict[tuple[str, str], str]:
+        """(fact, scope) → the source column of its first row, built once."""
+        frame = self._tables["facts"]
+        if "source" not in frame:
+            return {}
+        index: dict[tuple[str, str], str] = {}
+        for fact, scope, source in zip(frame["fact"], frame["scope"], frame["source"]):
+            index.setdefault((str(fact), str(scope)), str(source))
+        return index
+
     def fact_source(self, fact: str, scope: str = "city") -> str | None:
         """The source column of a fact's first row (Chifeng's land rule: §2.2.3), or None."""
-        frame = self._tables["facts"]
-        hit = frame[(frame["fact"] == fact) & (frame["scope"] == scope)]
-        return str(hit["source"].iloc[0]) if len(hit) and "source" in hit else None
+        return self._fact_sources.get((fact, scope))
 
     def cite(self, table: str) -> str:
         """How the dataset cites a table (its manifest ``source``: Chifeng's demand is 表31),

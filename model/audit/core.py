@@ -233,9 +233,8 @@ def target_name_zh(ds: Dataset, target_id: str, scope: str = "city") -> str:
 
 
 def fact_source(ds: Dataset, fact: str, scope: str = "city") -> str:
-    facts = ds.table("facts")
-    hit = facts[(facts["fact"] == fact) & (facts["scope"] == scope)]
-    return str(hit["source"].iloc[0]) if not hit.empty else "facts"
+    """Where a fact is printed (:meth:`Dataset.fact_source`), "facts" when it is not."""
+    return ds.fact_source(fact, scope) or "facts"
 
 
 # ---------------------------------------------------------------------------------------------
