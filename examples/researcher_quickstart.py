@@ -24,6 +24,7 @@ from model import market, results
 from model.config import default_settings
 from model.data import DEFAULT_DATASET, REPO_ROOT, load_dataset
 from model.labels import Labels
+from model.pipeline import replay_tables
 from model.run import Sweep, run_model
 
 log = logging.getLogger("quickstart")
@@ -65,7 +66,8 @@ def main(out_dir: Path) -> int:
 
     # 5. Replay the default plan month by month: demand shocks, construction lags, seasonality.
     replayed = market.replay(plan, ds, market.ReplayParams(replications=50, seed=7))
-    city = market.replay_summary(replayed).set_index("region").loc["city"]
+    replay_files = replay_tables(replayed)  # monthly.csv, replay_summary.csv, replay_land.csv
+    city = replay_files["replay_summary"].set_index("region").loc["city"]
     log.info("replay (50 replications): P(city cycle ≤ 18 months in 2030-12) = %s",
              L.number(city["p_cycle_le_target_end"], "probability"))
 
@@ -73,20 +75,13 @@ def main(out_dir: Path) -> int:
     runs = {"default": (outcome, []), "demand_0.9": (weaker, ["demand.multiplier=0.9"])}
     for name, (o, overrides) in runs.items():
         run_dir = out_dir / name
-        results.write_run(run_dir, {**o.tables, **(market_tables(replayed) if name == "default"
-                                                   else {})},
+        results.write_run(run_dir, {**o.tables, **(replay_files if name == "default" else {})},
                           {**o.summary, "run_dir": str(run_dir), "overrides": overrides})
     cmp = compare_runs([out_dir / name for name in runs], out_dir / "comparison")
     for line in cmp.identical:
         log.info(line)
     log.info("comparison: %s (plan.xlsx in each run directory)", cmp.files["report.html"])
     return 0
-
-
-def market_tables(replayed: market.ReplayResult) -> dict:
-    """The replay's tables as a run directory holds them (monthly.csv, replay_summary.csv)."""
-    return {"monthly": market.monthly_table(replayed),
-            "replay_summary": market.replay_summary(replayed)}
 
 
 if __name__ == "__main__":
