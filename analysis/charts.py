@@ -38,14 +38,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 
-from analysis.tables import GUIDANCE_COLUMN, Comparison  # noqa: E402
+from analysis.tables import BAND_MONTHS, GUIDANCE_COLUMN, Comparison  # noqa: E402
 from model.labels import Labels  # noqa: E402
 from model.plotting import use_cjk_font  # noqa: E402,F401 (one CJK font set-up for every chart)
 
 log = logging.getLogger(__name__)
 
 LAND_RULE_MONTHS = 36.0  # the national 2024 rule (Chifeng §2.2.3): above 36 months no new land
-BAND_MONTHS = (12.0, 18.0)  # the reasonable band when the runs record none (Chifeng §2.4.1)
 DPI = 110
 TOL_MONTHS = 1e-6  # a cycle at the band's edge is in the band
 PAGE_WIDTH_IN = 12.5  # at DPI 110: 1375 px, the width of the report page

@@ -529,20 +529,18 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
         return math.inf if sales <= 0 else 12 * part["inventory_end_10k_m2"].sum() / sales
 
     def lowest(members) -> str:
+        """The lowest year-end cycle on the way and its year: '13.4 (2029)' / '13.4个月（2029年）'."""
         part = plan[plan["region"].isin(members)].groupby("year")[
             ["inventory_end_10k_m2", "sales_10k_m2"]].sum()
         cyc = 12 * part["inventory_end_10k_m2"] / part["sales_10k_m2"].where(
             part["sales_10k_m2"] > 0)
-        return f"{cyc.min():.1f} ({int(cyc.idxmin())})"
+        value, year = cyc.min(), int(cyc.idxmin())
+        return f"{value:.1f}个月（{year}年）" if L.zh else f"{value:.1f} ({year})"
 
     members_all = [inputs.regions] + ([inputs.main_city_members] if inputs.main_city_members
                                       else [])
     at_aim = all(abs(cycle(m) - inputs.aim_cycle_months) <= 0.5 for m in members_all)
     if L.zh:
-        def lowest_zh(members) -> str:
-            value, year = lowest(members).rstrip(")").split(" (")
-            return f"{value}个月（{year}年）"
-
         scopes = [("全市", inputs.regions)] + (
             [(L.term("scope.main_city"), inputs.main_city_members)]
             if inputs.main_city_members else [])
@@ -554,12 +552,12 @@ def own_arithmetic_lines(plan: pd.DataFrame, inputs: ModelInputs,
                        "未达到优化目标：有约束起作用，见 targets.csv 中起约束的行")
                     + ("；其他需求情景见下表" if table_follows else "")
                     + "）；期间最低年末去化周期："
-                    + "，".join(f"{n} {lowest_zh(m)}" for n, m in scopes)]
+                    + "，".join(f"{n} {lowest(m)}" for n, m in scopes)]
         rows_zh = "（按原表各行）" if cfg is not None and cfg.fixed_plan == "guidance" else ""
         return [f"本规划自身测算{rows_zh}：{inputs.final_year}年末去化周期 "
                 + "，".join(f"{n} {cycle(m):.1f}个月" for n, m in scopes)
                 + "（按规划自身需求，不计不确定性）；期间最低年末去化周期："
-                + "，".join(f"{n} {lowest_zh(m)}" for n, m in scopes)]
+                + "，".join(f"{n} {lowest(m)}" for n, m in scopes)]
     parts = [f"city {cycle(inputs.regions):.1f}"]
     low = [f"city {lowest(inputs.regions)}"]
     if inputs.main_city_members:
