@@ -41,7 +41,6 @@ from model.validate import replay_memory_problems
 log = logging.getLogger(__name__)
 
 #: targets.csv rows that judge a rule (the land rule, pace, terminal feed), not a plan target
-RULE_ROWS = ("land_rule", *results.PACE_IDS)
 
 
 @dataclass(frozen=True)
@@ -262,14 +261,13 @@ def solve_and_report(
                 base["uncertainty"] = found[1]
                 lead[1:1] = uncertainty.other_demand_lines(found[0]["uncertainty"], inputs, L)
                 lead += found[2]
+        missed = results.missed_targets(targets)
         base.update(
             status="optimal",
             headline=head,
             objective_terms=results.objective_terms(inputs, plan, sol),
-            targets_missed=[k for k, tid in zip(*results.missed_targets(targets)[
-                ["target_key", "target_id"]].T.values) if tid not in RULE_ROWS],
-            rules_broken=[k for k, tid in zip(*results.missed_targets(targets)[
-                ["target_key", "target_id"]].T.values) if tid in RULE_ROWS],
+            targets_missed=list(missed.loc[missed["origin"] != "rule", "target_key"]),
+            rules_broken=list(missed.loc[missed["origin"] == "rule", "target_key"]),
             total_time_s=perf_counter() - t_start,
         )
         if inputs.observed_years:

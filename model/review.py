@@ -119,7 +119,6 @@ ADJUSTMENT_COLUMNS = [
     "plan_signature",
 ]
 KEEP = "keep_targets"
-RULE_IDS = ("land_rule", "presale_ramp", "land_ramp", "terminal_feed")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -447,7 +446,7 @@ def targets_comparison(
     # a target is one of the plan's own goals (origin plan: 第五章, 表34); checks are the tool's
     # (unmet demand, the band floor, a default subsidised volume); rules (the land rule, pace and
     # terminal rows) are how a plan may get there — each reported in its own column
-    table["kind"] = np.where(table["target_id"].isin(RULE_IDS), "rule",
+    table["kind"] = np.where(table["origin"] == "rule", "rule",
                              np.where(table["origin"] == "plan", "target", "check"))
     open_year = course_missed & ~table["observed_year"]
     table["at_risk"] = open_year & (table["kind"] == "target")
