@@ -120,14 +120,19 @@ def write_tables(cmp: Comparison, out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def compare_runs(run_dirs: Sequence[str | Path], out_dir: str | Path, lang: str | None = None,
-                 draw: bool = True, skip_damaged: bool = False) -> Comparison:
+def compare_runs(run_dirs: Sequence[str | Path], out_dir: str | Path | None,
+                 lang: str | None = None, draw: bool = True,
+                 skip_damaged: bool = False) -> Comparison:
     """Compare run directories from Python: check them, read them, write the tables, charts
-    and report.html into ``out_dir``; returns the :class:`Comparison` (``cmp.files``: what was
+    and report.html into ``out_dir`` (None: the default, <sweep dir>/comparison); returns the :class:`Comparison` (``cmp.files``: what was
     written). CompareError if there is nothing to compare, or if a run's files changed or went
     missing since the run (one line per file; ``skip_damaged`` leaves such runs out instead,
     listed in runs.csv and the report)."""
     found, incomplete = find_run_dirs(list(run_dirs))
+    for d in incomplete:
+        log.warning("incomplete run left out (no summary.json): %s", d)
+    if out_dir is None:
+        out_dir = default_out_dir(run_dirs, found)
     found, damaged = verify_runs(found, skip_damaged)
     cmp = compare(found, incomplete, lang, damaged)
     cmp.out_dir = Path(out_dir).resolve()
@@ -157,11 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(default: refuse them, naming each file)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    run_dirs, incomplete = find_run_dirs(args.paths)
-    out_dir = Path(args.out) if args.out else default_out_dir(args.paths, run_dirs)
-    for d in incomplete:
-        log.warning("incomplete run left out (no summary.json): %s", d)
-    cmp = compare_runs(args.paths, out_dir, args.lang, draw=not args.no_charts,
+    cmp = compare_runs(args.paths, args.out, args.lang, draw=not args.no_charts,
                        skip_damaged=args.skip_damaged)
     print(f"compared {len(cmp.runs)} runs "
           f"({sum(r.ok for r in cmp.runs)} with a plan) → {cmp.out_dir}")
