@@ -33,7 +33,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from model.errors import RunDirError
+from model.errors import (EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED,
+                          EXIT_SOLVER, RunDirError)
 
 LOCK = ".run.lock"
 SUPERSEDED = "superseded"
@@ -49,8 +50,9 @@ FAILED_SUFFIX = {
     "interrupted": "INTERRUPTED",
     "error": "ERROR",
 }
-_EXIT_STATUS = {1: "input_error", 2: "infeasible", 3: "solver_error", 5: "error",
-                130: "interrupted"}
+_EXIT_STATUS = {EXIT_INPUT: "input_error", EXIT_INFEASIBLE: "infeasible",
+                EXIT_SOLVER: "solver_error", EXIT_INTERNAL: "error",
+                EXIT_INTERRUPTED: "interrupted"}
 
 
 # ---------------------------------------------------------------------------------------------
