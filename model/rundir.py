@@ -33,8 +33,14 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from model.errors import (EXIT_INFEASIBLE, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED,
-                          EXIT_SOLVER, RunDirError)
+from model.errors import (
+    EXIT_INFEASIBLE,
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_SOLVER,
+    RunDirError,
+)
 
 LOCK = ".run.lock"
 SUPERSEDED = "superseded"
