@@ -41,6 +41,10 @@ YEAR_ALIASES = {"sales_2025": "sales_base",  # ALIAS-KEEP
 # from the dataset's facts when it prints them (docs/formulation.md §2).
 LAND_RULES = ("national", "strict", "none")
 #: Older values naming Chifeng's sections, still accepted.
+#: targets.* keys that carried Chifeng's last plan year → their year-neutral names (accepted)
+TARGET_ALIASES = {"cycle_months_2030": "cycle_months_end",  # ALIAS-KEEP
+                  "vacancy_share_city_2030": "vacancy_share_city_end",  # ALIAS-KEEP
+                  "vacancy_share_main_city_2030": "vacancy_share_main_city_end"}  # ALIAS-KEEP
 LAND_RULE_ALIASES = {"2.2.3": "national", "9.3": "strict"}
 LEVELS = ("region", "district")
 # plan: city and main city (第五章 sets the goal city-wide; the main city is the plan's other
@@ -340,10 +344,9 @@ class TargetsConfig:
     vacancy_share_main_city_2030: Optional[float] = None  # ALIAS-KEEP
 
     def __post_init__(self) -> None:
-        for old in ("cycle_months_2030", "vacancy_share_city_2030",  # ALIAS-KEEP
-                    "vacancy_share_main_city_2030"):  # ALIAS-KEEP
+        for old, new in TARGET_ALIASES.items():
             if getattr(self, old) is not None:
-                setattr(self, old.replace("_2030", "_end"), getattr(self, old))  # ALIAS-KEEP
+                setattr(self, new, getattr(self, old))
                 setattr(self, old, None)
         _one_of("targets.cycle_path", self.cycle_path, CYCLE_PATHS)
         _one_of("targets.cycle_scope", self.cycle_scope, CYCLE_SCOPES)
@@ -1058,5 +1061,4 @@ def as_dict(settings: RunConfig) -> dict:
 
 
 # (group, key) accepted on the command line for an older name, never set after validation
-ALIAS_ONLY_KEYS = (("targets", "cycle_months_2030"), ("targets", "vacancy_share_city_2030"),  # ALIAS-KEEP
-                   ("targets", "vacancy_share_main_city_2030"))  # ALIAS-KEEP
+ALIAS_ONLY_KEYS = tuple(("targets", old) for old in TARGET_ALIASES)
