@@ -153,8 +153,6 @@ class ModelInputs:
     # one line each: what the dataset lacks and what the run did instead (no land history, no
     # demand forecast, no main city, city-total guidance split, national land rule, targets not
     # modelled); printed with the run summary and kept in summary.json
-    dataset_notes: tuple[str, ...] = field(default=())
-    dataset_notes_zh: tuple[str, ...] = field(default=())  # the same in Chinese (printed only)
     # the mid-term review (review.enabled): years fixed to the actuals, their sales, and the
     # observed values as read (see observed_fields)
     observed_years: tuple[int, ...] = ()
@@ -1019,88 +1017,75 @@ def not_modelled_targets(ds: Dataset, vacancy_scopes, lang: str = "en") -> list[
     return out
 
 
-def dataset_notes(cfg: RunConfig, ds: Dataset, vacancy_scopes, demand_how: str,
+def dataset_notes(cfg: RunConfig, ds: Dataset, inputs: "ModelInputs",
                   lang: str = "en") -> list[str]:
-    """One line per thing the dataset lacks and what the run did instead (``lang`` zh: in
-    Chinese, config keys and file names kept as they are)."""
-    if lang == "zh":
-        return _dataset_notes_zh(cfg, ds, vacancy_scopes)
-    notes = []
-    if not ds.has_table("land_sold"):
-        notes.append(
-            "no land history (land_sold): "
-            + ("the opening pipeline is timing.pipeline_10k_m2" if cfg.timing.pipeline_10k_m2
-               is not None else
-               "the opening pipeline is the steady state of land bought at the base-year sales "
-               "rate (a judgement: timing.pipeline_10k_m2 to set it, 0 for none)")
-            + f"; land take-up capped at {cfg.ramp.land_multiple_of_history:g} × each region's "
-            "largest yearly land guidance; no revitalised land in the land rule's middle band")
-    if not ds.has_table("demand"):
-        notes.append(f"no demand forecast (demand): demand is {demand_how}; the uncertainty "
-                     f"table has no plan-forecast case")
-    if not ds.has_main_city:
-        notes.append("no main city (manifest main_city_id): main-city outputs are omitted")
-    split = [t for t in ("supply_guidance", "land_guidance") if ds.guidance_is_city_total(t)]
-    if split:
-        from model.data import GUIDANCE_SPLITS
-
-        w = ds.guidance_weights()
-        notes.append(
-            f"{' and '.join(f'{t} ({ds.cite(t)})' for t in split)} give city totals only: "
-            f"split over the regions by {GUIDANCE_SPLITS[ds.guidance_split]} "
-            f"(guidance.split={ds.guidance_split}): "
-            + ", ".join(f"{r} {v:.1%}" for r, v in w.items()))
-    if str(cfg.land.rule) == "national" and cfg.land.suspend_above_months is None \
-            and ds.fact_or_none("land_rule_suspend_above_months") is None:
-        notes.append(f"the dataset prints no land-rule thresholds: the national rule applies, "
-                     f"{NATIONAL_LAND_RULE_SOURCE}: none above 36 months, revitalised land only "
-                     f"above 18")
-    if not vacancy_scopes:
-        notes.append("no base-year vacancy figures (vacancy_share, low_use_households_10k): "
-                     "vacancy is not modelled")
-    missing = not_modelled_targets(ds, vacancy_scopes)
-    if missing:
-        notes.append("targets not modelled: " + "; ".join(missing))
-    return notes
-
-
-def _dataset_notes_zh(cfg: RunConfig, ds: Dataset, vacancy_scopes) -> list[str]:
-    """:func:`dataset_notes` in Chinese, note for note."""
+    """One line per thing the dataset lacks and what the run did instead, in ``lang`` (zh or en;
+    config keys and file names kept as they are). Built when a run reports, not per evaluation
+    (its target names are pandas look-ups: most of a build_inputs call if built there)."""
+    from model.data import GUIDANCE_SPLITS
     from model.labels import Labels
 
-    L = Labels.for_dataset(ds, "zh")
+    L = Labels.for_dataset(ds, lang)
     notes = []
     if not ds.has_table("land_sold"):
+        given = cfg.timing.pipeline_10k_m2 is not None
+        k = cfg.ramp.land_multiple_of_history
         notes.append(
-            "无历史供地数据（land_sold）："
-            + ("期初在途供应取 timing.pipeline_10k_m2" if cfg.timing.pipeline_10k_m2 is not None
-               else "期初在途供应按稳态估算：此前每年按基期销售速度出让土地（判断假设，可用 "
-                    "timing.pipeline_10k_m2 设定，设为0即不计）")
-            + f"；年度出让上限为各区县年度最大计划供地的{cfg.ramp.land_multiple_of_history:g}倍；"
-            "供地规则中间档没有可盘活存量用地")
+            L.pick(zh="无历史供地数据（land_sold）：", en="no land history (land_sold): ")
+            + (L.pick(zh="期初在途供应取 timing.pipeline_10k_m2",
+                      en="the opening pipeline is timing.pipeline_10k_m2") if given else
+               L.pick(zh="期初在途供应按稳态估算：此前每年按基期销售速度出让土地（判断假设，可用 "
+                         "timing.pipeline_10k_m2 设定，设为0即不计）",
+                      en="the opening pipeline is the steady state of land bought at the "
+                         "base-year sales rate (a judgement: timing.pipeline_10k_m2 to set it, "
+                         "0 for none)"))
+            + L.pick(zh="；年度出让上限为各区县年度最大计划供地的{k:g}倍；"
+                        "供地规则中间档没有可盘活存量用地",
+                     en="; land take-up capped at {k:g} × each region's largest yearly land "
+                        "guidance; no revitalised land in the land rule's middle band", k=k))
     if not ds.has_table("demand"):
-        notes.append("无需求预测（demand）：需求按 demand.* 设定推算（见 summary.json 的 "
-                     "derived_inputs）；不确定性分析中没有规划预测情景")
+        how = next(d.how for d in inputs.derivations if d.name == "demand_total_10k_m2")
+        notes.append(L.pick(
+            zh="无需求预测（demand）：需求按 demand.* 设定推算"
+               "（见 summary.json 的 derived_inputs）；不确定性分析中没有规划预测情景",
+            en="no demand forecast (demand): demand is {how}; the uncertainty table has no "
+               "plan-forecast case", how=how))
     if not ds.has_main_city:
-        notes.append("未设主城区（manifest main_city_id）：不输出主城区结果")
+        notes.append(L.pick(zh="未设主城区（manifest main_city_id）：不输出主城区结果",
+                            en="no main city (manifest main_city_id): main-city outputs are "
+                               "omitted"))
     split = [t for t in ("supply_guidance", "land_guidance") if ds.guidance_is_city_total(t)]
     if split:
-        how = {"base_sales": "按各区县基期销售占比", "base_inventory": "按各区县基期库存占比",
-               "equal": "平均"}.get(ds.guidance_split, ds.guidance_split)
+        by = ds.guidance_split
         w = ds.guidance_weights()
-        notes.append(
-            "、".join(f"{t}（{ds.cite(t)}）" for t in split) + "只给出全市合计："
-            f"{how}分配到各区县（guidance.split={ds.guidance_split}）："
-            + "，".join(f"{L.region(r)} {v:.1%}" for r, v in w.items()))
+        how_zh = {"base_sales": "按各区县基期销售占比", "base_inventory": "按各区县基期库存占比",
+                  "equal": "平均"}.get(by, by)
+        notes.append(L.pick(
+            zh="{tables}只给出全市合计：{how_zh}分配到各区县（guidance.split={by}）：{weights}",
+            en="{tables} give city totals only: split over the regions by {how_en} "
+               "(guidance.split={by}): {weights}",
+            tables=L.pick(zh="、", en=" and ").join(f"{t}（{ds.cite(t)}）" if L.zh else
+                                                    f"{t} ({ds.cite(t)})" for t in split),
+            how_zh=how_zh, how_en=GUIDANCE_SPLITS.get(by, by), by=by,
+            weights=L.pick(zh="，", en=", ").join(
+                f"{L.region(r) if L.zh else r} {v:.1%}" for r, v in w.items())))
     if str(cfg.land.rule) == "national" and cfg.land.suspend_above_months is None \
             and ds.fact_or_none("land_rule_suspend_above_months") is None:
-        notes.append(f"未给出供地规则阈值：采用全国规则（{NATIONAL_LAND_RULE_SOURCE}）："
-                     f"去化周期36个月以上暂停新增商品住宅用地，18个月以上只供应盘活存量用地")
-    if not vacancy_scopes:
-        notes.append("无基期空置率数据（vacancy_share, low_use_households_10k）：空置率不建模")
-    missing = not_modelled_targets(ds, vacancy_scopes, "zh")
+        notes.append(L.pick(
+            zh="未给出供地规则阈值：采用全国规则（{src}）：去化周期36个月以上暂停新增商品住宅用地，"
+               "18个月以上只供应盘活存量用地",
+            en="the dataset prints no land-rule thresholds: the national rule applies, {src}: "
+               "none above 36 months, revitalised land only above 18",
+            src=NATIONAL_LAND_RULE_SOURCE))
+    if not inputs.vacancy_scopes:
+        notes.append(L.pick(
+            zh="无基期空置率数据（vacancy_share, low_use_households_10k）：空置率不建模",
+            en="no base-year vacancy figures (vacancy_share, low_use_households_10k): vacancy is "
+               "not modelled"))
+    missing = not_modelled_targets(ds, inputs.vacancy_scopes, lang)
     if missing:
-        notes.append("未建模的目标：" + "；".join(missing))
+        notes.append(L.pick(zh="未建模的目标：", en="targets not modelled: ")
+                     + L.pick(zh="；", en="; ").join(missing))
     return notes
 
 
@@ -1583,12 +1568,6 @@ def build_inputs(cfg: RunConfig, ds: Dataset) -> ModelInputs:
         evaluate_only=bool(cfg.evaluate_only),
         targets=tuple(targets),
         derivations=tuple(notes + target_notes),
-        dataset_notes=tuple(dataset_notes(
-            cfg, ds, vacancy["vacancy_scopes"],
-            next(d.how for d in notes if d.name == "demand_total_10k_m2"))),
-        dataset_notes_zh=tuple(dataset_notes(
-            cfg, ds, vacancy["vacancy_scopes"],
-            next(d.how for d in notes if d.name == "demand_total_10k_m2"), lang="zh")),
         **frozen,
     )
 

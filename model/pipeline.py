@@ -32,7 +32,8 @@ from model.config import (ConfigError, RunConfig, as_dict, fast_overrides, numbe
                           to_settings)
 from model.data import DEFAULT_DATASET, REPO_ROOT, Dataset, load_dataset
 from model.errors import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, EXIT_SOLVER, UserError
-from model.inputs import InputError, ModelInputs, build_inputs, residual_land_value_yuan_m2
+from model.inputs import (InputError, ModelInputs, build_inputs, dataset_notes,
+                          residual_land_value_yuan_m2)
 from model.labels import Labels, resolve_lang
 from model.optimise import StructureChanged
 from model.solve import PlanModel, option_problems, solver_versions
@@ -274,7 +275,7 @@ def solve_and_report(
             base["observed_years"] = list(inputs.observed_years)
         summary = results.human_summary(base, targets, None, L=L)
         detail += [L.pick(zh="  数据集：{note}", en="  dataset: {note}", note=note)
-                   for note in (inputs.dataset_notes_zh if L.zh else inputs.dataset_notes)]
+                   for note in dataset_notes(settings, ds, inputs, L.lang)]
         return Outcome(
             "optimal",
             EXIT_OK,
@@ -496,7 +497,7 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
         "land_rule": inputs.land_rule,
         "land_rule_source": inputs.land_rule_source,
         **citations.for_summary(settings, ds, inputs),  # what reports cite (model/citations.py)
-        "dataset_notes": list(inputs.dataset_notes),
+        "dataset_notes": dataset_notes(settings, ds, inputs),
         "git_commit": _git_commit(),
         "report_lang": resolve_lang(settings.report.lang, ds.manifest),  # model/labels.py
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
