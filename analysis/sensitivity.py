@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import multiprocessing
 import os
 import re
 import subprocess
@@ -41,6 +42,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from model.config import ConfigError, RunConfig, default_settings, number_problems, with_overrides
 from model.csvio import write_csv
+from model.solve import single_thread_highs
 from model.data import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -359,6 +361,9 @@ def _sweep_for(base: tuple[tuple[str, Any], ...]):
     key = json.dumps(base, sort_keys=True, default=str)
     sweep = _SWEEPS.get(key)
     if sweep is None:
+        if multiprocessing.parent_process() is not None:
+            # a worker process (loky, Dask): one HiGHS thread each, the workers share the cores
+            single_thread_highs()
         sweep = Sweep(default_settings(**dict(base)))
         _SWEEPS[key] = sweep
     return key, sweep
@@ -420,12 +425,16 @@ def run_samples(
     workers: int = 1,
     scheduler: str | None = None,
     progress: bool = False,
+    block: int = 1,
 ) -> list[dict]:
     """``[evaluate(s) for s in samples]`` in order, in parallel.
 
     joblib: ``workers`` loky processes (1 = in this process). dask: the cluster at ``scheduler``
     (``tcp://host:8786``) or, without one, a LocalCluster of ``workers`` single-threaded
-    processes started and closed here. Each worker process keeps its own built model."""
+    processes started and closed here. Each worker process keeps its own built model (and runs
+    HiGHS on one thread). ``block``: consecutive samples sent to one worker together — a
+    Saltelli block (A, AB_1 … AB_D, B), whose rows for replay-only inputs reuse A's plan in that
+    worker's model (model.pipeline.Sweep)."""
     from tqdm.auto import tqdm
 
     samples = [dict(s) for s in samples]
@@ -441,21 +450,26 @@ def run_samples(
                 return out
             from joblib import Parallel, delayed
 
-            par = Parallel(n_jobs=workers, backend="loky", return_as="generator")
+            par = Parallel(n_jobs=workers, backend="loky", return_as="generator",
+                           batch_size=max(int(block), 1))
             out = []
             for row in par(delayed(evaluate)(s) for s in samples):
                 out.append(row)
                 bar.update()
             return out
         if backend == "dask":
-            return _run_dask(evaluate, samples, workers, scheduler, bar)
+            return _run_dask(evaluate, samples, workers, scheduler, bar, max(int(block), 1))
         raise ConfigError(f"sensitivity.backend = {backend!r} is not valid; expected one of: "
                           + ", ".join(BACKENDS))
     finally:
         bar.close()
 
 
-def _run_dask(evaluate, samples, workers, scheduler, bar) -> list[dict]:
+def _evaluate_block(evaluate, samples: list[dict]) -> list[dict]:
+    return [evaluate(s) for s in samples]
+
+
+def _run_dask(evaluate, samples, workers, scheduler, bar, block: int = 1) -> list[dict]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -466,10 +480,11 @@ def _run_dask(evaluate, samples, workers, scheduler, bar) -> list[dict]:
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = client.map(evaluate, samples, pure=False)
-        for _ in as_completed(futures):
-            bar.update()
-        return client.gather(futures)
+        blocks = [samples[i:i + block] for i in range(0, len(samples), block)]
+        futures = client.map(_evaluate_block, [evaluate] * len(blocks), blocks, pure=False)
+        for future in as_completed(futures):
+            bar.update(len(blocks[futures.index(future)]))
+        return [row for rows in client.gather(futures) for row in rows]
     finally:
         client.close()
         if cluster is not None:
@@ -600,7 +615,8 @@ def run_analysis(
              problem["num_vars"], len(samples), cfg.backend, cfg.workers,
              f" at {cfg.scheduler}" if cfg.scheduler else "")
     t_eval = perf_counter()
-    rows = run_samples(evaluate, samples, cfg.backend, cfg.workers, cfg.scheduler, cfg.progress)
+    rows = run_samples(evaluate, samples, cfg.backend, cfg.workers, cfg.scheduler, cfg.progress,
+                       block=block_size(cfg.method, problem["num_vars"], cfg.second_order))
     eval_wall = perf_counter() - t_eval
     table = pd.concat([pd.DataFrame(samples), pd.DataFrame(rows)], axis=1)
     table.insert(0, "block", np.arange(len(table)) // block_size(

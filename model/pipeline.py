@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import deque
 import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,12 +37,14 @@ from model.inputs import (InputError, ModelInputs, build_inputs, dataset_notes,
                           residual_land_value_yuan_m2)
 from model.labels import Labels, resolve_lang
 from model.optimise import StructureChanged
-from model.solve import PlanModel, option_problems, solver_versions
+from model.solve import PlanModel, Solution, option_problems, solver_versions
 from model.validate import replay_memory_problems
 
 log = logging.getLogger(__name__)
 
-#: targets.csv rows that judge a rule (the land rule, pace, terminal feed), not a plan target
+#: lean solves Sweep keeps to reuse: a Saltelli design's row block (A, AB_1 … AB_D, B) is
+#: D + 2 evaluations, and AB_i for a replay-only input has A's optimiser inputs
+SOLVE_CACHE_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,11 @@ class Sweep:
         check_inputs(self.settings, self.dataset, inputs)
         self.model = PlanModel(inputs, self.settings.solver)
         self.rebuilds = 0
+        # (inputs, solver options, solution) of the last few lean solves: an experiment that
+        # varies only the replay's inputs (sim.*) gives the optimiser equal inputs, so its plan
+        # is read back instead of re-solved (a Saltelli design's columns for replay-only inputs)
+        self._solved: deque[tuple[ModelInputs, Any, Solution]] = deque(maxlen=SOLVE_CACHE_SIZE)
+        self.reused = 0
 
     def run(self, overrides: Mapping[str, Any] | None = None,
             outputs: str = "full") -> Outcome:
@@ -180,22 +188,32 @@ class Sweep:
             check_inputs(settings, self.dataset, inputs)
         except UserError as exc:
             return _input_error(exc.problems)
+        if outputs == "outcomes":
+            sol = next((sol for seen, solver, sol in self._solved
+                        if solver == settings.solver and seen == inputs), None)
+            if sol is not None:
+                self.reused += 1
+                return solve_outcomes(settings, self.dataset, inputs, self.model, sol)
         try:
             self.model.update(inputs)
             self.model.configure(settings.solver)
         except StructureChanged:
             self.model = PlanModel(inputs, settings.solver)
+            self._solved.clear()
             self.rebuilds += 1
         if outputs == "outcomes":
-            return solve_outcomes(settings, self.dataset, inputs, self.model)
+            out = solve_outcomes(settings, self.dataset, inputs, self.model)
+            self._solved.append((inputs, settings.solver, self.model.last))
+            return out
         return solve_and_report(settings, self.dataset, inputs, self.model, t_start)
 
 
 def solve_outcomes(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
-                   pm: PlanModel) -> Outcome:
-    """The lean evaluation of experiments: solve, the plan, the headline indicators (targets
-    missed counted), and — with the replay on — the replay's summary table only."""
-    sol = pm.solve()
+                   pm: PlanModel, sol: Solution | None = None) -> Outcome:
+    """The lean evaluation of experiments: solve (unless ``sol``, a solution of these very
+    inputs, is given), the plan, the headline indicators (targets missed counted), and — with
+    the replay on — the replay's summary table only."""
+    sol = pm.solve() if sol is None else sol
     if not sol.ok:
         status = "infeasible" if sol.status == "infeasible" else "solver_error"
         code = EXIT_INFEASIBLE if status == "infeasible" else EXIT_SOLVER

@@ -516,6 +516,21 @@ MANAGED_OPTIONS = {
     "threads": "HiGHS once per process (its thread pool), so it cannot be set per run",
 }
 _option_checker = None
+_single_thread = False
+
+
+def single_thread_highs() -> None:
+    """Start this process's HiGHS thread pool with one thread, before its first solve: for a
+    worker process of a parallel experiment, where the workers share the cores (HiGHS's own
+    default is half the cores per process). No effect once a solve has started the pool."""
+    global _single_thread
+    if not _single_thread:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
+        h.addVar(0.0, 1.0)  # the pool starts with the first run, so run a one-column LP
+        h.run()
+        _single_thread = True
 
 
 def _scratch_highs():

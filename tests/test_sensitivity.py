@@ -117,12 +117,19 @@ def test_dask_cluster_gives_the_joblib_outcomes(tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
         on_dask = sa.run_samples(ev, samples, backend="dask", scheduler=cluster.scheduler_address)
+        in_blocks = sa.run_samples(ev, samples, backend="dask", block=2,
+                                   scheduler=cluster.scheduler_address)
     on_joblib = sa.run_samples(ev, samples, backend="joblib", workers=2)
+    joblib_blocks = sa.run_samples(ev, samples, backend="joblib", workers=2, block=2)
     drop = ("eval_time_s", "message", "model_build")  # timings, HiGHS time, process ids
     a = pd.DataFrame(on_dask).drop(columns=list(drop))
     b = pd.DataFrame(on_joblib).drop(columns=list(drop))
     pd.testing.assert_frame_equal(a, b)
     assert list(a["status"]) == ["optimal", "optimal", "optimal", "infeasible"]
+    for rows in (in_blocks, joblib_blocks):  # in order; a block's rows on one worker's model
+        pd.testing.assert_frame_equal(pd.DataFrame(rows).drop(columns=list(drop)), a)
+        assert rows[0]["model_build"] == rows[1]["model_build"]
+        assert rows[2]["model_build"] == rows[3]["model_build"]
 
 
 def test_default_config_composes_and_every_input_is_a_model_key():
