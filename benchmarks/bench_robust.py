@@ -30,13 +30,11 @@ from time import perf_counter
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from model import pipeline, results  # noqa: E402
 from model.config import default_settings  # noqa: E402
 from model.data import load_dataset  # noqa: E402
 from model.inputs import build_inputs  # noqa: E402
 from model.robust import scenarios as sc  # noqa: E402
 from model.robust.extensive import ExtensiveForm  # noqa: E402
-from model.solve import PlanModel  # noqa: E402
 
 GOAL_S = 60.0
 
@@ -54,18 +52,13 @@ def main() -> int:
     settings = default_settings(**{"robust.enabled": True, "solver.mip_rel_gap": args.gap,
                                    "solver.time_limit_s": 900})
     ds = load_dataset()
-    inputs = build_inputs(settings, ds)
-    plan = results.plan_table(inputs, PlanModel(inputs, settings.solver).solve())
-    price = sc.reference_price_index(
-        lambda **o: pipeline.replay_plan(settings, ds, inputs, plan, **o), inputs)
-    nominal = sc.band_rows_replaced(inputs)
+    ref = sc.reference_plan(settings, ds, build_inputs(settings, ds))
     rows = []
     for n in args.counts:
         for binaries in ["subsample"] + (["full"] if n in args.full else []):
             rob = dataclasses.replace(settings.robust, scenarios=n, binaries=binaries)
             t0 = perf_counter()
-            scen = sc.sample_scenarios(dataclasses.replace(settings, robust=rob), ds, nominal,
-                                       price)
+            scen = ref.sample(n)
             sample_s = perf_counter() - t0
             solver = settings.solver if binaries == "subsample" else dataclasses.replace(
                 settings.solver, mip_rel_gap=args.full_gap)

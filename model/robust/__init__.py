@@ -8,7 +8,9 @@ sample in the market replay:
   replay and the uncertainty table: the demand cases and price behaviours of ``uncertainty.*``,
   the persistent demand level of ``sim.demand_level_sd`` (:func:`model.market.demand_level`) and
   the land → presale lag (``timing.lag_months_mean`` over its documented range); each scenario is
-  a :class:`~model.inputs.ModelInputs` of the deterministic optimiser;
+  a :class:`~model.inputs.ModelInputs` of the deterministic optimiser; :func:`reference_plan`
+  (the deterministic plan and its price path) is where the run, progressive hedging and the
+  benchmark all start;
 * :mod:`model.robust.extensive` — the scenario model (:func:`model.optimise.build` plus the
   presale schedule, the band loss and the risk term) and the extensive form: one scenario model
   moved to each scenario's parameters (the sweeps' update mechanism), its rows read from HiGHS and

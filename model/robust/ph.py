@@ -31,7 +31,7 @@ import pyomo.environ as pyo
 
 from model.config import RobustConfig
 from model.robust import extensive as ex
-from model.robust.scenarios import Scenario
+from model.robust.scenarios import Scenario, reference_plan
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,6 @@ def sample_for_ph(overrides: Sequence[str]) -> tuple[list[Scenario], RobustConfi
     from model.config import default_settings
     from model.data import load_dataset
     from model.inputs import build_inputs
-    from model.robust import scenarios as sc
-    from model.solve import PlanModel
-    from model import results
 
     pairs = {}
     for item in overrides:
@@ -124,13 +121,8 @@ def sample_for_ph(overrides: Sequence[str]) -> tuple[list[Scenario], RobustConfi
         pairs[key.lstrip("+")] = yaml.safe_load(value)
     settings = default_settings(**{"robust.enabled": True, **pairs})
     ds = load_dataset(pipeline.resolve_dataset(settings.dataset))
-    inputs = build_inputs(settings, ds)
-    det = PlanModel(inputs, settings.solver).solve()
-    plan = results.plan_table(inputs, det)
-    price = sc.reference_price_index(
-        lambda **o: pipeline.replay_plan(settings, ds, inputs, plan, **o), inputs)
-    nominal = sc.band_rows_replaced(inputs)
-    return list(sc.sample_scenarios(settings, ds, nominal, price)), settings.robust
+    ref = reference_plan(settings, ds, build_inputs(settings, ds))
+    return list(ref.sample()), settings.robust
 
 
 if __name__ == "__main__":

@@ -57,20 +57,14 @@ def run_robust(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     quiet = dataclasses.replace(settings.solver, duals=False, relaxation=False)
     try:
         inputs = build_inputs(settings, ds)
-        det_pm = PlanModel(inputs, quiet)
-        det = det_pm.solve()
+        ref = sc.reference_plan(settings, ds, inputs, quiet)
+        det = ref.solution
         if not det.ok:
             return _solver_outcome(settings, f"the deterministic plan: {det.model_status}",
                                    det.status)
-        plan_det = results.plan_table(inputs, det)
-
-        def replay_det(**overrides):
-            return pipeline.replay_plan(settings, ds, inputs, plan_det, **overrides)
-
+        plan_det = ref.plan
         t0 = perf_counter()
-        price_ref = sc.reference_price_index(replay_det, inputs)
-        nominal = sc.band_rows_replaced(inputs)
-        scenarios = sc.sample_scenarios(settings, ds, nominal, price_ref)
+        scenarios = ref.sample()
         sample_time = perf_counter() - t0
         log.info("sampled %d scenarios in %.2f s", len(scenarios), sample_time)
         ef = ExtensiveForm(scenarios, rob, settings.solver)

@@ -24,6 +24,10 @@ D_s[r,y] = case_s[r,y] × L_s,r × P_ref[r,y]^(−β_s)   (万m²)
 Cases and behaviours are assigned in a balanced design (each case × behaviour pair equally
 often, in random order); lags are Latin-hypercube stratified; levels are independent draws. All
 from ``robust.seed``. Every scenario has probability 1/n.
+
+:func:`reference_plan` is how a run, progressive hedging (model/robust/ph.py) and the benchmark
+(benchmarks/bench_robust.py) all start: the deterministic plan, its price path P_ref and the
+nominal inputs, from which :meth:`Reference.sample` draws the scenarios.
 """
 
 from __future__ import annotations
@@ -38,10 +42,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from model import market, uncertainty
-from model.config import RunConfig, with_overrides
+from model import market, pipeline, results, uncertainty
+from model.config import RunConfig, SolverConfig, with_overrides
 from model.data import Dataset
 from model.inputs import InputError, ModelInputs, build_inputs, with_targets
+from model.solve import PlanModel, Solution
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +81,45 @@ def check_settings(settings: RunConfig) -> list[str]:
         problems.append("robust.enabled = true needs fixed_plan = none and evaluate_only = false: "
                         "a fixed plan has nothing to optimise")
     return problems
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a robust run's scenarios are drawn around: the deterministic plan at the run's own
+    demand (``solution``, ``plan``), the annual price index of its deterministic replay
+    (``price_index``, P_ref: :func:`reference_price_index`) and the run's inputs with the last
+    year's band rows off (``nominal``: :func:`band_rows_replaced`), which every scenario
+    shares. ``plan``, ``price_index`` and ``nominal`` are None when the deterministic plan is not
+    optimal (``solution.ok`` false)."""
+
+    settings: RunConfig
+    ds: Dataset
+    solution: Solution
+    plan: pd.DataFrame | None = None
+    price_index: Mapping[tuple[str, int], float] | None = None
+    nominal: ModelInputs | None = None
+
+    def sample(self, n: int | None = None, seed: int | None = None) -> tuple[Scenario, ...]:
+        """:func:`sample_scenarios` around this reference: ``n`` (``robust.scenarios``)
+        scenarios from ``seed`` (``robust.seed``)."""
+        if not self.solution.ok:
+            raise ValueError(f"no scenarios: the deterministic plan is not optimal "
+                             f"({self.solution.model_status})")
+        return sample_scenarios(self.settings, self.ds, self.nominal, self.price_index, n, seed)
+
+
+def reference_plan(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
+                   solver: SolverConfig | None = None) -> Reference:
+    """The deterministic plan of ``inputs`` (the optimiser with ``solver``, default
+    ``settings.solver``), its price path P_ref and the nominal inputs: the one start of every
+    robust run, progressive hedging and the benchmark, so all three draw the same scenarios."""
+    det = PlanModel(inputs, solver or settings.solver).solve()
+    if not det.ok:
+        return Reference(settings, ds, det)
+    plan = results.plan_table(inputs, det)
+    price = reference_price_index(
+        lambda **o: pipeline.replay_plan(settings, ds, inputs, plan, **o), inputs)
+    return Reference(settings, ds, det, plan, price, band_rows_replaced(inputs))
 
 
 def reference_price_index(run_replay, inputs: ModelInputs) -> dict[tuple[str, int], float]:
