@@ -226,7 +226,13 @@ class PlanModel:
 
     def fix(self, values: Mapping[str, Mapping]) -> None:
         """Fix variables at ``values`` (family → index → value) in the model and in HiGHS (the
-        robust plan's first stage, evaluated at the run's demand: model/robust/run.py)."""
+        robust plan's first stage, evaluated at the run's demand: model/robust/run.py).
+
+        Not the ``ModelInputs.fixed_*`` route: land fixed in every region and year makes the
+        inputs a fixed plan (``plan_fixed``, part of ``structure()``), whose model has no
+        ``presale_ready`` and ``terminal_feed`` rows — presale would no longer wait for the
+        floor area the land makes ready (update() raises StructureChanged; a new build solves a
+        different problem)."""
         touched = []
         for family, by_index in values.items():
             comp = self.model.component(family)
