@@ -497,20 +497,10 @@ def _input_error(problems: list[str]) -> Outcome:
 
 
 def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) -> dict[str, Any]:
+    """An optimiser run's summary.json before the outcome's own keys (plan, or conflict)."""
     return {
-        "status": sol.status,
-        "scenario": settings.scenario,
-        "problem_type": pm.problem_type,
-        "solver_status": sol.model_status,
-        "solver": solver_versions(),
-        "objective": sol.objective,
-        "mip_gap": sol.mip_gap,
-        "solve_time_s": sol.solve_time_s,
-        "build_time_s": pm.build_time_s,
-        "model_size": pm.size,
-        "dataset": {"name": ds.name, "path": str(ds.root), "data_hash": ds.data_hash},
-        "data_hash": ds.data_hash,
-        "level": inputs.level,
+        **summary_solve(settings, sol, pm.build_time_s, pm.size),
+        **summary_dataset(ds, inputs),
         "evaluate_only": inputs.evaluate_only,
         "land_rule": inputs.land_rule,
         "land_rule_source": inputs.land_rule_source,
@@ -519,6 +509,41 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
         "git_commit": _git_commit(),
         "report_lang": resolve_lang(settings.report.lang, ds.manifest),  # model/labels.py
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **summary_config(settings, inputs),
+    }
+
+
+def summary_solve(settings: RunConfig, sol, build_time_s: float,
+                  size: Mapping[str, int]) -> dict[str, Any]:
+    """summary.json's opening keys: the run's status and its solve (``sol``: a
+    :class:`~model.solve.Solution`, or the robust plan's extensive-form solution), the model's
+    build time and size. Shared with the robust run (model/robust/run.py)."""
+    return {
+        "status": sol.status,
+        "scenario": settings.scenario,
+        "problem_type": sol.problem_type,
+        "solver_status": sol.model_status,
+        "solver": solver_versions(),
+        "objective": sol.objective,
+        "mip_gap": sol.mip_gap,
+        "solve_time_s": sol.solve_time_s,
+        "build_time_s": build_time_s,
+        "model_size": size,
+    }
+
+
+def summary_dataset(ds: Dataset, inputs: ModelInputs) -> dict[str, Any]:
+    """summary.json's dataset (name, folder, data hash) and the level the run plans at."""
+    return {
+        "dataset": {"name": ds.name, "path": str(ds.root), "data_hash": ds.data_hash},
+        "data_hash": ds.data_hash,
+        "level": inputs.level,
+    }
+
+
+def summary_config(settings: RunConfig, inputs: ModelInputs) -> dict[str, Any]:
+    """summary.json's closing keys: the inputs the run derived (with how) and its config."""
+    return {
         "derived_inputs": [
             {"name": d.name, "value": d.value, "unit": d.unit, "how": d.how}
             for d in inputs.derivations

@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 
 from model import pipeline, results
-from model.config import RunConfig, SolverConfig, as_dict
+from model.config import RunConfig, SolverConfig
 from model.data import Dataset
 from model.inputs import InputError, ModelInputs, build_inputs
 from model.pipeline import EXIT_INFEASIBLE, EXIT_OK, EXIT_SOLVER, Outcome, _input_error
 from model.robust import check as chk
 from model.robust import scenarios as sc
 from model.robust.extensive import ExtensiveForm, ExtensiveSolution, band_scopes
-from model.solve import PlanModel, Solution, solver_versions
+from model.solve import PlanModel, Solution
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +123,7 @@ def run_robust(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     in_sample = in_sample_summary(outcomes, rob)
     head = results.headline(inputs, plan, targets)
     summary = {
-        "status": "optimal", "scenario": settings.scenario, "problem_type": sol.problem_type,
-        "solver_status": sol.model_status, "solver": solver_versions(),
-        "objective": sol.objective, "mip_gap": sol.mip_gap, "solve_time_s": sol.solve_time_s,
-        "build_time_s": ef.build_time_s, "model_size": ef.size,
+        **pipeline.summary_solve(settings, sol, ef.build_time_s, ef.size),
         "robust": {
             "risk": rob.risk, "cvar_alpha": rob.cvar_alpha, "cvar_weight": rob.cvar_weight,
             "chance_alpha": rob.chance_alpha, "presale": rob.presale,
@@ -138,13 +135,10 @@ def run_robust(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
             "mean_value_objective": mean_sol.objective,
         },
         "check": check_block,
-        "dataset": {"name": ds.name, "path": str(ds.root), "data_hash": ds.data_hash},
-        "data_hash": ds.data_hash, "level": inputs.level, "land_rule": inputs.land_rule,
+        **pipeline.summary_dataset(ds, inputs), "land_rule": inputs.land_rule,
         "git_commit": pipeline._git_commit(), "headline": head,
         "targets_missed": results.missed_targets(targets)["target_key"].tolist(),
-        "derived_inputs": [{"name": d.name, "value": d.value, "unit": d.unit, "how": d.how}
-                           for d in inputs.derivations],
-        "config": as_dict(settings), "total_time_s": perf_counter() - t_start,
+        **pipeline.summary_config(settings, inputs), "total_time_s": perf_counter() - t_start,
     }
     lead = [f"run {settings.scenario}: robust plan over {len(scenarios)} scenarios "
             f"({sol.problem_type}, {ef.size['columns']} columns, {ef.size['rows']} rows; "
