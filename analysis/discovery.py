@@ -40,9 +40,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
-import yaml
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from analysis import sensitivity as sa
 from model.config import ConfigError
@@ -171,38 +169,11 @@ def check_config(cfg: DiscoveryConfig) -> None:
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> DiscoveryConfig:
-    """conf/discovery/default.yaml (or ``path``) with dotted ``key=value`` overrides, checked."""
-    path = Path(path) if path else DEFAULT_CONFIG
-    if not path.is_file():
-        raise ConfigError(f"--config {path}: no such file")
-    schema = OmegaConf.structured(DiscoveryFile)
-    try:
-        loaded = OmegaConf.load(path)
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"--config {path}{where}: not a YAML config "
-                          f"({getattr(exc, 'problem', None) or type(exc).__name__}); expected a "
-                          f"file like conf/discovery/default.yaml") from None
-    try:
-        node = OmegaConf.merge(schema, loaded)
-        for item in overrides:
-            if "=" not in item:
-                raise ConfigError(f"{item!r}: expected KEY=VALUE, e.g. discovery.n=200")
-            key, _, text = item.partition("=")
-            key = key.lstrip("+")
-            if not key.startswith("discovery."):
-                key = "discovery." + key
-            value = OmegaConf.from_dotlist([f"v={text}"])["v"]
-            _set(node, key, value)
-        obj = OmegaConf.to_object(node)
-    except ConfigError:
-        raise
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None) or ""
-        raise ConfigError(f"{key}: {str(exc).splitlines()[0]}" if key else
-                          str(exc).splitlines()[0]) from None
-    d = obj.discovery
+    """conf/discovery/default.yaml (or ``path``) with dotted ``key=value`` overrides, checked
+    (the file and the overrides are read as analysis.sensitivity reads its own:
+    :func:`analysis.sensitivity.load_group`)."""
+    d = sa.load_group(DiscoveryFile, "discovery", path or DEFAULT_CONFIG, overrides,
+                      example="discovery.n=200", set_key=_set)
     # older outcome names carried Chifeng's last plan year (cycle_months_city_2030), as in  # ALIAS-KEEP
     # analysis.sensitivity: accepted  # ALIAS-KEEP
     d.failure = {re.sub(r"_2030$", "_end", k): v for k, v in d.failure.items()}
@@ -212,20 +183,11 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
 
 
 def _set(node, key: str, value: Any) -> None:
-    """Apply one override. Model keys and input names are dotted
-    (``discovery.inputs.demand.multiplier.low=0.8``), so those entries are addressed by hand;
-    ``discovery.failure={...}`` replaces the whole failure definition."""
+    """Apply one override: ``discovery.failure={...}`` replaces the whole failure definition,
+    ``discovery.failure.<outcome>.above|below`` sets one limit; model keys and inputs as in
+    analysis.sensitivity (:func:`analysis.sensitivity.set_override`)."""
     group = node.discovery
-    if key.startswith("discovery.model."):
-        group.model[key[len("discovery.model."):]] = value
-    elif key.startswith("discovery.inputs."):
-        name, _, attr = key[len("discovery.inputs."):].rpartition(".")
-        if not name or attr not in ("low", "high", "label", "unit"):
-            raise ConfigError(f"{key}: expected discovery.inputs.<model key>.low|high|label|unit")
-        if name not in group.inputs:
-            group.inputs[name] = sa.InputBound(low=math.nan, high=math.nan, label="", unit="")
-        setattr(group.inputs[name], attr, value)
-    elif key == "discovery.failure":
+    if key == "discovery.failure":
         if value is None or not hasattr(value, "items"):
             raise ConfigError(f"{key}: expected {{outcome: {{above: X, below: Y}}, ...}}")
         group.failure = {}
@@ -243,7 +205,7 @@ def _set(node, key: str, value: Any) -> None:
             group.failure[name] = Condition()
         setattr(group.failure[name], attr, value)
     else:
-        OmegaConf.update(node, key, value, merge=True)
+        sa.set_override(node, key, value)
 
 
 def base_values(ev_cfg: sa.SensitivityConfig) -> dict[str, float]:
