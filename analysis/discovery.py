@@ -527,15 +527,17 @@ def run_discovery(
     inputs: Mapping[str, sa.InputBound] | None = None,
     out_dir: str | Path | None = None,
     write: bool = True,
+    ev_cfg: sa.SensitivityConfig | None = None,
 ) -> DiscoveryResult:
     """Sample, evaluate (in parallel), classify, PRIM, write. ``evaluate`` defaults to the model
-    (:class:`analysis.sensitivity.ModelEvaluator`); another evaluate function of named inputs
-    (with ``inputs``, its bounds) tests the harness on a known answer."""
+    (:class:`analysis.sensitivity.ModelEvaluator`) on ``ev_cfg``, :func:`evaluation_config` of
+    ``cfg`` (given when the caller has checked it already); another evaluate function of named
+    inputs (with ``inputs``, its bounds) tests the harness on a known answer."""
     t0 = perf_counter()
     model_overrides: dict = {}
     base: dict[str, float] = {}
     if evaluate is None:
-        ev_cfg = evaluation_config(cfg)
+        ev_cfg = ev_cfg or evaluation_config(cfg)
         inputs = ev_cfg.inputs
         model_overrides = sa.base_overrides(ev_cfg)
         base = base_values(ev_cfg)
@@ -561,15 +563,17 @@ def run_discovery(
 
 def reanalyse(cfg: DiscoveryConfig, samples_csv: str | Path,
               inputs: Mapping[str, sa.InputBound] | None = None,
-              out_dir: str | Path | None = None, write: bool = True) -> DiscoveryResult:
+              out_dir: str | Path | None = None, write: bool = True,
+              ev_cfg: sa.SensitivityConfig | None = None) -> DiscoveryResult:
     """PRIM again on the evaluations of an earlier run (its samples.csv), with this config's
     failure definition, ``find`` and PRIM settings — no model runs. The inputs are the columns
-    of samples.csv that this config names (or ``inputs``), with this config's bounds."""
+    of samples.csv that this config names (or ``inputs``), with this config's bounds (from
+    ``ev_cfg``, :func:`evaluation_config` of ``cfg`` when not given)."""
     t0 = perf_counter()
     model_overrides: dict = {}
     base: dict[str, float] = {}
     if inputs is None:
-        ev_cfg = evaluation_config(cfg)
+        ev_cfg = ev_cfg or evaluation_config(cfg)
         inputs, model_overrides = ev_cfg.inputs, sa.base_overrides(ev_cfg)
         base = base_values(ev_cfg)
     path = Path(samples_csv)
@@ -1090,12 +1094,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("EMA").setLevel(logging.WARNING)  # ema_workbench's per-box log lines
     try:
         cfg = load_config(args.config, args.overrides)
-        evaluation_config(cfg)
-        result = reanalyse(cfg, args.samples) if args.samples else None
+        ev_cfg = evaluation_config(cfg)  # checked once, before any model runs
+        result = reanalyse(cfg, args.samples, ev_cfg=ev_cfg) if args.samples else None
     except UserError as exc:  # one line per problem (docs/errors.md)
         return report_error("analysis.discovery", exc)
     if result is None:
-        result = run_discovery(cfg)
+        result = run_discovery(cfg, ev_cfg=ev_cfg)
     s = result.summary
     print(box_sentence(s))
     wall = s["timings_s"]["evaluations_wall"]
