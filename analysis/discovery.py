@@ -44,6 +44,7 @@ from omegaconf import OmegaConf
 
 from analysis import sensitivity as sa
 from model.config import ConfigError
+from model.csvio import read_csv, write_csv
 from model.data import REPO_ROOT
 from model.plotting import pyplot  # Agg and a CJK font (labels carry 万, 亿元)
 
@@ -581,7 +582,7 @@ def reanalyse(cfg: DiscoveryConfig, samples_csv: str | Path,
         path = path / "samples.csv"
     if not path.is_file():
         raise ConfigError(f"--samples {samples_csv}: no such file")
-    table = pd.read_csv(path, keep_default_na=True)
+    table = read_csv(path, keep_default_na=True)
     missing = [k for k in [*inputs, *cfg.failure] if k not in table.columns]
     if missing:
         raise ConfigError(f"--samples {path}: no column {missing[0]!r}; the run sampled other "
@@ -1059,7 +1060,7 @@ def write_outputs(result: DiscoveryResult, cfg: DiscoveryConfig,
                               / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result.samples.to_csv(out / "samples.csv", index=False, float_format="%.6g")
+    write_csv(result.samples, out / "samples.csv")
     result.table.to_csv(out / "scenario_discovery.csv", index=False, float_format="%.6g")
     OmegaConf.save(OmegaConf.structured(DiscoveryFile(discovery=cfg)), out / "config.yaml")
     case = "failures" if cfg.find == "failure" else "successes"
