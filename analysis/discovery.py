@@ -40,12 +40,11 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
-import yaml
 from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
 
 from analysis import sensitivity as sa
 from model.config import ConfigError
+from model.csvio import read_csv, write_csv
 from model.data import REPO_ROOT
 from model.plotting import pyplot  # Agg and a CJK font (labels carry 万, 亿元)
 
@@ -171,38 +170,11 @@ def check_config(cfg: DiscoveryConfig) -> None:
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> DiscoveryConfig:
-    """conf/discovery/default.yaml (or ``path``) with dotted ``key=value`` overrides, checked."""
-    path = Path(path) if path else DEFAULT_CONFIG
-    if not path.is_file():
-        raise ConfigError(f"--config {path}: no such file")
-    schema = OmegaConf.structured(DiscoveryFile)
-    try:
-        loaded = OmegaConf.load(path)
-    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"--config {path}{where}: not a YAML config "
-                          f"({getattr(exc, 'problem', None) or type(exc).__name__}); expected a "
-                          f"file like conf/discovery/default.yaml") from None
-    try:
-        node = OmegaConf.merge(schema, loaded)
-        for item in overrides:
-            if "=" not in item:
-                raise ConfigError(f"{item!r}: expected KEY=VALUE, e.g. discovery.n=200")
-            key, _, text = item.partition("=")
-            key = key.lstrip("+")
-            if not key.startswith("discovery."):
-                key = "discovery." + key
-            value = OmegaConf.from_dotlist([f"v={text}"])["v"]
-            _set(node, key, value)
-        obj = OmegaConf.to_object(node)
-    except ConfigError:
-        raise
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None) or ""
-        raise ConfigError(f"{key}: {str(exc).splitlines()[0]}" if key else
-                          str(exc).splitlines()[0]) from None
-    d = obj.discovery
+    """conf/discovery/default.yaml (or ``path``) with dotted ``key=value`` overrides, checked
+    (the file and the overrides are read as analysis.sensitivity reads its own:
+    :func:`analysis.sensitivity.load_group`)."""
+    d = sa.load_group(DiscoveryFile, "discovery", path or DEFAULT_CONFIG, overrides,
+                      example="discovery.n=200", set_key=_set)
     # older outcome names carried Chifeng's last plan year (cycle_months_city_2030), as in  # ALIAS-KEEP
     # analysis.sensitivity: accepted  # ALIAS-KEEP
     d.failure = {re.sub(r"_2030$", "_end", k): v for k, v in d.failure.items()}
@@ -212,20 +184,11 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
 
 
 def _set(node, key: str, value: Any) -> None:
-    """Apply one override. Model keys and input names are dotted
-    (``discovery.inputs.demand.multiplier.low=0.8``), so those entries are addressed by hand;
-    ``discovery.failure={...}`` replaces the whole failure definition."""
+    """Apply one override: ``discovery.failure={...}`` replaces the whole failure definition,
+    ``discovery.failure.<outcome>.above|below`` sets one limit; model keys and inputs as in
+    analysis.sensitivity (:func:`analysis.sensitivity.set_override`)."""
     group = node.discovery
-    if key.startswith("discovery.model."):
-        group.model[key[len("discovery.model."):]] = value
-    elif key.startswith("discovery.inputs."):
-        name, _, attr = key[len("discovery.inputs."):].rpartition(".")
-        if not name or attr not in ("low", "high", "label", "unit"):
-            raise ConfigError(f"{key}: expected discovery.inputs.<model key>.low|high|label|unit")
-        if name not in group.inputs:
-            group.inputs[name] = sa.InputBound(low=math.nan, high=math.nan, label="", unit="")
-        setattr(group.inputs[name], attr, value)
-    elif key == "discovery.failure":
+    if key == "discovery.failure":
         if value is None or not hasattr(value, "items"):
             raise ConfigError(f"{key}: expected {{outcome: {{above: X, below: Y}}, ...}}")
         group.failure = {}
@@ -243,7 +206,7 @@ def _set(node, key: str, value: Any) -> None:
             group.failure[name] = Condition()
         setattr(group.failure[name], attr, value)
     else:
-        OmegaConf.update(node, key, value, merge=True)
+        sa.set_override(node, key, value)
 
 
 def base_values(ev_cfg: sa.SensitivityConfig) -> dict[str, float]:
@@ -565,15 +528,17 @@ def run_discovery(
     inputs: Mapping[str, sa.InputBound] | None = None,
     out_dir: str | Path | None = None,
     write: bool = True,
+    ev_cfg: sa.SensitivityConfig | None = None,
 ) -> DiscoveryResult:
     """Sample, evaluate (in parallel), classify, PRIM, write. ``evaluate`` defaults to the model
-    (:class:`analysis.sensitivity.ModelEvaluator`); another evaluate function of named inputs
-    (with ``inputs``, its bounds) tests the harness on a known answer."""
+    (:class:`analysis.sensitivity.ModelEvaluator`) on ``ev_cfg``, :func:`evaluation_config` of
+    ``cfg`` (given when the caller has checked it already); another evaluate function of named
+    inputs (with ``inputs``, its bounds) tests the harness on a known answer."""
     t0 = perf_counter()
     model_overrides: dict = {}
     base: dict[str, float] = {}
     if evaluate is None:
-        ev_cfg = evaluation_config(cfg)
+        ev_cfg = ev_cfg or evaluation_config(cfg)
         inputs = ev_cfg.inputs
         model_overrides = sa.base_overrides(ev_cfg)
         base = base_values(ev_cfg)
@@ -599,15 +564,17 @@ def run_discovery(
 
 def reanalyse(cfg: DiscoveryConfig, samples_csv: str | Path,
               inputs: Mapping[str, sa.InputBound] | None = None,
-              out_dir: str | Path | None = None, write: bool = True) -> DiscoveryResult:
+              out_dir: str | Path | None = None, write: bool = True,
+              ev_cfg: sa.SensitivityConfig | None = None) -> DiscoveryResult:
     """PRIM again on the evaluations of an earlier run (its samples.csv), with this config's
     failure definition, ``find`` and PRIM settings — no model runs. The inputs are the columns
-    of samples.csv that this config names (or ``inputs``), with this config's bounds."""
+    of samples.csv that this config names (or ``inputs``), with this config's bounds (from
+    ``ev_cfg``, :func:`evaluation_config` of ``cfg`` when not given)."""
     t0 = perf_counter()
     model_overrides: dict = {}
     base: dict[str, float] = {}
     if inputs is None:
-        ev_cfg = evaluation_config(cfg)
+        ev_cfg = ev_cfg or evaluation_config(cfg)
         inputs, model_overrides = ev_cfg.inputs, sa.base_overrides(ev_cfg)
         base = base_values(ev_cfg)
     path = Path(samples_csv)
@@ -615,7 +582,7 @@ def reanalyse(cfg: DiscoveryConfig, samples_csv: str | Path,
         path = path / "samples.csv"
     if not path.is_file():
         raise ConfigError(f"--samples {samples_csv}: no such file")
-    table = pd.read_csv(path, keep_default_na=True)
+    table = read_csv(path, keep_default_na=True)
     missing = [k for k in [*inputs, *cfg.failure] if k not in table.columns]
     if missing:
         raise ConfigError(f"--samples {path}: no column {missing[0]!r}; the run sampled other "
@@ -1093,7 +1060,7 @@ def write_outputs(result: DiscoveryResult, cfg: DiscoveryConfig,
                               / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result.samples.to_csv(out / "samples.csv", index=False, float_format="%.6g")
+    write_csv(result.samples, out / "samples.csv")
     result.table.to_csv(out / "scenario_discovery.csv", index=False, float_format="%.6g")
     OmegaConf.save(OmegaConf.structured(DiscoveryFile(discovery=cfg)), out / "config.yaml")
     case = "failures" if cfg.find == "failure" else "successes"
@@ -1128,12 +1095,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("EMA").setLevel(logging.WARNING)  # ema_workbench's per-box log lines
     try:
         cfg = load_config(args.config, args.overrides)
-        evaluation_config(cfg)
-        result = reanalyse(cfg, args.samples) if args.samples else None
+        ev_cfg = evaluation_config(cfg)  # checked once, before any model runs
+        result = reanalyse(cfg, args.samples, ev_cfg=ev_cfg) if args.samples else None
     except UserError as exc:  # one line per problem (docs/errors.md)
         return report_error("analysis.discovery", exc)
     if result is None:
-        result = run_discovery(cfg)
+        result = run_discovery(cfg, ev_cfg=ev_cfg)
     s = result.summary
     print(box_sentence(s))
     wall = s["timings_s"]["evaluations_wall"]

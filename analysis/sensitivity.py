@@ -293,10 +293,24 @@ def base_overrides(cfg: SensitivityConfig) -> dict[str, Any]:
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> SensitivityConfig:
     """conf/sensitivity/default.yaml (or ``path``) with dotted ``key=value`` overrides, checked."""
-    path = Path(path) if path else DEFAULT_CONFIG
+    cfg = load_group(SensitivityFile, "sensitivity", path or DEFAULT_CONFIG, overrides,
+                     example="sensitivity.n=64")
+    check_config(cfg)
+    return cfg
+
+
+def load_group(file_cls: type, group: str, path: str | Path, overrides: Sequence[str],
+               example: str, set_key: Callable[[Any, str, Any], None] | None = None) -> Any:
+    """The ``group`` of a config file (conf/<group>/*.yaml) on the structured config
+    ``file_cls``, with dotted ``key=value`` overrides (the ``<group>.`` prefix and a leading
+    ``+`` optional): the group's dataclass, not yet value-checked. Shared by
+    analysis.sensitivity and analysis.discovery; ``set_key(node, key, value)`` applies one
+    override (default :func:`set_override`). A problem is one ConfigError line naming the file
+    or the key (``example`` shows a well-formed override)."""
+    path = Path(path)
     if not path.is_file():
         raise ConfigError(f"--config {path}: no such file")
-    schema = OmegaConf.structured(SensitivityFile)
+    schema = OmegaConf.structured(file_cls)
     try:
         loaded = OmegaConf.load(path)
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
@@ -304,18 +318,19 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"--config {path}{where}: not a YAML config "
                           f"({getattr(exc, 'problem', None) or type(exc).__name__}); expected a "
-                          f"file like conf/sensitivity/default.yaml") from None
+                          f"file like conf/{group}/default.yaml") from None
+    set_key = set_key or set_override
     try:
         node = OmegaConf.merge(schema, loaded)
         for item in overrides:
             if "=" not in item:
-                raise ConfigError(f"{item!r}: expected KEY=VALUE, e.g. sensitivity.n=64")
+                raise ConfigError(f"{item!r}: expected KEY=VALUE, e.g. {example}")
             key, _, text = item.partition("=")
             key = key.lstrip("+")
-            if not key.startswith("sensitivity."):
-                key = "sensitivity." + key
+            if not key.startswith(f"{group}."):
+                key = f"{group}." + key
             value = OmegaConf.from_dotlist([f"v={text}"])["v"]
-            _set(node, key, value)
+            set_key(node, key, value)
         obj = OmegaConf.to_object(node)
     except ConfigError:
         raise
@@ -326,25 +341,26 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         key = getattr(exc, "full_key", None) or ""
         raise ConfigError(f"{key}: {str(exc).splitlines()[0]}" if key else
                           str(exc).splitlines()[0]) from None
-    check_config(obj.sensitivity)
-    return obj.sensitivity
+    return getattr(obj, group)
 
 
-def _set(node, key: str, value: Any) -> None:
-    """Apply one override. Model keys and input names are themselves dotted
+def set_override(node, key: str, value: Any) -> None:
+    """Apply one override (``key`` starts with its group: ``sensitivity.``, ``discovery.``).
+    Model keys and input names are themselves dotted
     (``sensitivity.inputs.demand.multiplier.low=0.8``, ``sensitivity.model.sim.seed=1``), so
     their entries are addressed by hand; everything else goes through OmegaConf."""
-    group = node.sensitivity
-    if key.startswith("sensitivity.model."):
-        group.model[key[len("sensitivity.model."):]] = value
-    elif key.startswith("sensitivity.inputs."):
-        name, _, attr = key[len("sensitivity.inputs."):].rpartition(".")
+    group = key.split(".", 1)[0]
+    section = getattr(node, group)
+    model, inputs = f"{group}.model.", f"{group}.inputs."
+    if key.startswith(model):
+        section.model[key[len(model):]] = value
+    elif key.startswith(inputs):
+        name, _, attr = key[len(inputs):].rpartition(".")
         if not name or attr not in ("low", "high", "label", "unit"):
-            raise ConfigError(
-                f"{key}: expected sensitivity.inputs.<model key>.low|high|label|unit")
-        if name not in group.inputs:
-            group.inputs[name] = InputBound(low=math.nan, high=math.nan, label="")
-        setattr(group.inputs[name], attr, value)
+            raise ConfigError(f"{key}: expected {group}.inputs.<model key>.low|high|label|unit")
+        if name not in section.inputs:
+            section.inputs[name] = InputBound(low=math.nan, high=math.nan, label="", unit="")
+        setattr(section.inputs[name], attr, value)
     else:
         OmegaConf.update(node, key, value, merge=True)
 

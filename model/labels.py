@@ -62,6 +62,24 @@ UNITS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "households": ("户", "households"),
     "region-years": ("个区县·年", "region-years"),
     "m2_per_person": ("㎡/人", "m²/person"),
+    "m2_per_dwelling": ("㎡/套", "m²/dwelling"),
+    "10k_m2_per_year": ("万㎡/年", "10k m²/year"),
+    "10k_m2_per_ha": ("万㎡/公顷", "10k m²/ha"),
+    "yuan": ("元", "yuan"),
+})
+
+# English text that quotes the plan's figures (the plan audit's console) keeps the plan's own
+# units where UNITS would translate them (万m², not 10k m²); any other code is written as it is
+QUOTED_UNITS: Mapping[str, str] = MappingProxyType({
+    "10k_m2": "万m²", "100m_yuan": "亿元", "10k_yuan": "万元", "yuan_m2": "yuan/m²",
+})
+
+# The kind of quantity a figure in a unit is, in a sentence ("574.93 belongs to hectares (land)",
+# "本是公顷数") → (zh, en), where that is not the unit itself (None: zh the UNITS word, en the code)
+UNIT_KINDS: Mapping[str, tuple[str | None, str | None]] = MappingProxyType({
+    "10k_m2": (None, "万m² (floor area)"),
+    "ha": (None, "hectares (land)"),
+    "share": ("比例", "a share"),
 })
 
 # decimals a figure in this unit is printed with (shares and probabilities: of the percentage)
@@ -252,6 +270,12 @@ def pad(text: str, width: int, align: str = "<") -> str:
     return f"{gap}{text}" if align == ">" else f"{text}{gap}"
 
 
+def quoted_unit(code: str) -> str:
+    """A unit after a figure in English text that quotes the plan (:data:`QUOTED_UNITS`):
+    ``10k_m2`` → ``万m²``, ``100m_yuan`` → ``亿元``; other codes as given (``ha``, ``months``)."""
+    return QUOTED_UNITS.get(code, str(code))
+
+
 def english_name(region_id: str) -> str:
     """An ASCII region id written out: ``bairin_left`` → ``Bairin Left``, ``main_city`` →
     ``Main city``, ``city`` → ``City``."""
@@ -359,6 +383,13 @@ class Labels:
     def unit(self, code: str) -> str:
         """A unit as officials write it (万㎡, 公顷, 个月, 亿元, %); unknown codes as given."""
         return self._lookup(UNITS, code, "unit") if code in UNITS else str(code)
+
+    def unit_kind(self, code: str) -> str:
+        """The kind of quantity a figure in ``code`` is, in a sentence (:data:`UNIT_KINDS`):
+        ``公顷`` / ``hectares (land)``, ``比例`` / ``a share``; otherwise :meth:`unit` (zh) or the
+        code (en)."""
+        zh, en = UNIT_KINDS.get(code, (None, None))
+        return (zh or self.unit(code)) if self.zh else (en or str(code))
 
     def header(self, term_key: str, unit_code: str | None = None) -> str:
         """A column header with its unit: ``供应（万㎡）`` / ``Supply (10k m²)``."""

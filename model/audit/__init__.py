@@ -50,6 +50,7 @@ from model.audit.tables import (
 from model.audit.targets import check_growth_rates, check_target_flows, check_target_levels
 from model.csvio import write_csv
 from model.data import Dataset, DatasetError
+from model.labels import quoted_unit  # units as the plan writes them (audit.csv keeps the codes)
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,6 @@ CHECK_FAMILIES = {
     "target_flows": check_target_flows,
 }
 
-
-
-#: units as the plan writes them in the printed audit (audit.csv keeps the machine codes)
-AUDIT_UNITS = {"10k_m2": "万m²", "ha": "ha", "100m_yuan": "亿元", "months": "months",
-               "share": "share", "10k_yuan": "万元", "yuan_m2": "yuan/m²"}
 
 def run_audit(ds: Dataset) -> list[Check]:
     """Run every relation of the dataset's manifest, then the default relations its tables allow
@@ -219,7 +215,7 @@ def format_findings(ds: Dataset, checks: list[Check]) -> str:
             lines.append(f"== {check} ({len(group)}) ==")
             for r in group.itertuples(index=False):
                 nums = (f"{r.printed_as} {_fmt(r.printed)} | computed {_fmt(r.computed)} | "
-                        f"diff {_fmt(r.difference)} {AUDIT_UNITS.get(r.unit, r.unit)}".rstrip())
+                        f"diff {_fmt(r.difference)} {quoted_unit(r.unit)}".rstrip())
                 cause = f" ← {r.caused_by}" if r.caused_by else ""
                 lines.append(f"  {r.id} [{r.tables}] {r.scope}: {nums} ({r.verdict}){cause}")
                 lines.append(f"      {r.note}")

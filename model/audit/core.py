@@ -145,6 +145,21 @@ def severity_of(printed: float, computed: float, step: float, decision: bool = T
     return MATERIAL if decision and rel >= 0.01 else MINOR
 
 
+#: A ratio (supply ÷ land, ...) is uniform when every row-year is within this share of its median.
+UNIFORM_SHARE = 0.05
+
+
+def uniform_ratio(ratios: pd.Series) -> float | None:
+    """The median of ``ratios`` when every one is within UNIFORM_SHARE (5 %) of it — one table is
+    the other times one ratio — else None (also for no ratios or a zero median)."""
+    if ratios.empty:
+        return None
+    median = float(ratios.median())
+    if not median:
+        return None
+    return median if ((ratios / median - 1).abs() <= UNIFORM_SHARE).all() else None
+
+
 # ---------------------------------------------------------------------------------------------
 # The dataset's figures as printed (text), for their precision
 # ---------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from model.audit.core import (
     UNCLEAR, Check, Dataset, column_decimals, column_unit, decimals, fact_decimals, missing,
     scope_label, severity_of, source_of, years_label,
 )
+from model.labels import Labels
 
 TYPO_CHECKS = {"printed total", "same quantity", "districts vs main city"}
 # Comparisons of printed figures: the checks whose errors propagate to one another (causes by
@@ -175,9 +176,8 @@ def typo_candidates(ds: Dataset, c: Check) -> list[str]:
     return regular or (raw if len(raw) == 1 else [])
 
 
-UNIT_ZH = {"10k_m2": "万㎡", "ha": "公顷", "months": "个月", "dwellings": "套", "share": "比例"}
-UNIT_EN = {"10k_m2": "万m² (floor area)", "ha": "hectares (land)", "months": "months",
-           "dwellings": "dwellings", "share": "a share"}
+# the kind of quantity a figure is ("belongs to hectares (land)", "本是公顷数"): model.labels
+ZH, EN = Labels("zh"), Labels("en")
 
 
 def _value_index(ds: Dataset) -> list[tuple[float, str, str, str]]:
@@ -212,7 +212,7 @@ def copy_places(ds: Dataset, c: Check) -> list[tuple[str, str]]:
     """Where else the printed figure is printed as another quantity (another unit): (en, zh)."""
     if missing(c.printed) or _significant(c.printed) < 4 or not c.unit:
         return []
-    return sorted({(f"{where} ({unit})", f"{where_zh}（{UNIT_ZH.get(unit, unit)}）")
+    return sorted({(f"{where} ({unit})", f"{where_zh}（{ZH.unit_kind(unit)}）")
                    for value, unit, where, where_zh in _value_index(ds)
                    if abs(value - c.printed) < 1e-9 and unit
                    and _base_unit(unit) != _base_unit(c.unit)})
@@ -323,7 +323,7 @@ def _classify(ds: Dataset, c: Check) -> Check:
             home, evidence = next(iter(homes.items()))
             why = "; ".join(e[0] for e in evidence)
             why_zh = "；".join(e[1] for e in evidence)
-            home_en, home_zh = UNIT_EN.get(home, home), UNIT_ZH.get(home, home)
+            home_en, home_zh = EN.unit_kind(home), ZH.unit_kind(home)
             if home == mine:
                 return c.with_(verdict=UNCLEAR, note=c.note + also + (
                     f"; but {v} belongs to {home_en} ({why}): this printing is consistent with "

@@ -14,6 +14,7 @@ from model.audit.core import (
     ALL, COPY, DEFAULT, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, ROUNDING, ROW_SUM, TYPO, UNCLEAR, Check, Dataset,
 )
 from model.audit.links import theme_rank
+from model.labels import Labels
 
 SEVERITY_ZH = {MATERIAL: "重大", MINOR: "一般", ROUNDING: "舍入级"}
 SEVERITY_EN = {MATERIAL: "material", MINOR: "minor", ROUNDING: "rounding"}
@@ -22,9 +23,7 @@ VERDICT_ZH = {TYPO: "笔误", COPY: "抄录错误", DIFFERENT: "口径不同", M
 # What the "printed" column holds when it is not a figure as printed.
 PRINTED_AS_ZH = {ROW_SUM: ("各行之和，非印出数字", "row sum, not printed"),
                  DERIVED: ("由印出数字推算", "derived from printed figures")}
-UNIT_ZH = {"10k_m2": "万㎡", "10k_m2_per_year": "万㎡/年", "ha": "公顷", "months": "个月",
-           "dwellings": "套", "ratio": "", "m2_per_person": "㎡/人", "m2_per_dwelling": "㎡/套",
-           "10k_m2_per_ha": "万㎡/公顷", "yuan": "元", "100m_yuan": "亿元", "share": "%"}
+ZH = Labels("zh")  # units as officials write them (万㎡, 公顷, 个月): model.labels
 # Check name (or its start) → theme in Chinese.
 THEMES_ZH = [
     ("printed total", "合计与分项不符"), ("printed share", "占比与合计不符"),
@@ -60,25 +59,25 @@ def fmt_value(value: float, unit: str) -> str:
     """A figure with its unit, as an official would read it."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if unit == "share":
+    if unit in ("share", "probability"):  # fractions (model.labels writes both as %)
         return f"{value * 100:.2f}%"
     if unit == "dwellings":
         return f"{value:,.0f} 套"
     if unit == "ratio":
         return f"{value:.2f}"
-    return f"{value:,.2f} {UNIT_ZH.get(unit, unit)}".strip()
+    return f"{value:,.2f} {ZH.unit(unit)}".strip()
 
 
 def fmt_diff(value: float, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    if unit == "share":
+    if unit in ("share", "probability"):
         return f"{value * 100:+.2f} 个百分点"
     if unit == "dwellings":
         return f"{value:+,.0f} 套"
     if unit == "ratio":
         return f"{value:+.2f}"
-    return f"{value:+,.2f} {UNIT_ZH.get(unit, unit)}".strip()
+    return f"{value:+,.2f} {ZH.unit(unit)}".strip()
 
 
 def _name_zh(ds: Dataset, key: str) -> str:

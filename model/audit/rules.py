@@ -8,8 +8,8 @@ import math
 
 from model.audit.core import (
     ALL, DERIVED, DIFFERENT, FINDING, INFO, MATERIAL, METHOD, MINOR, OK, PRINTED, ROW_SUM, UNCLEAR,
-    Check, Dataset, region_year_table, rule_thresholds, printed_total, scope_label, source_of,
-    split_note, split_note_zh, years_label,
+    UNIFORM_SHARE, Check, Dataset, region_year_table, rule_thresholds, printed_total, scope_label,
+    source_of, split_note, split_note_zh, uniform_ratio, years_label,
 )
 from model.audit.market import implied_sales_10k_m2
 
@@ -230,7 +230,8 @@ def check_plot_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
                 f"{supply:.2f} 万m² ÷ land {ha:.2f} ha = {implied:.2f}{printed_note}; at {r.plot_ratio_max:g} "
                 f"the supply needs {need:.2f} ha, {need - ha:+.2f} ha on the tables"
                 + (f"; every row-year of {source_of(ds, pair['land_table'])} is "
-                   f"{source_of(ds, pair['supply'])} ÷ about {uniform:.2f} (within 5 %): the land "
+                   f"{source_of(ds, pair['supply'])} ÷ about {uniform:.2f} (within "
+                   f"{UNIFORM_SHARE * 100:g} %): the land "
                    f"table was derived from supply at one plot ratio, not from the plots the text "
                    f"describes" if verdict == METHOD else ""),
                 status, key=f"far:{r.region_id}:{r.applies_to}", unit="ratio",
@@ -241,16 +242,15 @@ def check_plot_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
 
 
 def _uniform_ratio(sup, land) -> float | None:
-    """The common supply ÷ land ratio when every row-year of the two tables is within 5 % of it
-    (the land table is the supply table ÷ one plot ratio), else None."""
+    """The common supply ÷ land ratio of the two tables' row-years (at least 3) when it is
+    uniform (:func:`~model.audit.core.uniform_ratio`: the land table is the supply table ÷ one
+    plot ratio), else None."""
     join = [c for c in ("region_id", "year") if c in sup.columns and c in land.columns]
     merged = sup[join + ["supply_10k_m2"]].merge(land[join + ["land_ha"]], on=join).dropna()
     merged = merged[merged["land_ha"] > 0]
     if len(merged) < 3:
         return None
-    ratio = merged["supply_10k_m2"] / merged["land_ha"]
-    median = float(ratio.median())
-    return median if ((ratio / median - 1).abs() <= 0.05).all() else None
+    return uniform_ratio(merged["supply_10k_m2"] / merged["land_ha"])
 
 
 def _pair_for(ds: Dataset, pairs: list[dict], region_id: str) -> dict | None:

@@ -17,7 +17,7 @@ from model.audit.core import (
     RelationError,
     column_decimals, column_unit, key_column, missing, period_years, printed_total,
     printed_total_decimals, resolve, resolve_period, rounding_tolerance, scope_label, source_of,
-    status_of, step_of, sum_terms, table_value, years_label, zh_name,
+    status_of, step_of, sum_terms, table_value, uniform_ratio, years_label, zh_name,
 )
 
 
@@ -489,7 +489,7 @@ def check_ratios(ds: Dataset, relations: list[dict]) -> list[Check]:
         merged["ratio"] = merged["_num"] / merged["_den"]
         shares = _yearly_shares(merged, key) if "year" in join else {}
         typical = float(merged["ratio"].median())
-        uniform = bool(((merged["ratio"] / typical - 1).abs() <= 0.05).all()) if typical else False
+        uniform = uniform_ratio(merged["ratio"]) is not None
         reference, ref_label = None, ""
         if rel.get("reference"):
             rnum, rden = resolve(ds, rel["reference"][0]), resolve(ds, rel["reference"][1])
