@@ -1061,7 +1061,7 @@ def write_outputs(result: DiscoveryResult, cfg: DiscoveryConfig,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(result.samples, out / "samples.csv")
-    result.table.to_csv(out / "scenario_discovery.csv", index=False, float_format="%.6g")
+    write_csv(result.table, out / "scenario_discovery.csv")
     OmegaConf.save(OmegaConf.structured(DiscoveryFile(discovery=cfg)), out / "config.yaml")
     case = "failures" if cfg.find == "failure" else "successes"
     plot_trajectory(result.prim, cfg.prim, out / "peeling_trajectory.png", case)

@@ -501,6 +501,16 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
     return {
         **summary_solve(settings, sol, pm.build_time_s, pm.size),
         **summary_dataset(ds, inputs),
+        **summary_context(settings, ds, inputs),
+        **summary_config(settings, inputs),
+    }
+
+
+def summary_context(settings: RunConfig, ds: Dataset, inputs: ModelInputs) -> dict[str, Any]:
+    """summary.json's middle keys: the rules and citations the run used, what the dataset lacks,
+    the commit, the report language and when it was made (compare and rundir read ``created``).
+    Shared with the robust run."""
+    return {
         "evaluate_only": inputs.evaluate_only,
         "land_rule": inputs.land_rule,
         "land_rule_source": inputs.land_rule_source,
@@ -509,7 +519,6 @@ def _summary_base(settings: RunConfig, ds: Dataset, inputs, pm: PlanModel, sol) 
         "git_commit": _git_commit(),
         "report_lang": resolve_lang(settings.report.lang, ds.manifest),  # model/labels.py
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **summary_config(settings, inputs),
     }
 
 

@@ -13,6 +13,7 @@ import pytest
 from analysis import discovery as sd
 from analysis import sensitivity as sa
 from model.config import ConfigError
+from model.csvio import read_csv
 from model.data import REPO_ROOT
 
 FILES = ("samples.csv", "scenario_discovery.csv", "peeling_trajectory.png", "box_limits.png",
@@ -100,7 +101,7 @@ def test_harness_on_the_planted_box_writes_every_file(tmp_path):
     res = sd.run_discovery(cfg, evaluate=sd.planted_box, inputs=UNIT, out_dir=tmp_path)
     for name in FILES:
         assert (tmp_path / name).is_file(), name
-    samples = pd.read_csv(tmp_path / "samples.csv")
+    samples = read_csv(tmp_path / "samples.csv")
     assert len(samples) == 600
     # a Latin hypercube: one sample in each of the 600 strata of every input
     for c in UNIT:
@@ -115,7 +116,7 @@ def test_harness_on_the_planted_box_writes_every_file(tmp_path):
     # samples.csv's in_box is the chosen box's membership
     assert samples["in_box"].sum() == box["samples_in_box"]
     assert (samples.loc[samples["in_box"], "failed"]).sum() == box["cases_in_box"]
-    table = pd.read_csv(tmp_path / "scenario_discovery.csv")
+    table = read_csv(tmp_path / "scenario_discovery.csv")
     chosen = table[table["chosen"]]
     assert len(chosen) == 4 and set(chosen.loc[chosen["restricted"], "input"]) == {"x1", "x2"}
     assert {"coverage", "density", "mass", "restricted_inputs", "label", "unit", "low", "high",

@@ -274,6 +274,9 @@ def test_chifeng_robust_plan_is_adoptable(chifeng_robust):
     scen = out.tables["robust_scenarios"]
     assert len(scen) == 12 and scen["probability"].sum() == pytest.approx(1.0)
     assert out.summary["model_size"]["binaries"] == 88  # shared, whatever the scenario count
+    # the same context keys as a plain run's summary (compare and rundir read "created")
+    assert {"created", "report_lang", "dataset_notes", "land_rule_source",
+            "evaluate_only"} <= set(out.summary)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -135,8 +135,8 @@ def run_robust(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
             "mean_value_objective": mean_sol.objective,
         },
         "check": check_block,
-        **pipeline.summary_dataset(ds, inputs), "land_rule": inputs.land_rule,
-        "git_commit": pipeline._git_commit(), "headline": head,
+        **pipeline.summary_dataset(ds, inputs), **pipeline.summary_context(settings, ds, inputs),
+        "headline": head,
         "targets_missed": results.missed_targets(targets)["target_key"].tolist(),
         **pipeline.summary_config(settings, inputs), "total_time_s": perf_counter() - t_start,
     }
