@@ -531,8 +531,7 @@ def single_thread_highs() -> None:
     default is half the cores per process). No effect once a solve has started the pool."""
     global _single_thread
     if not _single_thread:
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        h = _silent_highs()
         h.setOptionValue("threads", 1)
         h.addVar(0.0, 1.0)  # the pool starts with the first run, so run a one-column LP
         h.run()
@@ -544,22 +543,28 @@ def _scratch_highs():
     prints a banner on stdout, which is silenced at the file-descriptor level)."""
     global _option_checker
     if _option_checker is None:
-        import os
-        import sys
-
-        sys.stdout.flush()
-        saved = os.dup(1)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 1)
-            h = highspy.Highs()
-            h.setOptionValue("output_flag", False)
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(devnull)
-        _option_checker = h
+        _option_checker = _silent_highs()
     return _option_checker
+
+
+def _silent_highs():
+    """A new ``highspy.Highs`` with output off; the banner its constructor prints on stdout is
+    silenced at the file-descriptor level."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    return h
 
 
 def option_problems(options: Mapping[str, object]) -> list[str]:

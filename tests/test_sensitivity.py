@@ -3,6 +3,7 @@ as outcomes, Dask = joblib, and one-line config errors."""
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 
@@ -196,3 +197,25 @@ def test_cli_workers_reuse_their_built_model(tmp_path):
     samples = pd.read_csv(out / "samples.csv", encoding="utf-8-sig")
     assert len(samples) == 2 * (11 + 2)  # 11 inputs (docs/sensitivity.md)
     assert samples["model_build"].nunique() <= 2
+
+
+def test_worker_processes_run_highs_on_one_thread(tmp_path):
+    """single_thread_highs (called in each worker process) starts HiGHS's pool with one thread:
+    a MIP solved afterwards in that process reports one thread; a fresh process, its default."""
+    script = (
+        "import sys, highspy\n"
+        "from model.solve import single_thread_highs\n"
+        "if sys.argv[1] == 'one': single_thread_highs()\n"
+        "h = highspy.Highs(); h.setOptionValue('log_to_console', False)\n"
+        "h.setOptionValue('log_file', sys.argv[2]); h.setOptionValue('presolve', 'off')\n"
+        "h.addVar(0, 1); h.changeColIntegrality(0, highspy.HighsVarType.kInteger)\n"
+        "h.changeColCost(0, -1.0); h.run()\n"
+    )
+    logs = {}
+    for mode in ("one", "default"):
+        log = tmp_path / f"{mode}.log"
+        subprocess.run([sys.executable, "-c", script, mode, str(log)], check=True,
+                       cwd=REPO_ROOT, capture_output=True)
+        logs[mode] = log.read_text()
+    assert "across 1 threads" in logs["one"]
+    assert "across 1 threads" not in logs["default"] or os.cpu_count() == 1
