@@ -49,7 +49,7 @@ def main() -> int:
     X = sa.make_samples(problem, "sobol", 16, cfg.seed)[: args.samples]
     samples = [dict(zip(problem["names"], map(float, r))) for r in X]
     base = default_settings(**sa.base_overrides(cfg))
-    sweep = Sweep(base)
+    sweep = Sweep(base, reuse_solves=False)  # every evaluation solves, as the core does
     ds = sweep.dataset
 
     # the core's inputs, prepared outside the timing: settings, model inputs, the replay's inputs

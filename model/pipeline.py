@@ -155,7 +155,10 @@ class Sweep:
     targets exist — is a new model built). Returns the same :class:`Outcome` as :func:`run_model`.
     Set ``solver.duals=false`` in the base config to skip the duals' extra LP per point."""
 
-    def __init__(self, cfg: Any, dataset: Dataset | None = None):
+    def __init__(self, cfg: Any, dataset: Dataset | None = None, reuse_solves: bool = True):
+        """``reuse_solves``: keep the last lean solves and read a plan back when the optimiser's
+        inputs equal one of them (False: solve every time, as benchmarks/bench_evaluate.py
+        needs to time the evaluation path against its core)."""
         self.settings = to_settings(cfg)
         check_settings(self.settings)
         self.dataset = run_dataset(self.settings, dataset)
@@ -166,7 +169,8 @@ class Sweep:
         # (inputs, solver options, solution) of the last few lean solves: an experiment that
         # varies only the replay's inputs (sim.*) gives the optimiser equal inputs, so its plan
         # is read back instead of re-solved (a Saltelli design's columns for replay-only inputs)
-        self._solved: deque[tuple[ModelInputs, Any, Solution]] = deque(maxlen=SOLVE_CACHE_SIZE)
+        self._solved: deque[tuple[ModelInputs, Any, Solution]] = deque(
+            maxlen=SOLVE_CACHE_SIZE if reuse_solves else 0)
         self.reused = 0
 
     def run(self, overrides: Mapping[str, Any] | None = None,

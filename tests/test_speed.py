@@ -69,3 +69,7 @@ def test_replay_only_change_reuses_the_plan_and_changes_nothing_else():
     assert not reused.tables["replay_summary"].equals(first.tables["replay_summary"])
     sweep.run({"demand.multiplier": 0.9}, outputs="outcomes")
     assert sweep.reused == 1
+    every = Sweep(settings, reuse_solves=False)
+    every.run(a, outputs="outcomes")
+    every.run(replay_only, outputs="outcomes")
+    assert every.reused == 0
