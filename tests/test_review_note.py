@@ -13,13 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.review import (
-    candidate_groups,
-    relaxation_note,
-    replan_status,
-    status_items,
-    target_change,
-)
+from model.review import candidate_groups, replan_status, target_change
+from model.review_note import relaxation_note, status_items
 
 TESTS = Path(__file__).resolve().parent
 THREE_YEAR_CITY = TESTS / "data" / "three_year_city"
