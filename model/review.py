@@ -621,17 +621,18 @@ def target_change(keep, other) -> tuple[str, float, str]:
     text in Chinese. Groups are a target over all its years (model.solve.target_group)."""
     from model.solve import target_group
 
+    ZH = Labels("zh")  # target_change_zh is Chinese whatever the report language
     before = {t.key: t for t in keep.targets}
     parts, zh, share = {}, {}, 0.0
     for t in other.targets:
         old = before.get(t.key)
         group = target_group(t.target_id, t.scope)
-        name = TARGET_NAMES.get(t.target_id, (t.target_id, t.target_id))[0]
-        scope = SCOPE_NAMES["zh"].get(t.scope, t.scope)
+        name, scope = ZH.target_word(t.target_id), ZH.scope_word(t.scope)
         if old is None:  # a target the candidate adds (the dataset has none): a full change
             share = 1.0
             parts.setdefault(group, f"{group} (none) → {_g(t.value)} {t.unit} (new)")
-            zh.setdefault(group, f"新增{scope}{name} {_v(t.value, t.unit)}{_unit(t.unit, 'zh')}")
+            zh.setdefault(group, f"新增{scope}{name} {ZH.figure(t.value, t.unit)}"
+                                 f"{ZH.figure_unit(t.unit)}")
             continue
         if abs(t.value - old.value) <= 1e-9 * max(1.0, abs(old.value)):
             if old.mode != t.mode:
@@ -644,8 +645,8 @@ def target_change(keep, other) -> tuple[str, float, str]:
             share = rel
         parts.setdefault(group, f"{group} {_g(old.value)} → {_g(t.value)} {t.unit} "
                                 f"({delta:+.4g})")
-        zh.setdefault(group, f"{scope}{name} {_v(old.value, t.unit)} → {_v(t.value, t.unit)}"
-                             f"{_unit(t.unit, 'zh')}")
+        zh.setdefault(group, f"{scope}{name} {ZH.figure(old.value, t.unit)} → "
+                             f"{ZH.figure(t.value, t.unit)}{ZH.figure_unit(t.unit)}")
     return ("; ".join(parts.values()) or "none"), share, ("；".join(zh.values()) or "无")
 
 
@@ -1047,39 +1048,6 @@ def candidate_groups(adj: pd.DataFrame, targets: pd.DataFrame) -> dict[str, pd.D
     same = same_plan & ~no_change & ~same_value
     return {"not_applicable": shown[absent], "same_value": shown[same_value],
             "same": shown[same], "shown": shown[~(absent | same_value | same)]}
-
-
-#: Words the adjustments' ``target_change_zh`` and the note share: short target names, scopes,
-#: units after a figure.
-TARGET_NAMES = {
-    "cycle_months": ("去化周期", "destocking cycle"),
-    "cycle_floor_months": ("去化周期下限", "cycle floor"),
-    "vacancy_share": ("空置率", "vacancy"),
-    "supply_total_10k_m2": ("商品住宅供应总量", "supply total"),
-    "land_total_ha": ("住宅用地总量", "land total"),
-    "subsidised_volume_10k_m2": ("保障性住房", "subsidised housing"),
-    "subsidised_share": ("保障性住房占比", "subsidised share"),
-    "unmet_demand_10k_m2": ("未满足需求", "unmet demand"),
-}
-SCOPE_NAMES = {"zh": {"city": "全市", "main_city": "主城区"},
-               "en": {"city": "city", "main_city": "main city"}}
-UNITS_ZH = {"months": "个月", "share": "", "10k_m2": "万㎡", "ha": "公顷", "100m_yuan": "亿元"}
-UNITS_EN = {"months": " months", "share": "", "10k_m2": " 万m²", "ha": " ha",
-            "100m_yuan": " 亿元"}
-
-
-def _unit(unit: str, lang: str) -> str:
-    return UNITS_ZH.get(unit, unit) if lang == "zh" else UNITS_EN.get(unit, f" {unit}")
-
-
-def _v(value: Any, unit: str) -> str:
-    """A target value as officials write it: shares as percentages, months to 0.1, 万m² and ha
-    to 0.01."""
-    if not isinstance(value, (int, float, np.integer, np.floating)) or value != value:
-        return "–"
-    if unit == "share":
-        return f"{value:.1%}"
-    return f"{value:.1f}" if unit == "months" else f"{value:.2f}"
 
 
 if __name__ == "__main__":  # python -m model.review RUN_DIR: re-write the note (model/review_note.py)

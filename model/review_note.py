@@ -36,12 +36,9 @@ from model.pipeline import Outcome
 from model.review import (
     KEEP,
     PATHS,
-    TARGET_NAMES,
     TERMINAL_SHORT_SHARE,
     _bool,
     _g,
-    _unit,
-    _v,
     adjustment_needed,
     at_risk_groups,
     candidate_groups,
@@ -277,7 +274,6 @@ NOTE_TEXT = {
         "quantities": {"land_ha": "出让用地（公顷）", "supply_10k_m2": "批准预售（万㎡）",
                        "sales_10k_m2": "销售（万㎡）", "inventory_end_10k_m2": "年末库存（万㎡）",
                        "cycle_end_months": "去化周期（个月）"},
-        "scopes": {"city": "全市", "main_city": "主城区"},
         "caveats": "说明：实际数据只记录销售、不记录需求，因此已观测年份的未满足需求记为0。",
         "example": "本次使用的是随附的示例实际数据，并非统计数据。",
         "presale_above": "实际批准预售超过时序模型由已出让土地形成的可售面积（共{x}万㎡，{where}），"
@@ -287,7 +283,7 @@ NOTE_TEXT = {
                   "review_headline.csv、review_changes.csv：主要指标与变化",
                   "plan.csv、targets.csv、uncertainty.csv：重新规划；original/、course/：基准与现行路径",
                   "adjustments.csv：每项候选调整（均以万㎡、公顷、亿元计）"],
-        "yes": "是", "no": "否", "max": "不高于", "min": "不低于", "sep": "、",
+        "yes": "是", "no": "否", "sep": "、",
         "none": "无",
     },
     "en": {
@@ -374,7 +370,6 @@ NOTE_TEXT = {
                        "sales_10k_m2": "sales, 万m²",
                        "inventory_end_10k_m2": "stock at year end, 万m²",
                        "cycle_end_months": "cycle, months"},
-        "scopes": {"city": "city", "main_city": "main city"},
         "caveats": "Caveats: the actuals record sales, not demand, so unmet demand in the observed "
                    "years counts as 0.",
         "example": "This run uses the shipped actuals, an illustrative example, not statistics.",
@@ -388,7 +383,7 @@ NOTE_TEXT = {
                   "plan.csv, targets.csv, uncertainty.csv: the re-plan; original/, course/: the "
                   "baseline and the current course",
                   "adjustments.csv: every candidate, in 万m², ha and 亿元"],
-        "yes": "yes", "no": "no", "max": "at most", "min": "at least", "sep": ", ",
+        "yes": "yes", "no": "no", "sep": ", ",
         "none": "none",
     },
 }
@@ -419,10 +414,16 @@ def sold_out(plan: pd.DataFrame) -> list[tuple[str, int]]:
     return [(r, int(g["year"].iloc[0])) for r, g in p.groupby("region", sort=False)]
 
 
+def _labels(comp: pd.DataFrame, lang: str) -> Labels:
+    """The note's labels: ``lang`` with review_comparison.csv's Chinese region names."""
+    return Labels(lang).with_names({str(r): str(n) for r, n in zip(comp["region"],
+                                                                   comp["name_zh"])})
+
+
 def _scope_text(scope: str, comp: pd.DataFrame, lang: str) -> str:
-    if scope in NOTE_TEXT[lang]["scopes"]:
-        return NOTE_TEXT[lang]["scopes"][scope]
-    return _region_name(comp, scope, lang)
+    """A target's scope in a sentence: 全市, 主城区 (city, main city), else the region's name."""
+    L = _labels(comp, lang)
+    return L.scope_word(scope) if scope in ("city", "main_city") else L.region(scope)
 
 
 def _span(years, lang: str) -> str:
@@ -443,7 +444,7 @@ def status_items(status: pd.DataFrame, comp: pd.DataFrame, meta: Mapping[str, An
     """(met, missed): the re-plan's targets and checks as the note prints them. Met ones are
     merged across scopes with the same requirement (去化周期（2030）不高于18.0个月（全市15.8、
     主城区13.9）); each missed one names its requirement, the re-plan's value and the gap."""
-    tx, th = NOTE_TEXT[lang], _thresholds(meta)
+    tx, th, L = NOTE_TEXT[lang], _thresholds(meta), Labels(lang)
     sep = tx["sep"]
     met, missed = [], []
     done = status[status["met"]]
@@ -455,32 +456,33 @@ def status_items(status: pd.DataFrame, comp: pd.DataFrame, meta: Mapping[str, An
         if r["target_id"] == "unmet_demand_10k_m2":
             met.append(tx["unmet_met"].format(scope=sep.join(scopes), period=period))
             continue
-        zh, en = TARGET_NAMES.get(r["target_id"], (r["target_id"], r["target_id"]))
-        name = f"{zh}（{period}）" if lang == "zh" else f"{en} ({period})"
+        word = L.target_word(r["target_id"])
+        name = f"{word}（{period}）" if lang == "zh" else f"{word} ({period})"
         many = r["years"] > 1
-        req = (f"{_v(r['required'], r['unit'])}{_unit(r['unit'], lang)}"
+        req = (f"{L.figure(r['required'], r['unit'])}{L.figure_unit(r['unit'])}"
                f"{tx['per_year_after'] if many else ''}")
         if many:
             got = sep.join(scopes)
         else:
-            got = sep.join(f"{s}{'' if lang == 'zh' else ' '}{_v(a, r['unit'])}"
+            got = sep.join(f"{s}{'' if lang == 'zh' else ' '}{L.figure(a, r['unit'])}"
                            for s, a in zip(scopes, part["achieved_replan"]))
-        sense = (tx["per_year"] if many else "") + tx[r["sense"]]
+        sense = (tx["per_year"] if many else "") + L.term(f"sense.{r['sense']}")
         met.append(tx["item_met"].format(name=name, sense=sense, req=req, got=got))
     for r in status[~status["met"]].itertuples(index=False):
         scope = _scope_text(r.scope, comp, lang)
         period = _period_text(r.period, lang)
-        got = f"{_v(r.achieved_replan, r.unit)}{_unit(r.unit, lang)}"
+        got = f"{L.figure(r.achieved_replan, r.unit)}{L.figure_unit(r.unit)}"
         if r.target_id == "unmet_demand_10k_m2":
             missed.append(tx["unmet_missed"].format(scope=scope, got=got, period=period))
             continue
-        zh, en = TARGET_NAMES.get(r.target_id, (r.target_id, r.target_id))
-        name = f"{scope}{zh}（{period}）" if lang == "zh" else f"{en}, {scope} ({period})"
-        x = (f"{_v(r.shortfall_replan, r.unit)}{_unit(r.unit, lang)}" if r.unit != "share" else
-             f"{float(r.shortfall_replan) * 100:.1f}{tx['points']}")
+        word = L.target_word(r.target_id)
+        name = f"{scope}{word}（{period}）" if lang == "zh" else f"{word}, {scope} ({period})"
+        x = (f"{L.figure(r.shortfall_replan, r.unit)}{L.figure_unit(r.unit)}"
+             if r.unit != "share" else f"{float(r.shortfall_replan) * 100:.1f}{tx['points']}")
         gap = tx["over" if r.sense == "max" else "short"].format(x=x)
-        text = tx["item_missed"].format(name=name, sense=tx[r.sense],
-                                        req=f"{_v(r.required, r.unit)}{_unit(r.unit, lang)}",
+        text = tx["item_missed"].format(name=name, sense=L.term(f"sense.{r.sense}"),
+                                        req=f"{L.figure(r.required, r.unit)}"
+                                            f"{L.figure_unit(r.unit)}",
                                         got=got, gap=gap)
         if r.target_id == "cycle_floor_months":
             text = text[:-1] + tx["floor_note"].format(
@@ -510,8 +512,7 @@ def verdict_text(targets: pd.DataFrame, plan: pd.DataFrame, comp: pd.DataFrame,
     if len(hard_missed):
         keep = adj[adj["candidate"] == KEEP].iloc[0]
         text = tx["noadj_keep"].format(
-            hard=tx["sep"].join(GROUP_NAMES.get(g, (g, g))[0 if lang == "zh" else 1]
-                                for g in hard),
+            hard=tx["sep"].join(Labels(lang).group_word(g) for g in hard),
             last=last, final=final, land=_f(keep["land_total_ha"], 2),
             c=_f(keep["cycle_months_city_end"]), unmet=_f(keep["unmet_demand_10k_m2"], 2),
             missed=tx["sep"].join(missed), met=met_text)
@@ -531,6 +532,7 @@ def relaxation_note(text: Any, comp: pd.DataFrame, lang: str) -> str:
     as the smallest feasible level of each conflicting target, in the note's language: 全市空置率
     29.2% / city vacancy 29.2%. Text it cannot read is returned as it is."""
     text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    L = Labels(lang)
     parts = []
     for m in RELAXATION_PART.finditer(text):
         tid, scope, _old, new, unit = m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)
@@ -539,10 +541,11 @@ def relaxation_note(text: Any, comp: pd.DataFrame, lang: str) -> str:
             value = float(new)
         except ValueError:
             continue
-        zh, en = TARGET_NAMES.get(tid, (tid, tid))
+        word = L.target_word(tid)
         where = _scope_text(scope, comp, lang)
-        level = f"{value:.2%}" if unit == "share" else f"{_v(value, unit)}{_unit(unit, lang)}"
-        parts.append(f"{where}{zh}{level}" if lang == "zh" else f"{where} {en} {level}")
+        level = f"{value:.2%}" if unit == "share" else f"{L.figure(value, unit)}" \
+            f"{L.figure_unit(unit)}"
+        parts.append(f"{where}{word}{level}" if lang == "zh" else f"{where} {word} {level}")
     return NOTE_TEXT[lang]["sep"].join(parts) if parts else text
 
 
@@ -551,14 +554,14 @@ def _override_text(overrides: str, lang: str, has_main: bool = True) -> str:
     changes no target of this dataset and so has no target_change text; main-city values are
     left out for a dataset without a main city."""
     out = []
-    scopes = NOTE_TEXT[lang]["scopes"]
+    L = Labels(lang)
     for item in str(overrides).split(";"):
         key, _, value = item.strip().partition("=")
         field_ = key.split(".")
         if len(field_) == 3 and field_[0] == "targets" and field_[2] == "mode":
-            g = GROUP_NAMES.get(field_[1], (field_[1], field_[1]))
-            out.append(f"{g[0]}目标改为{'硬约束' if value == 'hard' else value}" if lang == "zh"
-                       else f"{g[1]} target {value}")
+            g = L.group_word(field_[1])
+            out.append(f"{g}目标改为{'硬约束' if value == 'hard' else value}" if lang == "zh"
+                       else f"{g} target {value}")
             continue
         name = field_[-1]
         for tid, unit in (("vacancy_share", "share"), ("cycle_months", "months"),
@@ -569,12 +572,11 @@ def _override_text(overrides: str, lang: str, has_main: bool = True) -> str:
                 if scope == "main_city" and not has_main:
                     break
                 try:
-                    v = _v(float(value), unit) + _unit(unit, lang)
+                    v = L.figure(float(value), unit) + L.figure_unit(unit)
                 except ValueError:
                     v = value
-                zh, en = TARGET_NAMES[tid]
-                out.append(f"{scopes[scope]}{zh} {v}" if lang == "zh" else
-                           f"{en}, {scopes[scope]} {v}")
+                word, where = L.target_word(tid), L.scope_word(scope)
+                out.append(f"{where}{word} {v}" if lang == "zh" else f"{word}, {where} {v}")
                 break
         else:
             out.append(item.strip())
@@ -649,6 +651,8 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     caption), ("img", file, alt), ("annex",) — built only from the files of ``run_dir``. The first
     paragraphs (at most five) are the answer; tables follow; charts and files go to the annex."""
     tx = NOTE_TEXT[lang]
+    L = Labels(lang)
+
     def read(name: str) -> pd.DataFrame:
         return read_csv(run_dir / name)
 
@@ -688,7 +692,7 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
         for g in groups:
             r = risk[[f"{x.target_id}[{x.scope}]" == g for x in risk.itertuples(index=False)]
                      ].iloc[-1]
-            value = f"{_v(r.achieved_course, r.unit)}{_unit(r.unit, lang)}"
+            value = f"{L.figure(r.achieved_course, r.unit)}{L.figure_unit(r.unit)}"
             items.append(f"{_target_name(r, lang)}（{value}）" if lang == "zh" else
                          f"{_target_name(r, lang)} ({value})")
         blocks.append(("key", tx["risk"].format(rest=p_rest, n=len(groups),
@@ -743,8 +747,8 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
     vac = risk[(risk["target_id"] == "vacancy_share") & ~risk["met_replan"].astype(bool)]
     if len(vac):
         req = vac.set_index("scope")["required"]
-        blocks.append(("key", tx["vacancy"].format(vc=_v(req.get("city"), "share"),
-                                                   vm=_v(req.get("main_city"), "share"))))
+        blocks.append(("key", tx["vacancy"].format(vc=L.figure(req.get("city"), "share"),
+                                                   vm=L.figure(req.get("main_city"), "share"))))
     # -- 1. what happened --------------------------------------------------------------------
     blocks.append(("h2", tx["s1"].format(obs=p_obs, **fmt)))
     rows = []
@@ -752,7 +756,7 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
         part = comp[comp["region"] == scope].set_index("year") if scope else None
         if part is None or part.empty:
             continue
-        name = tx["scopes"]["city" if scope == "city" else "main_city"]
+        name = L.scope_word("city" if scope == "city" else "main_city")
         for q in ("land_ha", "supply_10k_m2", "sales_10k_m2"):
             rows.append([name, tx["quantities"][q], _f(part.loc[obs_years, f"{q}_original"].sum()),
                          _f(part.loc[obs_years, f"{q}_actual"].sum())])
@@ -767,16 +771,17 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
         blocks.append(("p", tx["presale_above"].format(x=_f(sum(above.values())), where=where)))
     # -- 2. risks ----------------------------------------------------------------------------
     blocks.append(("h2", tx["s2"]))
-    items = [tx["risk_item"].format(t=_target_name(r, lang), sense=tx[r.sense],
-                                    req=_v(r.required, r.unit), unit=_unit(r.unit, lang),
-                                    course=_v(r.achieved_course, r.unit),
-                                    replan=_v(r.achieved_replan, r.unit))
+    items = [tx["risk_item"].format(t=_target_name(r, lang), sense=L.term(f"sense.{r.sense}"),
+                                    req=L.figure(r.required, r.unit), unit=L.figure_unit(r.unit),
+                                    course=L.figure(r.achieved_course, r.unit),
+                                    replan=L.figure(r.achieved_replan, r.unit))
              for r in risk.itertuples(index=False)]
     blocks.append(("ul", items or [tx["norisk"].format(rest=p_rest, **fmt)]))
     checks = targets[targets["check_failed"]] if "check_failed" in targets else targets.iloc[:0]
     if len(checks):
         blocks.append(("p", tx["checks"].format(items=tx["sep"].join(
-            f"{_target_name(r, lang)} {_v(r.achieved_course, r.unit)}{_unit(r.unit, lang)}"
+            f"{_target_name(r, lang)} {L.figure(r.achieved_course, r.unit)}"
+            f"{L.figure_unit(r.unit)}"
             for r in checks.drop_duplicates("target_id").itertuples(index=False)))))
     rules = targets[targets["rule_broken"]] if "rule_broken" in targets else targets.iloc[:0]
     if len(rules):
@@ -790,7 +795,7 @@ def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
             if part is None or part.empty:
                 continue
             r = part.iloc[0]
-            rows.append([y, tx["scopes"]["city" if scope == "city" else "main_city"],
+            rows.append([y, L.scope_word("city" if scope == "city" else "main_city"),
                          _f(r["land_ha_replan"], 2), _f(r["supply_10k_m2_replan"]),
                          _f(r["sales_10k_m2_replan"]), _f(r["inventory_end_10k_m2_replan"]),
                          _f(r["cycle_end_months_replan"])])
@@ -853,10 +858,7 @@ def _case_spread(unc: pd.DataFrame | None) -> tuple[str, str]:
 def _region_name(comp: pd.DataFrame, region: str, lang: str) -> str:
     """A region's name in the note: regions.csv's name_zh, or the id written out in English
     (``bairin_left`` → ``Bairin Left``, model.labels)."""
-    if lang != "zh":
-        return Labels("en").region(region)
-    hit = comp.loc[comp["region"] == region, "name_zh"]
-    return str(hit.iloc[0]) if len(hit) else region
+    return _labels(comp, lang).region(region)
 
 
 def _change_text(row, lang: str) -> str:
@@ -874,16 +876,9 @@ def _change_text(row, lang: str) -> str:
 
 
 def _target_name(row, lang: str) -> str:
-    zh, en = TARGET_NAMES.get(row.target_id, (row.target_id, row.target_id))
-    scope = NOTE_TEXT[lang]["scopes"].get(row.scope, row.scope)
-    period = str(row.period)
-    return f"{scope}{zh}（{period}）" if lang == "zh" else f"{en}, {scope} ({period})"
-
-
-GROUP_NAMES = {"cycle": ("去化周期", "cycle"), "land_total": ("用地总量", "land total"),
-               "supply_total": ("供应总量", "supply total"),
-               "subsidised": ("保障性住房", "subsidised housing"),
-               "vacancy": ("空置率", "vacancy"), "cycle_floor": ("去化周期下限", "cycle floor")}
+    L = Labels(lang)
+    word, scope, period = L.target_word(row.target_id), L.scope_word(row.scope), str(row.period)
+    return f"{scope}{word}（{period}）" if lang == "zh" else f"{word}, {scope} ({period})"
 
 
 def _cell(x: Any) -> str:
