@@ -48,6 +48,7 @@ from model.data import Dataset, load_dataset
 from model.inputs import build_inputs
 from model.labels import Labels
 from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
+from model.same_plan import plan_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -696,7 +697,7 @@ def _adjustment_row(c: Candidate, out: Outcome, settings: RunConfig, ds: Dataset
         cycle_months_city_end=h["cycle_months_city"],
         cycle_months_main_city_end=h["cycle_months_main_city"],
         vacancy_share_city_end=h["vacancy_share_city"],
-        plan_signature=plan_signature(plan),
+        plan_signature=plan_fingerprint(plan),  # equal for the same plan (model.same_plan)
         targets_missed=int((~out.tables["targets"]["met"]
                             & ~out.tables["targets"]["mode"].isin(["off", "observed"])).sum()),
         binding=binding_text(out.tables.get("duals"), out.tables["targets"]),
@@ -706,16 +707,6 @@ def _adjustment_row(c: Candidate, out: Outcome, settings: RunConfig, ds: Dataset
     row["p_cycle_target_met"], row["p_cycle_in_band"], row["p_vacancy_target_met"] = \
         p_cycle, p_band, p_vac
     return row
-
-
-def plan_signature(plan: pd.DataFrame) -> str:
-    """A short hash of a plan's decisions (land, presale, purchases, subsidised building by
-    region and year, to 0.001): equal signatures = the same plan."""
-    import hashlib
-
-    cols = ["land_ha", "supply_10k_m2", "purchased_10k_m2", "subsidised_new_10k_m2"]
-    text = plan.sort_values(["region", "year"])[cols].round(3).to_csv(index=False)
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def relaxation_text(relax: pd.DataFrame, how: str) -> str:
@@ -798,7 +789,8 @@ def replay_probabilities(settings: RunConfig, ds: Dataset, inputs, plan: pd.Data
 def _costs_against_keep(frame: pd.DataFrame) -> pd.DataFrame:
     """Each candidate against keeping the targets as they stand, in policy units (unmet demand
     万m², land ha, public spending 亿元, the final city cycle in months — never objective points);
-    ``changes_nothing`` when its plan is the same plan; and, only when the targets cannot all be
+    ``changes_nothing`` when its plan is the same plan (equal ``plan_signature``: every decision
+    equal to 1e-6, :func:`model.same_plan.plan_fingerprint`); and, only when the targets cannot all be
     kept, ``rank``: feasible candidates by the size of the change they make to the targets
     (``target_change_share``), smallest first — ``smallest_change`` marks the first."""
     for col in ADJUSTMENT_COLUMNS:
