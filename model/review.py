@@ -45,7 +45,8 @@ from model.actuals import EXAMPLE_ACTUALS, load_actuals
 from model.config import ConfigError, RunConfig, with_overrides
 from model.csvio import write_csv
 from model.data import Dataset, load_dataset
-from model.inputs import build_inputs
+from model.errors import UserError
+from model.inputs import ModelInputs, build_inputs
 from model.labels import Labels
 from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
 from model.same_plan import plan_fingerprint
@@ -135,7 +136,12 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     # the re-plan is optimised whatever the scenario says about evaluating a fixed plan (with
     # +scenario=plan_as_written the adopted plan is the plan as written: the default baseline)
     settings = with_overrides(settings, {"evaluate_only": False, "fixed_plan": "none"})
-    replan = optimise_run(settings, ds, run_dir)
+    t_replan = perf_counter()
+    try:  # the re-plan's inputs, built once: the re-plan, the current course and the thresholds
+        inputs = build_inputs(settings, ds)
+    except UserError as exc:
+        return _input_error(exc.problems)  # bad actuals, one line each
+    replan = optimise_run(settings, ds, run_dir, t_replan, inputs=inputs)
     if replan.status != "optimal":
         return replan  # bad actuals (one line each), an infeasible or failed re-plan
     actuals = load_actuals(actuals_path(settings), ds)  # checked already by build_inputs
@@ -150,7 +156,7 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         )
     course = None
     if settings.review.current_course:
-        course = current_course(settings, ds, original.tables["plan"], run_dir)
+        course = current_course(settings, ds, inputs, original.tables["plan"], run_dir)
     tables = review_tables(original, replan, course, actuals, ds)
     adjustments = None
     if settings.review.adjust:
@@ -182,7 +188,7 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         meta["cite"] = {t: ds.cite(t) for t in ("supply_guidance", "land_guidance")}
         meta["replications"] = settings.sim.replications
         meta["original"] = settings.review.original
-        meta["thresholds"] = note_thresholds(settings, ds)
+        meta["thresholds"] = note_thresholds(settings, inputs)
         meta["presale_above_ready"] = {
             d["name"][len("observed_presale_above_ready_10k_m2["):-1]: d["value"]
             for d in replan.summary.get("derived_inputs", [])
@@ -227,7 +233,8 @@ def _subdir(run_dir: Path | None, name: str) -> Path | None:
 
 
 def current_course(
-    settings: RunConfig, ds: Dataset, original_plan: pd.DataFrame, run_dir: Path | None
+    settings: RunConfig, ds: Dataset, inputs: ModelInputs, original_plan: pd.DataFrame,
+    run_dir: Path | None
 ) -> Outcome:
     """The adopted plan continued from the observed state: its land, purchases and subsidised
     building for the remaining years, and its presale *as far as the land can deliver it* under
@@ -235,7 +242,7 @@ def current_course(
     pipeline at the end of the observed years (land sold before the plan and in the observed
     years) and the adopted land have made ready (model.timing.deliverable_presale). The observed
     years are fixed as in the re-plan; every target and the land rule are reported, none
-    enforced."""
+    enforced. ``inputs``: the re-plan's (``settings``')."""
     folder = _subdir(run_dir, "course")
     if folder is None:
         import tempfile
@@ -244,7 +251,7 @@ def current_course(
     path = folder / "original_plan_decisions.csv"
     cols = ["region", "year", "land_ha", "supply_10k_m2", "purchased_10k_m2",
             "subsidised_new_10k_m2"]
-    decisions = deliverable_course(settings, ds, original_plan[cols])
+    decisions = deliverable_course(inputs, original_plan[cols])
     write_csv(decisions, path, float_format="%.12g")
     cfg = with_overrides(
         settings, {"fixed_plan": str(path), "evaluate_only": True, "review.adjust": False}
@@ -252,13 +259,12 @@ def current_course(
     return optimise_run(cfg, ds, folder if run_dir is not None else None)
 
 
-def deliverable_course(settings: RunConfig, ds: Dataset, decisions: pd.DataFrame) -> pd.DataFrame:
+def deliverable_course(inputs: ModelInputs, decisions: pd.DataFrame) -> pd.DataFrame:
     """The adopted decisions with each remaining year's presale replaced by what its land can
-    deliver from the observed state (see :func:`current_course`)."""
+    deliver from the observed state (see :func:`current_course`); ``inputs``: the re-plan's."""
     from model import timing as tm
     from model.pipeline import observed_start
 
-    inputs = build_inputs(settings, ds)
     observed = pd.DataFrame([
         {"region": r, "year": y, "land_ha": inputs.fixed_land_ha[(r, y)],
          "sales_10k_m2": inputs.fixed_sales_10k_m2[(r, y)],
@@ -601,18 +607,22 @@ def evaluate_adjustments(settings: RunConfig, ds: Dataset) -> pd.DataFrame:
             delayed(_evaluate_batch)(base, str(ds.root), batch) for batch in batches
         )
         rows = [row for part in parts for row in part]
+    by_name = {row["candidate"]: row for row in rows}
+    for c in cands:  # a candidate whose inputs its worker could not check (input_error): its
+        # change is taken here, from inputs built again (raising, as ever, if they cannot be)
+        if "target_change" not in by_name[c.name]:
+            by_name[c.name].update(zip(TARGET_CHANGE_COLUMNS, target_change(
+                build_inputs(base, ds), build_inputs(with_overrides(base, dict(c.overrides)),
+                                                     ds))))
     order = {c.name: i for i, c in enumerate(cands)}
     frame = pd.DataFrame(rows).sort_values("candidate", key=lambda s: s.map(order))
-    keep_inputs = build_inputs(base, ds)
-    changes = {c.name: target_change(keep_inputs, build_inputs(with_overrides(
-        base, dict(c.overrides)), ds)) for c in cands}
-    frame["target_change"] = frame["candidate"].map(lambda n: changes[n][0])
-    frame["target_change_share"] = frame["candidate"].map(lambda n: changes[n][1])
-    frame["target_change_zh"] = frame["candidate"].map(lambda n: changes[n][2])
     frame = _costs_against_keep(frame.reset_index(drop=True))
     log.info("review: %d candidates evaluated in %.1f s on %d worker(s)", len(frame),
              perf_counter() - t0, workers)
     return frame[ADJUSTMENT_COLUMNS]
+
+
+TARGET_CHANGE_COLUMNS = ("target_change", "target_change_share", "target_change_zh")
 
 
 def target_change(keep, other) -> tuple[str, float, str]:
@@ -652,15 +662,21 @@ def target_change(keep, other) -> tuple[str, float, str]:
 
 
 def _evaluate_batch(base: RunConfig, dataset: Dataset | str, batch: list[Candidate]) -> list:
-    """Worker: build one model (Sweep) and re-solve it for each candidate of the batch."""
+    """Worker: build one model (Sweep) and re-solve it for each candidate of the batch; each
+    row with the candidate's change to the targets (:func:`target_change`), from the inputs the
+    Sweep built for it against the base's."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     sweep = Sweep(base, ds)
+    keep = sweep.model.inputs  # the base's: the targets as they stand
     reps = base.review.replications or base.sim.replications
     rows = []
     for c in batch:
         out = sweep.run(dict(c.overrides))
         settings = with_overrides(base, dict(c.overrides))
-        rows.append(_adjustment_row(c, out, settings, ds, sweep.model.inputs, reps))
+        row = _adjustment_row(c, out, settings, ds, sweep.model.inputs, reps)
+        if out.status != "input_error":  # the model now holds the candidate's inputs
+            row.update(zip(TARGET_CHANGE_COLUMNS, target_change(keep, sweep.model.inputs)))
+        rows.append(row)
     return rows
 
 
@@ -958,14 +974,14 @@ OVERRIDE_TARGETS = (("targets.vacancy", ("vacancy_share",)),
                     ("targets.subsidised", ("subsidised_volume_10k_m2", "subsidised_share")))
 
 
-def note_thresholds(settings: RunConfig, ds: Dataset) -> dict:
+def note_thresholds(settings: RunConfig, inputs: ModelInputs) -> dict:
     """The thresholds the note names, and where each comes from (review_meta.json
     ``thresholds``): the reasonable band (objective.band_low_months / band_high_months, else the
     dataset's facts, else 12–18), the land rule's suspension line (land.suspend_above_months, the
     dataset's, else the national rule's 36 months), the probability of ending in the band below
     which the note calls the re-plan fragile (robust.chance_alpha: the P(in band) a robust plan
-    must reach) and the terminal-feed share (:data:`TERMINAL_SHORT_SHARE`)."""
-    inputs = build_inputs(settings, ds)
+    must reach) and the terminal-feed share (:data:`TERMINAL_SHORT_SHARE`). ``inputs``: the
+    re-plan's (``settings``')."""
     return {"band_low_months": float(inputs.band_low_months),
             "band_high_months": float(inputs.band_high_months),
             "land_rule_suspend_above_months": float(inputs.suspend_above_months),
