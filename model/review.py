@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
@@ -749,6 +750,26 @@ def relaxation_text(relax: pd.DataFrame, how: str) -> str:
             f"({'+' if r['sense'] == 'max' else '−'}{_g(amount.max())})"
         )
     return "; ".join(parts) if parts else "no relaxation needed"
+
+
+#: One part of :func:`relaxation_text`: group (target_id[scope]), required → relaxed, unit, amount.
+RELAXATION_PART = re.compile(r"(\w+)\[([^\]]+)\] (\S+) → (\S+) (\S+) \(([+−-])(\S+)\)")
+
+
+def relaxation_levels(text: str) -> list[tuple[str, str, float, str]]:
+    """:func:`relaxation_text` read back (adjustments.csv ``relaxation``, as the note reads it):
+    (target_id, scope, the relaxed level, unit) per conflicting target group, at the 4
+    significant digits written; parts it cannot read are left out. The format is defined here
+    beside its writer: the note (model/review_note.py) reads the run's files, where only the
+    text is kept."""
+    levels = []
+    for m in RELAXATION_PART.finditer(text):
+        target_id, scope, _required, relaxed, unit = m.group(1, 2, 3, 4, 5)
+        try:
+            levels.append((target_id, scope, float(relaxed), unit))
+        except ValueError:
+            continue
+    return levels
 
 
 def _g(x: float) -> str:

@@ -21,7 +21,6 @@ import dataclasses
 import html
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -42,6 +41,7 @@ from model.review import (
     adjustment_needed,
     at_risk_groups,
     candidate_groups,
+    relaxation_levels,
     replan_status,
 )
 
@@ -524,23 +524,15 @@ def verdict_text(targets: pd.DataFrame, plan: pd.DataFrame, comp: pd.DataFrame,
                                      spend=_f(h.loc["public_spending_100m_yuan", "replan"], 2))
 
 
-RELAXATION_PART = re.compile(r"(\w+)\[([^\]]+)\] (\S+) → (\S+) (\S+) \(([+−-])(\S+)\)")
-
-
 def relaxation_note(text: Any, comp: pd.DataFrame, lang: str) -> str:
-    """adjustments.csv's ``relaxation`` (``vacancy_share[city] 0.2 → 0.2923 share (+0.09235)``)
-    as the smallest feasible level of each conflicting target, in the note's language: 全市空置率
-    29.2% / city vacancy 29.2%. Text it cannot read is returned as it is."""
+    """adjustments.csv's ``relaxation`` (``vacancy_share[city] 0.2 → 0.2923 share (+0.09235)``,
+    read by :func:`model.review.relaxation_levels`) as the smallest feasible level of each
+    conflicting target, in the note's language: 全市空置率29.23% / city vacancy 29.23%. Text it
+    cannot read is returned as it is."""
     text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
     L = Labels(lang)
     parts = []
-    for m in RELAXATION_PART.finditer(text):
-        tid, scope, _old, new, unit = m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)
-        unit = {"months": "months", "share": "share", "ha": "ha"}.get(unit, unit)
-        try:
-            value = float(new)
-        except ValueError:
-            continue
+    for tid, scope, value, unit in relaxation_levels(text):
         word = L.target_word(tid)
         where = _scope_text(scope, comp, lang)
         level = f"{value:.2%}" if unit == "share" else f"{L.figure(value, unit)}" \
