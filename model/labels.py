@@ -14,6 +14,12 @@ One :class:`Labels` per report, bound to a language and to the dataset's Chinese
     L.value(22.96, "months")              # '23.0个月'               | '23.0 months'
     L.term("met")                         # '达成'                    | 'met'
     L.pick(zh="共{n}个方案", en="{n} runs", n=4)   # a one-off sentence in the report's language
+    # inside a sentence (the mid-term review's note): short words, the plan's units
+    L.scope_word("main_city")             # '主城区'                  | 'main city'
+    L.target_word("cycle_months")         # '去化周期'                | 'destocking cycle'
+    L.group_word("land_total")            # '用地总量'                | 'land total'
+    L.figure(0.2, "share")                # '20.0%'
+    L.figure(196.4, "10k_m2") + L.figure_unit("10k_m2")   # '196.40万㎡' | '196.40 万m²'
     L = L.for_run(summary)                # + the run's citations and the dataset's target names
     L.cite("supply_guidance")             # '表45' for Chifeng, None when the dataset gives none
     L.bracket("cycle_band")               # '（§2.4.1）' | ' (§2.4.1)', '' without a citation
@@ -35,6 +41,7 @@ it is null, from the dataset manifest's ``lang`` (scenarios/SCHEMA.yaml); else e
 from __future__ import annotations
 
 import math
+import numbers
 import unicodedata
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -82,6 +89,7 @@ UNIT_KINDS: Mapping[str, tuple[str | None, str | None]] = MappingProxyType({
     "share": ("比例", "a share"),
 })
 
+
 # decimals a figure in this unit is printed with (shares and probabilities: of the percentage)
 DECIMALS: Mapping[str, int] = MappingProxyType({
     "10k_m2": 2, "ha": 2, "100m_yuan": 2, "10k_yuan": 0, "yuan_m2": 0, "months": 1,
@@ -110,6 +118,29 @@ TARGETS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "land_ramp": ("住宅用地供应节奏（不超过历史水平倍数）", "land pace (multiple of history)"),
     "terminal_feed": ("规划期末用地储备（次年可供应量）",
                       "land for the year after the plan (presale ready)"),
+})
+
+# target_id → (zh, en): the short name a sentence uses for a target family, its scope written
+# before it (全市去化周期 18.0 → 21.0个月; the mid-term review's note and target_change_zh)
+TARGET_WORDS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "cycle_months": ("去化周期", "destocking cycle"),
+    "cycle_floor_months": ("去化周期下限", "cycle floor"),
+    "vacancy_share": ("空置率", "vacancy"),
+    "supply_total_10k_m2": ("商品住宅供应总量", "supply total"),
+    "land_total_ha": ("住宅用地总量", "land total"),
+    "subsidised_volume_10k_m2": ("保障性住房", "subsidised housing"),
+    "subsidised_share": ("保障性住房占比", "subsidised share"),
+    "unmet_demand_10k_m2": ("未满足需求", "unmet demand"),
+})
+
+# target group (the config's targets.<group>, as review.hard names them) → (zh, en)
+TARGET_GROUPS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "cycle": ("去化周期", "cycle"),
+    "land_total": ("用地总量", "land total"),
+    "supply_total": ("供应总量", "supply total"),
+    "subsidised": ("保障性住房", "subsidised housing"),
+    "vacancy": ("空置率", "vacancy"),
+    "cycle_floor": ("去化周期下限", "cycle floor"),
 })
 
 # shared vocabulary: table headers, chart axes, verdicts → (zh, en)
@@ -391,6 +422,23 @@ class Labels:
         zh, en = UNIT_KINDS.get(code, (None, None))
         return (zh or self.unit(code)) if self.zh else (en or str(code))
 
+    def target_word(self, target_id: str) -> str:
+        """A target family's short name inside a sentence (:data:`TARGET_WORDS`: 去化周期 /
+        destocking cycle), else the id."""
+        return self._lookup(TARGET_WORDS, target_id, "target") if target_id in TARGET_WORDS \
+            else str(target_id)
+
+    def group_word(self, group: str) -> str:
+        """A target group (:data:`TARGET_GROUPS`: 用地总量 / land total), else the group."""
+        return self._lookup(TARGET_GROUPS, group, "group") if group in TARGET_GROUPS \
+            else str(group)
+
+    def scope_word(self, scope: str) -> str:
+        """The city or the main city as a target's scope inside a sentence (全市, 主城区 / city,
+        main city); any other scope (a region id) as given."""
+        key = f"scope.{scope}"
+        return self.term(key) if scope in ("city", "main_city") else str(scope)
+
     def header(self, term_key: str, unit_code: str | None = None) -> str:
         """A column header with its unit: ``供应（万㎡）`` / ``Supply (10k m²)``."""
         word = self.term(term_key) if term_key in TERMS else term_key
@@ -512,6 +560,27 @@ class Labels:
             text = format(value + 0.0, spec)
         u = self.unit(unit) if unit else ""
         return f"{text}{u}" if self.zh else f"{text} {u}".rstrip()
+
+    def figure(self, x: Any, unit: str = "") -> str:
+        """A figure inside a sentence, as officials write a target (the same in both
+        languages): a share as a percentage to 0.1 (``20.0%``), months to 0.1, anything else to
+        0.01, no thousands separator; '–' for a missing or non-numeric value. Its unit follows
+        from :meth:`figure_unit`."""
+        if not isinstance(x, numbers.Real) or x != x:  # noqa: PLR0124 (NaN)
+            return "–"
+        if unit == "share":
+            return f"{x:.1%}"
+        return f"{x:.1f}" if unit == "months" else f"{x:.2f}"
+
+    def figure_unit(self, unit: str) -> str:
+        """The unit written right after :meth:`figure`: ``个月``, ``万㎡``, ``公顷`` / `` months``,
+        `` 万m²`` (an English sentence keeps the plan's units, :data:`QUOTED_UNITS`), and
+        nothing after a share (the figure carries its %). Unknown codes as given."""
+        if unit == "share":
+            return ""
+        if self.zh:
+            return self.unit(unit)
+        return f" {QUOTED_UNITS.get(unit, self.unit(unit))}"
 
     def value(self, x: Any, unit: str = "") -> str:
         """:meth:`number` with its unit: ``1231.31万㎡``, ``23.0个月`` / ``23.0 months``."""

@@ -82,12 +82,15 @@ def optimise_run(
     ds: Dataset,
     run_dir: str | Path | None = None,
     t_start: float | None = None,
+    inputs: ModelInputs | None = None,
 ) -> Outcome:
     """One optimiser run (build inputs, build the model, solve, report) — :func:`run_model`
-    without the mid-term review's extra stage."""
+    without the mid-term review's extra stage. ``inputs``: those of ``settings`` and ``ds``
+    when the caller has built them already (the review's re-plan)."""
     t_start = perf_counter() if t_start is None else t_start
     try:
-        inputs = build_inputs(settings, ds)
+        if inputs is None:
+            inputs = build_inputs(settings, ds)
         check_inputs(settings, ds, inputs)
     except UserError as exc:
         return _input_error(exc.problems)

@@ -18,15 +18,16 @@
    the machinery of the sweeps, in parallel with joblib), with the groups of ``review.hard`` hard:
    ``adjustments.csv`` and ``adjustments.png``;
 6. **the note for officials** — ``review_note.md`` and a self-contained ``review_note.html``,
-   every number read back from the files above.
+   every number read back from the files above, with the charts: model/review_note.py, which
+   reads what this module writes (``model.run`` calls the two in turn).
 
-docs/review.md describes the method and every output column.
+This module is the review's logic (actuals → current course → re-plan → adjustments → tables);
+its words for the terminal are :func:`review_lines`. docs/review.md describes the method and
+every output column.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import logging
 import math
@@ -43,11 +44,13 @@ import yaml
 from model import market, results
 from model.actuals import EXAMPLE_ACTUALS, load_actuals
 from model.config import ConfigError, RunConfig, with_overrides
-from model.csvio import read_csv, write_csv
-from model.data import Dataset, DatasetError, load_dataset
-from model.inputs import build_inputs
+from model.csvio import write_csv
+from model.data import Dataset, load_dataset
+from model.errors import UserError
+from model.inputs import ModelInputs, build_inputs
 from model.labels import Labels
 from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
+from model.same_plan import plan_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -125,15 +128,21 @@ KEEP = "keep_targets"
 # The stage
 # ---------------------------------------------------------------------------------------------
 def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = None) -> Outcome:
-    """The whole review (see the module docstring). Returns the re-plan's Outcome, with the
-    review's tables added and a ``review`` section in its summary; writes the review's files into
-    ``run_dir`` when given (the caller then writes the run's tables and summary.json)."""
+    """The whole review but its note (see the module docstring). Returns the re-plan's Outcome,
+    with the review's tables added and a ``review`` section in its summary; writes the review's
+    tables into ``run_dir`` when given — the caller then writes the charts and the note
+    (:func:`model.review_note.with_note`), then the run's tables and summary.json."""
     t0 = perf_counter()
     run_dir = Path(run_dir) if run_dir is not None else None
     # the re-plan is optimised whatever the scenario says about evaluating a fixed plan (with
     # +scenario=plan_as_written the adopted plan is the plan as written: the default baseline)
     settings = with_overrides(settings, {"evaluate_only": False, "fixed_plan": "none"})
-    replan = optimise_run(settings, ds, run_dir)
+    t_replan = perf_counter()
+    try:  # the re-plan's inputs, built once: the re-plan, the current course and the thresholds
+        inputs = build_inputs(settings, ds)
+    except UserError as exc:
+        return _input_error(exc.problems)  # bad actuals, one line each
+    replan = optimise_run(settings, ds, run_dir, t_replan, inputs=inputs)
     if replan.status != "optimal":
         return replan  # bad actuals (one line each), an infeasible or failed re-plan
     actuals = load_actuals(actuals_path(settings), ds)  # checked already by build_inputs
@@ -148,7 +157,7 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         )
     course = None
     if settings.review.current_course:
-        course = current_course(settings, ds, original.tables["plan"], run_dir)
+        course = current_course(settings, ds, inputs, original.tables["plan"], run_dir)
     tables = review_tables(original, replan, course, actuals, ds)
     adjustments = None
     if settings.review.adjust:
@@ -180,7 +189,7 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         meta["cite"] = {t: ds.cite(t) for t in ("supply_guidance", "land_guidance")}
         meta["replications"] = settings.sim.replications
         meta["original"] = settings.review.original
-        meta["thresholds"] = note_thresholds(settings, ds)
+        meta["thresholds"] = note_thresholds(settings, inputs)
         meta["presale_above_ready"] = {
             d["name"][len("observed_presale_above_ready_10k_m2["):-1]: d["value"]
             for d in replan.summary.get("derived_inputs", [])
@@ -189,12 +198,6 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         # with the run's other files)
         own = {k: replan.tables[k] for k in ("plan", "uncertainty") if k in replan.tables}
         write_review(run_dir, {**tables, **own}, original, course, meta)
-        summary["review"]["files"] = sorted(p.name for p in run_dir.glob("review_*")) + (
-            ["adjustments.csv", "adjustments.png", "adjustments_en.png"]
-            if adjustments is not None else []
-        )
-        messages.append(L.pick(zh="  评估说明（供审阅）：{p}", en="  officials' note: {p}",
-                               p=run_dir / "review_note.html"))
     return Outcome(
         replan.status,
         EXIT_OK,
@@ -231,7 +234,8 @@ def _subdir(run_dir: Path | None, name: str) -> Path | None:
 
 
 def current_course(
-    settings: RunConfig, ds: Dataset, original_plan: pd.DataFrame, run_dir: Path | None
+    settings: RunConfig, ds: Dataset, inputs: ModelInputs, original_plan: pd.DataFrame,
+    run_dir: Path | None
 ) -> Outcome:
     """The adopted plan continued from the observed state: its land, purchases and subsidised
     building for the remaining years, and its presale *as far as the land can deliver it* under
@@ -239,7 +243,7 @@ def current_course(
     pipeline at the end of the observed years (land sold before the plan and in the observed
     years) and the adopted land have made ready (model.timing.deliverable_presale). The observed
     years are fixed as in the re-plan; every target and the land rule are reported, none
-    enforced."""
+    enforced. ``inputs``: the re-plan's (``settings``')."""
     folder = _subdir(run_dir, "course")
     if folder is None:
         import tempfile
@@ -248,7 +252,7 @@ def current_course(
     path = folder / "original_plan_decisions.csv"
     cols = ["region", "year", "land_ha", "supply_10k_m2", "purchased_10k_m2",
             "subsidised_new_10k_m2"]
-    decisions = deliverable_course(settings, ds, original_plan[cols])
+    decisions = deliverable_course(inputs, original_plan[cols])
     write_csv(decisions, path, float_format="%.12g")
     cfg = with_overrides(
         settings, {"fixed_plan": str(path), "evaluate_only": True, "review.adjust": False}
@@ -256,13 +260,12 @@ def current_course(
     return optimise_run(cfg, ds, folder if run_dir is not None else None)
 
 
-def deliverable_course(settings: RunConfig, ds: Dataset, decisions: pd.DataFrame) -> pd.DataFrame:
+def deliverable_course(inputs: ModelInputs, decisions: pd.DataFrame) -> pd.DataFrame:
     """The adopted decisions with each remaining year's presale replaced by what its land can
-    deliver from the observed state (see :func:`current_course`)."""
+    deliver from the observed state (see :func:`current_course`); ``inputs``: the re-plan's."""
     from model import timing as tm
     from model.pipeline import observed_start
 
-    inputs = build_inputs(settings, ds)
     observed = pd.DataFrame([
         {"region": r, "year": y, "land_ha": inputs.fixed_land_ha[(r, y)],
          "sales_10k_m2": inputs.fixed_sales_10k_m2[(r, y)],
@@ -394,15 +397,6 @@ def changes_table(plans: Mapping[str, pd.DataFrame], observed, ds: Dataset) -> p
 
 def _period(years) -> str:
     return f"{years[0]}-{years[-1]}" if years else ""
-
-
-def _span(years, lang: str) -> str:
-    """Years as the note prints them: '2026—2027' (2026–2027 in English), '2026' for one."""
-    if not years:
-        return ""
-    if years[0] == years[-1]:
-        return str(years[0])
-    return f"{years[0]}{'—' if lang == 'zh' else '–'}{years[-1]}"
 
 
 def targets_comparison(
@@ -614,18 +608,22 @@ def evaluate_adjustments(settings: RunConfig, ds: Dataset) -> pd.DataFrame:
             delayed(_evaluate_batch)(base, str(ds.root), batch) for batch in batches
         )
         rows = [row for part in parts for row in part]
+    by_name = {row["candidate"]: row for row in rows}
+    for c in cands:  # a candidate whose inputs its worker could not check (input_error): its
+        # change is taken here, from inputs built again (raising, as ever, if they cannot be)
+        if "target_change" not in by_name[c.name]:
+            by_name[c.name].update(zip(TARGET_CHANGE_COLUMNS, target_change(
+                build_inputs(base, ds), build_inputs(with_overrides(base, dict(c.overrides)),
+                                                     ds))))
     order = {c.name: i for i, c in enumerate(cands)}
     frame = pd.DataFrame(rows).sort_values("candidate", key=lambda s: s.map(order))
-    keep_inputs = build_inputs(base, ds)
-    changes = {c.name: target_change(keep_inputs, build_inputs(with_overrides(
-        base, dict(c.overrides)), ds)) for c in cands}
-    frame["target_change"] = frame["candidate"].map(lambda n: changes[n][0])
-    frame["target_change_share"] = frame["candidate"].map(lambda n: changes[n][1])
-    frame["target_change_zh"] = frame["candidate"].map(lambda n: changes[n][2])
     frame = _costs_against_keep(frame.reset_index(drop=True))
     log.info("review: %d candidates evaluated in %.1f s on %d worker(s)", len(frame),
              perf_counter() - t0, workers)
     return frame[ADJUSTMENT_COLUMNS]
+
+
+TARGET_CHANGE_COLUMNS = ("target_change", "target_change_share", "target_change_zh")
 
 
 def target_change(keep, other) -> tuple[str, float, str]:
@@ -635,17 +633,18 @@ def target_change(keep, other) -> tuple[str, float, str]:
     text in Chinese. Groups are a target over all its years (model.solve.target_group)."""
     from model.solve import target_group
 
+    ZH = Labels("zh")  # target_change_zh is Chinese whatever the report language
     before = {t.key: t for t in keep.targets}
     parts, zh, share = {}, {}, 0.0
     for t in other.targets:
         old = before.get(t.key)
         group = target_group(t.target_id, t.scope)
-        name = TARGET_NAMES.get(t.target_id, (t.target_id, t.target_id))[0]
-        scope = NOTE_TEXT["zh"]["scopes"].get(t.scope, t.scope)
+        name, scope = ZH.target_word(t.target_id), ZH.scope_word(t.scope)
         if old is None:  # a target the candidate adds (the dataset has none): a full change
             share = 1.0
             parts.setdefault(group, f"{group} (none) → {_g(t.value)} {t.unit} (new)")
-            zh.setdefault(group, f"新增{scope}{name} {_v(t.value, t.unit)}{_unit(t.unit, 'zh')}")
+            zh.setdefault(group, f"新增{scope}{name} {ZH.figure(t.value, t.unit)}"
+                                 f"{ZH.figure_unit(t.unit)}")
             continue
         if abs(t.value - old.value) <= 1e-9 * max(1.0, abs(old.value)):
             if old.mode != t.mode:
@@ -658,21 +657,27 @@ def target_change(keep, other) -> tuple[str, float, str]:
             share = rel
         parts.setdefault(group, f"{group} {_g(old.value)} → {_g(t.value)} {t.unit} "
                                 f"({delta:+.4g})")
-        zh.setdefault(group, f"{scope}{name} {_v(old.value, t.unit)} → {_v(t.value, t.unit)}"
-                             f"{_unit(t.unit, 'zh')}")
+        zh.setdefault(group, f"{scope}{name} {ZH.figure(old.value, t.unit)} → "
+                             f"{ZH.figure(t.value, t.unit)}{ZH.figure_unit(t.unit)}")
     return ("; ".join(parts.values()) or "none"), share, ("；".join(zh.values()) or "无")
 
 
 def _evaluate_batch(base: RunConfig, dataset: Dataset | str, batch: list[Candidate]) -> list:
-    """Worker: build one model (Sweep) and re-solve it for each candidate of the batch."""
+    """Worker: build one model (Sweep) and re-solve it for each candidate of the batch; each
+    row with the candidate's change to the targets (:func:`target_change`), from the inputs the
+    Sweep built for it against the base's."""
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     sweep = Sweep(base, ds)
+    keep = sweep.model.inputs  # the base's: the targets as they stand
     reps = base.review.replications or base.sim.replications
     rows = []
     for c in batch:
         out = sweep.run(dict(c.overrides))
         settings = with_overrides(base, dict(c.overrides))
-        rows.append(_adjustment_row(c, out, settings, ds, sweep.model.inputs, reps))
+        row = _adjustment_row(c, out, settings, ds, sweep.model.inputs, reps)
+        if out.status != "input_error":  # the model now holds the candidate's inputs
+            row.update(zip(TARGET_CHANGE_COLUMNS, target_change(keep, sweep.model.inputs)))
+        rows.append(row)
     return rows
 
 
@@ -709,7 +714,7 @@ def _adjustment_row(c: Candidate, out: Outcome, settings: RunConfig, ds: Dataset
         cycle_months_city_end=h["cycle_months_city"],
         cycle_months_main_city_end=h["cycle_months_main_city"],
         vacancy_share_city_end=h["vacancy_share_city"],
-        plan_signature=plan_signature(plan),
+        plan_signature=plan_fingerprint(plan),  # equal for the same plan (model.same_plan)
         targets_missed=int((~out.tables["targets"]["met"]
                             & ~out.tables["targets"]["mode"].isin(["off", "observed"])).sum()),
         binding=binding_text(out.tables.get("duals"), out.tables["targets"]),
@@ -719,16 +724,6 @@ def _adjustment_row(c: Candidate, out: Outcome, settings: RunConfig, ds: Dataset
     row["p_cycle_target_met"], row["p_cycle_in_band"], row["p_vacancy_target_met"] = \
         p_cycle, p_band, p_vac
     return row
-
-
-def plan_signature(plan: pd.DataFrame) -> str:
-    """A short hash of a plan's decisions (land, presale, purchases, subsidised building by
-    region and year, to 0.001): equal signatures = the same plan."""
-    import hashlib
-
-    cols = ["land_ha", "supply_10k_m2", "purchased_10k_m2", "subsidised_new_10k_m2"]
-    text = plan.sort_values(["region", "year"])[cols].round(3).to_csv(index=False)
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def relaxation_text(relax: pd.DataFrame, how: str) -> str:
@@ -755,6 +750,26 @@ def relaxation_text(relax: pd.DataFrame, how: str) -> str:
             f"({'+' if r['sense'] == 'max' else '−'}{_g(amount.max())})"
         )
     return "; ".join(parts) if parts else "no relaxation needed"
+
+
+#: One part of :func:`relaxation_text`: group (target_id[scope]), required → relaxed, unit, amount.
+RELAXATION_PART = re.compile(r"(\w+)\[([^\]]+)\] (\S+) → (\S+) (\S+) \(([+−-])(\S+)\)")
+
+
+def relaxation_levels(text: str) -> list[tuple[str, str, float, str]]:
+    """:func:`relaxation_text` read back (adjustments.csv ``relaxation``, as the note reads it):
+    (target_id, scope, the relaxed level, unit) per conflicting target group, at the 4
+    significant digits written; parts it cannot read are left out. The format is defined here
+    beside its writer: the note (model/review_note.py) reads the run's files, where only the
+    text is kept."""
+    levels = []
+    for m in RELAXATION_PART.finditer(text):
+        target_id, scope, _required, relaxed, unit = m.group(1, 2, 3, 4, 5)
+        try:
+            levels.append((target_id, scope, float(relaxed), unit))
+        except ValueError:
+            continue
+    return levels
 
 
 def _g(x: float) -> str:
@@ -811,7 +826,8 @@ def replay_probabilities(settings: RunConfig, ds: Dataset, inputs, plan: pd.Data
 def _costs_against_keep(frame: pd.DataFrame) -> pd.DataFrame:
     """Each candidate against keeping the targets as they stand, in policy units (unmet demand
     万m², land ha, public spending 亿元, the final city cycle in months — never objective points);
-    ``changes_nothing`` when its plan is the same plan; and, only when the targets cannot all be
+    ``changes_nothing`` when its plan is the same plan (equal ``plan_signature``: every decision
+    equal to 1e-6, :func:`model.same_plan.plan_fingerprint`); and, only when the targets cannot all be
     kept, ``rank``: feasible candidates by the size of the change they make to the targets
     (``target_change_share``), smallest first — ``smallest_change`` marks the first."""
     for col in ADJUSTMENT_COLUMNS:
@@ -855,7 +871,7 @@ def _smallest(adjustments: pd.DataFrame | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Terminal lines, files, charts
+# Terminal lines and files
 # ---------------------------------------------------------------------------------------------
 def review_lines(tables: Mapping[str, pd.DataFrame], L: Labels | None = None) -> list[str]:
     """A few lines for the terminal, the answer first: targets at risk on the current course,
@@ -946,7 +962,8 @@ def at_risk_groups(targets: pd.DataFrame) -> list[str]:
 def write_review(run_dir: Path, tables: Mapping[str, pd.DataFrame], original: Outcome,
                  course: Outcome | None, meta: Mapping[str, Any]) -> None:
     """The review's files: the original and course sub-runs, the review tables (the same CSV
-    format as results.write_run), the charts and the note (which reads the CSVs back)."""
+    format as results.write_run) and review_meta.json — what the note reads back
+    (model/review_note.py)."""
     results.write_run(run_dir / "original", original.tables,
                       {**original.summary, "run_dir": str(run_dir / "original")})
     if course is not None:
@@ -956,330 +973,14 @@ def write_review(run_dir: Path, tables: Mapping[str, pd.DataFrame], original: Ou
         write_csv(frame, run_dir / f"{name}.csv")
     (run_dir / "review_meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                               encoding="utf-8")
-    for lang in ("zh", "en"):
-        paths_chart(run_dir, lang)
-        if "adjustments" in tables:
-            adjustments_chart(run_dir, lang)
-    write_note(run_dir)
-
-
-def _plt():
-    from model.plotting import pyplot
-
-    return pyplot()
-
-
-PATH_STYLE = {"original": ("tab:blue", "--"), "actual": ("black", "-"),
-              "course": ("tab:orange", ":"), "replan": ("tab:green", "-")}
-
-
-CHART_TEXT = {
-    "zh": {"land_ha": "住宅用地出让（公顷）", "supply_10k_m2": "商品住宅预售（万㎡）",
-           "inventory_end_10k_m2": "年末库存（万㎡）", "cycle_end_months": "去化周期（个月）",
-           "original": "原规划", "actual": "实际", "course": "现行路径", "replan": "重新规划",
-           "paths": "全市：原规划、实际、现行路径与重新规划",
-           "p_band": "重放：{final}年12月全市去化周期处于12—18个月的概率",
-           "delta_unmet": "用地变化（公顷，相对保持目标）", "infeasible": "不可行",
-           "adjust": "各项目标调整：相对保持目标的变化"},
-    "en": {"land_ha": "land sold, ha", "supply_10k_m2": "presale, 万m²",
-           "inventory_end_10k_m2": "unsold stock, end of year, 万m²",
-           "cycle_end_months": "destocking cycle, months",
-           "original": "adopted plan", "actual": "actual", "course": "current course",
-           "replan": "re-plan", "paths": "City: adopted plan, actual, current course, re-plan",
-           "p_band": "replay: P(city cycle in 12–18 months, December {final})",
-           "delta_unmet": "change in land, ha (against keeping the targets)",
-           "infeasible": "infeasible",
-           "adjust": "each adjustment against keeping the targets"},
-}
-
-
-def paths_chart(run_dir: Path, lang: str = "zh") -> Path:
-    """review_paths.png (review_paths_en.png): city land, presale, end-of-year stock and cycle by
-    year on the four paths (read from review_comparison.csv); Chinese labels by default."""
-    plt = _plt()
-    text = CHART_TEXT[lang]
-    comp = read_csv(run_dir / "review_comparison.csv")
-    city = comp[comp["region"] == "city"].sort_values("year")
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
-    for ax, q in zip(axes, ("land_ha", "supply_10k_m2", "inventory_end_10k_m2",
-                            "cycle_end_months")):
-        for path in PATHS:
-            col = f"{q}_{path}"
-            if col in city and city[col].notna().any():
-                color, style = PATH_STYLE[path]
-                ax.plot(city["year"], city[col], style, color=color, marker="o", ms=3,
-                        label=text[path])
-        ax.set_title(text[q], fontsize=9)
-        ax.set_xticks(sorted(city["year"]))
-        ax.tick_params(labelsize=8)
-    axes[-1].axhspan(12, 18, color="green", alpha=0.08)
-    axes[0].legend(fontsize=7)
-    fig.suptitle(text["paths"], fontsize=10)
-    fig.tight_layout()
-    out = run_dir / ("review_paths.png" if lang == "zh" else "review_paths_en.png")
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
-def adjustments_chart(run_dir: Path, lang: str = "zh") -> Path:
-    """adjustments.png (adjustments_en.png): for each candidate, the change in unmet demand
-    against keeping the targets (万m²) and the replay's probability that the city ends December
-    of the last year in the 12–18-month band; infeasible candidates marked."""
-    plt = _plt()
-    text = CHART_TEXT[lang]
-    adj = read_csv(run_dir / "adjustments.csv")
-    n = len(adj)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 0.42 * n + 1.6), sharey=True)
-    y = np.arange(n)[::-1]
-    feasible = adj["feasible"].astype(bool)
-    delta = adj["delta_land_ha"].fillna(0.0)
-    colors = ["tab:green" if bool(s) else ("tab:blue" if f else "lightgrey")
-              for s, f in zip(adj["smallest_change"], feasible)]
-    ax1.barh(y, delta, color=colors)
-    for yi, f, d in zip(y, feasible, delta):
-        ax1.text(0, yi, f"  {text['infeasible']}" if not f else f" {d:+.1f}", va="center",
-                 fontsize=7)
-    ax1.axvline(0, color="grey", lw=0.6)
-    ax1.set_yticks(y)
-    ax1.set_yticklabels(adj["candidate"], fontsize=8)
-    ax1.set_xlabel(text["delta_unmet"], fontsize=8)
-    ax1.set_title(text["adjust"], fontsize=9)
-    ax2.barh(y, adj["p_cycle_in_band"].fillna(0.0),
-             color=["tab:blue" if f else "lightgrey" for f in feasible])
-    ax2.set_xlim(0, 1)
-    final = int(json.loads((run_dir / "review_meta.json").read_text(encoding="utf-8"))
-                ["final_year"]) if (run_dir / "review_meta.json").exists() else ""
-    ax2.set_xlabel(text["p_band"].format(final=final), fontsize=8)
-    fig.tight_layout()
-    out = run_dir / ("adjustments.png" if lang == "zh" else "adjustments_en.png")
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
-def image_data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def escape(text: Any) -> str:
-    return html.escape(str(text))
 
 
 # ---------------------------------------------------------------------------------------------
-# The note for officials (every number read back from the run's files)
+# Readings of the review's tables, shared with the note (model/review_note.py)
 # ---------------------------------------------------------------------------------------------
-def _f(x: Any, digits: int = 1) -> str:
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if not math.isfinite(x):
-        return "–" if math.isnan(x) else "∞"
-    text = f"{x:,.{digits}f}"
-    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0.0"
-
-
-NOTE_TEXT = {
-    "zh": {
-        "title": "住房发展规划中期评估：供会议使用的要点",
-        "years": "{obs}年为实际数据（{file}），{rest}年重新规划；比较基准为{base}。面积单位万㎡，用地单位"
-                 "公顷，金额单位亿元；所有数字均取自本次运行的文件（见附件）。",
-        "base_plan": "已通过规划（{sup}批准预售、{land}用地各行）",
-        "base_file": "基准方案（{file}）",
-        "risk": "按现行路径（{rest}年沿用{base_short}的用地，批准预售以其用地能形成的可售面积为限），"
-                "{n}项规划目标存在风险：{items}。",
-        "norisk": "按现行路径（{rest}年沿用{base_short}的用地与批准预售），规划目标均无风险。",
-        "noadj": "目标不需调整，但{rest}年的年度供地与批准预售安排须调整（见下）：从{last}年末实际状态"
-                 "重新规划满足{met}",
-        "noadj_keep": "从可行性看目标不需调整：{hard}作为硬约束时，从{last}年末实际状态重新规划仍有可行"
-                      "方案（adjustments.csv中的keep_targets：用地总量{land}公顷，{final}年全市去化周期{c}"
-                      "个月，未满足需求{unmet}万㎡）。但下文的重新规划（规划目标按软约束处理，超出时"
-                      "计入代价而不禁止）未满足：{missed}；满足：{met}",
-        "all_met": "，规划目标与模型检查均已满足",
-        "missed": "；未满足：{items}",
-        "spend": "。重新规划需公共收购存量{buy}万㎡、公共支出{spend}亿元。",
-        "met_none": "（无）",
-        "noadj_risk": "按市场重放，{final}年12月全市去化周期处于{lo_band}—{hi_band}个月合理区间的概率为"
-                      "{p}（各需求情景{lo}—{hi}），低于{pmin}（即每10次重放中不到{n10}次落在区间内；"
-                      "{pmin}为稳健方案要求达到的概率，配置项{pkey}）：结果对需求水平敏感，{next}年"
-                      "以后须按年复核。",
-        "adj": "需要调整目标：保持现有目标不可行（最小放宽：{relax}）；能恢复可行的最小调整为：{change}。",
-        "item_met": "{name}{sense}{req}（{got}）",
-        "item_missed": "{name}要求{sense}{req}，重新规划{got}（{gap}）",
-        "over": "超出{x}", "short": "差{x}", "points": "个百分点",
-        "unmet_met": "{scope}无未满足需求（{period}）",
-        "unmet_missed": "{scope}未满足需求{got}（{period}）",
-        "floor_note": "，低于{lo_band}—{hi_band}个月合理区间的下限：库存偏紧",
-        "sold_out": "{region}{year}年末库存售罄",
-        "per_year": "每年",
-        "per_year_after": "",
-        "land_rule_obs": "{obs}年实际出让在{n}个区域·年份超出土地规则允许的面积（共{x}公顷；"
-                         "{items}）",
-        "land_rule_obs_item": "{region}{year}年超出{x}公顷",
-        "above_line": "{final}年末去化周期仍高于{line}个月（土地规则：高于此线的区域暂停新增住宅用地出让，"
-                      "{src}）的区域：{items}个月",
-        "feed_short": "为{next}年准备的可售面积（期末供地）不足所需一半的区域：{items}（所需量为"
-                      "{final}年需求×terminal.feed_share）",
-        "feed_item": "{region}{got}/{req}万㎡",
-        "notested": "本次未评估目标调整（review.adjust=false）。",
-        "replan": "重新规划：{rest}年新增住宅用地分别为{land}公顷（{base_short}{oland}），批准预售"
-                  "（新增供应）面积分别为{sale}万㎡（{base_short}{osale}）。",
-        "happened": "{obs}年实际出让住宅用地{land}公顷，为{base_short}（{oland}公顷）的{pct}；{last}年末"
-                    "库存{stock}万㎡，去化周期{cyc}个月（{base_short}为{ocyc}个月）。",
-        "vacancy": "空置率目标（全市{vc}、主城区{vm}）在任何供应方案下都无法实现：需要租赁转化、拆除等"
-                   "供应以外的手段（本模型未模拟）。",
-        "s1": "一、{obs}年实际情况与{base_short}",
-        "s2": "二、不作调整时的风险",
-        "s3": "三、{rest}年重新规划",
-        "s4": "四、目标调整的取舍",
-        "annex": "附件",
-        "cols_happened": ["范围", "指标", "{base_short}", "实际"],
-        "cols_replan": ["年份", "范围", "出让用地（公顷）", "批准预售（万㎡）", "销售（万㎡）",
-                        "年末库存（万㎡）", "去化周期（个月）"],
-        "cols_adj": ["候选调整", "目标变化", "可行", "与保持目标相同", "未满足需求变化（万㎡）",
-                     "用地变化（公顷）", "公共支出变化（亿元）", "全市{final}年去化周期（个月）",
-                     "P({lo_band}—{hi_band}个月)"],
-        "infeasible": "否；最小可行：{relax}",
-        "risk_item": "{t}：要求{sense}{req}{unit}，现行路径{course}，重新规划{replan}",
-        "checks": "模型检查（非规划目标）：{items}。",
-        "rules": "规则：现行路径下土地规则、供应节奏或期末供地在{n}个区域·年份不满足（见"
-                 "review_targets.csv，kind = rule）。",
-        "replay": "市场重放（{reps}次重复，从{last}年末实际状态起）：{final}年12月全市去化周期处于{lo_band}—{hi_band}个月"
-                  "的概率为{p}；按需求情景为{lo}—{hi}（uncertainty.csv）。",
-        "same": "以下候选调整与保持目标得到同一方案（调整后的目标在重新规划中不起约束作用）：",
-        "same_value": "以下候选调整的取值与现有目标相同，方案不变：",
-        "not_applicable": "以下候选调整不适用（本数据集未模拟该目标）：",
-        "quantities": {"land_ha": "出让用地（公顷）", "supply_10k_m2": "批准预售（万㎡）",
-                       "sales_10k_m2": "销售（万㎡）", "inventory_end_10k_m2": "年末库存（万㎡）",
-                       "cycle_end_months": "去化周期（个月）"},
-        "scopes": {"city": "全市", "main_city": "主城区"},
-        "caveats": "说明：实际数据只记录销售、不记录需求，因此已观测年份的未满足需求记为0。",
-        "example": "本次使用的是随附的示例实际数据，并非统计数据。",
-        "presale_above": "实际批准预售超过时序模型由已出让土地形成的可售面积（共{x}万㎡，{where}），"
-                         "期初在途面积可能被低估。",
-        "files": ["review_comparison.csv：基准、实际、现行路径、重新规划，按区域和年份对照",
-                  "review_targets.csv：每项目标在各路径上的结果（at_risk为风险目标）",
-                  "review_headline.csv、review_changes.csv：主要指标与变化",
-                  "plan.csv、targets.csv、uncertainty.csv：重新规划；original/、course/：基准与现行路径",
-                  "adjustments.csv：每项候选调整（均以万㎡、公顷、亿元计）"],
-        "yes": "是", "no": "否", "max": "不高于", "min": "不低于", "sep": "、",
-        "none": "无",
-    },
-    "en": {
-        "title": "Mid-term review of the housing plan: points for the meeting",
-        "years": "{obs} observed ({file}); {rest} re-planned; the baseline is {base}. Floor area in "
-                 "万m², land in hectares, money in 亿元; every number is read from this run's files "
-                 "(see the annex).",
-        "base_plan": "the adopted plan ({sup} presale approvals and {land} land, rows)",
-        "base_file": "the baseline plan ({file})",
-        "risk": "On the current course ({base_short}'s land for {rest}, its presale approvals as "
-                "far as that land can make floor area ready), {n} of the plan's target(s) are at "
-                "risk: {items}.",
-        "norisk": "On the current course ({base_short}'s land and presale for {rest}), none of "
-                  "the plan's targets is at risk.",
-        "noadj": "No target needs adjusting, but the yearly land and presale for {rest} do (see "
-                 "below): a re-plan from the observed end of {last} meets {met}",
-        "noadj_keep": "No target needs adjusting for feasibility: with {hard} held as hard limits "
-                      "a re-plan from the observed end of {last} still exists (adjustments.csv, "
-                      "keep_targets: land {land} ha, city cycle {c} months in {final}, unmet demand "
-                      "{unmet} 万m²). But the re-plan below (the plan's targets soft: a miss is costed, not "
-                      "forbidden) misses {missed}; it meets {met}",
-        "all_met": "; every plan target and tool check is met",
-        "missed": "; it misses {items}",
-        "spend": ". The re-plan needs {buy} 万m² of unsold stock bought by the public and {spend} "
-                 "亿元 of public spending.",
-        "met_none": "(none)",
-        "noadj_risk": " In the market replay the city cycle ends December {final} in the "
-                      "{lo_band}–{hi_band}-month band with probability {p} (across demand cases "
-                      "{lo}–{hi}), below {pmin} (fewer than {n10} in 10 replays in the band; {pmin} "
-                      "is the probability a robust plan must reach, config key {pkey}): the result "
-                      "depends on the level of demand; review it every year from {next}.",
-        "adj": "An adjustment is needed: keeping the targets is infeasible (smallest relaxation: "
-               "{relax}); the smallest change that restores feasibility: {change}.",
-        "item_met": "{name} {sense} {req} ({got})",
-        "item_missed": "{name}: required {sense} {req}, re-plan {got} ({gap})",
-        "over": "over by {x}", "short": "short by {x}", "points": " percentage points",
-        "unmet_met": "no unmet demand, {scope} ({period})",
-        "unmet_missed": "unmet demand {got}, {scope} ({period})",
-        "floor_note": ", below the floor of the {lo_band}–{hi_band}-month band: stock runs short",
-        "sold_out": "{region} sold out at the end of {year}",
-        "per_year": "",
-        "per_year_after": " a year",
-        "land_rule_obs": "In {obs} land sold broke the land rule in {n} region-years ({x} ha above "
-                         "what it allowed in all; {items})",
-        "land_rule_obs_item": "{region} {year} by {x} ha",
-        "above_line": "Regions still above {line} months at the end of {final} (the land rule "
-                      "suspends new residential land above that line, {src}): {items} months",
-        "feed_short": "regions whose land makes ready less than half of what {next} needs (the "
-                      "terminal feed, {final} demand × terminal.feed_share): {items}",
-        "feed_item": "{region} {got} of {req} 万m²",
-        "notested": "Target adjustments were not evaluated (review.adjust=false).",
-        "replan": "The re-plan: new residential land {land} ha in {rest} ({base_short} {oland}), "
-                  "presale approvals (new supply) {sale} 万m² ({base_short} {osale}).",
-        "happened": "In {obs} the city sold {land} ha of residential land, {pct} of {base_short}'s "
-                    "{oland} ha; at the end of {last} the stock is {stock} 万m², a {cyc}-month "
-                    "cycle ({base_short} {ocyc} months).",
-        "vacancy": "The vacancy targets (city {vc}, main city {vm}) are out of reach of any supply "
-                   "plan: they need instruments beyond supply (conversion to rental, demolition; "
-                   "not modelled).",
-        "s1": "1. What happened in {obs}, against {base_short}",
-        "s2": "2. Risks if nothing changes",
-        "s3": "3. The re-plan for {rest}",
-        "s4": "4. Adjusting targets: the trade-offs",
-        "annex": "Annex",
-        "cols_happened": ["scope", "indicator", "{base_short}", "actual"],
-        "cols_replan": ["year", "scope", "land sold, ha", "presale approvals, 万m²", "sales, 万m²",
-                        "stock at year end, 万m²", "cycle, months"],
-        "cols_adj": ["candidate", "target change", "feasible", "same plan as keeping targets",
-                     "Δ unmet demand, 万m²", "Δ land, ha", "Δ public spending, 亿元",
-                     "city cycle {final}, months", "P({lo_band}–{hi_band} months)"],
-        "infeasible": "no; feasible from {relax}",
-        "risk_item": "{t}: required {sense} {req}{unit}, current course {course}, re-plan {replan}",
-        "checks": "The tool's checks (not plan targets): {items}.",
-        "rules": "Rules: on the current course the land rule, the pace or the land for the year "
-                 "after the plan are not met in {n} region-years (review_targets.csv, kind = rule).",
-        "replay": "Market replay ({reps} replications, from the observed end of {last}): P(city "
-                  "cycle in {lo_band}–{hi_band} months, December {final}) = {p}; {lo}–{hi} across demand cases "
-                  "(uncertainty.csv).",
-        "same": "These candidates give the same plan as keeping the targets (the changed target "
-                "does not bind in the re-plan):",
-        "same_value": "These candidates set the targets to their present values (the same plan):",
-        "not_applicable": "These candidates are not applicable (not modelled for this dataset):",
-        "quantities": {"land_ha": "land sold, ha", "supply_10k_m2": "presale approvals, 万m²",
-                       "sales_10k_m2": "sales, 万m²",
-                       "inventory_end_10k_m2": "stock at year end, 万m²",
-                       "cycle_end_months": "cycle, months"},
-        "scopes": {"city": "city", "main_city": "main city"},
-        "caveats": "Caveats: the actuals record sales, not demand, so unmet demand in the observed "
-                   "years counts as 0.",
-        "example": "This run uses the shipped actuals, an illustrative example, not statistics.",
-        "presale_above": "Observed presale approvals exceed the floor area the timing model makes "
-                         "ready from land sold ({x} 万m² in all; {where}): the opening pipeline may "
-                         "be understated.",
-        "files": ["review_comparison.csv: baseline, actual, current course and re-plan per "
-                  "region and year",
-                  "review_targets.csv: every target on each path (at_risk)",
-                  "review_headline.csv, review_changes.csv: headline indicators and changes",
-                  "plan.csv, targets.csv, uncertainty.csv: the re-plan; original/, course/: the "
-                  "baseline and the current course",
-                  "adjustments.csv: every candidate, in 万m², ha and 亿元"],
-        "yes": "yes", "no": "no", "max": "at most", "min": "at least", "sep": ", ",
-        "none": "none",
-    },
-}
-BASE_SHORT = {"zh": ("已通过规划", "基准方案"), "en": ("the adopted plan", "the baseline")}
-
-
-def _join(values, digits: int = 2) -> str:
-    return " / ".join(_f(v, digits) for v in values)
-
-
 #: The note names a region's land for the year after the plan (terminal_feed rows) when that land
 #: makes ready less than this share of what the year needs.
 TERMINAL_SHORT_SHARE = 0.5
-#: A region whose stock at a year end is below this (万m²) is sold out.
-SOLD_OUT_10K_M2 = 0.05
 #: The config group of each target id (review.hard names groups).
 TARGET_GROUP = {"cycle_months": "cycle", "cycle_floor_months": "cycle_floor",
                 "vacancy_share": "vacancy", "land_total_ha": "land_total",
@@ -1294,14 +995,14 @@ OVERRIDE_TARGETS = (("targets.vacancy", ("vacancy_share",)),
                     ("targets.subsidised", ("subsidised_volume_10k_m2", "subsidised_share")))
 
 
-def note_thresholds(settings: RunConfig, ds: Dataset) -> dict:
+def note_thresholds(settings: RunConfig, inputs: ModelInputs) -> dict:
     """The thresholds the note names, and where each comes from (review_meta.json
     ``thresholds``): the reasonable band (objective.band_low_months / band_high_months, else the
     dataset's facts, else 12–18), the land rule's suspension line (land.suspend_above_months, the
     dataset's, else the national rule's 36 months), the probability of ending in the band below
     which the note calls the re-plan fragile (robust.chance_alpha: the P(in band) a robust plan
-    must reach) and the terminal-feed share (:data:`TERMINAL_SHORT_SHARE`)."""
-    inputs = build_inputs(settings, ds)
+    must reach) and the terminal-feed share (:data:`TERMINAL_SHORT_SHARE`). ``inputs``: the
+    re-plan's (``settings``')."""
     return {"band_low_months": float(inputs.band_low_months),
             "band_high_months": float(inputs.band_high_months),
             "land_rule_suspend_above_months": float(inputs.suspend_above_months),
@@ -1309,16 +1010,6 @@ def note_thresholds(settings: RunConfig, ds: Dataset) -> dict:
             "p_band_min": float(settings.robust.chance_alpha),
             "p_band_min_key": "robust.chance_alpha",
             "terminal_short_share": TERMINAL_SHORT_SHARE}
-
-
-def _thresholds(meta: Mapping[str, Any]) -> dict:
-    """review_meta.json's thresholds, with the defaults for a run directory written before."""
-    out = {"band_low_months": 12.0, "band_high_months": 18.0,
-           "land_rule_suspend_above_months": 36.0, "land_rule_source": "",
-           "p_band_min": 0.8, "p_band_min_key": "robust.chance_alpha",
-           "terminal_short_share": TERMINAL_SHORT_SHARE}
-    out.update(meta.get("thresholds") or {})
-    return out
 
 
 def _bool(x: Any) -> bool | None:
@@ -1358,132 +1049,6 @@ def replan_status(targets: pd.DataFrame) -> pd.DataFrame:
         met=[], years=[], periods=[], group=[])
 
 
-def sold_out(plan: pd.DataFrame) -> list[tuple[str, int]]:
-    """(region, first year) for each region whose stock the re-plan runs out in a year still to
-    plan (below :data:`SOLD_OUT_10K_M2` at the year end)."""
-    p = plan[~plan["observed"].map(_bool).fillna(False).astype(bool)]
-    p = p[p["inventory_end_10k_m2"].astype(float) < SOLD_OUT_10K_M2].sort_values("year")
-    return [(r, int(g["year"].iloc[0])) for r, g in p.groupby("region", sort=False)]
-
-
-def _scope_text(scope: str, comp: pd.DataFrame, lang: str) -> str:
-    if scope in NOTE_TEXT[lang]["scopes"]:
-        return NOTE_TEXT[lang]["scopes"][scope]
-    return _region_name(comp, scope, lang)
-
-
-def _period_text(period: str, lang: str) -> str:
-    return str(period).replace("-", "—" if lang == "zh" else "–")
-
-
-def status_items(status: pd.DataFrame, comp: pd.DataFrame, meta: Mapping[str, Any],
-                 lang: str) -> tuple[list[str], list[str]]:
-    """(met, missed): the re-plan's targets and checks as the note prints them. Met ones are
-    merged across scopes with the same requirement (去化周期（2030）不高于18.0个月（全市15.8、
-    主城区13.9）); each missed one names its requirement, the re-plan's value and the gap."""
-    tx, th = NOTE_TEXT[lang], _thresholds(meta)
-    sep = tx["sep"]
-    met, missed = [], []
-    done = status[status["met"]]
-    for _key, part in done.groupby(["target_id", "periods", "required", "unit", "sense"],
-                                   sort=False):
-        r = part.iloc[0]
-        scopes = [_scope_text(s, comp, lang) for s in part["scope"]]
-        period = _period_text(r["periods"], lang)
-        if r["target_id"] == "unmet_demand_10k_m2":
-            met.append(tx["unmet_met"].format(scope=sep.join(scopes), period=period))
-            continue
-        zh, en = TARGET_NAMES.get(r["target_id"], (r["target_id"], r["target_id"]))
-        name = f"{zh}（{period}）" if lang == "zh" else f"{en} ({period})"
-        many = r["years"] > 1
-        req = (f"{_v(r['required'], r['unit'])}{_unit(r['unit'], lang)}"
-               f"{tx['per_year_after'] if many else ''}")
-        if many:
-            got = sep.join(scopes)
-        else:
-            got = sep.join(f"{s}{'' if lang == 'zh' else ' '}{_v(a, r['unit'])}"
-                           for s, a in zip(scopes, part["achieved_replan"]))
-        sense = (tx["per_year"] if many else "") + tx[r["sense"]]
-        met.append(tx["item_met"].format(name=name, sense=sense, req=req, got=got))
-    for r in status[~status["met"]].itertuples(index=False):
-        scope = _scope_text(r.scope, comp, lang)
-        period = _period_text(r.period, lang)
-        got = f"{_v(r.achieved_replan, r.unit)}{_unit(r.unit, lang)}"
-        if r.target_id == "unmet_demand_10k_m2":
-            missed.append(tx["unmet_missed"].format(scope=scope, got=got, period=period))
-            continue
-        zh, en = TARGET_NAMES.get(r.target_id, (r.target_id, r.target_id))
-        name = f"{scope}{zh}（{period}）" if lang == "zh" else f"{en}, {scope} ({period})"
-        x = (f"{_v(r.shortfall_replan, r.unit)}{_unit(r.unit, lang)}" if r.unit != "share" else
-             f"{float(r.shortfall_replan) * 100:.1f}{tx['points']}")
-        gap = tx["over" if r.sense == "max" else "short"].format(x=x)
-        text = tx["item_missed"].format(name=name, sense=tx[r.sense],
-                                        req=f"{_v(r.required, r.unit)}{_unit(r.unit, lang)}",
-                                        got=got, gap=gap)
-        if r.target_id == "cycle_floor_months":
-            text = text[:-1] + tx["floor_note"].format(
-                lo_band=_g(th["band_low_months"]), hi_band=_g(th["band_high_months"])) + text[-1]
-        missed.append(text)
-    return met, missed
-
-
-def verdict_text(targets: pd.DataFrame, plan: pd.DataFrame, comp: pd.DataFrame,
-                 adj: pd.DataFrame, head: pd.DataFrame, meta: Mapping[str, Any], lang: str,
-                 rest: str, last: int, final: int) -> str:
-    """The answer when keeping the targets is feasible (``keep_targets`` in adjustments.csv):
-    no target needs adjusting — then exactly what the re-plan the note shows meets and misses,
-    read from review_targets.csv (achieved against required, the band floor and unmet demand
-    included) and plan.csv (regions sold out). Only targets with rows are named, so a target the
-    dataset does not have is never said to be kept; when the re-plan misses a target of
-    review.hard that keeping is feasible for, the keep_targets plan's land, cycle and unmet
-    demand are given beside it."""
-    tx = NOTE_TEXT[lang]
-    status = replan_status(targets)
-    met, missed = status_items(status, comp, meta, lang)
-    missed += [tx["sold_out"].format(region=_region_name(comp, r, lang), year=y)
-               for r, y in sold_out(plan)]
-    hard = [g for g in meta.get("hard", []) if g in set(status["group"].dropna())]
-    hard_missed = status[~status["met"] & status["group"].isin(hard)]
-    met_text = tx["sep"].join(met) or tx["met_none"]
-    if len(hard_missed):
-        keep = adj[adj["candidate"] == KEEP].iloc[0]
-        text = tx["noadj_keep"].format(
-            hard=tx["sep"].join(GROUP_NAMES.get(g, (g, g))[0 if lang == "zh" else 1]
-                                for g in hard),
-            last=last, final=final, land=_f(keep["land_total_ha"], 2),
-            c=_f(keep["cycle_months_city_end"]), unmet=_f(keep["unmet_demand_10k_m2"], 2),
-            missed=tx["sep"].join(missed), met=met_text)
-    else:
-        text = tx["noadj"].format(rest=rest, last=last, met=met_text)
-        text += tx["missed"].format(items=tx["sep"].join(missed)) if missed else tx["all_met"]
-    h = head.set_index("indicator")
-    return text + tx["spend"].format(buy=_f(h.loc["purchased_10k_m2", "replan"]),
-                                     spend=_f(h.loc["public_spending_100m_yuan", "replan"], 2))
-
-
-RELAXATION_PART = re.compile(r"(\w+)\[([^\]]+)\] (\S+) → (\S+) (\S+) \(([+−-])(\S+)\)")
-
-
-def relaxation_note(text: Any, comp: pd.DataFrame, lang: str) -> str:
-    """adjustments.csv's ``relaxation`` (``vacancy_share[city] 0.2 → 0.2923 share (+0.09235)``)
-    as the smallest feasible level of each conflicting target, in the note's language: 全市空置率
-    29.2% / city vacancy 29.2%. Text it cannot read is returned as it is."""
-    text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
-    parts = []
-    for m in RELAXATION_PART.finditer(text):
-        tid, scope, _old, new, unit = m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)
-        unit = {"months": "months", "share": "share", "ha": "ha"}.get(unit, unit)
-        try:
-            value = float(new)
-        except ValueError:
-            continue
-        zh, en = TARGET_NAMES.get(tid, (tid, tid))
-        where = _scope_text(scope, comp, lang)
-        level = f"{value:.2%}" if unit == "share" else f"{_v(value, unit)}{_unit(unit, lang)}"
-        parts.append(f"{where}{zh}{level}" if lang == "zh" else f"{where} {en} {level}")
-    return NOTE_TEXT[lang]["sep"].join(parts) if parts else text
-
-
 def _override_targets(overrides: str) -> set[str]:
     """The target ids a candidate's overrides (adjustments.csv ``overrides``) touch."""
     out: set[str] = set()
@@ -1494,41 +1059,6 @@ def _override_targets(overrides: str) -> set[str]:
                 out.update(ids)
                 break
     return out
-
-
-def _override_text(overrides: str, lang: str, has_main: bool = True) -> str:
-    """A candidate's overrides in words (空置率改为硬约束；全市空置率 22.0%), for a candidate that
-    changes no target of this dataset and so has no target_change text; main-city values are
-    left out for a dataset without a main city."""
-    out = []
-    scopes = NOTE_TEXT[lang]["scopes"]
-    for item in str(overrides).split(";"):
-        key, _, value = item.strip().partition("=")
-        field_ = key.split(".")
-        if len(field_) == 3 and field_[0] == "targets" and field_[2] == "mode":
-            g = GROUP_NAMES.get(field_[1], (field_[1], field_[1]))
-            out.append(f"{g[0]}目标改为{'硬约束' if value == 'hard' else value}" if lang == "zh"
-                       else f"{g[1]} target {value}")
-            continue
-        name = field_[-1]
-        for tid, unit in (("vacancy_share", "share"), ("cycle_months", "months"),
-                          ("land_total_ha", "ha"), ("supply_total_10k_m2", "10k_m2"),
-                          ("subsidised_volume_10k_m2", "10k_m2")):
-            if name.startswith(tid.split("_10k")[0].replace("_ha", "").replace("_share", "")):
-                scope = ("main_city" if "main_city" in name else "city")
-                if scope == "main_city" and not has_main:
-                    break
-                try:
-                    v = _v(float(value), unit) + _unit(unit, lang)
-                except ValueError:
-                    v = value
-                zh, en = TARGET_NAMES[tid]
-                out.append(f"{scopes[scope]}{zh} {v}" if lang == "zh" else
-                           f"{en}, {scopes[scope]} {v}")
-                break
-        else:
-            out.append(item.strip())
-    return ("；" if lang == "zh" else "; ").join(o for o in out if o)
 
 
 def candidate_groups(adj: pd.DataFrame, targets: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -1549,480 +1079,8 @@ def candidate_groups(adj: pd.DataFrame, targets: pd.DataFrame) -> dict[str, pd.D
             "same": shown[same], "shown": shown[~(absent | same_value | same)]}
 
 
-def candidate_bullet(row, lang: str, has_main: bool = True) -> str:
-    """One candidate as a bullet: its change in words, its id in brackets."""
-    text = str(row.get("target_change_zh" if lang == "zh" else "target_change", "") or "")
-    if text in ("", "无", "none", "nan"):
-        text = _override_text(row["overrides"], lang, has_main)
-    elif lang == "zh":
-        text = text.replace("；", "，")
-    return f"{text}（{row['candidate']}）" if lang == "zh" else f"{text} ({row['candidate']})"
-
-
-def land_rule_observed(targets: pd.DataFrame, comp: pd.DataFrame, main_id: str | None,
-                       lang: str, obs: str) -> str:
-    """The observed years' land-rule breaches (land_rule rows of an observed year the actuals
-    miss): how many region-years, the hectares above what the rule allowed, the largest three
-    (the main city first)."""
-    t = targets[(targets["target_id"] == "land_rule")
-                & targets["observed_year"].map(_bool).fillna(False).astype(bool)]
-    t = t[t["met_replan"].map(_bool).eq(False)]
-    if t.empty:
-        return ""
-    t = t.assign(_main=t["scope"].eq(main_id)).sort_values(["_main", "shortfall_replan"],
-                                                             ascending=False)
-    tx = NOTE_TEXT[lang]
-    items = tx["sep"].join(tx["land_rule_obs_item"].format(
-        region=_scope_text(r.scope, comp, lang), year=r.period, x=_f(r.shortfall_replan, 2))
-        for r in t.head(3).itertuples(index=False))
-    if len(t) > 3:
-        items += "等" if lang == "zh" else " and others"
-    return tx["land_rule_obs"].format(obs=obs, n=len(t), x=_f(t["shortfall_replan"].sum(), 2),
-                                      items=items)
-
-
-def replan_rules(targets: pd.DataFrame, plan: pd.DataFrame, comp: pd.DataFrame,
-                 meta: Mapping[str, Any], lang: str, final: int) -> list[str]:
-    """After the re-plan: regions still above the land rule's suspension line at the end of the
-    final year (plan.csv), and regions whose land makes ready less than
-    :data:`TERMINAL_SHORT_SHARE` of what the year after the plan needs (terminal_feed rows)."""
-    tx, th = NOTE_TEXT[lang], _thresholds(meta)
-    out = []
-    line = float(th["land_rule_suspend_above_months"])
-    end = plan[(plan["year"] == final) & (plan["cycle_end_months"].astype(float) > line)]
-    if len(end):
-        out.append(tx["above_line"].format(
-            final=final, line=_g(line), src=th["land_rule_source"] or "land.rule",
-            items=tx["sep"].join(f"{_region_name(comp, r.region, lang)} {_f(r.cycle_end_months)}"
-                                 for r in end.itertuples(index=False))))
-    feed = targets[(targets["target_id"] == "terminal_feed")
-                   & targets["achieved_replan"].notna()]
-    feed = feed[feed["achieved_replan"].astype(float)
-                < th["terminal_short_share"] * feed["required"].astype(float)]
-    if len(feed):
-        feed = feed.assign(_gap=feed["required"].astype(float)
-                           - feed["achieved_replan"].astype(float)).sort_values(
-            "_gap", ascending=False)
-        items = tx["sep"].join(tx["feed_item"].format(
-            region=_scope_text(r.scope, comp, lang), got=_f(max(r.achieved_replan, 0.0)),
-            req=_f(r.required)) for r in feed.head(3).itertuples(index=False))
-        if len(feed) > 3:
-            items += "等" if lang == "zh" else " and others"
-        out.append(tx["feed_short"].format(next=final + 1, final=final, items=items))
-    return out
-
-
-def note_blocks(run_dir: Path, lang: str = "zh") -> list[tuple]:
-    """The note as blocks — ("h1"|"h2"|"p"|"key", text), ("ul", [items]), ("table", frame,
-    caption), ("img", file, alt), ("annex",) — built only from the files of ``run_dir``. The first
-    paragraphs (at most five) are the answer; tables follow; charts and files go to the annex."""
-    tx = NOTE_TEXT[lang]
-    def read(name: str) -> pd.DataFrame:
-        return read_csv(run_dir / name)
-
-    comp, targets, head = read("review_comparison.csv"), read("review_targets.csv"), \
-        read("review_headline.csv")
-    meta = json.loads((run_dir / "review_meta.json").read_text(encoding="utf-8"))
-    adj = read("adjustments.csv") if (run_dir / "adjustments.csv").exists() else None
-    unc = read("uncertainty.csv") if (run_dir / "uncertainty.csv").exists() else None
-    plan = read("plan.csv")
-
-    obs_years = sorted(comp.loc[comp["observed"], "year"].unique())
-    all_years = sorted(comp["year"].unique())
-    rest = [y for y in all_years if y not in obs_years]
-    p_obs, p_rest = _span(obs_years, lang), _span(rest, lang)
-    final, last = all_years[-1], obs_years[-1]
-    city = comp[comp["region"] == "city"].set_index("year")
-    main_id = meta.get("main_city_id")
-    h = head.set_index("indicator")
-    original = meta.get("original")
-    base_short = BASE_SHORT[lang][1 if original else 0]
-    cite = meta.get("cite") or {}
-    base = (tx["base_file"].format(file=Path(original).name) if original else
-            tx["base_plan"].format(sup=cite.get("supply_guidance", "supply_guidance"),
-                                   land=cite.get("land_guidance", "land_guidance")))
-    fmt = dict(base_short=base_short)
-    th = _thresholds(meta)
-    band = {"lo_band": _g(th["band_low_months"]), "hi_band": _g(th["band_high_months"])}
-
-    blocks: list[tuple] = [("h1", tx["title"]),
-                           ("p", tx["years"].format(obs=p_obs, rest=p_rest, base=base,
-                                                    file=Path(meta["actuals"]).name))]
-    # -- the answer: at most five paragraphs ---------------------------------------------------
-    groups = at_risk_groups(targets)
-    risk = targets[targets["at_risk"]]
-    if groups:
-        items = []
-        for g in groups:
-            r = risk[[f"{x.target_id}[{x.scope}]" == g for x in risk.itertuples(index=False)]
-                     ].iloc[-1]
-            value = f"{_v(r.achieved_course, r.unit)}{_unit(r.unit, lang)}"
-            items.append(f"{_target_name(r, lang)}（{value}）" if lang == "zh" else
-                         f"{_target_name(r, lang)} ({value})")
-        blocks.append(("key", tx["risk"].format(rest=p_rest, n=len(groups),
-                                                items=tx["sep"].join(items), **fmt)))
-    else:
-        blocks.append(("key", tx["norisk"].format(rest=p_rest, **fmt)))
-    needed = adjustment_needed(adj)
-    p_band = h["replan"].get("p_cycle_in_band_end[city]", np.nan)
-    spread = _case_spread(unc)
-    if needed is None:
-        status = replan_status(targets)
-        missed = status_items(status, comp, meta, lang)[1] + [
-            tx["sold_out"].format(region=_region_name(comp, r, lang), year=y)
-            for r, y in sold_out(plan)]
-        blocks.append(("key", tx["notested"] + (
-            tx["missed"].format(items=tx["sep"].join(missed)).lstrip("；; ") + ("。" if lang == "zh" else ".")
-            if missed else "")))
-    elif not needed:
-        text = verdict_text(targets, plan, comp, adj, head, meta, lang, p_rest, last, final)
-        if p_band == p_band and p_band < th["p_band_min"]:
-            text += tx["noadj_risk"].format(
-                final=final, p=_f(p_band, 2), lo=spread[0], hi=spread[1],
-                next=rest[0] if rest else final, pmin=_g(th["p_band_min"]),
-                n10=_g(th["p_band_min"] * 10), pkey=th["p_band_min_key"], **band)
-        blocks.append(("key", text))
-    else:
-        keep = adj[adj["candidate"] == KEEP].iloc[0]
-        best = adj[adj["smallest_change"].astype(bool)]
-        change = (_change_text(best.iloc[0], lang) if len(best) else tx["none"])
-        blocks.append(("key", tx["adj"].format(
-            relax=relaxation_note(keep["relaxation"], comp, lang), change=change)))
-    text = tx["replan"].format(
-        rest=p_rest, land=_join(city.loc[rest, "land_ha_replan"]),
-        oland=_join(city.loc[rest, "land_ha_original"]),
-        sale=_join(city.loc[rest, "supply_10k_m2_replan"]),
-        osale=_join(city.loc[rest, "supply_10k_m2_original"]), **fmt)
-    for extra in replan_rules(targets, plan, comp, meta, lang, final):
-        text += f"{extra}。" if lang == "zh" else f" {extra[0].upper()}{extra[1:]}."
-    blocks.append(("key", text))
-    land_obs = city.loc[obs_years, "land_ha_actual"].sum()
-    land_orig = city.loc[obs_years, "land_ha_original"].sum()
-    text = tx["happened"].format(
-        obs=p_obs, land=_f(land_obs, 2), oland=_f(land_orig, 2),
-        pct=f"{land_obs / land_orig:.0%}" if land_orig else "–", last=last,
-        stock=_f(city.loc[last, "inventory_end_10k_m2_actual"]),
-        cyc=_f(city.loc[last, "cycle_end_months_actual"]),
-        ocyc=_f(city.loc[last, "cycle_end_months_original"]), **fmt)
-    breaches = land_rule_observed(targets, comp, main_id, lang, p_obs)
-    if breaches:
-        text += (breaches + "。") if lang == "zh" else (" " + breaches + ".")
-    blocks.append(("key", text))
-    vac = risk[(risk["target_id"] == "vacancy_share") & ~risk["met_replan"].astype(bool)]
-    if len(vac):
-        req = vac.set_index("scope")["required"]
-        blocks.append(("key", tx["vacancy"].format(vc=_v(req.get("city"), "share"),
-                                                   vm=_v(req.get("main_city"), "share"))))
-    # -- 1. what happened --------------------------------------------------------------------
-    blocks.append(("h2", tx["s1"].format(obs=p_obs, **fmt)))
-    rows = []
-    for scope in ("city", main_id):
-        part = comp[comp["region"] == scope].set_index("year") if scope else None
-        if part is None or part.empty:
-            continue
-        name = tx["scopes"]["city" if scope == "city" else "main_city"]
-        for q in ("land_ha", "supply_10k_m2", "sales_10k_m2"):
-            rows.append([name, tx["quantities"][q], _f(part.loc[obs_years, f"{q}_original"].sum()),
-                         _f(part.loc[obs_years, f"{q}_actual"].sum())])
-        for q in ("inventory_end_10k_m2", "cycle_end_months"):
-            rows.append([name, f"{tx['quantities'][q]} {last}", _f(part.loc[last, f"{q}_original"]),
-                         _f(part.loc[last, f"{q}_actual"])])
-    columns = [c.format(**fmt) for c in tx["cols_happened"]]
-    blocks.append(("table", pd.DataFrame(rows, columns=columns), "review_comparison.csv"))
-    above = meta.get("presale_above_ready") or {}
-    if above:
-        where = tx["sep"].join(f"{_region_name(comp, r, lang)} {_f(v)}" for r, v in above.items())
-        blocks.append(("p", tx["presale_above"].format(x=_f(sum(above.values())), where=where)))
-    # -- 2. risks ----------------------------------------------------------------------------
-    blocks.append(("h2", tx["s2"]))
-    items = [tx["risk_item"].format(t=_target_name(r, lang), sense=tx[r.sense],
-                                    req=_v(r.required, r.unit), unit=_unit(r.unit, lang),
-                                    course=_v(r.achieved_course, r.unit),
-                                    replan=_v(r.achieved_replan, r.unit))
-             for r in risk.itertuples(index=False)]
-    blocks.append(("ul", items or [tx["norisk"].format(rest=p_rest, **fmt)]))
-    checks = targets[targets["check_failed"]] if "check_failed" in targets else targets.iloc[:0]
-    if len(checks):
-        blocks.append(("p", tx["checks"].format(items=tx["sep"].join(
-            f"{_target_name(r, lang)} {_v(r.achieved_course, r.unit)}{_unit(r.unit, lang)}"
-            for r in checks.drop_duplicates("target_id").itertuples(index=False)))))
-    rules = targets[targets["rule_broken"]] if "rule_broken" in targets else targets.iloc[:0]
-    if len(rules):
-        blocks.append(("p", tx["rules"].format(n=len(rules))))
-    # -- 3. the re-plan ----------------------------------------------------------------------
-    blocks.append(("h2", tx["s3"].format(rest=p_rest)))
-    rows = []
-    for y in rest:
-        for scope in ("city", main_id):
-            part = comp[(comp["region"] == scope) & (comp["year"] == y)] if scope else None
-            if part is None or part.empty:
-                continue
-            r = part.iloc[0]
-            rows.append([y, tx["scopes"]["city" if scope == "city" else "main_city"],
-                         _f(r["land_ha_replan"], 2), _f(r["supply_10k_m2_replan"]),
-                         _f(r["sales_10k_m2_replan"]), _f(r["inventory_end_10k_m2_replan"]),
-                         _f(r["cycle_end_months_replan"])])
-    blocks.append(("table", pd.DataFrame(rows, columns=tx["cols_replan"]),
-                   "review_comparison.csv (re-plan)"))
-    if p_band == p_band:
-        blocks.append(("p", tx["replay"].format(reps=meta.get("replications", ""), last=last,
-                                                final=final, p=_f(p_band, 2), lo=spread[0],
-                                                hi=spread[1], **band)))
-    # -- 4. adjustments ----------------------------------------------------------------------
-    if adj is not None:
-        blocks.append(("h2", tx["s4"]))
-        kinds = candidate_groups(adj, targets)
-        for kind in ("same", "same_value", "not_applicable"):
-            if len(kinds[kind]):
-                blocks.append(("p", tx[kind]))
-                blocks.append(("ul", [candidate_bullet(r, lang, bool(main_id))
-                                      for _i, r in kinds[kind].iterrows()]))
-        shown = kinds["shown"]
-        frame = pd.DataFrame({
-            c.format(final=final, **band): v for c, v in zip(tx["cols_adj"], (
-                shown["candidate"], [_change_text(r, lang) for _i, r in shown.iterrows()],
-                [tx["yes"] if f else tx["infeasible"].format(
-                    relax=relaxation_note(x, comp, lang))
-                 for f, x in zip(shown["feasible"].map(_bool).fillna(False),
-                                 shown["relaxation"])],
-                [tx["no"]] * len(shown),
-                shown["delta_unmet_demand_10k_m2"].map(lambda x: _f(x, 1)),
-                shown["delta_land_ha"].map(lambda x: _f(x, 1)),
-                shown["delta_public_spending_100m_yuan"].map(lambda x: _f(x, 2)),
-                shown["cycle_months_city_end"].map(lambda x: _f(x, 1)),
-                shown["p_cycle_in_band"].map(lambda x: _f(x, 2))))})
-        blocks.append(("table", frame.drop(columns=[tx["cols_adj"][3]]),
-                       "adjustments.csv"))
-    # -- annex -------------------------------------------------------------------------------
-    blocks.append(("annex",))
-    blocks.append(("h2", tx["annex"]))
-    suffix = "" if lang == "zh" else "_en"
-    for name in (f"review_paths{suffix}.png", f"adjustments{suffix}.png"):
-        if (run_dir / name).exists():
-            blocks.append(("img", name, name))
-    blocks.append(("ul", tx["files"]))
-    shipped = "actuals" in meta and Path(str(meta["actuals"])).name == EXAMPLE_ACTUALS.name
-    blocks.append(("p", tx["caveats"] + (tx["example"] if shipped else "")))
-    return blocks
-
-
-def _case_spread(unc: pd.DataFrame | None) -> tuple[str, str]:
-    """The lowest and highest city P(in band) across demand cases, price response 0."""
-    if unc is not None and "part" in unc.columns:
-        unc = unc[unc["part"] == "grid"]
-    if unc is None or unc.empty:
-        return "–", "–"
-    part = unc[(unc["scope"] == "city") & (unc["price_response"].abs() < 1e-12)]
-    if part.empty:
-        part = unc[unc["scope"] == "city"]
-    return _f(part["p_cycle_in_band"].min(), 2), _f(part["p_cycle_in_band"].max(), 2)
-
-
-def _region_name(comp: pd.DataFrame, region: str, lang: str) -> str:
-    """A region's name in the note: regions.csv's name_zh, or the id written out in English
-    (``bairin_left`` → ``Bairin Left``, model.labels)."""
-    if lang != "zh":
-        return Labels("en").region(region)
-    hit = comp.loc[comp["region"] == region, "name_zh"]
-    return str(hit.iloc[0]) if len(hit) else region
-
-
-def _change_text(row, lang: str) -> str:
-    """A candidate's change to the targets, in the note's language."""
-    text = str(row.get("target_change", ""))
-    if lang != "zh":
-        if text in ("", "none"):
-            return (f"{row['candidate']} (changes no target: absent from this dataset or the "
-                    f"same value)")
-        return f"{row['candidate']}: {text}"
-    zh = str(row.get("target_change_zh", "") or text)
-    if zh in ("", "无", "none"):
-        return f"{row['candidate']}（未改变任何目标：本数据集无此目标或取值相同）"
-    return zh
-
-
-TARGET_NAMES = {
-    "cycle_months": ("去化周期", "destocking cycle"),
-    "cycle_floor_months": ("去化周期下限", "cycle floor"),
-    "vacancy_share": ("空置率", "vacancy"),
-    "supply_total_10k_m2": ("商品住宅供应总量", "supply total"),
-    "land_total_ha": ("住宅用地总量", "land total"),
-    "subsidised_volume_10k_m2": ("保障性住房", "subsidised housing"),
-    "subsidised_share": ("保障性住房占比", "subsidised share"),
-    "unmet_demand_10k_m2": ("未满足需求", "unmet demand"),
-}
-UNITS_ZH = {"months": "个月", "share": "", "10k_m2": "万㎡", "ha": "公顷", "100m_yuan": "亿元"}
-
-
-def _target_name(row, lang: str) -> str:
-    zh, en = TARGET_NAMES.get(row.target_id, (row.target_id, row.target_id))
-    scope = NOTE_TEXT[lang]["scopes"].get(row.scope, row.scope)
-    period = str(row.period)
-    return f"{scope}{zh}（{period}）" if lang == "zh" else f"{en}, {scope} ({period})"
-
-
-UNITS_EN = {"months": " months", "share": "", "10k_m2": " 万m²", "ha": " ha",
-            "100m_yuan": " 亿元"}
-
-
-def _unit(unit: str, lang: str) -> str:
-    return UNITS_ZH.get(unit, unit) if lang == "zh" else UNITS_EN.get(unit, f" {unit}")
-
-
-def _v(value: Any, unit: str) -> str:
-    """A target value as officials write it: shares as percentages, months to 0.1, 万m² and ha
-    to 0.01."""
-    if not isinstance(value, (int, float, np.integer, np.floating)) or value != value:
-        return "–"
-    if unit == "share":
-        return f"{value:.1%}"
-    return f"{value:.1f}" if unit == "months" else f"{value:.2f}"
-
-
-GROUP_NAMES = {"cycle": ("去化周期", "cycle"), "land_total": ("用地总量", "land total"),
-               "supply_total": ("供应总量", "supply total"),
-               "subsidised": ("保障性住房", "subsidised housing"),
-               "vacancy": ("空置率", "vacancy"), "cycle_floor": ("去化周期下限", "cycle floor")}
-
-
-def _cell(x: Any) -> str:
-    if isinstance(x, (bool, np.bool_)):
-        return "yes" if x else "no"
-    if isinstance(x, (float, np.floating)):
-        if x != x:
-            return "–"
-        return f"{x:.3g}" if abs(x) < 1 else f"{x:,.2f}"
-    return str(x)
-
-
-def render_markdown(blocks: list[tuple]) -> str:
-    out = []
-    for b in blocks:
-        kind = b[0]
-        if kind == "h1":
-            out.append(f"# {b[1]}\n")
-        elif kind == "h2":
-            out.append(f"## {b[1]}\n")
-        elif kind == "key":
-            out.append(f"**{b[1]}**\n")
-        elif kind == "p":
-            out.append(f"{b[1]}\n")
-        elif kind == "ul":
-            out.append("\n".join(f"- {i}" for i in b[1]) + "\n")
-        elif kind == "table":
-            frame, caption = b[1], b[2]
-            lines = ["| " + " | ".join(map(str, frame.columns)) + " |",
-                     "|" + "---|" * len(frame.columns)]
-            lines += ["| " + " | ".join(_cell(v).replace("|", "/") for v in row) + " |"
-                      for row in frame.itertuples(index=False)]
-            out.append("\n".join(lines) + f"\n\n*{caption}*\n")
-        elif kind == "img":
-            out.append(f"![{b[2]}]({b[1]})\n")
-        elif kind == "annex":
-            out.append("---\n")
-    return "\n".join(out)
-
-
-def render_html(blocks: list[tuple], run_dir: Path, lang: str = "zh") -> str:
-    """A self-contained page (images embedded); printed, the body fits two A4 pages and the
-    annex starts on a new page; wide tables wrap instead of being cut off."""
-    body = []
-    for b in blocks:
-        kind = b[0]
-        if kind in ("h1", "h2"):
-            body.append(f"<{kind}>{escape(b[1])}</{kind}>")
-        elif kind == "key":
-            body.append(f"<p class='key'>{escape(b[1])}</p>")
-        elif kind == "p":
-            body.append(f"<p>{escape(b[1])}</p>")
-        elif kind == "ul":
-            body.append("<ul>" + "".join(f"<li>{escape(i)}</li>" for i in b[1]) + "</ul>")
-        elif kind == "table":
-            frame, caption = b[1], b[2]
-            head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
-            rows = "".join("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row)
-                           + "</tr>" for row in frame.itertuples(index=False))
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
-                        f"<p class='src'>{escape(caption)}</p>")
-        elif kind == "img":
-            body.append(f"<figure><img src='{image_data_uri(run_dir / b[1])}' "
-                        f"alt='{escape(b[2])}'><figcaption>{escape(b[1])}</figcaption></figure>")
-        elif kind == "annex":
-            body.append("<div class='annex'></div>")
-    style = ("body{font-family:'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei',"
-             "'PingFang SC',sans-serif;max-width:1000px;margin:1.5em auto;line-height:1.45;"
-             "font-size:14px}h1{font-size:1.35em}h2{font-size:1.1em;margin:1em 0 .3em}"
-             ".key{margin:.25em 0;font-weight:600}"
-             "table{border-collapse:collapse;font-size:.8em;width:100%;table-layout:auto}"
-             "td,th{border:1px solid #ccc;padding:2px 4px;text-align:right;word-break:break-word}"
-             "td:first-child,td:nth-child(2),th{text-align:left}"
-             "th{background:#f0f0f0}img{max-width:100%}.src{font-size:.75em;color:#666;margin:0}"
-             "@page{size:A4;margin:14mm}@media print{body{font-size:11px;margin:0}"
-             ".annex{page-break-before:always}figure{page-break-inside:avoid}}")
-    title = NOTE_TEXT[lang]["title"]
-    return (f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head>"
-            f"<meta charset='utf-8'><title>{escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
-
-
-def write_note(run_dir: Path) -> tuple[Path, Path]:
-    """review_note.md / review_note.html (Chinese) and review_note_en.md / review_note_en.html
-    (English), from the run's files."""
-    for lang, suffix in (("zh", ""), ("en", "_en")):
-        blocks = note_blocks(run_dir, lang)
-        (run_dir / f"review_note{suffix}.md").write_text(render_markdown(blocks), encoding="utf-8")
-        (run_dir / f"review_note{suffix}.html").write_text(render_html(blocks, run_dir, lang),
-                                                           encoding="utf-8")
-    return run_dir / "review_note.md", run_dir / "review_note.html"
-
-
-REVIEW_FILES = ("review_comparison.csv", "review_changes.csv", "review_targets.csv",
-                "review_headline.csv", "review_meta.json")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m model.review RUN_DIR``: re-generate the officials' note of a review run."""
-    import sys
-
-    from model.errors import RunDirError, UserError
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0].startswith("-"):
-        raise UserError("usage: python -m model.review RUN_DIR (the folder of a run of "
-                        "python -m model.run +scenario=midterm_2028)")
-    run_dir = Path(args[0])
-    if not run_dir.is_dir():
-        raise UserError(f"{run_dir}: no such folder (expected the folder of a run of "
-                        f"python -m model.run +scenario=midterm_2028)")
-    if (run_dir / "summary.json").exists() or (run_dir / ".hydra").is_dir():
-        from model.rundir import verify_run
-
-        # the note is written from the run's files: refuse them if they changed since the run
-        subs = [run_dir / sub for sub in ("original", "course")
-                if (run_dir / sub / "summary.json").exists()]
-        problems = [p for d in (run_dir, *subs) for p in verify_run(d)]
-        if problems:
-            raise UserError([f"{p}; run the review again" for p in problems])
-    missing = [f for f in REVIEW_FILES if not (run_dir / f).is_file()]
-    if missing:
-        raise UserError(f"{run_dir} is not a finished mid-term review run (no {missing[0]}); "
-                        f"a review run comes from python -m model.run +scenario=midterm_2028")
-    try:
-        md, page = write_note(run_dir)
-    except DatasetError as exc:
-        raise UserError([f"review note: {p}" for p in exc.problems]) from None
-    except (ValueError, KeyError, IndexError, pd.errors.ParserError) as exc:
-        raise UserError(f"{run_dir}: the review files cannot be read ({type(exc).__name__}: "
-                        f"{exc}); they may be truncated — run the review again") from None
-    except OSError as exc:
-        raise RunDirError(f"{run_dir}: the note cannot be written ({exc.strerror or exc})") \
-            from None
-    print(md)
-    print(page)
-    return 0
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m model.review RUN_DIR: re-write the note (model/review_note.py)
     from model.errors import cli
+    from model.review_note import main
 
     cli("model.review", main)

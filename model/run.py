@@ -50,6 +50,7 @@ from model.pipeline import (  # noqa: F401 (the public API: python -m model.run'
     uncertainty_outcome,
 )
 from model.review import run_review
+from model.review_note import with_note
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,10 @@ def run_model(
     """Config (a composed DictConfig or a RunConfig) in, named outcomes out; writes no tables.
 
     ``run_dir``, if given, receives HiGHS's log (and model.mps with solver.write_mps). With
-    ``review.enabled`` this is the mid-term review (:func:`model.review.run_review`): the
-    outcome is the re-plan's, and the review's own files (comparison, adjustments, the note) are
-    written into ``run_dir`` before the caller writes the run's tables and summary.json."""
+    ``review.enabled`` this is the mid-term review (:func:`model.review.run_review`, then its
+    charts and note, :func:`model.review_note.with_note`): the outcome is the re-plan's, and the
+    review's own files (comparison, adjustments, the note) are written into ``run_dir`` before
+    the caller writes the run's tables and summary.json."""
     t_start = perf_counter()
     try:
         settings = to_settings(cfg)
@@ -71,7 +73,7 @@ def run_model(
     except UserError as exc:
         return _input_error(exc.problems)
     if settings.review.enabled:
-        return run_review(settings, ds, run_dir)
+        return with_note(run_review(settings, ds, run_dir), run_dir)
     if settings.robust.enabled:  # +scenario=robust (docs/robust.md)
         from model.robust.run import run_robust
 

@@ -12,7 +12,6 @@ import pytest
 
 from analysis import discovery as sd
 from analysis import sensitivity as sa
-from model.config import ConfigError
 from model.csvio import read_csv
 from model.data import REPO_ROOT
 

@@ -765,7 +765,7 @@ def test_an_unfinished_run_named_on_its_own_is_one_line(finished_run, tmp_path):
 
 
 def test_review_and_sweep_do_not_trust_a_damaged_run(finished_run, tmp_path):
-    from model import review
+    from model import review_note
 
     run = _copy(finished_run, tmp_path / "run")
     overrides = json.loads((run / "summary.json").read_text(encoding="utf-8"))["overrides"]
@@ -774,7 +774,7 @@ def test_review_and_sweep_do_not_trust_a_damaged_run(finished_run, tmp_path):
     done, why = sweep.completeness(run, overrides)
     assert not done and why.startswith(f"damaged: {run / 'plan.csv'}: ")
     with pytest.raises(UserError) as exc:
-        review.main([str(run)])
+        review_note.main([str(run)])
     assert one_line(exc.value).startswith(f"{run / 'plan.csv'}: ")
     assert one_line(exc.value).endswith("run the review again")
 
@@ -828,10 +828,10 @@ def test_sensitivity_refuses_the_model_replications():
 
 
 def test_review_on_a_folder_that_is_not_a_review_run(tmp_path):
-    from model import review
+    from model import review_note
 
     with pytest.raises(UserError) as exc:
-        review.main([str(tmp_path)])
+        review_note.main([str(tmp_path)])
     assert "is not a finished mid-term review run (no review_comparison.csv)" in one_line(
         exc.value)
 

@@ -33,7 +33,6 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 

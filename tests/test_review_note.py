@@ -15,11 +15,12 @@ import pandas as pd
 
 from model.review import (
     candidate_groups,
-    relaxation_note,
+    relaxation_levels,
+    relaxation_text,
     replan_status,
-    status_items,
     target_change,
 )
+from model.review_note import relaxation_note, status_items
 
 TESTS = Path(__file__).resolve().parent
 THREE_YEAR_CITY = TESTS / "data" / "three_year_city"
@@ -68,6 +69,18 @@ def test_relaxation_as_the_smallest_feasible_level():
     assert relaxation_note(text, COMP, "en") == "city vacancy 29.23%, main city vacancy 29.26%"
     assert "116.20公顷" in relaxation_note("land_total_ha[city] 100 → 116.2 ha (+16.2)", COMP,
                                            "zh")
+
+
+def test_relaxation_text_reads_back():
+    """The note reads adjustments.csv's relaxation text back (model.review.relaxation_levels):
+    what relaxation_text writes, at its 4 significant digits."""
+    relax = pd.DataFrame({
+        "group": ["vacancy_share[city]", "cycle_months[main_city]", "land_total_ha[city]"],
+        "in_conflict": [True, True, False], "required": [0.2, 18.0, 574.93],
+        "relaxed_to_joint": [0.292346, 23.41, 574.93], "relaxation_joint": [0.092346, 5.41, 0.0],
+        "unit": ["share", "months", "ha"], "sense": ["max", "max", "max"]})
+    assert relaxation_levels(relaxation_text(relax, "joint")) == [
+        ("vacancy_share", "city", 0.2923, "share"), ("cycle_months", "main_city", 23.41, "months")]
 
 
 def test_candidate_groups_not_applicable_same_value_same_plan():
