@@ -674,19 +674,24 @@ def _evaluate_batch(base: RunConfig, dataset: Dataset | str, batch: list[Candida
     for c in batch:
         out = sweep.run(dict(c.overrides))
         settings = with_overrides(base, dict(c.overrides))
-        row = _adjustment_row(c, out, settings, ds, sweep.model.inputs, reps)
-        if out.status != "input_error":  # the model now holds the candidate's inputs
-            row.update(zip(TARGET_CHANGE_COLUMNS, target_change(keep, sweep.model.inputs)))
+        # the model holds the candidate's inputs unless they failed their checks (input_error:
+        # it still holds the previous candidate's, which must not describe this one)
+        inputs = None if out.status == "input_error" else sweep.model.inputs
+        row = _adjustment_row(c, out, settings, ds, inputs, reps)
+        if inputs is not None:
+            row.update(zip(TARGET_CHANGE_COLUMNS, target_change(keep, inputs)))
         rows.append(row)
     return rows
 
 
 def _adjustment_row(c: Candidate, out: Outcome, settings: RunConfig, ds: Dataset, inputs,
                     replications: int) -> dict:
+    """One adjustments.csv row; ``inputs`` the candidate's model inputs (None when they failed
+    their checks: its targets are then left blank)."""
     row: dict[str, Any] = {"candidate": c.name, "kind": c.kind, "overrides": c.text(),
                            "status": out.status, "feasible": out.status == "optimal"}
-    targets = {t.key: t for t in inputs.targets}
-    final = inputs.final_year
+    targets = {t.key: t for t in inputs.targets} if inputs is not None else {}
+    final = inputs.final_year if inputs is not None else None
     cyc = targets.get(f"cycle_months[city,{final}]")
     vac = targets.get(f"vacancy_share[city,{final}]")
     row["cycle_target_months"] = cyc.value if cyc else np.nan

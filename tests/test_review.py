@@ -297,3 +297,20 @@ def test_cli_bad_actuals_one_line(tmp_path, old, new, fragment):
     assert 1 <= len(errors) <= 3 and fragment in errors[0], out
     assert all(line.startswith("model.run: input error: review.actuals = ") for line in errors)
     assert not (run_dir / "review_note.md").exists()
+
+
+def test_a_candidate_whose_inputs_fail_is_not_described_by_the_one_before(chifeng):
+    """A candidate that fails its input checks in the worker (input_error) gets blank targets,
+    not those of the candidate solved before it (the built model still holds those)."""
+    settings = review_settings(**{
+        "review.candidates": {"cycle_24": ["targets.cycle_months_end=24"],
+                              "bad_region": ["land.revitalised_by_region_ha.nowhere=5"]},
+        "review.workers": 1, "review.replications": 5})
+    from model.review import _evaluate_batch, adjustment_base
+
+    cands = candidate_list(settings, chifeng)
+    rows = {r["candidate"]: r for r in _evaluate_batch(adjustment_base(settings), chifeng, cands)}
+    assert rows["cycle_24"]["cycle_target_months"] == 24
+    bad = rows["bad_region"]
+    assert bad["status"] == "input_error" and "nowhere" in bad["relaxation"]
+    assert pd.isna(bad["cycle_target_months"]) and "target_change" not in bad
