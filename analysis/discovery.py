@@ -865,7 +865,8 @@ def report_lines(result: DiscoveryResult) -> list[str]:
     t = s["timings_s"]
     lines += ["", (f"Evaluations: {s['backend']} with {s['workers']} worker(s), "
                    f"{t['evaluations_wall']:.0f} s wall ({t['per_evaluation_mean']:.2f} s per "
-                   f"evaluation); PRIM {t['prim']:.1f} s." if math.isfinite(t["evaluations_wall"])
+                   f"evaluation on its worker, on average); PRIM {t['prim']:.1f} s."
+                   if math.isfinite(t["evaluations_wall"])
                    else f"Re-analysed (PRIM only, {t['prim']:.1f} s) from the evaluations in "
                         f"{s.get('reanalysed_from')}."), "",
               "Files: samples.csv (inputs, outcomes, status, failed, failure_reason, in_box), "

@@ -20,10 +20,10 @@ naming the key. docs/sensitivity.md has the method, the outcomes and the measure
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import math
-import multiprocessing
 import os
 import re
 import subprocess
@@ -42,7 +42,6 @@ from omegaconf.errors import OmegaConfBaseException
 
 from model.config import ConfigError, RunConfig, default_settings, number_problems, with_overrides
 from model.csvio import write_csv
-from model.solve import single_thread_highs
 from model.data import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -193,6 +192,16 @@ def check_config(cfg: SensitivityConfig) -> None:
     if not cfg.inputs:
         raise ConfigError("sensitivity.inputs is empty; expected at least one input with bounds")
     for name, b in cfg.inputs.items():
+        missing = [k for k in ("low", "high") if math.isnan(getattr(b, k))]
+        if missing:  # an input the config does not have, given one bound: a new input or a typo
+            others = [k for k in cfg.inputs if k != name and not any(
+                math.isnan(getattr(cfg.inputs[k], a)) for a in ("low", "high"))]
+            near = difflib.get_close_matches(name, others, n=1)
+            raise ConfigError(
+                f"sensitivity.inputs.{name}: not a configured input, and its "
+                f"{' and '.join(missing)} not given"
+                + (f" (did you mean {near[0]}?)" if near else "")
+                + f"; a new input needs low and high; configured: {', '.join(others)}")
         if not (math.isfinite(b.low) and math.isfinite(b.high)) or b.low >= b.high:
             raise ConfigError(
                 f"sensitivity.inputs.{name}: low = {b.low} is not below high = {b.high}; "
@@ -296,6 +305,8 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     cfg = load_group(SensitivityFile, "sensitivity", path or DEFAULT_CONFIG, overrides,
                      example="sensitivity.n=64")
     check_config(cfg)
+    if cfg.method == "sobol" and cfg.n & (cfg.n - 1):  # SALib only warns; its indices assume it
+        raise _err("n", cfg.n, "a power of 2 for Sobol' sampling (…, 128, 256, 512, 1024)")
     return cfg
 
 
@@ -377,9 +388,6 @@ def _sweep_for(base: tuple[tuple[str, Any], ...]):
     key = json.dumps(base, sort_keys=True, default=str)
     sweep = _SWEEPS.get(key)
     if sweep is None:
-        if multiprocessing.parent_process() is not None:
-            # a worker process (loky, Dask): one HiGHS thread each, the workers share the cores
-            single_thread_highs()
         sweep = Sweep(default_settings(**dict(base)))
         _SWEEPS[key] = sweep
     return key, sweep
@@ -466,26 +474,33 @@ def run_samples(
                 return out
             from joblib import Parallel, delayed
 
-            par = Parallel(n_jobs=workers, backend="loky", return_as="generator",
-                           batch_size=max(int(block), 1))
+            # one task per block: joblib's own batching re-splits batches near the end of the
+            # queue, which would send a block's rows to different workers
+            par = Parallel(n_jobs=workers, backend="loky", return_as="generator")
             out = []
-            for row in par(delayed(evaluate)(s) for s in samples):
-                out.append(row)
-                bar.update()
+            for rows in par(delayed(_evaluate_block)(evaluate, b) for b in _blocks(samples, block)):
+                out += rows
+                bar.update(len(rows))
             return out
         if backend == "dask":
-            return _run_dask(evaluate, samples, workers, scheduler, bar, max(int(block), 1))
+            return _run_dask(evaluate, _blocks(samples, block), workers, scheduler, bar)
         raise ConfigError(f"sensitivity.backend = {backend!r} is not valid; expected one of: "
                           + ", ".join(BACKENDS))
     finally:
         bar.close()
 
 
+def _blocks(samples: list[dict], block: int) -> list[list[dict]]:
+    """``samples`` in consecutive runs of ``block`` (the last may be shorter)."""
+    block = max(int(block), 1)
+    return [samples[i:i + block] for i in range(0, len(samples), block)]
+
+
 def _evaluate_block(evaluate, samples: list[dict]) -> list[dict]:
     return [evaluate(s) for s in samples]
 
 
-def _run_dask(evaluate, samples, workers, scheduler, bar, block: int = 1) -> list[dict]:
+def _run_dask(evaluate, blocks: list[list[dict]], workers, scheduler, bar) -> list[dict]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -496,10 +511,10 @@ def _run_dask(evaluate, samples, workers, scheduler, bar, block: int = 1) -> lis
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        blocks = [samples[i:i + block] for i in range(0, len(samples), block)]
         futures = client.map(_evaluate_block, [evaluate] * len(blocks), blocks, pure=False)
+        sizes = {f.key: len(b) for f, b in zip(futures, blocks)}
         for future in as_completed(futures):
-            bar.update(len(blocks[futures.index(future)]))
+            bar.update(sizes[future.key])
         return [row for rows in client.gather(futures) for row in rows]
     finally:
         client.close()
@@ -743,6 +758,20 @@ def top_inputs(indices: pd.DataFrame, outcome: str, k: int = 3) -> list[tuple[st
     return [(r["input"], float(r[key]), float(r[conf])) for _, r in d.iterrows()]
 
 
+def precision_lines(indices: pd.DataFrame, n: int) -> list[str]:
+    """A caution when the sample is too small to rank inputs: how many of the leading indices
+    (ST or μ* of at least 0.05) have a confidence half-width as large as the index itself."""
+    key, conf = (("ST", "ST_conf") if "ST" in indices else ("mu_star", "mu_star_conf"))
+    d = indices[indices[key].notna() & (indices[key] >= 0.05)]
+    wide = int((d[conf] >= d[key]).sum())
+    if not wide:
+        return []
+    return ["", f"**Caution:** with n = {n}, {wide} of the {len(d)} indices of 0.05 or more have "
+                f"a confidence half-width as large as the index: rankings after the first input "
+                f"are not reliable here (ST above 1 or negative S1 are sampling noise). Use a "
+                f"larger n (the default is 256)."]
+
+
 def report_lines(result: SensitivityResult) -> list[str]:
     """The short markdown report (also logged)."""
     s = result.summary
@@ -752,8 +781,10 @@ def report_lines(result: SensitivityResult) -> list[str]:
         f"# Sensitivity analysis ({s['method']}, n = {s['n']})",
         "",
         f"{s['evaluations']} evaluations of {len(s['inputs'])} inputs on {s['backend']} "
-        f"with {s['workers']} worker(s) in {s['timings_s']['evaluations_wall']:.1f} s "
-        f"({s['timings_s']['per_evaluation_mean'] * 1000:.0f} ms per evaluation).",
+        f"with {s['workers']} worker(s) in {s['timings_s']['evaluations_wall']:.1f} s wall "
+        f"({s['timings_s']['evaluations_wall'] / max(s['evaluations'], 1) * 1000:.0f} ms of wall "
+        f"time per evaluation; each took {s['timings_s']['per_evaluation_mean'] * 1000:.0f} ms "
+        f"on its worker, on average).",
         "",
         f"Status: {c['optimal']} optimal, **{c['infeasible']} infeasible** (the hard targets "
         f"cannot all hold), {c['input_error']} input errors, {c['solver_error']} solver errors, "
@@ -771,6 +802,7 @@ def report_lines(result: SensitivityResult) -> list[str]:
         top = top_inputs(result.indices, u["outcome"])
         cells = [f"{name} {v:.3g} ± {cf:.2g}" for name, v, cf in top] + [""] * (3 - len(top))
         lines.append(f"| {u['outcome']} | " + " | ".join(cells) + " |")
+    lines += precision_lines(result.indices, s["n"])
     lines += ["", "Files: samples.csv (inputs, outcomes, status per evaluation), indices.csv, "
               "blocks.csv, ranking.png, summary.json, config.yaml."]
     return lines

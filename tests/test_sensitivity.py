@@ -154,6 +154,7 @@ def test_default_config_composes_and_every_input_is_a_model_key():
     ("sensitivity.inputs.demand.multiplyer.low=0.5", "sensitivity.inputs.demand.multiplyer"),
     ("sensitivity.bakend=dask", "sensitivity.bakend"),
     ("sensitivity.outcomes=[cycle]", "sensitivity.outcomes"),
+    ("sensitivity.n=20", "sensitivity.n"),  # Sobol' sampling needs a power of 2
 ])
 def test_bad_config_is_one_line_naming_the_key(override, key, capsys):
     extra = (["sensitivity.inputs.demand.multiplyer.high=0.9"] if "multiplyer" in override
@@ -161,6 +162,13 @@ def test_bad_config_is_one_line_naming_the_key(override, key, capsys):
     assert sa.main([override, *extra]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and key in err[0]
+
+
+def test_a_misspelt_input_with_one_bound_is_named_with_the_nearest(capsys):
+    assert sa.main(["sensitivity.inputs.demand.multipler.low=0.8"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sensitivity.inputs.demand.multipler: not a configured input" in err[0]
+    assert "did you mean demand.multiplier?" in err[0]
 
 
 def test_cli_bad_method_exits_1_without_traceback():
@@ -199,13 +207,13 @@ def test_cli_workers_reuse_their_built_model(tmp_path):
     assert samples["model_build"].nunique() <= 2
 
 
-def test_worker_processes_run_highs_on_one_thread(tmp_path):
-    """single_thread_highs (called in each worker process) starts HiGHS's pool with one thread:
-    a MIP solved afterwards in that process reports one thread; a fresh process, its default."""
+def test_highs_runs_on_one_thread_in_any_process_that_imports_the_model(tmp_path):
+    """model.solve starts HiGHS's pool with one thread (a plan must not depend on the machine's
+    cores, nor an experiment on its workers): a MIP solved in a process that imported it
+    reports one thread; a process that did not, HiGHS's default."""
     script = (
         "import sys, highspy\n"
-        "from model.solve import single_thread_highs\n"
-        "if sys.argv[1] == 'one': single_thread_highs()\n"
+        "if sys.argv[1] == 'one': import model.solve\n"
         "h = highspy.Highs(); h.setOptionValue('log_to_console', False)\n"
         "h.setOptionValue('log_file', sys.argv[2]); h.setOptionValue('presolve', 'off')\n"
         "h.addVar(0, 1); h.changeColIntegrality(0, highspy.HighsVarType.kInteger)\n"
@@ -219,3 +227,25 @@ def test_worker_processes_run_highs_on_one_thread(tmp_path):
         logs[mode] = log.read_text()
     assert "across 1 threads" in logs["one"]
     assert "across 1 threads" not in logs["default"] or os.cpu_count() == 1
+
+
+def _which_process(sample):
+    return {"i": sample["i"], "pid": os.getpid()}
+
+
+def test_a_block_goes_to_one_worker_in_order():
+    """run_samples(block=k) sends each run of k samples to one worker (a Saltelli block reuses
+    its A row's plan there) and returns the rows in sample order."""
+    samples = [{"i": float(i)} for i in range(78)]
+    rows = sa.run_samples(_which_process, samples, backend="joblib", workers=2, block=13)
+    assert [r["i"] for r in rows] == [s["i"] for s in samples]
+    for b in range(0, 78, 13):
+        assert len({r["pid"] for r in rows[b:b + 13]}) == 1
+
+
+def test_report_cautions_when_confidence_is_as_wide_as_the_index():
+    wide = pd.DataFrame({"outcome": ["y"] * 3, "input": ["a", "b", "c"],
+                         "ST": [0.6, 0.3, 0.01], "ST_conf": [0.1, 0.4, 0.5]})
+    lines = sa.precision_lines(wide, 32)
+    assert lines and "1 of the 2 indices of 0.05 or more" in lines[1]
+    assert sa.precision_lines(wide.assign(ST_conf=[0.1, 0.1, 0.5]), 1024) == []
