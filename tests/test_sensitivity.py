@@ -121,11 +121,13 @@ def test_dask_cluster_gives_the_joblib_outcomes(tmp_path):
         in_blocks = sa.run_samples(ev, samples, backend="dask", block=2,
                                    scheduler=cluster.scheduler_address)
     on_joblib = sa.run_samples(ev, samples, backend="joblib", workers=2)
+    in_process = sa.run_samples(ev, samples, backend="joblib", workers=1)
     joblib_blocks = sa.run_samples(ev, samples, backend="joblib", workers=2, block=2)
     drop = ("eval_time_s", "message", "model_build")  # timings, HiGHS time, process ids
     a = pd.DataFrame(on_dask).drop(columns=list(drop))
     b = pd.DataFrame(on_joblib).drop(columns=list(drop))
     pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(pd.DataFrame(in_process).drop(columns=list(drop)), b)
     assert list(a["status"]) == ["optimal", "optimal", "optimal", "infeasible"]
     for rows in (in_blocks, joblib_blocks):  # in order; a block's rows on one worker's model
         pd.testing.assert_frame_equal(pd.DataFrame(rows).drop(columns=list(drop)), a)
