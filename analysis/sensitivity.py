@@ -193,7 +193,8 @@ def check_config(cfg: SensitivityConfig) -> None:
         raise ConfigError("sensitivity.inputs is empty; expected at least one input with bounds")
     for name, b in cfg.inputs.items():
         missing = [k for k in ("low", "high") if math.isnan(getattr(b, k))]
-        if missing:  # an input the config does not have, given one bound: a new input or a typo
+        if missing and not (b.label or b.unit):  # an input made by one override (set_override):
+            # a new input given one bound, or a misspelt name
             others = [k for k in cfg.inputs if k != name and not any(
                 math.isnan(getattr(cfg.inputs[k], a)) for a in ("low", "high"))]
             near = difflib.get_close_matches(name, others, n=1)
