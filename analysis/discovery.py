@@ -770,12 +770,14 @@ def box_sentence(summary: dict) -> str:
     strong = [phrase(k, v) for k, v in order if _qp(v) <= QP_SIGNIFICANT]
     weak = [phrase(k, v) for k, v in order if _qp(v) > QP_SIGNIFICANT]
     main = strong or weak
+    # "mainly when" only for a box with a strong cut; with none, the box may be chance
+    when = "mainly when" if strong else "in the box found, where"
     if summary["find"] == "failure":
         short = summary["failure_text"].split(", or the evaluation gives no plan")[0]
-        lead = f"The target is missed ({short}) mainly when"
+        lead = f"The target is missed ({short}) {when}"
         cases_word = "failures"
     else:
-        lead, cases_word = "Every target holds mainly when", "successes"
+        lead, cases_word = f"Every target holds {when}", "successes"
     text = (f"{lead} {_join(main)}. This box holds {box['coverage']:.0%} of the {cases_word} "
             f"(coverage), and {box['density']:.0%} of the samples inside it are {cases_word} "
             f"(density), against {box['base_rate']:.0%} of all samples.")
@@ -785,7 +787,8 @@ def box_sentence(summary: dict) -> str:
         text += (f" It also requires that {_join(weak)}, but {cut}"
                  f" weak (quasi-p > {QP_SIGNIFICANT:g}: {'it' if one else 'they'} may be chance).")
     elif not strong:
-        text += f" None of these cuts is strong (every quasi-p > {QP_SIGNIFICANT:g})."
+        text += (f" None of these cuts is strong (every quasi-p > {QP_SIGNIFICANT:g}): the box "
+                 f"may be chance; more samples (discovery.n) would tell.")
     return text
 
 
@@ -821,8 +824,12 @@ def report_lines(result: DiscoveryResult) -> list[str]:
     ]
     if box is not None and box["limits"]:
         lines += ["## The chosen box", "",
-                  f"Box {box['box']} of {s['prim']['trajectory_boxes']} on the peeling trajectory: "
-                  f"coverage {box['coverage']:.2f}, density {box['density']:.2f}, mass "
+                  f"Box {box['box']} "
+                  + (f"of boxes 0–{s['prim']['trajectory_boxes'] - 1} on the peeling trajectory: "
+                     if box["box"] < s["prim"]["trajectory_boxes"] else
+                     f"(added after the peeling trajectory's boxes 0–"
+                     f"{s['prim']['trajectory_boxes'] - 1}): ")
+                  + f"coverage {box['coverage']:.2f}, density {box['density']:.2f}, mass "
                   f"{box['mass']:.2f} ({box['samples_in_box']} samples, {box['cases_in_box']} "
                   f"{case}), {box['restricted_inputs']} restricted inputs. Chosen as the highest "
                   f"coverage with density ≥ {s['prim']['min_density']:.2f} and at most "
@@ -862,6 +869,10 @@ def report_lines(result: DiscoveryResult) -> list[str]:
         r = (dense if not dense.empty else g).sort_values("coverage", ascending=False).iloc[0]
         lines.append(f"| {k} | {int(r['box'])} | {r['coverage']:.2f} | {r['density']:.2f} | "
                      f"{r['mass']:.2f} |")
+    if box is not None and box["limits"] and box["box"] >= s["prim"]["trajectory_boxes"]:
+        lines.append(f"| {box['restricted_inputs']} | {box['box']} (the chosen box: "
+                     f"{box['how']}) | {box['coverage']:.2f} | {box['density']:.2f} | "
+                     f"{box['mass']:.2f} |")
     t = s["timings_s"]
     lines += ["", (f"Evaluations: {s['backend']} with {s['workers']} worker(s), "
                    f"{t['evaluations_wall']:.0f} s wall ({t['per_evaluation_mean']:.2f} s per "
