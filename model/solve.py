@@ -25,7 +25,6 @@ import highspy as _highspy_loaded  # noqa: F401 - loaded here, not inside Pyomo'
 import numpy as np
 import pyomo
 import pyomo.environ as pyo
-from pyomo.common.tee import capture_output
 from pyomo.contrib.solver.solvers.highs import Highs, highspy
 
 # Pyomo imports highspy lazily, inside its "is HiGHS available?" check, and reads any exception
@@ -143,10 +142,23 @@ def solver_versions() -> dict[str, str]:
 
 
 def _quiet_highs():
-    """A highspy.Highs instance without its start-up banner on stdout."""
-    with capture_output(capture_fd=True):
-        inst = highspy.Highs()
-    return inst
+    """A new ``highspy.Highs`` with output off, without the start-up banner its constructor
+    prints on stdout (silenced at the file-descriptor level)."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    return h
 
 
 class PlanModel:
@@ -536,7 +548,7 @@ def single_thread_highs() -> None:
     started the pool."""
     global _single_thread
     if not _single_thread:
-        h = _silent_highs()
+        h = _quiet_highs()
         h.setOptionValue("threads", 1)
         h.addVar(0.0, 1.0)  # the pool starts with the first run, so run a one-column LP
         h.run()
@@ -548,28 +560,8 @@ def _scratch_highs():
     prints a banner on stdout, which is silenced at the file-descriptor level)."""
     global _option_checker
     if _option_checker is None:
-        _option_checker = _silent_highs()
+        _option_checker = _quiet_highs()
     return _option_checker
-
-
-def _silent_highs():
-    """A new ``highspy.Highs`` with output off; the banner its constructor prints on stdout is
-    silenced at the file-descriptor level."""
-    import os
-    import sys
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-    return h
 
 
 def option_problems(options: Mapping[str, object]) -> list[str]:
