@@ -531,28 +531,9 @@ MANAGED_OPTIONS = {
     "log_file": "the run (HiGHS's log goes to highs.log)",
     # HiGHS starts its thread pool once per process; a later thread count makes the solve
     # stop with status "Not Set" (exit 3) instead of solving
-    "threads": "the model (one HiGHS thread per process, so that a plan does not depend on "
-               "the machine's cores: model.solve.single_thread_highs); it cannot be set per run",
+    "threads": "HiGHS once per process (its thread pool), so it cannot be set per run",
 }
 _option_checker = None
-_single_thread = False
-
-
-def single_thread_highs() -> None:
-    """Start this process's HiGHS thread pool with one thread, before its first solve. Called
-    when this module is imported (below): with several threads HiGHS may return another of two
-    plans with the same objective (11 of 52 Sobol samples did), so a plan would depend on the
-    machine's core count and an experiment on its number of workers; on one thread it depends
-    only on its inputs. The bundled runs' files are the same either way, and as fast (measured:
-    the default run's solve 0.062 s on 2 threads, 0.068 s on one). No effect once a solve has
-    started the pool."""
-    global _single_thread
-    if not _single_thread:
-        h = _quiet_highs()
-        h.setOptionValue("threads", 1)
-        h.addVar(0.0, 1.0)  # the pool starts with the first run, so run a one-column LP
-        h.run()
-        _single_thread = True
 
 
 def _scratch_highs():
@@ -610,6 +591,3 @@ def option_problems(options: Mapping[str, object]) -> list[str]:
         else:
             h.setOptionValue(key, current)  # leave the scratch instance as it was
     return out
-
-
-single_thread_highs()  # before any solve in this process (see its docstring)

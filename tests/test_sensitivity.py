@@ -209,28 +209,6 @@ def test_cli_workers_reuse_their_built_model(tmp_path):
     assert samples["model_build"].nunique() <= 2
 
 
-def test_highs_runs_on_one_thread_in_any_process_that_imports_the_model(tmp_path):
-    """model.solve starts HiGHS's pool with one thread (a plan must not depend on the machine's
-    cores, nor an experiment on its workers): a MIP solved in a process that imported it
-    reports one thread; a process that did not, HiGHS's default."""
-    script = (
-        "import sys, highspy\n"
-        "if sys.argv[1] == 'one': import model.solve\n"
-        "h = highspy.Highs(); h.setOptionValue('log_to_console', False)\n"
-        "h.setOptionValue('log_file', sys.argv[2]); h.setOptionValue('presolve', 'off')\n"
-        "h.addVar(0, 1); h.changeColIntegrality(0, highspy.HighsVarType.kInteger)\n"
-        "h.changeColCost(0, -1.0); h.run()\n"
-    )
-    logs = {}
-    for mode in ("one", "default"):
-        log = tmp_path / f"{mode}.log"
-        subprocess.run([sys.executable, "-c", script, mode, str(log)], check=True,
-                       cwd=REPO_ROOT, capture_output=True)
-        logs[mode] = log.read_text()
-    assert "across 1 threads" in logs["one"]
-    assert "across 1 threads" not in logs["default"] or os.cpu_count() == 1
-
-
 def _which_process(sample):
     return {"i": sample["i"], "pid": os.getpid()}
 
