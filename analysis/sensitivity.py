@@ -751,9 +751,14 @@ def plot_ranking(indices: pd.DataFrame, method: str, path: Path) -> None:
     plt.close(fig)
 
 
+def index_columns(indices: pd.DataFrame) -> tuple[str, str]:
+    """The ranking index and its confidence column: ST (Sobol) or mu_star (Morris)."""
+    return ("ST", "ST_conf") if "ST" in indices else ("mu_star", "mu_star_conf")
+
+
 def top_inputs(indices: pd.DataFrame, outcome: str, k: int = 3) -> list[tuple[str, float, float]]:
     """The k highest-ranked inputs of an outcome: (input, index, conf)."""
-    key, conf = (("ST", "ST_conf") if "ST" in indices else ("mu_star", "mu_star_conf"))
+    key, conf = index_columns(indices)
     d = indices[(indices["outcome"] == outcome) & indices[key].notna()]
     d = d.sort_values(key, ascending=False).head(k)
     return [(r["input"], float(r[key]), float(r[conf])) for _, r in d.iterrows()]
@@ -762,7 +767,7 @@ def top_inputs(indices: pd.DataFrame, outcome: str, k: int = 3) -> list[tuple[st
 def precision_lines(indices: pd.DataFrame, n: int) -> list[str]:
     """A caution when the sample is too small to rank inputs: how many of the leading indices
     (ST or μ* of at least 0.05) have a confidence half-width as large as the index itself."""
-    key, conf = (("ST", "ST_conf") if "ST" in indices else ("mu_star", "mu_star_conf"))
+    key, conf = index_columns(indices)
     d = indices[indices[key].notna() & (indices[key] >= 0.05)]
     wide = int((d[conf] >= d[key]).sum())
     if not wide:
