@@ -385,6 +385,9 @@ _SWEEPS: dict[str, Any] = {}  # one built model per worker process and base conf
 
 def _sweep_for(base: tuple[tuple[str, Any], ...]):
     from model.run import Sweep
+    from model.solve import single_thread_highs
+
+    single_thread_highs()  # before this process's first solve (its docstring says why)
 
     key = json.dumps(base, sort_keys=True, default=str)
     sweep = _SWEEPS.get(key)

@@ -531,9 +531,35 @@ MANAGED_OPTIONS = {
     "log_file": "the run (HiGHS's log goes to highs.log)",
     # HiGHS starts its thread pool once per process; a later thread count makes the solve
     # stop with status "Not Set" (exit 3) instead of solving
-    "threads": "HiGHS once per process (its thread pool), so it cannot be set per run",
+    "threads": "HiGHS once per process (its thread pool), so it cannot be set per run; "
+               "an experiment's processes run it on one (model.solve.single_thread_highs)",
 }
 _option_checker = None
+_single_thread = False
+
+
+def single_thread_highs() -> bool:
+    """Start this process's HiGHS thread pool with one thread, before its first solve; True if
+    HiGHS now runs on one thread here, False if an earlier solve had already started the pool
+    with another count (HiGHS cannot change it; a solve asking for another count stops with
+    status "Not Set").
+
+    Called by every process that evaluates an experiment's samples, before it builds its model
+    (analysis.sensitivity's ``_sweep_for``: the sensitivity analysis and scenario discovery, in
+    the main process with one worker, in each worker with more; neither solves before): the
+    workers share the machine's cores, and HiGHS's default (half the cores per process) on each
+    of 2 workers slowed a Sobol run with n = 32 from 43.1 to 51.3 s wall; and with several
+    threads HiGHS may return another of two plans with the same objective (11 of 52 Sobol
+    samples did), so the samples' outcomes would depend on the number of workers. A single run
+    (``python -m model.run``) keeps HiGHS's default."""
+    global _single_thread
+    if not _single_thread:
+        h = _quiet_highs()
+        h.setOptionValue("threads", 1)
+        h.addVar(0.0, 1.0)  # the pool starts with the first run, so run a one-column LP
+        h.run()
+        _single_thread = h.getModelStatus() == _highspy_loaded.HighsModelStatus.kOptimal
+    return _single_thread
 
 
 def _scratch_highs():

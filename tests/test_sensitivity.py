@@ -209,6 +209,38 @@ def test_cli_workers_reuse_their_built_model(tmp_path):
     assert samples["model_build"].nunique() <= 2
 
 
+def test_an_experiments_processes_run_highs_on_one_thread(tmp_path):
+    """A process that evaluates samples starts HiGHS's pool with one thread before its model is
+    built (model.solve.single_thread_highs): the workers share the cores, and on several threads
+    HiGHS may return another of two tied plans, so outcomes would depend on the worker count. A
+    process that solved first keeps its pool (single_thread_highs says so)."""
+    script = (
+        "import sys, highspy\n"
+        "from analysis import sensitivity as sa\n"
+        "def mip(log):\n"
+        "    h = highspy.Highs(); h.setOptionValue('log_to_console', False)\n"
+        "    h.setOptionValue('log_file', log); h.setOptionValue('presolve', 'off')\n"
+        "    h.addVar(0, 1); h.changeColIntegrality(0, highspy.HighsVarType.kInteger)\n"
+        "    h.changeColCost(0, -1.0); h.run(); return h.modelStatusToString(h.getModelStatus())\n"
+        "if sys.argv[1] == 'solved_first': mip(sys.argv[2] + '.first')\n"
+        "cfg = sa.load_config(None, ['sensitivity.progress=false'])\n"
+        "sa._sweep_for(sa.ModelEvaluator.from_config(cfg).base)\n"
+        "from model import solve\n"
+        "print(solve._single_thread, mip(sys.argv[2]))\n"
+    )
+    out, logs = {}, {}
+    for mode in ("experiment", "solved_first"):
+        log = tmp_path / f"{mode}.log"
+        res = subprocess.run([sys.executable, "-c", script, mode, str(log)], check=True,
+                             cwd=REPO_ROOT, capture_output=True, text=True)
+        out[mode], logs[mode] = res.stdout.split()[-2:], log.read_text()
+    assert out["experiment"] == ["True", "Optimal"]
+    assert "across 1 threads" in logs["experiment"]
+    if (os.cpu_count() or 1) > 1:  # HiGHS's default on one core is one thread anyway
+        assert out["solved_first"] == ["False", "Optimal"]
+        assert "across 1 threads" not in logs["solved_first"]
+
+
 def _which_process(sample):
     return {"i": sample["i"], "pid": os.getpid()}
 
