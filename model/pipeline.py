@@ -93,7 +93,7 @@ def optimise_run(
             inputs = build_inputs(settings, ds)
         check_inputs(settings, ds, inputs)
     except UserError as exc:
-        return _input_error(exc.problems)
+        return input_error(exc.problems)
 
     pm = PlanModel(inputs, settings.solver)
     if run_dir is not None:
@@ -194,7 +194,7 @@ class Sweep:
             inputs = build_inputs(settings, self.dataset)
             check_inputs(settings, self.dataset, inputs)
         except UserError as exc:
-            return _input_error(exc.problems)
+            return input_error(exc.problems)
         if outputs == "outcomes":
             sol = next((sol for seen, solver, sol in self._solved
                         if solver == settings.solver and seen == inputs), None)
@@ -234,7 +234,7 @@ def solve_outcomes(settings: RunConfig, ds: Dataset, inputs: ModelInputs,
         try:
             replayed = replay_plan(settings, ds, inputs, plan)
         except ValueError as exc:
-            return _input_error([f"sim: {exc}"])
+            return input_error([f"sim: {exc}"])
         tables["replay_summary"] = market.replay_summary(replayed)
         summary["replay"] = replay_headline(replayed, tables["replay_summary"])
     return Outcome("optimal", EXIT_OK, pm.problem_type, head, tables, summary, ())
@@ -274,7 +274,7 @@ def solve_and_report(
             try:
                 replayed = replay_plan(settings, ds, inputs, plan)
             except ValueError as exc:  # checked before the solve; this is a safety net
-                return _input_error([f"sim: {exc}"])
+                return input_error([f"sim: {exc}"])
             tables.update(replay_tables(replayed, inputs))
             base["replay"] = replay_headline(replayed, tables["replay_summary"])
             detail += market.summary_lines(replayed, L=L, table=tables["replay_summary"])
@@ -282,7 +282,7 @@ def solve_and_report(
                 try:
                     found = uncertainty_outcome(settings, ds, inputs, plan)
                 except InputError as exc:
-                    return _input_error(exc.problems)
+                    return input_error(exc.problems)
                 tables.update(found[0])
                 base["uncertainty"] = found[1]
                 lead[1:1] = uncertainty.other_demand_lines(found[0]["uncertainty"], inputs, L)
@@ -494,7 +494,10 @@ def _conflict_note(inputs, relax) -> str:
     )
 
 
-def _input_error(problems: list[str]) -> Outcome:
+def input_error(problems: list[str]) -> Outcome:
+    """The Outcome of a run whose inputs failed their checks: status ``input_error``, exit 1,
+    one message per problem (docs/errors.md); no tables. Shared by the run, sweeps, the
+    mid-term review and the robust plan."""
     summary = {
         "status": "input_error",
         "errors": list(problems),

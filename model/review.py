@@ -49,7 +49,7 @@ from model.data import Dataset, load_dataset
 from model.errors import UserError
 from model.inputs import ModelInputs, build_inputs
 from model.labels import Labels
-from model.pipeline import EXIT_OK, Outcome, Sweep, _input_error, optimise_run, replay_plan
+from model.pipeline import EXIT_OK, Outcome, Sweep, input_error, optimise_run, replay_plan
 from model.same_plan import plan_fingerprint
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     try:  # the re-plan's inputs, built once: the re-plan, the current course and the thresholds
         inputs = build_inputs(settings, ds)
     except UserError as exc:
-        return _input_error(exc.problems)  # bad actuals, one line each
+        return input_error(exc.problems)  # bad actuals, one line each
     replan = optimise_run(settings, ds, run_dir, t_replan, inputs=inputs)
     if replan.status != "optimal":
         return replan  # bad actuals (one line each), an infeasible or failed re-plan
@@ -151,7 +151,7 @@ def run_review(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     if original.status != "optimal":
         if original.status == "input_error":
             return original
-        return _input_error(
+        return input_error(
             [f"review: the adopted plan ({settings.review.original or 'the plan as written'}) "
              f"could not be evaluated ({original.status}): {'; '.join(original.messages[:1])}"]
         )

@@ -36,7 +36,7 @@ from model.pipeline import (  # noqa: F401 (the public API: python -m model.run'
     Outcome,
     Sweep,
     _conflict_note,
-    _input_error,
+    input_error,
     check_inputs,
     check_settings,
     optimise_run,
@@ -71,7 +71,7 @@ def run_model(
         check_settings(settings)
         ds = run_dataset(settings, dataset)
     except UserError as exc:
-        return _input_error(exc.problems)
+        return input_error(exc.problems)
     if settings.review.enabled:
         return with_note(run_review(settings, ds, run_dir), run_dir)
     if settings.robust.enabled:  # +scenario=robust (docs/robust.md)

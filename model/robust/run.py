@@ -32,7 +32,7 @@ from model import pipeline, results
 from model.config import RunConfig, SolverConfig
 from model.data import Dataset
 from model.inputs import InputError, ModelInputs, build_inputs
-from model.pipeline import EXIT_INFEASIBLE, EXIT_OK, EXIT_SOLVER, Outcome, _input_error
+from model.pipeline import EXIT_INFEASIBLE, EXIT_OK, EXIT_SOLVER, Outcome, input_error
 from model.robust import check as chk
 from model.robust import scenarios as sc
 from model.robust.extensive import ExtensiveForm, ExtensiveSolution, band_scopes
@@ -52,7 +52,7 @@ def run_robust(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
     t_start = perf_counter()
     problems = sc.check_settings(settings)
     if problems:
-        return _input_error(problems)
+        return input_error(problems)
     rob = settings.robust
     quiet = dataclasses.replace(settings.solver, duals=False, relaxation=False)
     try:
@@ -69,7 +69,7 @@ def run_robust(settings: RunConfig, ds: Dataset, run_dir: str | Path | None = No
         log.info("sampled %d scenarios in %.2f s", len(scenarios), sample_time)
         ef = ExtensiveForm(scenarios, rob, settings.solver)
     except InputError as exc:
-        return _input_error(exc.problems)
+        return input_error(exc.problems)
     log.info("extensive form: %d scenarios, %d columns, %d rows, %d binaries, built in %.2f s",
              ef.size["scenarios"], ef.size["columns"], ef.size["rows"], ef.size["binaries"],
              ef.build_time_s)
