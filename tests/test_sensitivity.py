@@ -261,3 +261,35 @@ def test_report_cautions_when_confidence_is_as_wide_as_the_index():
     lines = sa.precision_lines(wide, 32)
     assert lines and "1 of the 2 indices of 0.05 or more" in lines[1]
     assert sa.precision_lines(wide.assign(ST_conf=[0.1, 0.1, 0.5]), 1024) == []
+
+
+def test_solver_floor_benchmark_tries_settings_on_the_same_models():
+    """benchmarks/bench_solver_floor.py --try: each model solved with the run's options and
+    each setting; a hand-solved MILP (min −x1 − x2, 2·x1 + 2·x2 ≤ 3, x binary: −1; its LP
+    relaxation −1.5) gives the objective differences a right comparison must."""
+    import runpy
+
+    import highspy
+
+    from model.config import SolverConfig
+
+    bench = runpy.run_path(str(REPO_ROOT / "benchmarks" / "bench_solver_floor.py"),
+                           run_name="bench")
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = 2, 1
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = [-1.0, -1.0], [0.0, 0.0], [1.0, 1.0]
+    lp.row_lower_, lp.row_upper_ = [-highspy.kHighsInf], [3.0]
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = [0, 1, 2], [0, 0], [2.0, 2.0]
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * 2
+    tried = bench["try_settings"]([lp, lp], SolverConfig(),
+                                  ["lp", "mip_rel_gap=1e-4,presolve=off"])
+    assert list(tried) == ["base", "lp", "mip_rel_gap=1e-4,presolve=off"]
+    assert tried["base"]["max_rel_objective_diff"] == 0.0
+    assert tried["lp"]["max_rel_objective_diff"] == pytest.approx(0.5)  # |−1.5 − (−1)| / 1
+    assert tried["mip_rel_gap=1e-4,presolve=off"]["max_rel_objective_diff"] == 0.0
+    assert all(t["not_optimal"] == 0 for t in tried.values())
+    assert bench["parse_setting"]("mip_allow_restart=false,threads=1") == {
+        "mip_allow_restart": False, "threads": 1}
+    with pytest.raises(SystemExit, match="expected option=value"):
+        bench["parse_setting"]("presolve")
