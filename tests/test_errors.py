@@ -572,17 +572,44 @@ def test_run_with_a_chinese_path_quoted_as_the_docs_say(tmp_path):
     assert json.loads((run / "summary.json").read_text())["dataset"]["name"] == "hand_2x2"
 
 
+def signal_state(pid: int) -> str:
+    """SIGINT's disposition in process ``pid`` (Linux /proc): blocked, ignored or caught."""
+    try:
+        status = dict(line.split(":\t", 1) for line in
+                      Path(f"/proc/{pid}/status").read_text().splitlines() if ":\t" in line)
+    except OSError:
+        return "unknown"
+    bit = 1 << (signal.SIGINT - 1)
+    return ", ".join(f"{name} {bool(int(status.get(key, '0'), 16) & bit)}"
+                     for key, name in (("SigBlk", "blocked"), ("SigIgn", "ignored"),
+                                       ("SigCgt", "caught")))
+
+
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    # PYTHONFAULTHANDLER: if the run does not end, SIGABRT makes it print where it is
     proc = subprocess.Popen([sys.executable, "-m", "model.run", "sim.replications=50000",
                              "solver.duals=false", f"hydra.run.dir={tmp_path / 'run'}"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     lock = tmp_path / "run" / rundir.LOCK
-    deadline = time.time() + 60
-    while not lock.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        deadline = time.time() + 60
+        while not lock.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        state = signal_state(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # say where it was, and leave no runaway replay
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            pytest.fail(f"no exit 60 s after Ctrl-C; SIGINT in the child: {state}; "
+                        f"stderr ends: {err[-3000:]}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if "interrupted" in line]
