@@ -1,10 +1,11 @@
 """One experiment evaluation against its core, side by side: how close the evaluation path of
 sweeps and the sensitivity analysis comes to the work that matters.
 
-    .venv/bin/python benchmarks/bench_evaluate.py [--samples 12] [--rounds 3] [KEY=VALUE ...]
+    .venv/bin/python benchmarks/bench_evaluate.py [--samples 12] [--rounds 3] [--seed 1] [KEY=VALUE ...]
 
-For K samples of the sensitivity inputs (conf/sensitivity/default.yaml, its base model), each
-round times, in rotating order:
+For K rows drawn at random (``--seed``) from the Sobol design with 1,024 base samples of the
+sensitivity inputs (conf/sensitivity/default.yaml, its base model), with HiGHS on one thread as
+in the analysis' processes, each round times, in rotating order:
 
   evaluation  ``Sweep.run(sample, outputs="outcomes")``: overrides, inputs, parameter update,
               HiGHS, the plan and headline, the replay and its summary — what a sample costs
@@ -25,6 +26,8 @@ from datetime import datetime
 from pathlib import Path
 from time import perf_counter
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis import sensitivity as sa  # noqa: E402
@@ -33,6 +36,7 @@ from model.config import default_settings, fast_overrides  # noqa: E402
 from model.data import REPO_ROOT  # noqa: E402
 from model.inputs import build_inputs  # noqa: E402
 from model.pipeline import Sweep, replay_params  # noqa: E402
+from model.solve import single_thread_highs  # noqa: E402
 
 GOAL = 2.0
 
@@ -41,14 +45,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1, help="which rows of the design are drawn")
     ap.add_argument("overrides", nargs="*", help="sensitivity.KEY=VALUE, as for the analysis")
     args = ap.parse_args()
 
     cfg = sa.load_config(None, ["sensitivity.progress=false", *args.overrides])
     problem = sa.problem_of(cfg.inputs)
-    X = sa.make_samples(problem, "sobol", 16, cfg.seed)[: args.samples]
+    # rows drawn at random from the design of Sobol with 1,024 base samples (not one block's
+    # rows, which all lie near one point)
+    X = sa.make_samples(problem, "sobol", 1024, cfg.seed)
+    X = X[np.random.default_rng(args.seed).choice(len(X), size=args.samples, replace=False)]
     samples = [dict(zip(problem["names"], map(float, r))) for r in X]
     base = default_settings(**sa.base_overrides(cfg))
+    single_thread_highs()  # as in the analysis' processes (analysis.sensitivity._sweep_for)
     sweep = Sweep(base, reuse_solves=False)  # every evaluation solves, as the core does
     ds = sweep.dataset
 

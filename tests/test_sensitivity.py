@@ -265,8 +265,10 @@ def test_report_cautions_when_confidence_is_as_wide_as_the_index():
 
 def test_solver_floor_benchmark_tries_settings_on_the_same_models():
     """benchmarks/bench_solver_floor.py --try: each model solved with the run's options and
-    each setting; a hand-solved MILP (min −x1 − x2, 2·x1 + 2·x2 ≤ 3, x binary: −1; its LP
-    relaxation −1.5) gives the objective differences a right comparison must."""
+    each setting, compared model by model. Two hand-solved MILPs, x binary, 2·x1 + 2·x2 ≤ 3:
+    min −x1 − x2 (optimum −1, LP relaxation −1.5) and min −x1 − 4·x2 (−4; LP −4.5): the LP's
+    largest relative difference is 0.5 (first model; 0.125 on the second); it would be 3.5 if
+    the relaxations were compared with the other model's optimum."""
     import runpy
 
     import highspy
@@ -275,18 +277,23 @@ def test_solver_floor_benchmark_tries_settings_on_the_same_models():
 
     bench = runpy.run_path(str(REPO_ROOT / "benchmarks" / "bench_solver_floor.py"),
                            run_name="bench")
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = 2, 1
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = [-1.0, -1.0], [0.0, 0.0], [1.0, 1.0]
-    lp.row_lower_, lp.row_upper_ = [-highspy.kHighsInf], [3.0]
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = [0, 1, 2], [0, 0], [2.0, 2.0]
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * 2
-    tried = bench["try_settings"]([lp, lp], SolverConfig(),
+
+    def milp(costs):
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = 2, 1
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = costs, [0.0, 0.0], [1.0, 1.0]
+        lp.row_lower_, lp.row_upper_ = [-highspy.kHighsInf], [3.0]
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_ = [0, 1, 2], [0, 0]
+        lp.a_matrix_.value_ = [2.0, 2.0]
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * 2
+        return lp
+
+    tried = bench["try_settings"]([milp([-1.0, -1.0]), milp([-1.0, -4.0])], SolverConfig(),
                                   ["lp", "mip_rel_gap=1e-4,presolve=off"])
     assert list(tried) == ["base", "lp", "mip_rel_gap=1e-4,presolve=off"]
     assert tried["base"]["max_rel_objective_diff"] == 0.0
-    assert tried["lp"]["max_rel_objective_diff"] == pytest.approx(0.5)  # |−1.5 − (−1)| / 1
+    assert tried["lp"]["max_rel_objective_diff"] == pytest.approx(0.5)
     assert tried["mip_rel_gap=1e-4,presolve=off"]["max_rel_objective_diff"] == 0.0
     assert all(t["not_optimal"] == 0 for t in tried.values())
     assert bench["parse_setting"]("mip_allow_restart=false,threads=1") == {
