@@ -585,12 +585,22 @@ def signal_state(pid: int) -> str:
                                        ("SigCgt", "caught")))
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child before exec: SIGINT's default disposition, unblocked. A test suite started
+    in the background (``pytest &`` in a script) ignores SIGINT, as POSIX has asynchronous
+    commands do; a child inherits that, Python then installs no KeyboardInterrupt handler, and
+    the run never sees the Ctrl-C (the cause of this test's time-outs in background runs)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
+
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     # PYTHONFAULTHANDLER: if the run does not end, SIGABRT makes it print where it is
     proc = subprocess.Popen([sys.executable, "-m", "model.run", "sim.replications=50000",
                              "solver.duals=false", f"hydra.run.dir={tmp_path / 'run'}"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
     lock = tmp_path / "run" / rundir.LOCK
     try:
         deadline = time.time() + 60
