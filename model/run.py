@@ -17,10 +17,25 @@ error; 130 interrupted.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from time import perf_counter
 from typing import Any
+
+
+def _interrupted_while_starting(signum, frame):  # noqa: ARG001 - a signal handler's signature
+    print("model.run: interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr,
+          flush=True)
+    raise SystemExit(130)
+
+
+# A Ctrl-C while the command imports its libraries (a second or two) would print a traceback:
+# until the imports are done it is one line and exit 130. Left alone where SIGINT is ignored
+# (a job started in the background) or handled by someone else.
+_STARTING = __name__ == "__main__" and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+if _STARTING:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
 
 
 from model import results, uncertainty
@@ -51,6 +66,9 @@ from model.pipeline import (  # noqa: F401 (the public API: python -m model.run'
 )
 from model.review import run_review
 from model.review_note import with_note
+
+if _STARTING:  # from here on the run's own handling (KeyboardInterrupt: _hydra_main)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 log = logging.getLogger(__name__)
 
