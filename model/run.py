@@ -24,7 +24,7 @@ from time import perf_counter
 from typing import Any
 
 
-def _interrupted_while_starting(signum, frame):  # noqa: ARG001 - a signal handler's signature
+def _interrupted_while_starting(signum, frame):
     print("model.run: interrupted (Ctrl-C) while starting; nothing was written", file=sys.stderr,
           flush=True)
     raise SystemExit(130)
