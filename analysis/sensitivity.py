@@ -387,11 +387,10 @@ def _sweep_for(base: tuple[tuple[str, Any], ...]):
     from model.run import Sweep
     from model.solve import single_thread_highs
 
-    single_thread_highs()  # before this process's first solve (its docstring says why)
-
     key = json.dumps(base, sort_keys=True, default=str)
     sweep = _SWEEPS.get(key)
     if sweep is None:
+        single_thread_highs()  # before this process's first solve (its docstring says why)
         sweep = Sweep(default_settings(**dict(base)))
         _SWEEPS[key] = sweep
     return key, sweep

@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from model.config import default_settings  # noqa: E402
 from model.data import load_dataset  # noqa: E402
 from model.inputs import build_inputs, with_targets  # noqa: E402
-from model.solve import PlanModel, _quiet_highs  # noqa: E402
+from model.solve import PlanModel, quiet_highs  # noqa: E402
 
 
 def parameter_sets(base, n: int, seed: int):
@@ -69,7 +69,7 @@ def parameter_sets(base, n: int, seed: int):
 
 
 def bare_highs_time(mps: Path, settings) -> tuple[float, float]:
-    h = _quiet_highs()
+    h = quiet_highs()
     h.setOptionValue("output_flag", False)
     h.readModel(str(mps))
     h.setOptionValue("time_limit", float(settings.solver.time_limit_s))

@@ -547,7 +547,7 @@ class SolverConfig:
     """HiGHS options. Only model/solve.py reads these."""
 
     name: str = "highs"
-    time_limit_s: float = 60.0  # per solve: each re-solve of a built model gets its own (PlanModel._run)
+    time_limit_s: float = 60.0  # per solve: each re-solve of a built model gets its own (model.solve.run_within)
     mip_rel_gap: float = 1e-6
     duals: bool = True  # shadow prices and ranging (LP with binaries fixed)
     relaxation: bool = True  # on infeasible hard targets, compute the relaxation table

@@ -128,7 +128,7 @@ def target_group(target_id: str, scope: str) -> str:
 def solver_versions() -> dict[str, str]:
     """Versions of the solver stack, for summary.json."""
     try:
-        inst = _quiet_highs()
+        inst = quiet_highs()
         numbers = f"{inst.versionMajor()}.{inst.versionMinor()}.{inst.versionPatch()}"
         highs_v = f"{numbers} (git {inst.githash()})"
     except Exception:  # noqa: BLE001 - version reporting must never stop a run
@@ -141,7 +141,18 @@ def solver_versions() -> dict[str, str]:
     }
 
 
-def _quiet_highs():
+def run_within(h, time_limit_s: float) -> None:
+    """``h.run()`` (a ``highspy.Highs``) stopped after ``time_limit_s`` seconds of this run.
+    HiGHS measures its ``time_limit`` against the instance's run clock, which keeps counting
+    over every run of the instance: a model re-solved many times (a sweep, a sensitivity
+    worker) would otherwise have its solves stop at "Time limit reached" once their total
+    passed the limit (an LP re-solved 300 times with a 0.02 s limit failed 187 times), so the
+    limit is moved on by the time already run."""
+    h.setOptionValue("time_limit", float(h.getRunTime()) + float(time_limit_s))
+    h.run()
+
+
+def quiet_highs():
     """A new ``highspy.Highs`` with output off, without the start-up banner its constructor
     prints on stdout (silenced at the file-descriptor level)."""
     import os
@@ -213,8 +224,7 @@ class PlanModel:
     def _apply_options(self) -> None:
         h, cfg = self._highs, self.solver_cfg
         h.setOptionValue("output_flag", False)
-        h.setOptionValue("time_limit", float(cfg.time_limit_s))
-        h.setOptionValue("mip_rel_gap", float(cfg.mip_rel_gap))
+        h.setOptionValue("mip_rel_gap", float(cfg.mip_rel_gap))  # time_limit: per run (_run)
         for key, value in cfg.options.items():
             h.setOptionValue(str(key), value)
 
@@ -341,15 +351,7 @@ class PlanModel:
         return out
 
     def _run(self) -> None:
-        """HiGHS's ``run()`` with ``solver.time_limit_s`` for this run. HiGHS measures its time
-        limit against the instance's run clock, which keeps counting over every run of the
-        instance: a model re-solved many times (a sweep, a sensitivity worker) would otherwise
-        have its solves stop at "Time limit reached" once their total passed the limit (an LP
-        re-solved 300 times with a 0.02 s limit failed 187 times), so the limit is moved on by
-        the time already run."""
-        h = self._highs
-        h.setOptionValue("time_limit", float(h.getRunTime()) + float(self.solver_cfg.time_limit_s))
-        h.run()
+        run_within(self._highs, self.solver_cfg.time_limit_s)
 
     # -- duals and ranging ----------------------------------------------------------------
     def duals(self) -> Duals:
@@ -482,7 +484,7 @@ def solve_matrix(lp, solver: SolverConfig | None = None,
     """Solve a ``highspy.HighsLp`` (the robust plan's extensive form, model/robust/extensive.py)
     with the run's solver options; HiGHS's log to ``log_path`` if given."""
     cfg = solver or SolverConfig()
-    h = _quiet_highs()
+    h = quiet_highs()
     h.setOptionValue("output_flag", False)
     if log_path is not None:
         h.setOptionValue("output_flag", True)
@@ -565,7 +567,7 @@ def single_thread_highs() -> bool:
     (``python -m model.run``) keeps HiGHS's default."""
     global _single_thread
     if not _single_thread:
-        h = _quiet_highs()
+        h = quiet_highs()
         h.setOptionValue("threads", 1)
         h.addVar(0.0, 1.0)  # the pool starts with the first run, so run a one-column LP
         h.run()
@@ -578,7 +580,7 @@ def _scratch_highs():
     prints a banner on stdout, which is silenced at the file-descriptor level)."""
     global _option_checker
     if _option_checker is None:
-        _option_checker = _quiet_highs()
+        _option_checker = quiet_highs()
     return _option_checker
 
 

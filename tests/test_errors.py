@@ -594,8 +594,12 @@ def _ctrl_c_as_in_a_terminal() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
 
 
-def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
-    # PYTHONFAULTHANDLER: if the run does not end, SIGABRT makes it print where it is
+def _interrupted_run(tmp_path, after_lock: bool, delay_s: float) -> tuple[int, str]:
+    """Start ``model.run`` (50,000 replications: minutes of replay) with a terminal's Ctrl-C,
+    send SIGINT ``delay_s`` after its start (or after it claimed its folder, ``after_lock``),
+    and return its exit code and stderr. If it has not ended 60 s later, the test fails with
+    SIGINT's disposition in the child and where it was (PYTHONFAULTHANDLER + SIGABRT); the
+    run is never left behind."""
     proc = subprocess.Popen([sys.executable, "-m", "model.run", "sim.replications=50000",
                              "solver.duals=false", f"hydra.run.dir={tmp_path / 'run'}"],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -604,9 +608,9 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     lock = tmp_path / "run" / rundir.LOCK
     try:
         deadline = time.time() + 60
-        while not lock.exists() and time.time() < deadline and proc.poll() is None:
+        while after_lock and not lock.exists() and time.time() < deadline and proc.poll() is None:
             time.sleep(0.1)
-        time.sleep(0.5)
+        time.sleep(delay_s)
         state = signal_state(proc.pid)
         proc.send_signal(signal.SIGINT)
         try:
@@ -620,10 +624,16 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, err
+    return proc.returncode, err
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    code, err = _interrupted_run(tmp_path, after_lock=True, delay_s=0.5)
+    assert code == 130, err
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if "interrupted" in line]
     assert len(lines) == 1 and "no summary.json" in lines[0]
+    lock = tmp_path / "run" / rundir.LOCK
     assert not (tmp_path / "run" / "summary.json").exists() and not lock.exists()
 
 
@@ -631,19 +641,8 @@ def test_ctrl_c_while_starting_is_one_line_and_exit_130(tmp_path):
     """A Ctrl-C 0.3 s after the command starts lands in its imports on this machine (they take
     1–2 s): one line, exit 130, no traceback, nothing written. (Where the imports are faster it
     lands in the run, with the same promise.)"""
-    proc = subprocess.Popen([sys.executable, "-m", "model.run", "sim.replications=50000",
-                             "solver.duals=false", f"hydra.run.dir={tmp_path / 'run'}"],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_ctrl_c_as_in_a_terminal)
-    try:
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, err
+    code, err = _interrupted_run(tmp_path, after_lock=False, delay_s=0.3)
+    assert code == 130, err
     assert "Traceback" not in err
     lines = [line for line in err.splitlines() if "interrupted" in line]
     assert len(lines) == 1 and lines[0].startswith("model.run: interrupted (Ctrl-C)"), err
